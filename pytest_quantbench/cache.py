@@ -1,0 +1,110 @@
+"""On-disk artifact cache: content-keyed, built once across processes, never half-written.
+
+An entry is built in a private temporary directory, its manifest (every file's size) written last, and
+then renamed into place, which is atomic on one filesystem. A file lock per key makes a second process
+wait for the first build instead of repeating it. An entry whose files no longer match its manifest is
+removed and rebuilt, so a crash or a tampered file is never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+MANIFEST = "quantbench-manifest.json"
+
+
+def digest(*parts: Any) -> str:
+    """Stable short hash of JSON-serialisable parts (the cache key of an artifact)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:24]
+
+
+def hash_files(root: Path, patterns: Iterable[str] = ("*",)) -> str:
+    """Content hash of the files under `root` that match `patterns` (names and bytes)."""
+    h = hashlib.sha256()
+    files = sorted({p for pattern in patterns for p in root.rglob(pattern) if p.is_file()})
+    for path in files:
+        if path.name == MANIFEST:
+            continue
+        h.update(path.relative_to(root).as_posix().encode())
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:24]
+
+
+class ArtifactCache:
+    """Directory of built artifacts, one sub-directory per `kind/key`."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key
+
+    def get(self, kind: str, key: str) -> Path | None:
+        """The entry's directory if it is complete and intact, else None (a broken one is removed)."""
+        entry = self.path(kind, key)
+        if not entry.is_dir():
+            return None
+        if _intact(entry):
+            return entry
+        shutil.rmtree(entry, ignore_errors=True)
+        return None
+
+    def build(self, kind: str, key: str, builder: Callable[[Path], Any], meta: dict | None = None) -> Path:
+        """Return the entry for `kind/key`, running `builder(tmpdir)` once if it is missing."""
+        found = self.get(kind, key)
+        if found is not None:
+            return found
+        try:
+            for sub in ("locks", "tmp", kind):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OSError(f"cannot write the quantbench cache at {self.root}: {exc.strerror or exc}") from exc
+        with FileLock(str(self.root / "locks" / f"{kind}-{key}.lock")):
+            found = self.get(kind, key)
+            if found is not None:
+                return found
+            tmp = self.root / "tmp" / f"{kind}-{key}-{uuid.uuid4().hex[:8]}"
+            tmp.mkdir()
+            try:
+                builder(tmp)
+                _write_manifest(tmp, {"kind": kind, "key": key, **(meta or {})})
+                entry = self.path(kind, key)
+                os.replace(tmp, entry) if not entry.exists() else shutil.rmtree(tmp)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        return self.path(kind, key)
+
+
+def _write_manifest(entry: Path, meta: dict) -> None:
+    files = {
+        p.relative_to(entry).as_posix(): p.stat().st_size for p in sorted(entry.rglob("*")) if p.is_file()
+    }
+    with (entry / MANIFEST).open("w") as fh:
+        json.dump({**meta, "files": files}, fh, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _intact(entry: Path) -> bool:
+    try:
+        manifest = json.loads((entry / MANIFEST).read_text())
+        return all((entry / name).stat().st_size == size for name, size in manifest["files"].items())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def read_manifest(entry: Path) -> dict:
+    return json.loads((entry / MANIFEST).read_text())

@@ -1,0 +1,64 @@
+"""The test functions that every suite file runs, parametrized per config (and per shape for latency)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from .harness import Harness
+from .machine import machine_facts
+from .timing import Measurement, time_session
+
+CASE_FUNCTIONS = ("accuracy", "latency")
+
+
+class QuantizedNothingWarning(UserWarning):
+    """A config whose quantizer left every node in fp32: its timings are no int8 speed-up."""
+
+
+@pytest.mark.accuracy
+def accuracy(quantbench: Harness, quantbench_case, record_property) -> None:
+    """Original vs quantized on the eval split; fails when a threshold breaks, naming a collapse as one."""
+    result = quantbench.evaluate(quantbench_case)
+    record_property("quantbench", result.as_dict())
+    if result.report["quantized_nothing"]:
+        ops = result.report["operators_to_quantize"]
+        warnings.warn(
+            QuantizedNothingWarning(f"{quantbench_case.id}: quantizing {ops} changed no node; the model is still fp32"),
+            stacklevel=1,
+        )
+    result.verdict.raise_for_failure()
+
+
+@pytest.mark.latency
+def latency(quantbench: Harness, quantbench_measurement: Measurement, benchmark) -> None:
+    """Latency and throughput of one model at one shape, with pytest-benchmark."""
+    m = quantbench_measurement
+    case, suite = m.case, m.case.suite
+    if m.role == "fp32":
+        session, report = quantbench.original_session(case), None
+    else:
+        quantized = quantbench.quantized(case)
+        session, report = quantbench.quantized_session(case), quantized.report
+    feed = quantbench.timing_inputs(suite, m.batch_size, m.input_length)
+    benchmark.group = m.group
+    mean = time_session(benchmark, session, feed, suite.time)
+    benchmark.extra_info.update(
+        suite=suite.name,
+        task=suite.task,
+        model=suite.model_name_or_path,
+        role=m.role,
+        config_id=case.baseline_id if m.role == "fp32" else case.id,
+        config=case.settings() if m.role == "int8" else {},
+        batch_size=m.batch_size,
+        input_length=m.input_length,
+        intra_op_num_threads=case.config.framework_args.intra_op_num_threads,
+        machine=machine_facts(),
+        **quantbench.timing.record(m, mean),
+    )
+    if report is not None:
+        benchmark.extra_info["quantized_nothing"] = report["quantized_nothing"]
+        evaluation = quantbench.evaluations.get(case.key)
+        if evaluation is not None:
+            benchmark.extra_info["accuracy"] = evaluation.as_dict()["metrics"]

@@ -1,0 +1,197 @@
+"""The run's state, without pytest: builds and caches artifacts, sessions, data and evaluations per case.
+
+One `Harness` per process. Artifacts live in the on-disk `ArtifactCache` (shared across runs and
+processes); sessions, datasets and scores are memoised in memory for the run, so a fp32 model that many
+configs share is exported, loaded, evaluated and timed once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import builtins, data, evaluation, gates, quantization, sources
+from .cache import ArtifactCache, digest, hash_files
+from .config import Case, FrameworkArgs, Suite
+from .timing import TimingBook
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    names = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
+    return {n: version(n) for n in names}
+
+
+@dataclass
+class QuantizedModel:
+    path: Path
+    report: dict
+
+
+@dataclass
+class Evaluation:
+    case: Case
+    original: dict[str, float]
+    quantized: dict[str, float]
+    verdict: gates.Verdict
+    report: dict
+
+    def as_dict(self) -> dict:
+        return {
+            "metrics": {r.name: r.as_dict() for r in self.verdict.results},
+            "passed": self.verdict.passed,
+            "collapse": self.verdict.collapsed,
+            "verdict": self.verdict.line(),
+            "quantization": self.report,
+        }
+
+
+class Harness:
+    def __init__(self, cache_dir: str | Path) -> None:
+        self.cache = ArtifactCache(cache_dir)
+        self._memo: dict[tuple, Any] = {}
+        self.evaluations: dict[str, Evaluation] = {}
+        self.timing = TimingBook()
+
+    def _once(self, key: tuple, make):
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+    # --- sources ------------------------------------------------------------------------------------
+
+    def model_dir(self, suite: Suite) -> Path:
+        spec = suite.model_name_or_path
+
+        def resolve() -> Path:
+            if spec.startswith(sources.BUILTIN_PREFIX):
+                return builtins.model_dir(spec[len(sources.BUILTIN_PREFIX) :], self.cache)
+            return sources.resolve_local(spec, suite.base_dir) or sources.hub_model_dir(spec, suite.revision)
+
+        return self._once(("model_dir", spec, suite.revision, str(suite.base_dir)), resolve)
+
+    def id2label(self, suite: Suite) -> dict[int, str]:
+        def read() -> dict[int, str]:
+            config = json.loads((self.model_dir(suite) / "config.json").read_text())
+            return {int(k): v for k, v in (config.get("id2label") or {}).items()}
+
+        return self._once(("id2label", suite.path), read)
+
+    def preprocessor(self, suite: Suite) -> data.Preprocessor:
+        return self._once(
+            ("preprocessor", suite.path),
+            lambda: data.Preprocessor(suite, data.load_processor(suite.task, self.model_dir(suite))),
+        )
+
+    def split(self, suite: Suite, split: str):
+        return self._once(("split", suite.path, split), lambda: data.load_split(suite.dataset, split, self.cache))
+
+    def eval_data(self, suite: Suite) -> data.EvalData:
+        return self._once(
+            ("eval", suite.path),
+            lambda: data.eval_data(
+                suite, self.split(suite, suite.dataset.eval_split), self.preprocessor(suite), self.id2label(suite)
+            ),
+        )
+
+    # --- artifacts ----------------------------------------------------------------------------------
+
+    def _export_key(self, case: Case) -> str:
+        model_hash = self._once(("model_hash", case.suite.path), lambda: hash_files(self.model_dir(case.suite)))
+        opset = case.config.framework_args.opset
+        return digest("export", model_hash, case.suite.task, opset, library_versions())
+
+    def original(self, case: Case) -> Path:
+        """The fp32 ONNX model of a case (shared by every config that exports alike)."""
+        key = self._export_key(case)
+
+        def build(out: Path) -> None:
+            quantization.export(
+                self.model_dir(case.suite), case.suite.task, case.config.framework_args.opset, out,
+                case.suite.trust_remote_code,
+            )  # fmt: skip
+
+        return self._once(("original", key), lambda: self.cache.build("export", key, build) / quantization.ONNX_FILE)
+
+    def quantized(self, case: Case) -> QuantizedModel:
+        config = case.config
+        cal_fingerprint = None
+        if config.is_static:
+            cal_fingerprint = self.split(case.suite, case.suite.dataset.calibration_split)._fingerprint
+        settings = {k: v for k, v in vars(config).items() if k != "framework_args"}
+        key = digest("quantize", self._export_key(case), repr(settings), cal_fingerprint, case.suite.dataset.max_length)
+
+        def build(out: Path) -> None:
+            calibration = None
+            if config.is_static:
+                calibration = data.calibration_dataset(
+                    case.suite,
+                    self.split(case.suite, case.suite.dataset.calibration_split),
+                    self.preprocessor(case.suite),
+                    config.calibration.num_calibration_samples,
+                    config.calibration.padding,
+                )
+            report = quantization.quantize(self.original(case).parent, config, out, calibration)
+            (out / "report.json").write_text(json.dumps(report, indent=1))
+
+        def load() -> QuantizedModel:
+            entry = self.cache.build("quantize", key, build)
+            return QuantizedModel(entry / quantization.QUANTIZED_FILE, json.loads((entry / "report.json").read_text()))
+
+        return self._once(("quantized", key), load)
+
+    # --- sessions -----------------------------------------------------------------------------------
+
+    def session(self, model_path: Path, args: FrameworkArgs, threads: int | None = None):
+        """An ONNX Runtime CPU session; `threads` overrides the config's (evaluation uses every core)."""
+        threads = threads or args.intra_op_num_threads
+
+        def make():
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel(args.optimization_level)
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+
+        return self._once(("session", str(model_path), args.optimization_level, threads), make)
+
+    def original_session(self, case: Case, threads: int | None = None):
+        return self.session(self.original(case), case.config.framework_args, threads)
+
+    def quantized_session(self, case: Case, threads: int | None = None):
+        return self.session(self.quantized(case).path, case.config.framework_args, threads)
+
+    # --- evaluation ---------------------------------------------------------------------------------
+
+    def evaluate(self, case: Case) -> Evaluation:
+        """Original vs quantized scores of a case and the gate's verdict (memoised for the run)."""
+        if case.key in self.evaluations:
+            return self.evaluations[case.key]
+        suite, threads = case.suite, os.cpu_count()
+        eval_data, id2label = self.eval_data(suite), self.id2label(suite)
+        quantized = self.quantized(case)
+        original = self._once(
+            ("scores", str(self.original(case)), suite.path),
+            lambda: evaluation.evaluate_session(self.original_session(case, threads), eval_data, suite.task, id2label),
+        )
+        scores = evaluation.evaluate_session(self.quantized_session(case, threads), eval_data, suite.task, id2label)
+        chance = evaluation.chance_levels(suite.task, eval_data.references)
+        verdict = gates.judge(original, scores, chance, dict(case.thresholds))
+        result = Evaluation(case, original, scores, verdict, quantized.report)
+        self.evaluations[case.key] = result
+        return result
+
+    def timing_inputs(self, suite: Suite, batch_size: int, input_length: int | None) -> dict:
+        return self._once(
+            ("feed", suite.path, batch_size, input_length),
+            lambda: data.timing_inputs(
+                self.split(suite, suite.dataset.eval_split), self.preprocessor(suite), batch_size, input_length
+            ),
+        )

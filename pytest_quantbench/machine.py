@@ -1,0 +1,34 @@
+"""Facts about the machine that decide int8 speed and correctness (VNNI, AVX512, AMX), recorded with results."""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+from pathlib import Path
+
+INTERESTING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "asimddp")
+
+
+@functools.cache
+def machine_facts() -> dict:
+    model, flags = platform.processor() or platform.machine(), set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name":
+                model = value.strip()
+            elif key in ("flags", "Features") and not flags:
+                flags = set(value.split())
+    import onnxruntime
+
+    return {
+        "cpu": model,
+        "cpu_count": os.cpu_count(),
+        "instructions": [f for f in INTERESTING_FLAGS if f in flags],
+        "vnni": bool(flags & {"avx512_vnni", "avx_vnni"}),
+        "onnxruntime": onnxruntime.__version__,
+        "python": platform.python_version(),
+    }

@@ -1,0 +1,155 @@
+"""pytest layer: options, hooks and fixtures. The work happens in the plain-Python modules it calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .collect import SuiteFile, is_suite_file
+from .config import SUITE_PATTERNS, load_suite
+from .errors import GateFailure, SourceUnavailable, SuiteError
+from .harness import Harness
+
+HARNESS = pytest.StashKey[Harness]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("quantbench", "int8 quantization benchmarks (pytest-quantbench)")
+    group.addoption(
+        "--quantbench-cache",
+        metavar="DIR",
+        default=None,
+        help="directory of built models and datasets, reused across runs (default: <rootdir>/.quantbench)",
+    )
+    parser.addini(
+        "quantbench_suite_files",
+        type="args",
+        default=list(SUITE_PATTERNS),
+        help="glob patterns of suite files to collect (default: *.suite.yaml *.suite.yml)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (
+        "accuracy: original vs quantized accuracy case of a quantbench suite",
+        "latency: latency/throughput case of a quantbench suite (uses pytest-benchmark)",
+        "quantbench(suite): parametrize a test's `quantbench_case` over the configs of a suite file",
+    ):
+        config.addinivalue_line("markers", line)
+    cache = config.getoption("quantbench_cache") or Path(config.rootpath, ".quantbench")
+    config.stash[HARNESS] = Harness(cache)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
+    if is_suite_file(file_path, parent):
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from .timing import measurements
+
+    names = metafunc.fixturenames
+    if "quantbench_case" not in names and "quantbench_measurement" not in names:
+        return
+    suite = _suite_for(metafunc)
+    if "quantbench_measurement" in names:
+        ms = measurements(suite)
+        metafunc.parametrize("quantbench_measurement", ms, ids=[m.id for m in ms])
+    else:
+        params = [
+            pytest.param(case, id=case.id, marks=_expect_marks(case.expect)) for case in suite.cases
+        ]
+        metafunc.parametrize("quantbench_case", params)
+
+
+def _suite_for(metafunc: pytest.Metafunc):
+    parent = metafunc.definition.parent
+    if isinstance(parent, SuiteFile):
+        return parent.suite
+    marker = metafunc.definition.get_closest_marker("quantbench")
+    if marker is None or not marker.args:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: uses quantbench_case; mark it @pytest.mark.quantbench('<suite file>')"
+        )
+    path = Path(marker.args[0])
+    if not path.is_absolute():
+        path = metafunc.definition.path.parent / path
+    try:
+        return load_suite(path)
+    except SuiteError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _expect_marks(expect: str | None) -> list[pytest.MarkDecorator]:
+    from .errors import CollapseFailure
+
+    if expect != "collapse":
+        return []
+    return [pytest.mark.xfail(strict=True, raises=CollapseFailure, reason="known collapse (expect: collapse)")]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    try:
+        return (yield)
+    except SourceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    try:
+        return (yield)
+    except SourceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A broken gate is one line (metric, original, quantized, drop, limit), not a traceback."""
+    report = yield
+    if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, GateFailure):
+        report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
+    return report
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    from .report import summary_lines
+
+    lines = summary_lines(config.stash[HARNESS])
+    if lines:
+        terminalreporter.section("quantbench")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def quantbench(pytestconfig: pytest.Config) -> Harness:
+    """The run's harness: builds, caches and evaluates models; usable from any test."""
+    return pytestconfig.stash[HARNESS]
+
+
+@pytest.fixture
+def quantbench_case():
+    """The resolved config of a suite (parametrized by the plugin; see the `quantbench` marker)."""
+    raise pytest.UsageError("quantbench_case is parametrized by the plugin: mark the test @pytest.mark.quantbench(...)")
+
+
+@pytest.fixture
+def quantbench_measurement():
+    """One timing case: model role and shape (parametrized by the plugin for suite files)."""
+    raise pytest.UsageError("quantbench_measurement is only parametrized for suite files")
+
+
+@pytest.fixture
+def original_session(quantbench: Harness, quantbench_case):
+    """ONNX Runtime session of the fp32 export, with the config's threads and optimization level."""
+    return quantbench.original_session(quantbench_case)
+
+
+@pytest.fixture
+def quantized_session(quantbench: Harness, quantbench_case):
+    """ONNX Runtime session of the int8 model of the config."""
+    return quantbench.quantized_session(quantbench_case)

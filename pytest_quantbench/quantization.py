@@ -1,0 +1,178 @@
+"""Export with optimum, quantize with `ORTQuantizer`, and report what was actually quantized."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from .config import QuantConfig
+from .errors import BuildError
+
+ONNX_FILE = "model.onnx"
+QUANTIZED_FILE = "model_quantized.onnx"
+# Float op behind each integer op of ONNX Runtime's QOperator format.
+INTEGER_OPS = {
+    "MatMulInteger": "MatMul", "QLinearMatMul": "MatMul", "DynamicQuantizeMatMul": "MatMul",
+    "QLinearAdd": "Add", "QLinearMul": "Mul", "QLinearConv": "Conv", "ConvInteger": "Conv", "QGemm": "Gemm",
+    "QAttention": "Attention", "QLinearSoftmax": "Softmax", "QLinearConcat": "Concat",
+    "QLinearLeakyRelu": "LeakyRelu", "QLinearSigmoid": "Sigmoid", "QLinearAveragePool": "AveragePool",
+    "QLinearGlobalAveragePool": "GlobalAveragePool", "QLinearWhere": "Where",
+    "QEmbedLayerNormalization": "EmbedLayerNormalization", "DynamicQuantizeLSTM": "LSTM",
+}  # fmt: skip
+QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
+
+
+@contextlib.contextmanager
+def _quiet():
+    """optimum and transformers log every step at INFO/WARNING; a test run wants only real errors."""
+    loggers = [logging.getLogger(n) for n in ("optimum", "transformers", "root")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def export(model_dir: Path, task: str, opset: int | None, out: Path, trust_remote_code: bool = False) -> None:
+    """fp32 ONNX export of a transformers checkpoint (eager attention below opset 14, which SDPA needs)."""
+    from optimum.exporters.onnx import onnx_export_from_model
+    from optimum.exporters.tasks import TasksManager
+
+    kwargs = {"attn_implementation": "eager"} if opset is not None and opset < 14 else {}
+    with _quiet():
+        try:
+            model = TasksManager.get_model_from_task(
+                task, str(model_dir), framework="pt", trust_remote_code=trust_remote_code, **kwargs
+            )
+            onnx_export_from_model(model, out, opset=opset, task=task, do_validation=False)
+        except Exception as exc:
+            raise BuildError(f"ONNX export of {model_dir} for {task} (opset {opset}) failed: {exc}") from exc
+
+
+def _exclusion_passes(presets: tuple[str, ...]) -> list[Any]:
+    """The node_exclusion presets of optimum's benchmark runs, as its quantization preprocessor passes."""
+    from optimum.onnxruntime.preprocessors.passes import (
+        ExcludeGeLUNodes,
+        ExcludeLayerNormNodes,
+        ExcludeNodeAfter,
+        ExcludeNodeFollowedBy,
+    )
+
+    make = {
+        "layernorm": ExcludeLayerNormNodes,
+        "gelu": ExcludeGeLUNodes,
+        "residual": lambda: ExcludeNodeAfter("Add", "Add"),
+        "gather": lambda: ExcludeNodeAfter("Gather", "Add"),
+        "softmax": lambda: ExcludeNodeFollowedBy("Add", "Softmax"),
+    }
+    return [make[p]() for p in presets]
+
+
+def excluded_nodes(model_path: Path, presets: tuple[str, ...]) -> list[str]:
+    """Node names of the exported graph that the presets keep in fp32."""
+    if not presets:
+        return []
+    from optimum.onnxruntime.preprocessors import QuantizationPreprocessor
+
+    preprocessor = QuantizationPreprocessor()
+    for p in _exclusion_passes(presets):
+        preprocessor.register_pass(p)
+    _, exclude = preprocessor.collect(model_path)
+    return sorted(exclude)
+
+
+def ort_quantization_config(config: QuantConfig, nodes_to_exclude: list[str]):
+    from onnxruntime.quantization import QuantFormat, QuantizationMode, QuantType
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig, QuantizationConfig
+
+    dtype = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
+    static = config.is_static
+    fmt = config.format or ("qdq" if static else "qoperator")
+    operators = config.operators_to_quantize
+    if operators is None:
+        operators = AutoQuantizationConfig.avx512_vnni(is_static=static).operators_to_quantize
+    return QuantizationConfig(
+        is_static=static,
+        format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
+        mode=QuantizationMode.QLinearOps if static else QuantizationMode.IntegerOps,
+        activations_dtype=dtype[config.activations_dtype or ("int8" if static else "uint8")],
+        weights_dtype=dtype[config.weights_dtype],
+        activations_symmetric=config.activations_symmetric,
+        weights_symmetric=config.weights_symmetric,
+        per_channel=config.per_channel,
+        reduce_range=config.reduce_range,
+        operators_to_quantize=list(operators),
+        nodes_to_exclude=[*nodes_to_exclude, *config.nodes_to_exclude],
+    )
+
+
+def _calibration_config(config: QuantConfig, dataset: Any):
+    from optimum.onnxruntime.configuration import AutoCalibrationConfig
+
+    cal = config.calibration
+    if cal.method == "entropy":
+        return AutoCalibrationConfig.entropy(dataset)
+    if cal.method == "percentile":
+        return AutoCalibrationConfig.percentiles(dataset, percentile=cal.percentile)
+    return AutoCalibrationConfig.minmax(dataset)
+
+
+def quantize(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any = None) -> dict:
+    """Quantize `fp32_dir/model.onnx` into `out/model_quantized.onnx`; return the quantization report."""
+    from optimum.onnxruntime import ORTQuantizer
+
+    source = fp32_dir / ONNX_FILE
+    excluded = excluded_nodes(source, config.node_exclusion)
+    qconfig = ort_quantization_config(config, excluded)
+    with _quiet():
+        quantizer = ORTQuantizer.from_pretrained(fp32_dir, file_name=ONNX_FILE)
+        ranges = None
+        if config.is_static:
+            try:
+                ranges = quantizer.fit(
+                    dataset=calibration_data,
+                    calibration_config=_calibration_config(config, calibration_data),
+                    onnx_augmented_model_name=out / "augmented.onnx",
+                    operators_to_quantize=qconfig.operators_to_quantize,
+                    batch_size=8,
+                )
+            except Exception as exc:
+                raise BuildError(f"{config.calibration.method} calibration failed: {exc}") from exc
+            finally:
+                (out / "augmented.onnx").unlink(missing_ok=True)
+        try:
+            quantizer.quantize(qconfig, save_dir=out, calibration_tensors_range=ranges)
+        except Exception as exc:
+            raise BuildError(f"quantization failed: {exc}") from exc
+    produced = out / f"{Path(ONNX_FILE).stem}_quantized.onnx"
+    if produced.name != QUANTIZED_FILE:
+        produced.rename(out / QUANTIZED_FILE)
+    report = quantization_report(out / QUANTIZED_FILE)
+    report["excluded_nodes"] = len(qconfig.nodes_to_exclude)
+    report["operators_to_quantize"] = list(qconfig.operators_to_quantize)
+    return report
+
+
+def quantization_report(model_path: Path) -> dict:
+    """How many nodes of each float op type run quantized: QOperator integer ops and QDQ-wrapped nodes."""
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    dq_outputs = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    dq_inputs = {i for n in graph.node if n.op_type == "DequantizeLinear" for i in n.input}
+    counts: Counter[str] = Counter()
+    for node in graph.node:
+        if node.op_type in QDQ_OPS:
+            continue
+        if node.op_type in INTEGER_OPS:
+            counts[INTEGER_OPS[node.op_type]] += 1
+        elif any(i in dq_outputs for i in node.input) or any(o in dq_inputs for o in node.output):
+            counts[node.op_type] += 1
+    total = sum(counts.values())
+    return {"quantized_nodes": dict(sorted(counts.items())), "total_quantized": total, "quantized_nothing": total == 0}

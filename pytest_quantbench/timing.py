@@ -1,0 +1,83 @@
+"""Latency cases: which (model, shape) pairs to time, how, and the speed-up measured in the same run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Case, Suite, TimeSpec
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One timing case: the fp32 baseline or a config's int8 model, at one batch size and input length."""
+
+    case: Case
+    role: str  # "fp32" or "int8"
+    batch_size: int
+    input_length: int | None
+
+    @property
+    def shape_id(self) -> str:
+        return f"bs{self.batch_size}" + (f"-len{self.input_length}" if self.input_length else "")
+
+    @property
+    def id(self) -> str:
+        model = self.case.baseline_id if self.role == "fp32" else f"int8-{self.case.id}"
+        return f"{model}-{self.shape_id}"
+
+    @property
+    def group(self) -> str:
+        """pytest-benchmark group: the baseline and every config of one shape side by side."""
+        shape = f"batch_size={self.batch_size}" + (f" input_length={self.input_length}" if self.input_length else "")
+        return f"{self.case.suite.name} {shape}"
+
+    @property
+    def baseline_key(self) -> tuple:
+        return (str(self.case.suite.path), self.case.baseline_id, self.batch_size, self.input_length)
+
+
+def measurements(suite: Suite) -> list[Measurement]:
+    """Shape by shape: each distinct fp32 baseline once, then every config."""
+    out = []
+    for batch_size, input_length in suite.shapes:
+        baselines = {}
+        for case in suite.cases:
+            baselines.setdefault(case.baseline_id, case)
+        out += [Measurement(c, "fp32", batch_size, input_length) for c in baselines.values()]
+        out += [Measurement(c, "int8", batch_size, input_length) for c in suite.cases]
+    return out
+
+
+def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec) -> float | None:
+    """Time `session.run` with pytest-benchmark; inputs are built before, only the call is timed.
+
+    Returns the mean latency in seconds, or None when pytest-benchmark is disabled.
+    """
+    wanted = {i.name for i in session.get_inputs()}
+    feed = {k: v for k, v in feed.items() if k in wanted}
+    benchmark.pedantic(session.run, args=(None, feed), rounds=spec.rounds, warmup_rounds=spec.warmup_rounds, iterations=1)
+    stats = getattr(benchmark, "stats", None)
+    return stats.stats.mean if stats is not None else None
+
+
+@dataclass
+class TimingBook:
+    """fp32 latencies of this run, so each int8 case reports its speed-up against the same run's baseline."""
+
+    baselines: dict[tuple, float] = field(default_factory=dict)
+    speedups: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def record(self, m: Measurement, mean: float | None) -> dict:
+        info: dict[str, Any] = {}
+        if mean is None:
+            return info
+        info["latency_mean_ms"] = mean * 1e3
+        info["samples_per_s"] = m.batch_size / mean
+        if m.role == "fp32":
+            self.baselines[m.baseline_key] = mean
+        elif m.baseline_key in self.baselines:
+            speedup = self.baselines[m.baseline_key] / mean
+            info["speedup"] = speedup
+            self.speedups[(m.case.key, m.shape_id)] = speedup
+        return info

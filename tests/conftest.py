@@ -1,0 +1,50 @@
+"""Shared fixtures: an offline environment and one artifact cache for the whole test session.
+
+The tiny built-in models train once per session into that cache; every pytester run reuses them.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# Tests never reach the hub: the offline paths are what they exercise.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+SENTIMENT = """
+    name: tiny-sentiment
+    task: text-classification
+    model_name_or_path: builtin:tiny-bert-sentiment
+    dataset: {path: "builtin:synthetic-sentiment", eval_split: validation, num_eval_samples: 200}
+"""
+
+
+@pytest.fixture(scope="session")
+def qb_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("quantbench-cache")
+
+
+@pytest.fixture
+def run(pytester: pytest.Pytester, qb_cache: Path):
+    """Run pytest in-process on the pytester directory with the shared cache."""
+
+    def _run(*args: str) -> pytest.RunResult:
+        return pytester.runpytest("-p", "no:cacheprovider", "--quantbench-cache", str(qb_cache), *args)
+
+    return _run
+
+
+@pytest.fixture
+def suite_file(pytester: pytest.Pytester):
+    """Write a suite file (dedented YAML) into the pytester directory."""
+
+    def _write(name: str, text: str) -> Path:
+        path = pytester.path / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return _write

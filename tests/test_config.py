@@ -1,0 +1,159 @@
+"""Suite files: grid expansion, ids, thresholds and one-line errors naming file and field."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_quantbench.config import Threshold, load_suite
+from pytest_quantbench.errors import SuiteError
+
+BASE = """
+name: demo
+task: text-classification
+model_name_or_path: some/model
+dataset: {path: glue, name: sst2, eval_split: validation, data_keys: {primary: sentence}, ref_keys: [label]}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "demo.suite.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_seed_001_grid_expands_to_readable_ids(tmp_path: Path) -> None:
+    suite = load_suite(write(tmp_path, BASE + """
+fixed:
+  quantization_approach: dynamic
+  node_exclusion: []
+  framework_args: {opset: 13, optimization_level: 1, intra_op_num_threads: 4}
+benchmarked:
+  operators_to_quantize: [[Add, MatMul], [Add]]
+  per_channel: [false, true]
+time: {batch_sizes: [1, 4, 8], input_lengths: [32, 64, 128]}
+thresholds: {accuracy: {max_drop: 0.01}}
+"""))
+    assert [c.id for c in suite.cases] == [
+        "Add+MatMul-per_tensor", "Add+MatMul-per_channel", "Add-per_tensor", "Add-per_channel",
+    ]  # fmt: skip
+    case = suite.cases[1]
+    assert case.config.per_channel is True
+    assert case.config.operators_to_quantize == ("Add", "MatMul")
+    assert case.config.framework_args.intra_op_num_threads == 4
+    assert case.config.framework_args.opset == 13
+    assert dict(case.thresholds) == {"accuracy": Threshold(max_drop=0.01)}
+    assert len(suite.shapes) == 9
+    assert case.baseline_id == "fp32"
+
+
+def test_defaults_gate_every_metric_and_name_from_file(tmp_path: Path) -> None:
+    suite = load_suite(write(tmp_path, """
+task: token-classification
+model_name_or_path: m
+dataset: {path: conll2003}
+""", name="ner.suite.yaml"))
+    assert suite.name == "ner"
+    assert suite.metrics == ("precision", "recall", "f1", "accuracy")
+    (case,) = suite.cases
+    assert case.id == "dynamic"
+    assert {m: t.max_drop for m, t in case.thresholds} == dict.fromkeys(suite.metrics, 0.01)
+    assert suite.dataset.ref_keys == ("ner_tags",)
+
+
+def test_overrides_set_thresholds_and_expect_per_config(tmp_path: Path) -> None:
+    suite = load_suite(write(tmp_path, BASE + """
+benchmarked:
+  quantization_approach: [dynamic, static]
+  per_channel: [false, true]
+overrides:
+  - when: {quantization_approach: static}
+    expect: collapse
+  - when: {quantization_approach: dynamic, per_channel: true}
+    thresholds: {accuracy: {min_ratio: 0.99, min: 0.5}}
+"""))
+    by_id = {c.id: c for c in suite.cases}
+    assert by_id["static-per_tensor"].expect == "collapse"
+    assert by_id["dynamic-per_tensor"].expect is None
+    assert dict(by_id["dynamic-per_channel"].thresholds)["accuracy"] == Threshold(min_ratio=0.99, min=0.5)
+    assert dict(by_id["dynamic-per_tensor"].thresholds)["accuracy"] == Threshold(max_drop=0.01)
+
+
+def test_benchmarked_framework_args_give_separate_baselines(tmp_path: Path) -> None:
+    suite = load_suite(write(tmp_path, BASE + """
+benchmarked:
+  framework_args: [{opset: 13}, {opset: 17, intra_op_num_threads: 2}]
+"""))
+    assert [c.baseline_id for c in suite.cases] == ["fp32-opset13-O99-t1", "fp32-opset17-O99-t2"]
+
+
+def test_settings_are_json_data(tmp_path: Path) -> None:
+    suite = load_suite(write(tmp_path, BASE + """
+benchmarked:
+  calibration: [{method: minmax, num_calibration_samples: 10}]
+  node_exclusion: [[softmax]]
+"""))
+    settings = suite.cases[0].settings()
+    assert settings["calibration"]["num_calibration_samples"] == 10
+    assert settings["node_exclusion"] == ["softmax"]
+
+
+BAD = [
+    ("task: text-classification\nmodel_name_or_path: [", "", "invalid YAML"),
+    ("", "", "the file is empty"),
+    ("- a\n- b\n", "", "expected a mapping"),
+    (BASE + "modle: x\n", "modle", "did you mean 'model_name_or_path'"),
+    (BASE.replace("text-classification", "text-generation"), "task", "unknown value 'text-generation'"),
+    ("task: text-classification\ndataset: {path: x}\n", "model_name_or_path", "is required"),
+    (BASE + "benchmarked: {per_channel: []}\n", "benchmarked.per_channel", "empty grid"),
+    (BASE + "benchmarked: {per_channel: true}\n", "benchmarked.per_channel", "expected a list"),
+    (BASE + "benchmarked: {per_channel: [yes please]}\n", "benchmarked.per_channel[0]", "expected true or false"),
+    (BASE + "benchmarked: {operators_to_quantize: [[Add, MatMull]]}\n",
+     "benchmarked.operators_to_quantize[0][1]", "did you mean 'MatMul'"),
+    (BASE + "fixed: {node_exclusion: [layernorm, gelus]}\n", "fixed.node_exclusion[1]", "did you mean 'gelu'"),
+    (BASE + "fixed: {per_channel: false}\nbenchmarked: {per_channel: [true]}\n",
+     "benchmarked.per_channel", "also in 'fixed'"),
+    (BASE + "fixed: {framework_args: {opset: 3}}\n", "fixed.framework_args.opset", "out of range"),
+    (BASE + "fixed: {framework_args: {intra_op_num_threads: 1000000}}\n",
+     "fixed.framework_args.intra_op_num_threads", "out of range"),
+    (BASE + "fixed: {calibration: {method: kl}}\n", "fixed.calibration.method", "unknown value 'kl'"),
+    (BASE + "time: {batch_sizes: []}\n", "time.batch_sizes", "non-empty list"),
+    (BASE + "time: {batch_sizes: [0]}\n", "time.batch_sizes[0]", "out of range"),
+    (BASE + "time: {input_lengths: [1e12]}\n", "time.input_lengths[0]", "expected an integer"),
+    (BASE + "metrics: [bleu]\n", "metrics[0]", "unknown value 'bleu'"),
+    (BASE + "thresholds: {f1: {max_drop: 0.1}}\n", "thresholds.f1", "unknown field"),
+    (BASE + "thresholds: {accuracy: {max_drop: -1}}\n", "thresholds.accuracy.max_drop", "out of range"),
+    (BASE + "thresholds: {accuracy: {}}\n", "thresholds.accuracy", "is empty"),
+    (BASE + "benchmarked: {per_channel: [true]}\noverrides: [{when: {per_channel: false}, expect: collapse}]\n",
+     "overrides[0].when", "matches no config"),
+    (BASE + "benchmarked: {per_channel: [true]}\noverrides: [{when: {per_channel: true}, expect: crash}]\n",
+     "overrides[0].expect", "unknown value 'crash'"),
+    (BASE + "markers: [not valid]\n", "markers[0]", "not a valid marker name"),
+    (BASE.replace("ref_keys: [label]", "ref_keys: [a, b]"), "dataset.ref_keys", "exactly one"),
+    (BASE.replace("data_keys: {primary: sentence}", "data_keys: {primry: sentence}"),
+     "dataset.data_keys.primry", "did you mean 'primary'"),
+]
+
+
+@pytest.mark.parametrize(("text", "field", "message"), BAD, ids=[b[2] for b in BAD])
+def test_bad_suite_gives_one_line_naming_file_and_field(tmp_path: Path, text: str, field: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    line = str(info.value)
+    assert "\n" not in line
+    assert line.startswith(str(path))
+    assert info.value.field == field
+    assert message in line
+
+
+def test_missing_file_is_a_suite_error(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match="cannot read file"):
+        load_suite(tmp_path / "nope.suite.yaml")
+
+
+def test_yaml_is_data_only(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match="invalid YAML"):
+        load_suite(write(tmp_path, BASE + "evil: !!python/object/apply:os.system ['true']\n"))
