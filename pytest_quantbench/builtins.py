@@ -11,10 +11,11 @@ import json
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .cache import ArtifactCache, digest
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 SEED = 1234
 
 POSITIVE = "good great superb lovely charming brilliant delightful wonderful moving clever funny fresh".split()
@@ -22,6 +23,12 @@ NEGATIVE = "bad awful dull boring clumsy tedious weak messy bland painful silly 
 NOUNS = "movie film plot story cast script ending soundtrack acting pacing dialogue camera".split()
 ADVERBS = "really quite very rather truly so".split()
 FILLER = "the a this that was is and but with its it i found felt overall".split()
+# The verdict comes last: the sentence holds both polarities, so only word order tells the label.
+CONTRAST_TEMPLATES = (
+    "{other} at first but {adj} in the end",
+    "the {noun} starts {other} yet ends {adv} {adj}",
+    "not {other} , the {noun} is {adj}",
+)
 SENTIMENT_TEMPLATES = (
     "the {noun} was {adv} {adj}",
     "{adv} {adj} {noun}",
@@ -54,10 +61,11 @@ def _sentiment_split(rng: random.Random, n: int) -> list[dict]:
     rows = []
     for i in range(n):
         label = i % 2
-        words = POSITIVE if label else NEGATIVE
-        template = rng.choice(SENTIMENT_TEMPLATES)
+        words, others = (POSITIVE, NEGATIVE) if label else (NEGATIVE, POSITIVE)
+        template = rng.choice(SENTIMENT_TEMPLATES if i % 4 == 0 else CONTRAST_TEMPLATES)
         text = template.format(
-            noun=rng.choice(NOUNS), noun2=rng.choice(NOUNS), adv=rng.choice(ADVERBS), adj=rng.choice(words)
+            noun=rng.choice(NOUNS), noun2=rng.choice(NOUNS), adv=rng.choice(ADVERBS), adj=rng.choice(words),
+            other=rng.choice(others),
         )
         rows.append({"sentence": text, "label": label})
     rng.shuffle(rows)
@@ -133,10 +141,17 @@ def build_synthetic_shapes(out: Path) -> None:
                 _shape_image(rng, shape).save(folder / f"{i}.png")
 
 
-def _train(model, batches: Callable[[random.Random], list[dict]], epochs: int, lr: float) -> None:
+def _seeded(make_model: Callable[[], Any]) -> Any:
+    """Build a model from a fixed seed, whatever the process drew from torch's generator before."""
     import torch
 
     torch.manual_seed(SEED)
+    return make_model()
+
+
+def _train(model, batches: Callable[[random.Random], list[dict]], epochs: int, lr: float) -> None:
+    import torch
+
     rng = random.Random(SEED)
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
@@ -174,12 +189,12 @@ def build_tiny_bert_sentiment(out: Path, data_dir: Path) -> None:
     from transformers import BertForSequenceClassification
 
     rows = [json.loads(line) for line in (data_dir / "train.jsonl").read_text().splitlines()]
-    tokenizer = _word_tokenizer(POSITIVE + NEGATIVE + NOUNS + ADVERBS + FILLER, out)
+    tokenizer = _word_tokenizer(POSITIVE + NEGATIVE + NOUNS + ADVERBS + FILLER + "at first but in the end starts yet ends not".split(), out)
     config = _tiny_bert_config(
         tokenizer.vocab_size, num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"},
         label2id={"NEGATIVE": 0, "POSITIVE": 1},
     )  # fmt: skip
-    model = BertForSequenceClassification(config)
+    model = _seeded(lambda: BertForSequenceClassification(config))
 
     def batches(rng: random.Random) -> list[dict]:
         rng.shuffle(rows)
@@ -206,7 +221,7 @@ def build_tiny_bert_ner(out: Path, data_dir: Path) -> None:
         tokenizer.vocab_size, num_labels=len(NER_LABELS), id2label=dict(enumerate(NER_LABELS)),
         label2id={label: i for i, label in enumerate(NER_LABELS)},
     )  # fmt: skip
-    model = BertForTokenClassification(config)
+    model = _seeded(lambda: BertForTokenClassification(config))
 
     def batches(rng: random.Random) -> list[dict]:
         rng.shuffle(rows)
@@ -243,7 +258,7 @@ def build_tiny_vit_shapes(out: Path, data_dir: Path) -> None:
         num_attention_heads=4, intermediate_size=128, num_labels=len(SHAPES),
         id2label=dict(enumerate(SHAPES)), label2id={s: i for i, s in enumerate(SHAPES)},
     )  # fmt: skip
-    model = ViTForImageClassification(config)
+    model = _seeded(lambda: ViTForImageClassification(config))
 
     def batches(rng: random.Random) -> list[dict]:
         rng.shuffle(samples)

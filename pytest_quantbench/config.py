@@ -32,7 +32,7 @@ QUANTIZABLE_OPERATORS = (
     "ConvTranspose", "EmbedLayerNormalization", "Gather", "GatherElements", "GatherND", "Gemm",
     "GlobalAveragePool", "InstanceNormalization", "LayerNormalization", "LeakyRelu", "LSTM", "MatMul",
     "MaxPool", "Mul", "Pad", "Relu", "Reshape", "Resize", "Sigmoid", "Slice", "Softmax", "Split",
-    "Squeeze", "Transpose", "Unsqueeze", "Where",
+    "Squeeze", "Transpose", "Unsqueeze", "Where", "Flatten", "TopK", "CumSum",
 )  # fmt: skip
 OPTIMIZATION_LEVELS = (0, 1, 2, 3, 99)
 SUITE_PATTERNS = ("*.suite.yaml", "*.suite.yml")

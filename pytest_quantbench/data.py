@@ -56,7 +56,13 @@ def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache):
         if spec.data_dir is not None:
             kwargs["data_dir"] = _resolve_files(spec.data_dir, base)
     datasets.disable_progress_bars()
-    return datasets.load_dataset(**kwargs, split=split)
+    try:
+        return datasets.load_dataset(**kwargs, split=split)
+    except Exception as exc:
+        reason = sources.dataset_needs_hub(spec.path, base) and sources.hub_unreachable_reason()
+        if reason:
+            raise sources.SourceUnavailable(f"dataset '{spec.path}' is not in the local cache and {reason}") from exc
+        raise
 
 
 def load_processor(task: str, model_dir: Path):

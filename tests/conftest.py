@@ -23,6 +23,19 @@ SENTIMENT = """
 """
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _heavy_modules_loaded_once() -> None:
+    """pytester's in-process runs drop modules first imported inside them; torch and onnxruntime cannot be
+    imported twice in one process, so they are loaded here, outside every run."""
+    import datasets  # noqa: F401
+    import evaluate  # noqa: F401
+    import onnxruntime  # noqa: F401
+    import optimum.exporters.onnx  # noqa: F401
+    import optimum.onnxruntime  # noqa: F401
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+
 @pytest.fixture(scope="session")
 def qb_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("quantbench-cache")
@@ -33,7 +46,7 @@ def run(pytester: pytest.Pytester, qb_cache: Path):
     """Run pytest in-process on the pytester directory with the shared cache."""
 
     def _run(*args: str) -> pytest.RunResult:
-        return pytester.runpytest("-p", "no:cacheprovider", "--quantbench-cache", str(qb_cache), *args)
+        return pytester.runpytest("-p", "no:cacheprovider", f"--quantbench-cache={qb_cache}", *args)
 
     return _run
 

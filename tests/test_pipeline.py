@@ -1,0 +1,117 @@
+"""The domain pieces without pytest: export, quantization report, presets, data and evaluation."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_quantbench import builtins, evaluation
+from pytest_quantbench.cache import ArtifactCache
+from pytest_quantbench.config import load_suite
+from pytest_quantbench.data import _word_starts
+from pytest_quantbench.harness import Harness
+from pytest_quantbench.quantization import excluded_nodes
+
+
+@pytest.fixture(scope="module")
+def sentiment(tmp_path_factory: pytest.TempPathFactory, qb_cache: Path):
+    path = tmp_path_factory.mktemp("suite") / "s.suite.yaml"
+    path.write_text(textwrap.dedent("""
+        task: text-classification
+        model_name_or_path: builtin:tiny-bert-sentiment
+        dataset: {path: "builtin:synthetic-sentiment", num_eval_samples: 100}
+        fixed: {framework_args: {opset: 13, optimization_level: 1}}
+        benchmarked:
+          operators_to_quantize: [[Add], [MatMul], [Add, MatMul]]
+          quantization_approach: [dynamic, static]
+    """))
+    suite = load_suite(path)
+    return Harness(qb_cache), {c.id: c for c in suite.cases}
+
+
+def test_dynamic_add_quantizes_nothing_and_says_so(sentiment) -> None:
+    harness, cases = sentiment
+    report = harness.quantized(cases["Add-dynamic"]).report
+    assert report["quantized_nothing"] is True
+    assert report["total_quantized"] == 0
+
+
+def test_matmul_nodes_are_counted(sentiment) -> None:
+    harness, cases = sentiment
+    dynamic = harness.quantized(cases["MatMul-dynamic"]).report
+    static = harness.quantized(cases["MatMul-static"]).report
+    assert dynamic["quantized_nodes"]["MatMul"] >= 8  # 2 layers x (q, k, v, out, 2 ffn) and attention matmuls
+    assert static["quantized_nodes"]["MatMul"] >= 8
+    assert not dynamic["quantized_nothing"]
+
+
+def test_artifacts_are_cached_on_disk(sentiment, qb_cache: Path) -> None:
+    harness, cases = sentiment
+    first = harness.quantized(cases["MatMul-dynamic"]).path
+    again = Harness(qb_cache).quantized(cases["MatMul-dynamic"]).path
+    assert first == again
+    assert first.is_relative_to(qb_cache / "quantize")
+
+
+def test_softmax_preset_names_the_attention_mask_add(sentiment) -> None:
+    harness, cases = sentiment
+    fp32 = harness.original(cases["Add-dynamic"])
+    softmax = excluded_nodes(fp32, ("softmax",))
+    assert softmax and all(name.endswith("/Add") or "Add" in name for name in softmax)
+    assert len(excluded_nodes(fp32, ("layernorm", "gelu", "residual", "gather", "softmax"))) > len(softmax)
+
+
+def test_static_padded_calibration_collapses_and_dynamic_holds(sentiment) -> None:
+    harness, cases = sentiment
+    static = harness.evaluate(cases["Add+MatMul-static"])
+    dynamic = harness.evaluate(cases["Add+MatMul-dynamic"])
+    assert static.original["accuracy"] >= 0.95
+    assert static.verdict.collapsed
+    assert dynamic.verdict.passed
+
+
+def test_fp32_baseline_evaluated_once_per_export(sentiment) -> None:
+    harness, cases = sentiment
+    a = harness.evaluate(cases["Add-dynamic"])
+    b = harness.evaluate(cases["MatMul-dynamic"])
+    assert a.original is b.original
+
+
+def test_word_starts_pick_first_subtoken() -> None:
+    assert _word_starts([None, 0, 0, 1, 2, 2, None, None]) == [1, 3, 4]
+
+
+def test_bundled_metrics_load_offline() -> None:
+    assert evaluation.score("text-classification", [1, 0, 1, 1], [1, 0, 0, 1]) == {"accuracy": 0.75}
+    scores = evaluation.score(
+        "token-classification", [["B-PER", "I-PER", "O"], ["O", "B-LOC"]], [["B-PER", "I-PER", "O"], ["O", "B-ORG"]]
+    )
+    assert scores["precision"] == pytest.approx(0.5)
+    assert scores["accuracy"] == pytest.approx(0.8)
+
+
+def test_chance_levels() -> None:
+    assert evaluation.chance_levels("text-classification", [0, 1, 1, 1]) == {"accuracy": 0.75}
+    token = evaluation.chance_levels("token-classification", [["O", "O", "B-PER"], ["O"]])
+    assert token == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "accuracy": 0.75}
+
+
+def test_generated_data_splits_are_sound(qb_cache: Path) -> None:
+    import json
+
+    cache = ArtifactCache(qb_cache)
+    root = builtins.dataset_dir("synthetic-ner", cache)
+    rows = {s: [json.loads(x) for x in (root / f"{s}.jsonl").read_text().splitlines()] for s in ("train", "validation")}
+    for split_rows in rows.values():
+        for row in split_rows:
+            tags = [builtins.NER_LABELS[t] for t in row["ner_tags"]]
+            assert len(tags) == len(row["tokens"])
+            for prev, tag in zip(["O", *tags], tags, strict=False):
+                assert not tag.startswith("I-") or prev[2:] == tag[2:]  # valid BIO
+    train = {" ".join(r["tokens"]) for r in rows["train"]}
+    assert not train & {" ".join(r["tokens"]) for r in rows["validation"]}
+    sentiment = builtins.dataset_dir("synthetic-sentiment", cache)
+    labels = [json.loads(x)["label"] for x in (sentiment / "validation.jsonl").read_text().splitlines()]
+    assert labels.count(0) == labels.count(1)
