@@ -64,7 +64,10 @@ def _sentiment_split(rng: random.Random, n: int) -> list[dict]:
         words, others = (POSITIVE, NEGATIVE) if label else (NEGATIVE, POSITIVE)
         template = rng.choice(SENTIMENT_TEMPLATES if i % 4 == 0 else CONTRAST_TEMPLATES)
         text = template.format(
-            noun=rng.choice(NOUNS), noun2=rng.choice(NOUNS), adv=rng.choice(ADVERBS), adj=rng.choice(words),
+            noun=rng.choice(NOUNS),
+            noun2=rng.choice(NOUNS),
+            adv=rng.choice(ADVERBS),
+            adj=rng.choice(words),
             other=rng.choice(others),
         )
         rows.append({"sentence": text, "label": label})
@@ -189,7 +192,10 @@ def build_tiny_bert_sentiment(out: Path, data_dir: Path) -> None:
     from transformers import BertForSequenceClassification
 
     rows = [json.loads(line) for line in (data_dir / "train.jsonl").read_text().splitlines()]
-    tokenizer = _word_tokenizer(POSITIVE + NEGATIVE + NOUNS + ADVERBS + FILLER + "at first but in the end starts yet ends not".split(), out)
+    tokenizer = _word_tokenizer(
+        POSITIVE + NEGATIVE + NOUNS + ADVERBS + FILLER + "at first but in the end starts yet ends not".split(),
+        out,
+    )
     config = _tiny_bert_config(
         tokenizer.vocab_size, num_labels=2, id2label={0: "NEGATIVE", 1: "POSITIVE"},
         label2id={"NEGATIVE": 0, "POSITIVE": 1},

@@ -89,9 +89,7 @@ class ArtifactCache:
 
 
 def _write_manifest(entry: Path, meta: dict) -> None:
-    files = {
-        p.relative_to(entry).as_posix(): p.stat().st_size for p in sorted(entry.rglob("*")) if p.is_file()
-    }
+    files = {p.relative_to(entry).as_posix(): p.stat().st_size for p in sorted(entry.rglob("*")) if p.is_file()}
     with (entry / MANIFEST).open("w") as fh:
         json.dump({**meta, "files": files}, fh, indent=1)
         fh.flush()

@@ -321,7 +321,9 @@ def _parse_threshold(ctx: _Ctx, value: Any, f: str) -> Threshold:
     def opt(key: str, low: float, high: float) -> float | None:
         return None if key not in value else ctx.number(value[key], _join(f, key), low, high)
 
-    return Threshold(max_drop=opt("max_drop", 0.0, 1e6), min_ratio=opt("min_ratio", 0.0, 1.0), min=opt("min", -1e6, 1e6))
+    return Threshold(
+        max_drop=opt("max_drop", 0.0, 1e6), min_ratio=opt("min_ratio", 0.0, 1.0), min=opt("min", -1e6, 1e6)
+    )
 
 
 def _parse_thresholds(ctx: _Ctx, value: Any, f: str, metrics: tuple[str, ...]) -> dict[str, Threshold]:
@@ -339,7 +341,7 @@ def _id_token(key: str, value: Any) -> str:
     if key == "reduce_range":
         return "reduce_range" if value else "full_range"
     if key == "operators_to_quantize":
-        return "+".join(value) if value else "no-ops"
+        return "+".join(value) if value else "default-ops"  # optimum reads [] as its default operator set
     if key == "node_exclusion":
         return "excl-" + "+".join(value) if value else "no-excl"
     if key == "nodes_to_exclude":

@@ -28,7 +28,9 @@ class MetricResult:
     @property
     def collapsed(self) -> bool:
         """Fell to chance: kept under a tenth of the original's margin over always answering the majority label."""
-        return self.chance < self.original and self.quantized - self.chance <= COLLAPSE_MARGIN * (self.original - self.chance)
+        return self.chance < self.original and self.quantized - self.chance <= COLLAPSE_MARGIN * (
+            self.original - self.chance
+        )
 
     def violations(self, threshold: Threshold) -> list[str]:
         out = []
@@ -57,7 +59,9 @@ class Verdict:
     def line(self) -> str:
         """One readable line: metric, original, quantized, drop, limit, and COLLAPSE when it applies."""
         if self.passed:
-            return "; ".join(f"{r.name} {r.original:.3f} -> {r.quantized:.3f} (drop {r.drop:+.3f})" for r in self.results)
+            return "; ".join(
+                f"{r.name} {r.original:.3f} -> {r.quantized:.3f} (drop {r.drop:+.3f})" for r in self.results
+            )
         prefix = "COLLAPSE: " if self.collapsed else ""
         return prefix + "; ".join(self.failures)
 

@@ -58,9 +58,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         ms = measurements(suite)
         metafunc.parametrize("quantbench_measurement", ms, ids=[m.id for m in ms])
     else:
-        params = [
-            pytest.param(case, id=case.id, marks=_expect_marks(case.expect)) for case in suite.cases
-        ]
+        params = [pytest.param(case, id=case.id, marks=_expect_marks(case.expect)) for case in suite.cases]
         metafunc.parametrize("quantbench_case", params)
 
 

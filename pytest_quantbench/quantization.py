@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,15 @@ QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
 
 @contextlib.contextmanager
 def _quiet():
-    """optimum and transformers log every step at INFO/WARNING; a test run wants only real errors."""
+    """optimum, transformers and the tracer log and warn at every step; a test run wants only real errors."""
     loggers = [logging.getLogger(n) for n in ("optimum", "transformers", "root")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)

@@ -56,7 +56,9 @@ def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec) -> fl
     """
     wanted = {i.name for i in session.get_inputs()}
     feed = {k: v for k, v in feed.items() if k in wanted}
-    benchmark.pedantic(session.run, args=(None, feed), rounds=spec.rounds, warmup_rounds=spec.warmup_rounds, iterations=1)
+    benchmark.pedantic(
+        session.run, args=(None, feed), rounds=spec.rounds, warmup_rounds=spec.warmup_rounds, iterations=1
+    )
     stats = getattr(benchmark, "stats", None)
     return stats.stats.mean if stats is not None else None
 

@@ -30,7 +30,7 @@ def _heavy_modules_loaded_once() -> None:
     import datasets  # noqa: F401
     import evaluate  # noqa: F401
     import onnxruntime  # noqa: F401
-    import optimum.exporters.onnx  # noqa: F401
+    import optimum.exporters.onnx
     import optimum.onnxruntime  # noqa: F401
     import torch  # noqa: F401
     import transformers  # noqa: F401

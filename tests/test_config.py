@@ -25,7 +25,11 @@ def write(tmp_path: Path, text: str, name: str = "demo.suite.yaml") -> Path:
 
 
 def test_seed_001_grid_expands_to_readable_ids(tmp_path: Path) -> None:
-    suite = load_suite(write(tmp_path, BASE + """
+    suite = load_suite(
+        write(
+            tmp_path,
+            BASE
+            + """
 fixed:
   quantization_approach: dynamic
   node_exclusion: []
@@ -35,7 +39,9 @@ benchmarked:
   per_channel: [false, true]
 time: {batch_sizes: [1, 4, 8], input_lengths: [32, 64, 128]}
 thresholds: {accuracy: {max_drop: 0.01}}
-"""))
+""",
+        )
+    )
     assert [c.id for c in suite.cases] == [
         "Add+MatMul-per_tensor", "Add+MatMul-per_channel", "Add-per_tensor", "Add-per_channel",
     ]  # fmt: skip
@@ -50,11 +56,17 @@ thresholds: {accuracy: {max_drop: 0.01}}
 
 
 def test_defaults_gate_every_metric_and_name_from_file(tmp_path: Path) -> None:
-    suite = load_suite(write(tmp_path, """
+    suite = load_suite(
+        write(
+            tmp_path,
+            """
 task: token-classification
 model_name_or_path: m
 dataset: {path: conll2003}
-""", name="ner.suite.yaml"))
+""",
+            name="ner.suite.yaml",
+        )
+    )
     assert suite.name == "ner"
     assert suite.metrics == ("precision", "recall", "f1", "accuracy")
     (case,) = suite.cases
@@ -64,7 +76,11 @@ dataset: {path: conll2003}
 
 
 def test_overrides_set_thresholds_and_expect_per_config(tmp_path: Path) -> None:
-    suite = load_suite(write(tmp_path, BASE + """
+    suite = load_suite(
+        write(
+            tmp_path,
+            BASE
+            + """
 benchmarked:
   quantization_approach: [dynamic, static]
   per_channel: [false, true]
@@ -73,7 +89,9 @@ overrides:
     expect: collapse
   - when: {quantization_approach: dynamic, per_channel: true}
     thresholds: {accuracy: {min_ratio: 0.99, min: 0.5}}
-"""))
+""",
+        )
+    )
     by_id = {c.id: c for c in suite.cases}
     assert by_id["static-per_tensor"].expect == "collapse"
     assert by_id["dynamic-per_tensor"].expect is None
@@ -82,19 +100,31 @@ overrides:
 
 
 def test_benchmarked_framework_args_give_separate_baselines(tmp_path: Path) -> None:
-    suite = load_suite(write(tmp_path, BASE + """
+    suite = load_suite(
+        write(
+            tmp_path,
+            BASE
+            + """
 benchmarked:
   framework_args: [{opset: 13}, {opset: 17, intra_op_num_threads: 2}]
-"""))
+""",
+        )
+    )
     assert [c.baseline_id for c in suite.cases] == ["fp32-opset13-O99-t1", "fp32-opset17-O99-t2"]
 
 
 def test_settings_are_json_data(tmp_path: Path) -> None:
-    suite = load_suite(write(tmp_path, BASE + """
+    suite = load_suite(
+        write(
+            tmp_path,
+            BASE
+            + """
 benchmarked:
   calibration: [{method: minmax, num_calibration_samples: 10}]
   node_exclusion: [[softmax]]
-"""))
+""",
+        )
+    )
     settings = suite.cases[0].settings()
     assert settings["calibration"]["num_calibration_samples"] == 10
     assert settings["node_exclusion"] == ["softmax"]
@@ -110,14 +140,23 @@ BAD = [
     (BASE + "benchmarked: {per_channel: []}\n", "benchmarked.per_channel", "empty grid"),
     (BASE + "benchmarked: {per_channel: true}\n", "benchmarked.per_channel", "expected a list"),
     (BASE + "benchmarked: {per_channel: [yes please]}\n", "benchmarked.per_channel[0]", "expected true or false"),
-    (BASE + "benchmarked: {operators_to_quantize: [[Add, MatMull]]}\n",
-     "benchmarked.operators_to_quantize[0][1]", "did you mean 'MatMul'"),
+    (
+        BASE + "benchmarked: {operators_to_quantize: [[Add, MatMull]]}\n",
+        "benchmarked.operators_to_quantize[0][1]",
+        "did you mean 'MatMul'",
+    ),
     (BASE + "fixed: {node_exclusion: [layernorm, gelus]}\n", "fixed.node_exclusion[1]", "did you mean 'gelu'"),
-    (BASE + "fixed: {per_channel: false}\nbenchmarked: {per_channel: [true]}\n",
-     "benchmarked.per_channel", "also in 'fixed'"),
+    (
+        BASE + "fixed: {per_channel: false}\nbenchmarked: {per_channel: [true]}\n",
+        "benchmarked.per_channel",
+        "also in 'fixed'",
+    ),
     (BASE + "fixed: {framework_args: {opset: 3}}\n", "fixed.framework_args.opset", "out of range"),
-    (BASE + "fixed: {framework_args: {intra_op_num_threads: 1000000}}\n",
-     "fixed.framework_args.intra_op_num_threads", "out of range"),
+    (
+        BASE + "fixed: {framework_args: {intra_op_num_threads: 1000000}}\n",
+        "fixed.framework_args.intra_op_num_threads",
+        "out of range",
+    ),
     (BASE + "fixed: {calibration: {method: kl}}\n", "fixed.calibration.method", "unknown value 'kl'"),
     (BASE + "time: {batch_sizes: []}\n", "time.batch_sizes", "non-empty list"),
     (BASE + "time: {batch_sizes: [0]}\n", "time.batch_sizes[0]", "out of range"),
@@ -126,14 +165,23 @@ BAD = [
     (BASE + "thresholds: {f1: {max_drop: 0.1}}\n", "thresholds.f1", "unknown field"),
     (BASE + "thresholds: {accuracy: {max_drop: -1}}\n", "thresholds.accuracy.max_drop", "out of range"),
     (BASE + "thresholds: {accuracy: {}}\n", "thresholds.accuracy", "is empty"),
-    (BASE + "benchmarked: {per_channel: [true]}\noverrides: [{when: {per_channel: false}, expect: collapse}]\n",
-     "overrides[0].when", "matches no config"),
-    (BASE + "benchmarked: {per_channel: [true]}\noverrides: [{when: {per_channel: true}, expect: crash}]\n",
-     "overrides[0].expect", "unknown value 'crash'"),
+    (
+        BASE + "benchmarked: {per_channel: [true]}\noverrides: [{when: {per_channel: false}, expect: collapse}]\n",
+        "overrides[0].when",
+        "matches no config",
+    ),
+    (
+        BASE + "benchmarked: {per_channel: [true]}\noverrides: [{when: {per_channel: true}, expect: crash}]\n",
+        "overrides[0].expect",
+        "unknown value 'crash'",
+    ),
     (BASE + "markers: [not valid]\n", "markers[0]", "not a valid marker name"),
     (BASE.replace("ref_keys: [label]", "ref_keys: [a, b]"), "dataset.ref_keys", "exactly one"),
-    (BASE.replace("data_keys: {primary: sentence}", "data_keys: {primry: sentence}"),
-     "dataset.data_keys.primry", "did you mean 'primary'"),
+    (
+        BASE.replace("data_keys: {primary: sentence}", "data_keys: {primry: sentence}"),
+        "dataset.data_keys.primry",
+        "did you mean 'primary'",
+    ),
 ]
 
 

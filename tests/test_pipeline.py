@@ -18,7 +18,8 @@ from pytest_quantbench.quantization import excluded_nodes
 @pytest.fixture(scope="module")
 def sentiment(tmp_path_factory: pytest.TempPathFactory, qb_cache: Path):
     path = tmp_path_factory.mktemp("suite") / "s.suite.yaml"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         task: text-classification
         model_name_or_path: builtin:tiny-bert-sentiment
         dataset: {path: "builtin:synthetic-sentiment", num_eval_samples: 100}
@@ -26,7 +27,8 @@ def sentiment(tmp_path_factory: pytest.TempPathFactory, qb_cache: Path):
         benchmarked:
           operators_to_quantize: [[Add], [MatMul], [Add, MatMul]]
           quantization_approach: [dynamic, static]
-    """))
+    """)
+    )
     suite = load_suite(path)
     return Harness(qb_cache), {c.id: c for c in suite.cases}
 

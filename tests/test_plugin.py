@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from conftest import SENTIMENT
 
-GRID = SENTIMENT + """
+GRID = (
+    SENTIMENT
+    + """
     fixed:
       operators_to_quantize: [Add, MatMul]
       framework_args: {opset: 13, optimization_level: 1}
@@ -16,6 +19,7 @@ GRID = SENTIMENT + """
       per_channel: [false, true]
     time: {batch_sizes: [1], input_lengths: [16, 32], rounds: 2, warmup_rounds: 0}
 """
+)
 
 
 def test_collects_readable_ids_and_k_selects(suite_file, run) -> None:
@@ -53,7 +57,9 @@ def test_collapse_fails_exactly_that_case_with_one_line(suite_file, run) -> None
     result.assert_outcomes(passed=2, failed=2)
     out = result.stdout.str()
     result.stdout.fnmatch_lines(
-        ["*accuracy[[]static-per_tensor[]]: COLLAPSE: accuracy 1.000 -> 0.* (drop 0.*): drop 0.* > max_drop 0.01, at chance level 0.5*"]
+        [
+            "*accuracy[[]static-per_tensor[]]: COLLAPSE: accuracy 1.000 -> 0.* (drop 0.*): drop 0.* > max_drop 0.01, at chance level 0.5*"
+        ]
     )
     assert "Traceback" not in out and "def accuracy" not in out
     result.stdout.fnmatch_lines(["*quantbench*", "*dynamic-per_tensor*PASS*", "*static-per_tensor*COLLAPSE*"])
@@ -61,19 +67,25 @@ def test_collapse_fails_exactly_that_case_with_one_line(suite_file, run) -> None
 
 
 def test_expect_collapse_is_a_strict_xfail(suite_file, run) -> None:
-    suite_file("sentiment.suite.yaml", GRID + """
+    suite_file(
+        "sentiment.suite.yaml",
+        GRID
+        + """
     overrides:
       - when: {quantization_approach: static}
         expect: collapse
       - when: {quantization_approach: dynamic, per_channel: true}
         expect: collapse
-""")
+""",
+    )
     result = run("--benchmark-disable", "-k", "accuracy", "-rfx")
     result.assert_outcomes(passed=1, xfailed=2, failed=1)
     lines = result.stdout.lines
     assert "XFAIL sentiment.suite.yaml::accuracy[static-per_tensor] - known collapse (expect: collapse)" in lines
     assert "[XPASS(strict)] known collapse (expect: collapse)" in lines
-    assert any(ln.startswith("FAILED sentiment.suite.yaml::accuracy[dynamic-per_channel] - [XPASS(strict)]") for ln in lines)
+    assert any(
+        ln.startswith("FAILED sentiment.suite.yaml::accuracy[dynamic-per_channel] - [XPASS(strict)]") for ln in lines
+    )
 
 
 def test_benchmark_json_holds_throughput_speedup_and_accuracy(suite_file, run, pytester) -> None:
@@ -118,7 +130,9 @@ def test_bad_suite_is_one_line_error_and_others_still_collect(suite_file, run) -
     result = run("--co", "-q")
     out = result.stdout.str()
     result.stdout.fnmatch_lines(
-        ["*bad.suite.yaml: benchmarked.node_exclusion[[]0[]][[]1[]]: unknown value 'softmaxx' (did you mean 'softmax'?*"]
+        [
+            "*bad.suite.yaml: benchmarked.node_exclusion[[]0[]][[]1[]]: unknown value 'softmaxx' (did you mean 'softmax'?*"
+        ]
     )
     assert "good.suite.yaml::accuracy[dynamic]" in out
     assert "Traceback" not in out
@@ -132,12 +146,15 @@ def test_other_yaml_files_are_left_alone(suite_file, run) -> None:
 
 
 def test_hub_model_skips_offline_with_reason(suite_file, run) -> None:
-    suite_file("hub.suite.yaml", """
+    suite_file(
+        "hub.suite.yaml",
+        """
         task: text-classification
         model_name_or_path: distilbert-base-uncased-finetuned-sst-2-english
         dataset: {path: glue, name: sst2, eval_split: validation}
         time: {batch_sizes: [1], input_lengths: [8]}
-    """)
+    """,
+    )
     result = run("-rs")
     result.assert_outcomes(skipped=3)
     result.stdout.fnmatch_lines(["*not in the local cache and the Hugging Face hub is disabled (HF_HUB_OFFLINE*"])
@@ -145,7 +162,8 @@ def test_hub_model_skips_offline_with_reason(suite_file, run) -> None:
 
 def test_user_test_over_suite_configs_with_public_fixtures(suite_file, pytester, run) -> None:
     suite_file("sentiment.suite.yaml", GRID)
-    pytester.makepyfile(test_mine="""
+    pytester.makepyfile(
+        test_mine="""
         import numpy as np
         import pytest
 
@@ -158,7 +176,8 @@ def test_user_test_over_suite_configs_with_public_fixtures(suite_file, pytester,
             assert a.shape == b.shape == (2, 2)
             if quantbench_case.config.quantization_approach == "dynamic":
                 assert (a.argmax(-1) == b.argmax(-1)).all()
-    """)
+    """
+    )
     result = run("test_mine.py", "-v")
     result.stdout.fnmatch_lines(["*test_outputs_agree[[]static-per_channel[]] PASSED*"])
     result.assert_outcomes(passed=4)
@@ -167,21 +186,27 @@ def test_user_test_over_suite_configs_with_public_fixtures(suite_file, pytester,
 @pytest.mark.parametrize(
     ("name", "text"),
     [
-        ("tiny-ner.suite.yaml", """
+        (
+            "tiny-ner.suite.yaml",
+            """
             task: token-classification
             model_name_or_path: builtin:tiny-bert-ner
             dataset: {path: "builtin:synthetic-ner", data_keys: {primary: tokens}, ref_keys: [ner_tags]}
             thresholds: {f1: {max_drop: 0.05}, precision: {max_drop: 0.05}, recall: {max_drop: 0.05},
                          accuracy: {max_drop: 0.05}}
-        """),
-        ("tiny-vit.suite.yaml", """
+        """,
+        ),
+        (
+            "tiny-vit.suite.yaml",
+            """
             task: image-classification
             model_name_or_path: builtin:tiny-vit-shapes
             dataset: {path: "builtin:synthetic-shapes", data_keys: {primary: image}, ref_keys: [label]}
             benchmarked: {per_channel: [false, true]}
             thresholds: {accuracy: {max_drop: 0.05}}
             time: {batch_sizes: [1, 2], input_lengths: [999]}
-        """),
+        """,
+        ),
     ],
 )
 def test_token_and_image_suites_run(suite_file, run, name: str, text: str) -> None:

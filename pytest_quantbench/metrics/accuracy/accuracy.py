@@ -14,9 +14,7 @@ class Accuracy(evaluate.Metric):
             description="Fraction of predictions equal to their reference.",
             citation="",
             inputs_description="predictions and references: lists of integer labels",
-            features=datasets.Features(
-                {"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}
-            ),
+            features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
         )
 
     def _compute(self, predictions, references, normalize=True, sample_weight=None):
