@@ -75,13 +75,15 @@ class ArtifactCache:
             found = self.get(kind, key)
             if found is not None:
                 return found
+            for stale in (self.root / "tmp").glob(f"{kind}-{key}-*"):  # left by a killed build of this key
+                shutil.rmtree(stale, ignore_errors=True)
             tmp = self.root / "tmp" / f"{kind}-{key}-{uuid.uuid4().hex[:8]}"
             tmp.mkdir()
             try:
                 builder(tmp)
                 _write_manifest(tmp, {"kind": kind, "key": key, **(meta or {})})
-                entry = self.path(kind, key)
-                os.replace(tmp, entry) if not entry.exists() else shutil.rmtree(tmp)
+                shutil.rmtree(self.path(kind, key), ignore_errors=True)  # a damaged entry get() gave up on
+                os.replace(tmp, self.path(kind, key))
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .harness import Harness
 from .machine import machine_facts
 from .timing import Measurement, time_session
+
+if TYPE_CHECKING:
+    from .harness import Harness
 
 CASE_FUNCTIONS = ("accuracy", "latency")
 

@@ -19,11 +19,14 @@ import yaml
 
 from .errors import SuiteError
 
+# Metrics each task can gate on. `accuracy` and `seqeval` ship with the package; the others are hub modules.
+CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
 TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "text-classification": ("accuracy",),
-    "image-classification": ("accuracy",),
+    "text-classification": CLASSIFICATION_METRICS,
+    "image-classification": CLASSIFICATION_METRICS,
     "token-classification": ("precision", "recall", "f1", "accuracy"),
 }
+DEFAULT_METRICS = {"text-classification": ("accuracy",), "image-classification": ("accuracy",)}
 PRESETS = ("layernorm", "gelu", "residual", "gather", "softmax")
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 # ONNX operator types that ONNX Runtime's quantizers know (the union of its registries).
@@ -398,7 +401,8 @@ def parse_suite(raw: Any, path: Path) -> Suite:
         revision = ctx.string(revision, "revision")
     trust_remote_code = ctx.boolean(raw.get("trust_remote_code", False), "trust_remote_code")
     dataset = _parse_dataset(ctx, raw["dataset"], task, path.parent)
-    metrics = ctx.strings(raw.get("metrics", list(TASK_METRICS[task])), "metrics", TASK_METRICS[task])
+    default_metrics = DEFAULT_METRICS.get(task, TASK_METRICS[task])
+    metrics = ctx.strings(raw.get("metrics", list(default_metrics)), "metrics", TASK_METRICS[task])
     if not metrics:
         raise ctx.fail("metrics", "is empty: name at least one metric")
     markers = ctx.strings(raw.get("markers", []), "markers")

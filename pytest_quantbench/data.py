@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import builtins, sources
 from .cache import ArtifactCache
 from .config import DatasetSpec, Suite
@@ -24,7 +22,7 @@ CALIBRATION_SEED = 2016
 class EvalData:
     """Model inputs per batch and the references they are scored against."""
 
-    batches: list[dict[str, np.ndarray]]
+    batches: list[dict[str, Any]]  # input name -> numpy array
     references: list[Any]
     # token-classification: per sample, the token position of each word's first sub-token
     word_starts: list[list[int]] = field(default_factory=list)
@@ -90,6 +88,8 @@ class Preprocessor:
         self.processor = processor
 
     def encode(self, rows: dict[str, list], padding: bool | str = True, max_length: int | None = None) -> dict:
+        import numpy as np
+
         if self.task == "image-classification":
             images = [img.convert("RGB") for img in rows[self.spec.primary]]
             pixels = self.processor(images=images, return_tensors="np")["pixel_values"]

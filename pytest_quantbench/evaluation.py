@@ -7,23 +7,26 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from . import sources
 from .data import EvalData
+from .errors import SourceUnavailable
 
 BUNDLED_METRICS = Path(__file__).parent / "metrics"
-METRIC_MODULE = {
-    "text-classification": "accuracy",
-    "image-classification": "accuracy",
-    "token-classification": "seqeval",
-}
+AVERAGED = {"f1", "precision", "recall"}  # hub modules; macro-averaged so multi-class tasks work
 
 
 @functools.cache
 def load_metric(name: str):
-    """The bundled module when there is one (works offline), else `evaluate.load(name)` (hub or path)."""
+    """The bundled module when there is one (works offline), else `evaluate.load(name)` from the hub."""
     import evaluate
 
     local = BUNDLED_METRICS / name
-    return evaluate.load(str(local) if local.is_dir() else name)
+    if local.is_dir():
+        return evaluate.load(str(local))
+    reason = sources.hub_unreachable_reason()
+    if reason:
+        raise SourceUnavailable(f"metric '{name}' is not bundled and {reason}")
+    return evaluate.load(name)
 
 
 def predict(session: Any, data: EvalData, task: str, id2label: dict[int, str]) -> list[Any]:
@@ -43,21 +46,25 @@ def predict(session: Any, data: EvalData, task: str, id2label: dict[int, str]) -
     return predictions
 
 
-def score(task: str, predictions: list[Any], references: list[Any]) -> dict[str, float]:
-    result = load_metric(METRIC_MODULE[task]).compute(predictions=predictions, references=references)
+def score(task: str, metrics: tuple[str, ...], predictions: list[Any], references: list[Any]) -> dict[str, float]:
     if task == "token-classification":
-        return {k: float(result[f"overall_{k}"]) for k in ("precision", "recall", "f1", "accuracy")}
-    return {k: float(v) for k, v in result.items()}
+        result = load_metric("seqeval").compute(predictions=predictions, references=references)
+        return {k: float(result[f"overall_{k}"]) for k in metrics}
+    scores = {}
+    for name in metrics:
+        kwargs = {"average": "macro"} if name in AVERAGED else {}
+        scores[name] = float(load_metric(name).compute(predictions=predictions, references=references, **kwargs)[name])
+    return scores
 
 
 def chance_levels(task: str, references: list[Any]) -> dict[str, float]:
     """What a model that always answers the most frequent label scores: the floor a collapse falls to."""
     labels = [t for tags in references for t in tags] if task == "token-classification" else list(references)
     majority = Counter(labels).most_common(1)[0][1] / len(labels) if labels else 0.0
-    if task == "token-classification":
-        return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "accuracy": majority}
-    return {"accuracy": majority}
+    return {"accuracy": majority}  # other metrics: a constant answer scores (about) zero
 
 
-def evaluate_session(session: Any, data: EvalData, task: str, id2label: dict[int, str]) -> dict[str, float]:
-    return score(task, predict(session, data, task, id2label), data.references)
+def evaluate_session(
+    session: Any, data: EvalData, task: str, metrics: tuple[str, ...], id2label: dict[int, str]
+) -> dict[str, float]:
+    return score(task, metrics, predict(session, data, task, id2label), data.references)

@@ -179,9 +179,13 @@ class Harness:
         quantized = self.quantized(case)
         original = self._once(
             ("scores", str(self.original(case)), suite.path),
-            lambda: evaluation.evaluate_session(self.original_session(case, threads), eval_data, suite.task, id2label),
+            lambda: evaluation.evaluate_session(
+                self.original_session(case, threads), eval_data, suite.task, suite.metrics, id2label
+            ),
         )
-        scores = evaluation.evaluate_session(self.quantized_session(case, threads), eval_data, suite.task, id2label)
+        scores = evaluation.evaluate_session(
+            self.quantized_session(case, threads), eval_data, suite.task, suite.metrics, id2label
+        )
         chance = evaluation.chance_levels(suite.task, eval_data.references)
         verdict = gates.judge(original, scores, chance, dict(case.thresholds))
         result = Evaluation(case, original, scores, verdict, quantized.report)

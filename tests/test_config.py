@@ -162,6 +162,11 @@ BAD = [
     (BASE + "time: {batch_sizes: [0]}\n", "time.batch_sizes[0]", "out of range"),
     (BASE + "time: {input_lengths: [1e12]}\n", "time.input_lengths[0]", "expected an integer"),
     (BASE + "metrics: [bleu]\n", "metrics[0]", "unknown value 'bleu'"),
+    (
+        BASE.replace("text-classification", "token-classification") + "metrics: [matthews_correlation]\n",
+        "metrics[0]",
+        "unknown value 'matthews_correlation'",
+    ),
     (BASE + "thresholds: {f1: {max_drop: 0.1}}\n", "thresholds.f1", "unknown field"),
     (BASE + "thresholds: {accuracy: {max_drop: -1}}\n", "thresholds.accuracy.max_drop", "out of range"),
     (BASE + "thresholds: {accuracy: {}}\n", "thresholds.accuracy", "is empty"),

@@ -86,9 +86,12 @@ def test_word_starts_pick_first_subtoken() -> None:
 
 
 def test_bundled_metrics_load_offline() -> None:
-    assert evaluation.score("text-classification", [1, 0, 1, 1], [1, 0, 0, 1]) == {"accuracy": 0.75}
+    assert evaluation.score("text-classification", ("accuracy",), [1, 0, 1, 1], [1, 0, 0, 1]) == {"accuracy": 0.75}
     scores = evaluation.score(
-        "token-classification", [["B-PER", "I-PER", "O"], ["O", "B-LOC"]], [["B-PER", "I-PER", "O"], ["O", "B-ORG"]]
+        "token-classification",
+        ("precision", "recall", "f1", "accuracy"),
+        [["B-PER", "I-PER", "O"], ["O", "B-LOC"]],
+        [["B-PER", "I-PER", "O"], ["O", "B-ORG"]],
     )
     assert scores["precision"] == pytest.approx(0.5)
     assert scores["accuracy"] == pytest.approx(0.8)
@@ -96,8 +99,14 @@ def test_bundled_metrics_load_offline() -> None:
 
 def test_chance_levels() -> None:
     assert evaluation.chance_levels("text-classification", [0, 1, 1, 1]) == {"accuracy": 0.75}
-    token = evaluation.chance_levels("token-classification", [["O", "O", "B-PER"], ["O"]])
-    assert token == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "accuracy": 0.75}
+    assert evaluation.chance_levels("token-classification", [["O", "O", "B-PER"], ["O"]]) == {"accuracy": 0.75}
+
+
+def test_hub_metric_offline_is_unavailable() -> None:
+    from pytest_quantbench.errors import SourceUnavailable
+
+    with pytest.raises(SourceUnavailable, match="metric 'matthews_correlation' is not bundled"):
+        evaluation.score("text-classification", ("matthews_correlation",), [1], [1])
 
 
 def test_generated_data_splits_are_sound(qb_cache: Path) -> None:
