@@ -216,3 +216,37 @@ def test_token_and_image_suites_run(suite_file, run, name: str, text: str) -> No
     assert result.ret == pytest.ExitCode.OK
     if "vit" in name:
         result.stdout.fnmatch_lines(["*latency[[]fp32-bs2[]] PASSED*"])  # images ignore input length
+
+
+def test_local_model_dir_and_csv_data_files(suite_file, run, pytester, qb_cache) -> None:
+    import csv
+
+    from pytest_quantbench import builtins
+    from pytest_quantbench.cache import ArtifactCache
+
+    cache = ArtifactCache(qb_cache)
+    model = builtins.model_dir("tiny-bert-sentiment", cache)
+    source = builtins.dataset_dir("synthetic-sentiment", cache)
+    (pytester.path / "data").mkdir()
+    for split in ("train", "validation"):
+        rows = [json.loads(line) for line in (source / f"{split}.jsonl").read_text().splitlines()][:120]
+        with open(pytester.path / "data" / f"{split}.csv", "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=["text", "stars"])
+            writer.writeheader()
+            writer.writerows({"text": r["sentence"], "stars": r["label"]} for r in rows)
+    suite_file(
+        "local.suite.yaml",
+        f"""
+        task: text-classification
+        model_name_or_path: {model}
+        dataset:
+          path: csv
+          data_files: {{train: data/train.csv, validation: data/validation.csv}}
+          data_keys: {{primary: text}}
+          ref_keys: [stars]
+        fixed: {{quantization_approach: static, operators_to_quantize: [MatMul],
+                calibration: {{num_calibration_samples: 20}}}}
+    """,
+    )
+    result = run("--benchmark-disable", "-k", "accuracy", "-v")
+    result.assert_outcomes(passed=1)
