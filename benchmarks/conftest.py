@@ -12,6 +12,10 @@ import pytest
 HUB_DIR = Path(__file__).parent / "hub"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "hub: needs the Hugging Face hub (seed-card suites in benchmarks/hub)")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     asked = "hub" in (config.option.markexpr or "") or any(
         Path(arg.split("::")[0]).resolve().is_relative_to(HUB_DIR) for arg in config.args
