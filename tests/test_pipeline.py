@@ -126,3 +126,20 @@ def test_generated_data_splits_are_sound(qb_cache: Path) -> None:
     sentiment = builtins.dataset_dir("synthetic-sentiment", cache)
     labels = [json.loads(x)["label"] for x in (sentiment / "validation.jsonl").read_text().splitlines()]
     assert labels.count(0) == labels.count(1)
+
+
+def test_cli_build_warms_the_cache(tmp_path: Path, qb_cache: Path, capsys) -> None:
+    from pytest_quantbench.cli import main
+
+    suite = tmp_path / "s.suite.yaml"
+    suite.write_text(
+        "task: text-classification\nmodel_name_or_path: builtin:tiny-bert-sentiment\n"
+        "dataset: {path: 'builtin:synthetic-sentiment'}\nbenchmarked: {operators_to_quantize: [[Add]]}\n"
+    )
+    (tmp_path / "bad.suite.yaml").write_text("task: nope\n")
+    assert main(["build", str(tmp_path), "--cache", str(qb_cache)]) == 1
+    out, err = capsys.readouterr()
+    assert "s::Add: 0 nodes quantized" in out
+    assert "bad.suite.yaml: model_name_or_path: is required" in err
+    assert main(["build", str(suite), "--cache", str(qb_cache), "--evaluate"]) == 0
+    assert "accuracy 1.000 -> 1.000" in capsys.readouterr().out

@@ -1,0 +1,63 @@
+"""`quantbench build`: build every artifact of some suites ahead of a run (e.g. to warm a CI cache)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import SUITE_PATTERNS, load_suite
+from .errors import BuildError, SourceUnavailable, SuiteError
+from .harness import Harness
+
+
+def suite_paths(paths: list[str]) -> list[Path]:
+    """Suite files named directly, and those found under directories by the default patterns."""
+    found = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found += sorted(p for pattern in SUITE_PATTERNS for p in path.rglob(pattern))
+        else:
+            found.append(path)
+    return found
+
+
+def build(paths: list[str], cache: str, evaluate: bool) -> int:
+    harness, failures = Harness(cache), 0
+    for path in suite_paths(paths):
+        try:
+            suite = load_suite(path)
+        except SuiteError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        for case in suite.cases:
+            try:
+                harness.original(case)
+                report = harness.quantized(case).report
+                line = f"{report['total_quantized']} nodes quantized"
+                if evaluate:
+                    line += "; " + harness.evaluate(case).verdict.line()
+            except SourceUnavailable as exc:
+                print(f"{suite.name}: skipped: {exc}", flush=True)
+                break
+            except BuildError as exc:
+                line, failures = f"failed: {exc}", failures + 1
+            print(f"{suite.name}::{case.id}: {line}", flush=True)
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="quantbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build the models, exports and quantized models of suite files")
+    b.add_argument("paths", nargs="*", default=["benchmarks"], help="suite files or directories (default: benchmarks)")
+    b.add_argument("--cache", default=".quantbench", help="artifact cache directory (default: .quantbench)")
+    b.add_argument("--evaluate", action="store_true", help="also evaluate every config and print its verdict")
+    args = parser.parse_args(argv)
+    return build(args.paths, args.cache, args.evaluate)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
