@@ -12,7 +12,7 @@ from pathlib import Path
 from pytest_quantbench.config import TimeSpec, load_suite
 from pytest_quantbench.timing import time_session
 
-SUITE = Path(__file__).parent / "tiny-sentiment.suite.yaml"
+SUITE = Path(__file__).parent.parent / "examples" / "tiny-sentiment.suite.yaml"
 ROUNDS = 200
 
 

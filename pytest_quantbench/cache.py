@@ -8,6 +8,7 @@ removed and rebuilt, so a crash or a tampered file is never trusted.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -19,7 +20,10 @@ from typing import Any
 
 from filelock import FileLock
 
+from .errors import CacheError
+
 MANIFEST = "quantbench-manifest.json"
+UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def digest(*parts: Any) -> str:
@@ -70,7 +74,7 @@ class ArtifactCache:
             for sub in ("locks", "tmp", kind):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OSError(f"cannot write the quantbench cache at {self.root}: {exc.strerror or exc}") from exc
+            raise CacheError(f"cannot write the quantbench cache at {self.root}: {exc.strerror or exc}") from exc
         with FileLock(str(self.root / "locks" / f"{kind}-{key}.lock")):
             found = self.get(kind, key)
             if found is not None:
@@ -84,6 +88,14 @@ class ArtifactCache:
                 _write_manifest(tmp, {"kind": kind, "key": key, **(meta or {})})
                 shutil.rmtree(self.path(kind, key), ignore_errors=True)  # a damaged entry get() gave up on
                 os.replace(tmp, self.path(kind, key))
+            except OSError as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                if exc.errno in UNWRITABLE:
+                    raise CacheError(
+                        f"cannot write the quantbench cache at {self.root} while building {kind}/{key}: "
+                        f"{exc.strerror or exc}"
+                    ) from exc
+                raise
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise

@@ -13,6 +13,7 @@ from typing import Any
 from . import builtins, sources
 from .cache import ArtifactCache
 from .config import DatasetSpec, Suite
+from .zoo.training import Progress, say
 
 EVAL_BATCH_SIZE = 32
 CALIBRATION_SEED = 2016
@@ -38,13 +39,13 @@ def _resolve_files(value: Any, base: Path) -> Any:
     return {k: _resolve_files(v, base) for k, v in value.items()}
 
 
-def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache):
+def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache, progress: Progress = say):
     """One split as a `datasets.Dataset`, from a builtin recipe, local files or the hub."""
     import datasets
 
     base = Path(spec.base_dir)
     if spec.path.startswith(sources.BUILTIN_PREFIX):
-        kwargs = builtins.dataset_args(spec.path[len(sources.BUILTIN_PREFIX) :], cache)
+        kwargs = builtins.dataset_args(spec.path[len(sources.BUILTIN_PREFIX) :], cache, progress)
     else:
         sources.check_dataset_reachable(spec.path, base)
         local = sources.resolve_local(spec.path, base)

@@ -28,3 +28,7 @@ class CollapseFailure(GateFailure):
 
 class BuildError(Exception):
     """An artifact could not be built (export, calibration, quantization)."""
+
+
+class CacheError(BuildError):
+    """The artifact cache cannot be written (read-only, full or not a directory)."""

@@ -17,6 +17,7 @@ from . import builtins, data, evaluation, gates, quantization, sources
 from .cache import ArtifactCache, digest, hash_files
 from .config import Case, FrameworkArgs, Suite
 from .timing import TimingBook
+from .zoo.training import Progress, say
 
 
 def library_versions() -> dict[str, str]:
@@ -51,8 +52,9 @@ class Evaluation:
 
 
 class Harness:
-    def __init__(self, cache_dir: str | Path) -> None:
+    def __init__(self, cache_dir: str | Path, progress: Progress = say) -> None:
         self.cache = ArtifactCache(cache_dir)
+        self.progress = progress  # where long builds (fetching, fine-tuning) say how far they are
         self._memo: dict[tuple, Any] = {}
         self.evaluations: dict[str, Evaluation] = {}
         self.timing = TimingBook()
@@ -69,7 +71,7 @@ class Harness:
 
         def resolve() -> Path:
             if spec.startswith(sources.BUILTIN_PREFIX):
-                return builtins.model_dir(spec[len(sources.BUILTIN_PREFIX) :], self.cache)
+                return builtins.model_dir(spec[len(sources.BUILTIN_PREFIX) :], self.cache, self.progress)
             return sources.resolve_local(spec, suite.base_dir) or sources.hub_model_dir(spec, suite.revision)
 
         return self._once(("model_dir", spec, suite.revision, str(suite.base_dir)), resolve)
@@ -88,7 +90,9 @@ class Harness:
         )
 
     def split(self, suite: Suite, split: str):
-        return self._once(("split", suite.path, split), lambda: data.load_split(suite.dataset, split, self.cache))
+        return self._once(
+            ("split", suite.path, split), lambda: data.load_split(suite.dataset, split, self.cache, self.progress)
+        )
 
     def eval_data(self, suite: Suite) -> data.EvalData:
         return self._once(

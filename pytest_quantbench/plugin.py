@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 
 from .collect import SuiteFile, is_suite_file
 from .config import SUITE_PATTERNS, load_suite
-from .errors import GateFailure, SourceUnavailable, SuiteError
+from .errors import BuildError, GateFailure, SourceUnavailable, SuiteError
 from .harness import Harness
 
 HARNESS = pytest.StashKey[Harness]()
@@ -38,7 +39,22 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         config.addinivalue_line("markers", line)
     cache = config.getoption("quantbench_cache") or Path(config.rootpath, ".quantbench")
-    config.stash[HARNESS] = Harness(cache)
+    config.stash[HARNESS] = Harness(cache, progress=_terminal_progress(config))
+
+
+def _terminal_progress(config: pytest.Config):
+    """Print build progress past output capturing, as its own line: a minutes-long fine-tune must show."""
+
+    def say(line: str) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.ensure_newline()
+            reporter.write_line(line)
+
+    return say
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
@@ -106,9 +122,9 @@ def pytest_runtest_call(item: pytest.Item):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """A broken gate is one line (metric, original, quantized, drop, limit), not a traceback."""
+    """A broken gate (metric, original, quantized, drop, limit) or a failed build is one line, not a traceback."""
     report = yield
-    if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, GateFailure):
+    if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, (GateFailure, BuildError)):
         report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
     return report
 

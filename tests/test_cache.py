@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
 import pytest
 
 from pytest_quantbench.cache import MANIFEST, ArtifactCache, digest, hash_files
+from pytest_quantbench.errors import CacheError
 
 
 def write_file(name: str, text: str):
@@ -88,8 +91,20 @@ def test_concurrent_processes_build_once(tmp_path: Path) -> None:
 def test_unwritable_cache_gives_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(OSError, match="cannot write the quantbench cache"):
+    with pytest.raises(CacheError, match="cannot write the quantbench cache"):
         ArtifactCache(blocker / "cache").build("export", "k", write_file("a", "b"))
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path: Path) -> None:
+    def full(out: Path) -> None:
+        (out / "model.onnx").write_text("half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    cache = ArtifactCache(tmp_path)
+    with pytest.raises(CacheError, match=r"while building export/k: No space left on device"):
+        cache.build("export", "k", full)
+    assert cache.get("export", "k") is None
+    assert not list((tmp_path / "tmp").iterdir())
 
 
 def test_keys_and_hashes_follow_content(tmp_path: Path) -> None:

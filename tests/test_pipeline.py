@@ -13,6 +13,7 @@ from pytest_quantbench.config import load_suite
 from pytest_quantbench.data import _word_starts
 from pytest_quantbench.harness import Harness
 from pytest_quantbench.quantization import excluded_nodes
+from pytest_quantbench.zoo.ner_corpus import CONLL_LABELS
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,7 @@ def test_generated_data_splits_are_sound(qb_cache: Path) -> None:
     rows = {s: [json.loads(x) for x in (root / f"{s}.jsonl").read_text().splitlines()] for s in ("train", "validation")}
     for split_rows in rows.values():
         for row in split_rows:
-            tags = [builtins.NER_LABELS[t] for t in row["ner_tags"]]
+            tags = [CONLL_LABELS[t] for t in row["ner_tags"]]
             assert len(tags) == len(row["tokens"])
             for prev, tag in zip(["O", *tags], tags, strict=False):
                 assert not tag.startswith("I-") or prev[2:] == tag[2:]  # valid BIO

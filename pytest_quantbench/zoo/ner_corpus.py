@@ -1,0 +1,110 @@
+"""A generated CoNLL-2003-style NER corpus (`builtin:generated-ner`): no NER corpus is reachable offline.
+
+Sentences come from templates written for this project, filled with realistic names from `faker`
+(seeded, several locales): people, companies, cities and countries, languages and events. Held-out
+sentences use templates that training never saw, so the score measures tagging, not memorised frames.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+from .training import SEED, BuildContext, write_jsonl
+
+CONLL_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
+LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "sv_SE")
+KIND_TAGS = {"LANG": "MISC", "EVENT": "MISC"}  # languages and events are CoNLL MISC
+EVENTS = ("Marathon", "Open", "Grand Prix", "Film Festival", "Book Fair", "Championship")
+TRAIN_TEMPLATES = (
+    "{PER} works for {ORG} in {LOC} .",
+    "{PER} met {PER} in {LOC} on Tuesday .",
+    "{ORG} opened a new office in {LOC} last year .",
+    "In {LOC} , {PER} joined {ORG} as chief executive .",
+    "{PER} , a spokesman for {ORG} , declined to comment .",
+    "Shares of {ORG} rose 3 percent after {PER} resigned .",
+    "{PER} won the {EVENT} ahead of {PER} .",
+    "The {EVENT} will be held in {LOC} next month .",
+    "{PER} speaks {LANG} and lives in {LOC} .",
+    "{ORG} and {ORG} agreed to merge , the companies said .",
+    "Police in {LOC} arrested two men on Sunday .",
+    "{PER} told reporters that {ORG} would appeal .",
+    "The {EVENT} drew 20,000 visitors to {LOC} .",
+    "{LOC} beat {LOC} 2-1 in a friendly on Saturday .",
+    "{PER} ( {LOC} ) finished third in 2:11:05 .",
+    "Analysts at {ORG} expect growth in {LOC} to slow .",
+    "{PER} arrived in {LOC} from {LOC} late on Friday .",
+    "The mayor of {LOC} , {PER} , opened the {EVENT} .",
+    "{ORG} said profits fell in {LOC} and {LOC} .",
+    "Lawyers for {PER} said {ORG} had broken the contract .",
+    "{PER} and {PER} will lead the {LOC} team at the {EVENT} .",
+    "Most people in {LOC} speak {LANG} or {LANG} .",
+    "A {LANG} edition of the novel by {PER} sold well .",
+    "{ORG} , based in {LOC} , employs 1,200 people .",
+    "On Wednesday {PER} visited the {ORG} plant near {LOC} .",
+    "Investors sold {ORG} shares after the report .",
+    "The {EVENT} in {LOC} was cancelled because of rain .",
+    "{PER} , 34 , left {ORG} to join {ORG} .",
+    "Officials in {LOC} and {PER} of {ORG} signed the deal .",
+    "{PER} thanked fans in {LOC} after the {EVENT} .",
+    "Courses are taught in {LANG} at the {ORG} campus in {LOC} .",
+    "Reporting by {PER} ; editing by {PER} .",
+)
+HELDOUT_TEMPLATES = (
+    "According to {PER} , {ORG} plans to cut 400 jobs in {LOC} .",
+    "{ORG} hired {PER} from {ORG} in March .",
+    "Organisers of the {EVENT} in {LOC} thanked {PER} .",
+    "A court in {LOC} fined {ORG} on Monday , {PER} said .",
+    "{PER} , who translated the book into {LANG} , was born in {LOC} .",
+    "Talks between {LOC} and {LOC} ended without agreement .",
+    "{PER} scored twice as {LOC} won the {EVENT} .",
+    "Former {ORG} director {PER} now teaches in {LOC} .",
+)
+TOKEN = re.compile(r"\w[\w'.&-]*|[^\w\s]")
+
+
+def _tokens(text: str) -> list[str]:
+    return TOKEN.findall(text)
+
+
+def _entity(fake, rng: random.Random, kind: str) -> list[str]:
+    if kind == "PER":
+        first, last = fake.first_name(), fake.last_name()
+        return _tokens(last if rng.random() < 0.2 else f"{first} {last}")
+    if kind == "ORG":
+        return _tokens(fake.company())
+    if kind == "LOC":
+        place = fake.city() if rng.random() < 0.6 else fake.country()
+        return _tokens(place.split(" (")[0])  # faker's "Antarctica (the territory South of 60 deg S)"
+    if kind == "LANG":
+        return _tokens(fake["en_US"].language_name())
+    return _tokens(f"{fake.city()} {rng.choice(EVENTS)}")
+
+
+def sentences(n: int, templates: tuple[str, ...], seed: int) -> list[dict]:
+    """`n` sentences as {"tokens", "ner_tags"} rows (tags are indices into CONLL_LABELS)."""
+    from faker import Faker
+
+    fake = Faker(list(LOCALES), use_weighting=False)
+    fake.seed_instance(seed)
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        tokens, tags = [], []
+        for piece in rng.choice(templates).split():
+            if piece.startswith("{") and piece.endswith("}"):
+                words = _entity(fake, rng, piece[1:-1])
+                kind = KIND_TAGS.get(piece[1:-1], piece[1:-1])
+                tokens += words
+                tags += [CONLL_LABELS.index(f"B-{kind}")] + [CONLL_LABELS.index(f"I-{kind}")] * (len(words) - 1)
+            else:
+                tokens.append(piece)
+                tags.append(0)
+        rows.append({"tokens": tokens, "ner_tags": tags})
+    return rows
+
+
+def build_generated_ner(out: Path, ctx: BuildContext) -> None:
+    write_jsonl(out / "train.jsonl", sentences(2000, TRAIN_TEMPLATES, SEED))
+    write_jsonl(out / "validation.jsonl", sentences(500, HELDOUT_TEMPLATES, SEED + 1))
