@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import itertools
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import SuiteError
+from .sources import PACKAGED_BUILDERS
 
 # Metrics each task can gate on. `accuracy` and `seqeval` ship with the package; the others are hub modules.
 CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
@@ -40,6 +42,8 @@ QUANTIZABLE_OPERATORS = (
 OPTIMIZATION_LEVELS = (0, 1, 2, 3, 99)
 SUITE_PATTERNS = ("*.suite.yaml", "*.suite.yml")
 DEFAULT_MAX_DROP = 0.01
+MAX_CONFIGS = 4096  # a grid beyond this is a typo, not a benchmark; it would stall collection
+LOCAL_PREFIXES = ("./", "../", "/", "~")  # a model or data file spelled as a path must exist
 
 
 @dataclass(frozen=True)
@@ -396,6 +400,7 @@ def parse_suite(raw: Any, path: Path) -> Suite:
     name = ctx.string(raw.get("name", path.name.split(".")[0]), "name")
     task = ctx.choice(raw["task"], "task", tuple(TASK_METRICS))
     model = ctx.string(raw["model_name_or_path"], "model_name_or_path")
+    _check_local(ctx, model, "model_name_or_path", path.parent)
     revision = raw.get("revision")
     if revision is not None:
         revision = ctx.string(revision, "revision")
@@ -439,6 +444,28 @@ def parse_suite(raw: Any, path: Path) -> Suite:
     return suite
 
 
+def _file_specs(value: Any, field: str) -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _file_specs(v, f"{field}.{k}")]
+    if isinstance(value, list):
+        return [pair for i, v in enumerate(value) for pair in _file_specs(v, f"{field}[{i}]")]
+    return [] if value is None else [(field, value)]
+
+
+def _check_local(ctx: _Ctx, spec: Any, field: str, base_dir: Path, every_path: bool = False) -> None:
+    """A path that does not exist fails at collection, not minutes later inside a build.
+
+    Models are hub ids unless spelled as paths; data files are always paths (globs and URLs aside).
+    """
+    if not isinstance(spec, str) or "://" in spec or any(c in spec for c in "*?["):
+        return
+    if not (every_path or spec.startswith(LOCAL_PREFIXES)):
+        return
+    target = Path(spec).expanduser()
+    if not (target if target.is_absolute() else base_dir / target).exists():
+        raise ctx.fail(field, f"no such file or directory: {spec} (relative paths start at the suite's folder)")
+
+
 def _parse_dataset(ctx: _Ctx, value: Any, task: str, base_dir: Path) -> DatasetSpec:
     ctx.mapping(value, "dataset", DATASET_FIELDS, required=("path",))
     data_keys = value.get("data_keys", {"primary": "image" if task == "image-classification" else "sentence"})
@@ -452,6 +479,9 @@ def _parse_dataset(ctx: _Ctx, value: Any, task: str, base_dir: Path) -> DatasetS
     data_files = value.get("data_files")
     if data_files is not None and not isinstance(data_files, (str, list, dict)):
         raise ctx.fail("dataset.data_files", f"expected a path, a list or a split mapping, got {_typename(data_files)}")
+    if value.get("path") in PACKAGED_BUILDERS:  # on the hub, data_files name files of the dataset's repo
+        for where, spec in _file_specs(data_files, "dataset.data_files"):
+            _check_local(ctx, spec, where, base_dir, every_path=True)
     num = value.get("num_eval_samples")
 
     def optional_string(key: str) -> str | None:
@@ -497,6 +527,9 @@ def _expand(
     thresholds: dict[str, Threshold],
     overrides: Any,
 ) -> tuple[Case, ...]:
+    size = math.prod(len(v) for v in benchmarked.values())
+    if size > MAX_CONFIGS:
+        raise ctx.fail("benchmarked", f"the grid has {size} configs, more than {MAX_CONFIGS}: split it into suites")
     rules = _parse_overrides(ctx, overrides, benchmarked, suite.metrics)
     matched = [False] * len(rules)
     cases = []
