@@ -303,7 +303,7 @@ def _parse_framework_args(ctx: _Ctx, value: Any, f: str) -> FrameworkArgs:
 
 _DTYPES = ("int8", "uint8")
 CONFIG_FIELDS: dict[str, Callable[[_Ctx, Any, str], Any]] = {
-    "framework": lambda c, v, f: c.choice(v, f, ("onnxruntime",)),
+    "framework": lambda c, v, f: c.choice(v, f, ("onnxruntime", "pytorch")),
     "quantization_approach": lambda c, v, f: c.choice(v, f, ("dynamic", "static")),
     "operators_to_quantize": _parse_operators,
     "per_channel": lambda c, v, f: c.boolean(v, f),
@@ -354,7 +354,8 @@ def _id_token(key: str, value: Any) -> str:
     if key == "nodes_to_exclude":
         return f"excl{len(value)}nodes" if value else "no-excl-nodes"
     if key == "calibration":
-        return f"{value.method}{value.num_calibration_samples}"
+        pad = "" if value.padding == "max_length" else f"-pad_{value.padding}"
+        return f"{value.method}{value.num_calibration_samples}{pad}"
     if key == "framework_args":
         parts = [f"opset{value.opset}" if value.opset else "", f"O{value.optimization_level}"]
         return "-".join(p for p in [*parts, f"t{value.intra_op_num_threads}"] if p)
@@ -538,6 +539,9 @@ def _expand(
         point = tuple(zip(keys, values, strict=True))
         settings = {**fixed, **dict(point)}
         config = QuantConfig(**settings)
+        if config.framework == "pytorch" and config.is_static:
+            where = "benchmarked.framework" if "framework" in benchmarked else "fixed.framework"
+            raise ctx.fail(where, "pytorch runs dynamic quantization only: static configs need framework onnxruntime")
         case_thresholds, expect = dict(thresholds), None
         for i, (when, rule_thresholds, rule_expect) in enumerate(rules):
             if all(dict(point).get(k) == v for k, v in when.items()):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import builtins, data, evaluation, gates, quantization, sources
+from . import builtins, data, evaluation, gates, pytorch_runtime, quantization, sources
 from .cache import ArtifactCache, digest, hash_files
 from .config import Case, FrameworkArgs, Suite
 from .timing import TimingBook
@@ -121,8 +121,24 @@ class Harness:
 
         return self._once(("original", key), lambda: self.cache.build("export", key, build) / quantization.ONNX_FILE)
 
+    def _torch_model(self, suite: Suite):
+        return self._once(
+            ("torch", str(suite.path)),
+            lambda: pytorch_runtime.load(self.model_dir(suite), suite.task, suite.trust_remote_code),
+        )
+
+    def _torch_quantized(self, case: Case):
+        settings = (case.config.operators_to_quantize, case.config.per_channel)
+        return self._once(
+            ("torch-int8", str(case.suite.path), settings),
+            lambda: pytorch_runtime.quantize(self._torch_model(case.suite), case.config),
+        )
+
     def quantized(self, case: Case) -> QuantizedModel:
+        """The int8 model: an ONNX file, or for `framework: pytorch` the checkpoint it quantizes in memory."""
         config = case.config
+        if config.framework == "pytorch":
+            return QuantizedModel(self.model_dir(case.suite), self._torch_quantized(case)[1])
         cal_fingerprint = None
         if config.is_static:
             cal_fingerprint = self.split(case.suite, case.suite.dataset.calibration_split)._fingerprint
@@ -167,9 +183,15 @@ class Harness:
         return self._once(("session", str(model_path), args.optimization_level, threads), make)
 
     def original_session(self, case: Case, threads: int | None = None):
+        if case.config.framework == "pytorch":
+            model = self._torch_model(case.suite)
+            return pytorch_runtime.TorchSession(model, threads or case.config.framework_args.intra_op_num_threads)
         return self.session(self.original(case), case.config.framework_args, threads)
 
     def quantized_session(self, case: Case, threads: int | None = None):
+        if case.config.framework == "pytorch":
+            model = self._torch_quantized(case)[0]
+            return pytorch_runtime.TorchSession(model, threads or case.config.framework_args.intra_op_num_threads)
         return self.session(self.quantized(case).path, case.config.framework_args, threads)
 
     # --- evaluation ---------------------------------------------------------------------------------
@@ -181,8 +203,9 @@ class Harness:
         suite, threads = case.suite, os.cpu_count()
         eval_data, id2label = self.eval_data(suite), self.id2label(suite)
         quantized = self.quantized(case)
+        baseline = "pytorch" if case.config.framework == "pytorch" else str(self.original(case))
         original = self._once(
-            ("scores", str(self.original(case)), suite.path),
+            ("scores", baseline, suite.path),
             lambda: evaluation.evaluate_session(
                 self.original_session(case, threads), eval_data, suite.task, suite.metrics, id2label
             ),

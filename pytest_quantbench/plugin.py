@@ -23,6 +23,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="directory of built models and datasets, reused across runs (default: <rootdir>/.quantbench)",
     )
+    group.addoption(
+        "--quantbench-shard",
+        metavar="K/N",
+        default=None,
+        help="run shard K of N (whole files per shard, balanced by case count), e.g. one CI matrix runner each",
+    )
     parser.addini(
         "quantbench_suite_files",
         type="args",
@@ -55,6 +61,24 @@ def _terminal_progress(config: pytest.Config):
             reporter.write_line(line)
 
     return say
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    spec = config.getoption("quantbench_shard")
+    if not spec:
+        return
+    from . import sharding
+
+    try:
+        shard, shards = sharding.parse(spec)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    owner = sharding.assign([item.nodeid.split("::")[0] for item in items], shards)
+    kept = [item for item in items if owner[item.nodeid.split("::")[0]] == shard]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if owner[item.nodeid.split("::")[0]] != shard])
+        items[:] = kept
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:

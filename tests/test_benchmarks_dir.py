@@ -13,7 +13,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 @pytest.mark.parametrize(
     ("name", "configs", "shapes"),
-    [("vit-beans", 6, 3), ("distilbert-sst2", 4, 9), ("distilbert-conll", 8, 9)],
+    [("vit-beans", 6, 3), ("distilbert-sst2", 8, 9), ("distilbert-conll", 8, 9)],
 )
 def test_hub_suites_carry_the_seed_grids(name: str, configs: int, shapes: int) -> None:
     suite = load_suite(BENCHMARKS / "hub" / f"{name}.suite.yaml")
@@ -27,6 +27,7 @@ def test_hub_suites_carry_the_seed_grids(name: str, configs: int, shapes: int) -
     [
         ("vit-mnist", "builtin:dinov2-vit-s14-mnist", 6, 2),
         ("minilm-sentiment", "builtin:minilm-sentiment", 8, 4),
+        ("minilm-sentiment-static", "builtin:minilm-sentiment", 2, 2),
         ("minilm-conll", "builtin:minilm-ner", 8, 4),
     ],
 )

@@ -50,6 +50,10 @@ TRAIN_TEMPLATES = (
     "{PER} thanked fans in {LOC} after the {EVENT} .",
     "Courses are taught in {LANG} at the {ORG} campus in {LOC} .",
     "Reporting by {PER} ; editing by {PER} .",
+    "Relations between {LOC} and {LOC} have improved , {PER} said .",
+    "{PER} won the {EVENT} for the second time .",
+    "Tickets for the {EVENT} sold out within hours .",
+    "Translated from {LANG} by {PER} .",
 )
 HELDOUT_TEMPLATES = (
     "According to {PER} , {ORG} plans to cut 400 jobs in {LOC} .",
@@ -58,7 +62,7 @@ HELDOUT_TEMPLATES = (
     "A court in {LOC} fined {ORG} on Monday , {PER} said .",
     "{PER} , who translated the book into {LANG} , was born in {LOC} .",
     "Talks between {LOC} and {LOC} ended without agreement .",
-    "{PER} scored twice as {LOC} won the {EVENT} .",
+    "{PER} scored twice in {LOC} at the {EVENT} .",
     "Former {ORG} director {PER} now teaches in {LOC} .",
 )
 TOKEN = re.compile(r"\w[\w'.&-]*|[^\w\s]")
@@ -70,12 +74,12 @@ def _tokens(text: str) -> list[str]:
 
 def _entity(fake, rng: random.Random, kind: str) -> list[str]:
     if kind == "PER":
-        first, last = fake.first_name(), fake.last_name()
+        first, last = fake.first_name(), fake.last_name().replace(",", "")
         return _tokens(last if rng.random() < 0.2 else f"{first} {last}")
     if kind == "ORG":
         return _tokens(fake.company())
     if kind == "LOC":
-        place = fake.city() if rng.random() < 0.6 else fake.country()
+        place = fake.city() if rng.random() < 0.6 else fake["en_US"].country()  # English country names
         return _tokens(place.split(" (")[0])  # faker's "Antarctica (the territory South of 60 deg S)"
     if kind == "LANG":
         return _tokens(fake["en_US"].language_name())
