@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,6 +24,7 @@ from filelock import FileLock
 from .errors import CacheError
 
 MANIFEST = "quantbench-manifest.json"
+BUILD_LOG = "builds.jsonl"
 UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
@@ -84,10 +86,12 @@ class ArtifactCache:
             tmp = self.root / "tmp" / f"{kind}-{key}-{uuid.uuid4().hex[:8]}"
             tmp.mkdir()
             try:
+                start = time.time()
                 builder(tmp)
                 _write_manifest(tmp, {"kind": kind, "key": key, **(meta or {})})
                 shutil.rmtree(self.path(kind, key), ignore_errors=True)  # a damaged entry get() gave up on
                 os.replace(tmp, self.path(kind, key))
+                self._log_build(kind, key, time.time() - start)
             except OSError as exc:
                 shutil.rmtree(tmp, ignore_errors=True)
                 if exc.errno in UNWRITABLE:
@@ -100,6 +104,17 @@ class ArtifactCache:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
         return self.path(kind, key)
+
+    def _log_build(self, kind: str, key: str, seconds: float) -> None:
+        """One line per build actually run: shows whether a warm CI cache was warm, and that no key was built twice."""
+        line = json.dumps({"kind": kind, "key": key, "pid": os.getpid(), "seconds": round(seconds, 2)})
+        with (self.root / BUILD_LOG).open("a") as fh:
+            fh.write(line + "\n")
+
+    def builds(self) -> list[dict]:
+        """The build log, oldest first."""
+        log = self.root / BUILD_LOG
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def _write_manifest(entry: Path, meta: dict) -> None:

@@ -32,6 +32,7 @@ def test_builds_once_and_reuses(tmp_path: Path) -> None:
     second = cache.build("export", "k1", build)
     assert first == second == tmp_path / "export" / "k1"
     assert len(calls) == 1
+    assert [(b["kind"], b["key"]) for b in cache.builds()] == [("export", "k1")]
     assert (first / MANIFEST).exists()
     assert not list((tmp_path / "tmp").iterdir())
 
