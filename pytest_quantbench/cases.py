@@ -46,7 +46,7 @@ def latency(quantbench: Harness, quantbench_measurement: Measurement, benchmark)
         session, report = quantbench.quantized_session(case), quantized.report
     feed = quantbench.timing_inputs(suite, m.batch_size, m.input_length)
     benchmark.group = m.group
-    mean = time_session(benchmark, session, feed, suite.time)
+    times = time_session(benchmark, session, feed, suite.time)
     benchmark.extra_info.update(
         suite=suite.name,
         task=suite.task,
@@ -58,7 +58,7 @@ def latency(quantbench: Harness, quantbench_measurement: Measurement, benchmark)
         input_length=m.input_length,
         intra_op_num_threads=case.config.framework_args.intra_op_num_threads,
         machine=machine_facts(),
-        **quantbench.timing.record(m, mean),
+        **quantbench.timing.record(m, times),
     )
     if report is not None:
         benchmark.extra_info["quantized_nothing"] = report["quantized_nothing"]
