@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from . import reporting
 from .collect import SuiteFile, is_suite_file
 from .config import SUITE_PATTERNS, load_suite
 from .errors import GateFailure, SourceUnavailable, SuiteError
@@ -22,6 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="directory of built models and datasets, reused across runs (default: <rootdir>/.quantbench)",
     )
+    reporting.addoption(group)
     parser.addini(
         "quantbench_suite_files",
         type="args",
@@ -39,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     cache = config.getoption("quantbench_cache") or Path(config.rootpath, ".quantbench")
     config.stash[HARNESS] = Harness(cache)
+    config.pluginmanager.register(reporting.Reports(config, config.stash[HARNESS]), reporting.PLUGIN_NAME)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
@@ -111,16 +114,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, GateFailure):
         report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
     return report
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    from .report import summary_lines
-
-    lines = summary_lines(config.stash[HARNESS])
-    if lines:
-        terminalreporter.section("quantbench")
-        for line in lines:
-            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
