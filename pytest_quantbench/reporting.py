@@ -108,7 +108,9 @@ class Reports:
         if bench is not None and not bench.benchmarks and self.harness.evaluations:
             self._save_untimed(bench)
         timed = [b.as_dict(include_data=False) for b in (bench.benchmarks if bench else []) if not b.has_error]
-        data = json.loads(json.dumps({"benchmarks": timed, results.KEY: self.payload()}))  # as a saved file reads
+        from pytest_benchmark.utils import safe_dumps
+
+        data = json.loads(safe_dumps({"benchmarks": timed, results.KEY: self.payload()}))  # as a saved file reads
         self.run = results.from_json(data, "this run")
         card_path, plot_path = self.config.getoption("quantbench_card"), self.config.getoption("quantbench_plot")
         if card_path:
