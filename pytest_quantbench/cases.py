@@ -11,6 +11,7 @@ from .machine import machine_facts
 from .timing import Measurement, time_session
 
 if TYPE_CHECKING:
+    from .compare import Gate
     from .harness import Harness
 
 CASE_FUNCTIONS = ("accuracy", "latency")
@@ -21,8 +22,9 @@ class QuantizedNothingWarning(UserWarning):
 
 
 @pytest.mark.accuracy
-def accuracy(quantbench: Harness, quantbench_case, record_property) -> None:
-    """Original vs quantized on the eval split; fails when a threshold breaks, naming a collapse as one."""
+def accuracy(quantbench: Harness, quantbench_case, record_property, quantbench_compare: Gate | None) -> None:
+    """Original vs quantized on the eval split; fails when a threshold breaks, naming a collapse as one, or when
+    the quantized metric dropped against a saved run (`--quantbench-compare`)."""
     result = quantbench.evaluate(quantbench_case)
     record_property("quantbench", result.as_dict())
     if result.report["quantized_nothing"]:
@@ -32,6 +34,8 @@ def accuracy(quantbench: Harness, quantbench_case, record_property) -> None:
             stacklevel=1,
         )
     result.verdict.raise_for_failure()
+    if quantbench_compare is not None:
+        quantbench_compare.check(quantbench_case.suite.name, quantbench_case.id, result.quantized)
 
 
 @pytest.mark.latency
@@ -46,7 +50,7 @@ def latency(quantbench: Harness, quantbench_measurement: Measurement, benchmark)
         session, report = quantbench.quantized_session(case), quantized.report
     feed = quantbench.timing_inputs(suite, m.batch_size, m.input_length)
     benchmark.group = m.group
-    mean = time_session(benchmark, session, feed, suite.time)
+    times = time_session(benchmark, session, feed, suite.time)
     benchmark.extra_info.update(
         suite=suite.name,
         task=suite.task,
@@ -58,7 +62,7 @@ def latency(quantbench: Harness, quantbench_measurement: Measurement, benchmark)
         input_length=m.input_length,
         intra_op_num_threads=case.config.framework_args.intra_op_num_threads,
         machine=machine_facts(),
-        **quantbench.timing.record(m, mean),
+        **quantbench.timing.record(m, times),
     )
     if report is not None:
         benchmark.extra_info["quantized_nothing"] = report["quantized_nothing"]

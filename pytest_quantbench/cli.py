@@ -1,4 +1,5 @@
-"""`quantbench build`: build every artifact of some suites ahead of a run (e.g. to warm a CI cache)."""
+"""`quantbench build`: build every artifact of some suites ahead of a run (e.g. to warm a CI cache).
+`card`, `compare` and `export` turn saved runs into reports (see `commands.py`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import commands
 from .config import SUITE_PATTERNS, load_suite
 from .errors import BuildError, SourceUnavailable, SuiteError
 from .harness import Harness
+from .results import RunFileError
 
 
 def suite_paths(paths: list[str]) -> list[Path]:
@@ -55,8 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("paths", nargs="*", default=["benchmarks"], help="suite files or directories (default: benchmarks)")
     b.add_argument("--cache", default=".quantbench", help="artifact cache directory (default: .quantbench)")
     b.add_argument("--evaluate", action="store_true", help="also evaluate every config and print its verdict")
+    commands.add_commands(sub)
     args = parser.parse_args(argv)
-    return build(args.paths, args.cache, args.evaluate)
+    if args.command == "build":
+        return build(args.paths, args.cache, args.evaluate)
+    try:
+        return args.func(args)
+    except RunFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

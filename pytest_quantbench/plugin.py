@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from . import reporting
 from .collect import SuiteFile, is_suite_file
 from .config import SUITE_PATTERNS, load_suite
 from .errors import BuildError, GateFailure, SourceUnavailable, SuiteError
@@ -29,6 +30,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="run shard K of N (whole files per shard, balanced by case count), e.g. one CI matrix runner each",
     )
+    reporting.addoption(group)
     parser.addini(
         "quantbench_suite_files",
         type="args",
@@ -46,6 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     cache = config.getoption("quantbench_cache") or Path(config.rootpath, ".quantbench")
     config.stash[HARNESS] = Harness(cache, progress=_terminal_progress(config))
+    config.pluginmanager.register(reporting.Reports(config, config.stash[HARNESS]), reporting.PLUGIN_NAME)
 
 
 def _terminal_progress(config: pytest.Config):
@@ -151,16 +154,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, (GateFailure, BuildError)):
         report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
     return report
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    from .report import summary_lines
-
-    lines = summary_lines(config.stash[HARNESS])
-    if lines:
-        terminalreporter.section("quantbench")
-        for line in lines:
-            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,10 +50,10 @@ def measurements(suite: Suite) -> list[Measurement]:
     return out
 
 
-def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec) -> float | None:
+def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec) -> list[float] | None:
     """Time `session.run` with pytest-benchmark; inputs are built before, only the call is timed.
 
-    Returns the mean latency in seconds, or None when pytest-benchmark is disabled.
+    Returns the latency of every round in seconds, or None when pytest-benchmark is disabled.
     """
     wanted = {i.name for i in session.get_inputs()}
     feed = {k: v for k, v in feed.items() if k in wanted}
@@ -60,7 +61,13 @@ def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec) -> fl
         session.run, args=(None, feed), rounds=spec.rounds, warmup_rounds=spec.warmup_rounds, iterations=1
     )
     stats = getattr(benchmark, "stats", None)
-    return stats.stats.mean if stats is not None else None
+    return list(stats.stats.data) if stats is not None else None
+
+
+def percentiles_ms(times: list[float]) -> dict[str, float]:
+    """p50/p90/p99 in ms, kept in `extra_info` because saved runs drop the raw rounds (`--benchmark-save-data`)."""
+    cuts = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else [times[0]] * 99
+    return {f"latency_p{p}_ms": cuts[p - 1] * 1e3 for p in (50, 90, 99)}
 
 
 @dataclass
@@ -70,11 +77,13 @@ class TimingBook:
     baselines: dict[tuple, float] = field(default_factory=dict)
     speedups: dict[tuple[str, str], float] = field(default_factory=dict)
 
-    def record(self, m: Measurement, mean: float | None) -> dict:
+    def record(self, m: Measurement, times: list[float] | None) -> dict:
         info: dict[str, Any] = {}
-        if mean is None:
+        if times is None:
             return info
+        mean = statistics.fmean(times)
         info["latency_mean_ms"] = mean * 1e3
+        info.update(percentiles_ms(times))
         info["samples_per_s"] = m.batch_size / mean
         if m.role == "fp32":
             self.baselines[m.baseline_key] = mean

@@ -25,15 +25,19 @@ SENTIMENT = """
 
 @pytest.fixture(scope="session", autouse=True)
 def _heavy_modules_loaded_once() -> None:
-    """pytester's in-process runs drop modules first imported inside them; torch and onnxruntime cannot be
-    imported twice in one process, so they are loaded here, outside every run."""
+    """pytester's in-process runs drop modules first imported inside them; torch, onnx, onnxruntime's quantizer
+    and matplotlib cannot be imported twice in one process, so they are loaded here, outside every run."""
     import datasets  # noqa: F401
     import evaluate  # noqa: F401
-    import onnxruntime  # noqa: F401
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
+    import onnx  # noqa: F401  (protobuf aborts the process when its descriptors load twice)
+    import onnxruntime.quantization  # noqa: F401
     import optimum.exporters.onnx
-    import optimum.onnxruntime  # noqa: F401
+    import optimum.onnxruntime.configuration  # noqa: F401
     import torch  # noqa: F401
     import transformers  # noqa: F401
+    from optimum.onnxruntime import ORTQuantizer  # noqa: F401  (a lazy attribute: cached with its enums)
 
 
 @pytest.fixture(scope="session")

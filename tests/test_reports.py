@@ -1,0 +1,226 @@
+"""Reports from recorded runs: the card's tables, the plot, the compare gate, the exports and the CLI.
+
+The runs are built here as the plugin writes them (pytest-benchmark's layout with the `quantbench` key),
+so these tests need no model; `test_reports_plugin.py` drives real runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_quantbench import card, cli, compare, export, results
+from pytest_quantbench.plot import Point, pareto_front, save_plot
+
+CONFIGS = [  # (quantization_approach, per_channel, latency factor vs fp32)
+    ("dynamic", False, 0.5),
+    ("dynamic", True, 0.4),
+    ("static", False, 0.8),
+    ("static", True, 1.25),
+]
+SHAPES = [(1, 32, 10.0), (8, 128, 80.0)]  # batch size, input length, fp32 mean latency in ms
+
+
+def config_id(approach: str, per_channel: bool) -> str:
+    return f"{approach}-{'per_channel' if per_channel else 'per_tensor'}"
+
+
+def bench(role: str, cid: str, batch_size: int, input_length: int, mean_ms: float, speedup: float | None) -> dict:
+    name = f"latency[{'fp32' if role == 'fp32' else 'int8-' + cid}-bs{batch_size}-len{input_length}]"
+    info = {
+        "suite": "sst2", "role": role, "config_id": cid, "batch_size": batch_size, "input_length": input_length,
+        "latency_mean_ms": mean_ms, "latency_p50_ms": mean_ms * 0.9, "latency_p90_ms": mean_ms * 1.2,
+        "latency_p99_ms": mean_ms * 1.5,
+    }  # fmt: skip
+    if speedup is not None:
+        info["speedup"] = speedup
+    return {"name": name, "extra_info": info, "stats": {"mean": mean_ms / 1e3, "median": mean_ms * 0.9 / 1e3}}
+
+
+def recorded_run(quantized: dict[str, float] | None = None, timed: bool = True) -> dict:
+    """A run's JSON as the plugin writes it: a 4-config suite, accuracy 0.900 original, timed at 2 shapes."""
+    quantized = quantized or {}
+    configs, accuracy, benchmarks = [], [], []
+    for approach, per_channel, _ in CONFIGS:
+        cid = config_id(approach, per_channel)
+        settings = {"quantization_approach": approach, "per_channel": per_channel}
+        configs.append({"id": cid, "settings": settings, "baseline_id": "fp32", "expect": None})
+        value = quantized.get(cid, 0.9)
+        passed = 0.9 - value <= 0.01
+        accuracy.append(
+            {"suite": "sst2", "config_id": cid, "expect": None, "passed": passed, "collapse": value <= 0.5,
+             "verdict": "...", "quantization": {"quantized_nothing": False},
+             "metrics": {"accuracy": {"name": "accuracy", "original": 0.9, "quantized": value, "chance": 0.5}}}
+        )  # fmt: skip
+    for batch_size, input_length, fp32_ms in SHAPES if timed else []:
+        benchmarks.append(bench("fp32", "fp32", batch_size, input_length, fp32_ms, None))
+        for approach, per_channel, factor in CONFIGS:
+            cid = config_id(approach, per_channel)
+            benchmarks.append(bench("int8", cid, batch_size, input_length, fp32_ms * factor, 1 / factor))
+    suite = {
+        "name": "sst2", "path": "sst2.suite.yaml", "task": "text-classification", "model": "distilbert-sst2",
+        "dataset": {"path": "glue", "name": "sst2", "eval_split": "validation", "data_keys": {"primary": "sentence"},
+                    "ref_keys": ["label"], "num_eval_samples": 200},
+        "metrics": ["accuracy"],
+        "fixed": {"operators_to_quantize": ["Add", "MatMul"], "framework_args": {"opset": 13, "optimization_level": 1}},
+        "benchmarked": {"quantization_approach": ["dynamic", "static"], "per_channel": [False, True]},
+        "time": {"batch_sizes": [1, 8], "input_lengths": [32, 128], "rounds": 20, "warmup_rounds": 3},
+        "configs": configs,
+    }  # fmt: skip
+    machine = {"cpu": "Test CPU", "cpu_count": 4, "instructions": ["avx2"], "vnni": False, "onnxruntime": "1.2.3"}
+    return {
+        "commit_info": {"id": "abc"},
+        "benchmarks": benchmarks,
+        "quantbench": {"suites": [suite], "machine": machine, "accuracy": accuracy},
+    }
+
+
+def write_run(path: Path, **kwargs) -> Path:
+    path.write_text(json.dumps(recorded_run(**kwargs)))
+    return path
+
+
+def tables(text: str) -> list[list[list[str]]]:
+    """The Markdown tables of a card, as rows of cells (the alignment row dropped)."""
+    found, current = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            current.append([c.strip() for c in line.strip().strip("|").split(" | ")])
+        elif current:
+            found.append([current[0], *current[2:]])
+            current = []
+    return found
+
+
+def test_card_from_recorded_run_has_the_seed_cards_tables() -> None:
+    text = card.render(results.from_json(recorded_run({"static-per_tensor": 0.5}), "run.json"))
+    assert text.startswith("---\npipeline_tag: text-classification\ndatasets:\n- glue\nmetrics:\n- accuracy\n---\n")
+    assert "**task**: `text-classification`  " in text
+    assert "**Machine:** `Test CPU, 4 cores, avx2, VNNI: no`  " in text
+    assert "**Number of evaluation samples:** `200`  " in text
+    assert "* **operators_to_quantize**: `['Add', 'MatMul']`" in text
+    assert "* **framework_args**:\n    * **opset**: `13`\n    * **optimization_level**: `1`" in text
+    assert "* **per_channel**: `False`,  `True`" in text
+    assert "# Evaluation\n## Non-time metrics\n" in text and "## Time metrics\n" in text
+
+    metrics, *times = tables(text)
+    assert metrics[0] == ["quantization_approach", "per_channel", "", "accuracy (original)", "accuracy (quantized)", "",
+                          "verdict"]  # fmt: skip
+    assert metrics[1:] == [
+        ["`dynamic`", "`False`", "\\|", "0.900", "0.900", "\\|", "PASS"],
+        ["`dynamic`", "`True`", "\\|", "0.900", "0.900", "\\|", "PASS"],
+        ["`static`", "`False`", "\\|", "0.900", "0.500", "\\|", "COLLAPSE"],
+        ["`static`", "`True`", "\\|", "0.900", "0.900", "\\|", "PASS"],
+    ]
+    # One time table per batch size x input length, in that order.
+    assert text.count("Below, time metrics for") == 2
+    assert text.index("batch size = 1, input length = 32.") < text.index("batch size = 8, input length = 128.")
+    assert len(times) == 2
+    header = times[0][0]
+    assert header[:3] == ["quantization_approach", "per_channel", ""]
+    for label in ("latency_mean", "latency_p50", "latency_p90", "latency_p99"):
+        i = header.index(f"{label} (original, ms)")
+        assert header[i + 1] == f"{label} (quantized, ms)"
+    assert header[-4:] == ["throughput (original, /s)", "throughput (quantized, /s)", "", "speed-up"]
+    for table in times:
+        assert len(table) == 1 + len(CONFIGS)
+        assert all(len(row) == len(header) for row in table)
+    row = dict(zip(header, times[1][1], strict=True))  # dynamic-per_tensor at batch size 8: fp32 80 ms, int8 40 ms
+    assert row["latency_mean (original, ms)"] == "80.00" and row["latency_mean (quantized, ms)"] == "40.00"
+    assert row["latency_p99 (original, ms)"] == "120.00" and row["latency_p99 (quantized, ms)"] == "60.00"
+    assert row["throughput (original, /s)"] == "100.00" and row["throughput (quantized, /s)"] == "200.00"
+    assert row["speed-up"] == "x2.00"
+
+
+def test_card_of_an_untimed_run_has_accuracy_only() -> None:
+    text = card.render(results.from_json(recorded_run(timed=False), "run.json"))
+    assert len(tables(text)) == 1
+    assert "## Time metrics\nNot timed in this run." in text
+
+
+def test_pareto_front_keeps_points_nothing_beats_on_both_counts() -> None:
+    pts = [Point(1.0, 0.90, "a", "pass"), Point(2.0, 0.95, "b", "pass"), Point(1.5, 0.80, "c", "fail"),
+           Point(3.0, 0.95, "d", "pass"), Point(0.5, 0.50, "e", "fail")]  # fmt: skip
+    assert [p.label for p in pareto_front(pts)] == ["e", "a", "b"]
+
+
+def test_plot_file_is_a_non_trivial_png(tmp_path: Path) -> None:
+    run = results.from_json(recorded_run({"static-per_tensor": 0.5}), "run.json")
+    save_plot(run, tmp_path / "plot.png", (8, 128))
+    data = (tmp_path / "plot.png").read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(data) > 20_000  # axes, markers, labels and the key, not an empty canvas
+
+
+def test_compare_gate_fails_a_drop_beyond_the_limit_with_both_numbers() -> None:
+    saved = results.from_json(recorded_run(), "0001_abc.json")
+    gate = compare.Gate(saved, [compare.FailSpec.parse("accuracy:0.005")])
+    gate.check("sst2", "dynamic-per_tensor", {"accuracy": 0.896})  # drop 0.004: within the limit
+    gate.check("sst2", "a-config-not-saved", {"accuracy": 0.1})  # nothing to compare with
+    with pytest.raises(compare.CompareFailure) as exc:
+        gate.check("sst2", "dynamic-per_tensor", {"accuracy": 0.88})
+    assert str(exc.value) == "accuracy 0.900 in saved run 0001_abc.json -> 0.880 now (drop 0.020 > accuracy:0.005)"
+
+
+def test_compare_tables_show_both_runs() -> None:
+    saved = results.from_json(recorded_run(), "0001.json")
+    now = results.from_json(recorded_run({"dynamic-per_channel": 0.85}), "0002.json")
+    deltas = compare.accuracy_deltas(saved, now)
+    assert len(deltas) == len(CONFIGS)
+    lines = compare.accuracy_table(deltas, [compare.FailSpec.parse("accuracy:0.01")], "0001.json")
+    assert lines[0].split() == ["suite", "config", "metric", "saved", "(0001.json)", "now", "change", "gate"]
+    assert lines[2].split() == ["sst2", "dynamic-per_channel", "accuracy", "0.900", "0.850", "-0.050", "FAIL",
+                                "(drop", ">", "0.01)"]  # fmt: skip
+    assert lines[1].split()[-2:] == ["+0.000", "ok"]
+    speed = compare.speed_deltas(saved, now)
+    assert len(speed) == len(SHAPES) * (1 + len(CONFIGS))
+    assert all(d.change == 0 for d in speed)
+
+
+@pytest.mark.parametrize("text", ["accuracy", "accuracy:", ":0.1", "accuracy:-1", "accuracy:x"])
+def test_bad_fail_spec_is_refused(text: str) -> None:
+    with pytest.raises(Exception, match="expected METRIC:MAX_DROP"):
+        compare.FailSpec.parse(text)
+
+
+def test_github_action_benchmark_lists() -> None:
+    bigger, smaller = export.github_action_benchmark(results.from_json(recorded_run(), "run.json"))
+    first = smaller[0]
+    assert (first["name"], first["unit"], first["value"]) == ("sst2 latency[fp32-bs1-len32] latency mean", "ms", 10.0)
+    names = {e["name"]: e for e in bigger}
+    assert names["sst2 dynamic-per_tensor accuracy"]["value"] == 0.9
+    assert names["sst2 latency[int8-dynamic-per_tensor-bs1-len32] speed-up vs fp32"]["value"] == 2.0
+    assert names["sst2 latency[int8-dynamic-per_tensor-bs1-len32] throughput"]["value"] == pytest.approx(200.0)
+    assert all(isinstance(e["value"], float) and e["unit"] for e in [*bigger, *smaller])
+
+
+def test_cli_card_compare_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    saved = write_run(tmp_path / "saved.json")
+    now = write_run(tmp_path / "now.json", quantized={"static-per_channel": 0.8})
+    assert cli.main(["card", str(now), "-o", str(tmp_path / "card.md"), "--plot", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "card.md").read_text() == card.render(results.load(now))
+    assert (tmp_path / "p.png").stat().st_size > 20_000
+
+    assert cli.main(["compare", str(saved), str(now)]) == 0
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert ["sst2", "static-per_channel", "accuracy", "0.900", "0.800", "-0.100"] in lines
+    assert ["sst2", "latency[fp32-bs8-len128]", "80.000", "80.000", "+0.0%", "-", "-"] in lines
+    assert cli.main(["compare", str(saved), str(now), "--fail", "accuracy:0.005"]) == 1
+    err = capsys.readouterr().err
+    assert "FAIL accuracy 0.900 in saved run saved.json -> 0.800 now (drop 0.100 > accuracy:0.005)" in err
+
+    out_b, out_s = tmp_path / "b.json", tmp_path / "s.json"
+    assert cli.main(["export", str(now), "--bigger", str(out_b), "--smaller", str(out_s)]) == 0
+    assert len(json.loads(out_s.read_text())) == len(SHAPES) * (1 + len(CONFIGS))
+
+    assert cli.main(["card", "latest", "--storage", str(tmp_path / "nothing")]) == 2
+    assert "no pytest-benchmark storage" in capsys.readouterr().err
+
+
+def test_a_file_without_quantbench_results_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plain.json"
+    path.write_text(json.dumps({"benchmarks": []}))
+    with pytest.raises(results.RunFileError, match="no 'quantbench' results"):
+        results.load(path)

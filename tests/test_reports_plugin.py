@@ -1,0 +1,134 @@
+"""Reports from real runs (pytester, tiny built-in model): the JSON key, card and plot of a run, and the
+accuracy gate against a saved run."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import SENTIMENT
+from pytest_quantbench import cli
+
+TIMED = (
+    SENTIMENT
+    + """
+    fixed:
+      operators_to_quantize: [Add, MatMul]
+      framework_args: {opset: 13, optimization_level: 1}
+    benchmarked:
+      per_channel: [false, true]
+    time: {batch_sizes: [1], input_lengths: [16], rounds: 2, warmup_rounds: 0}
+"""
+)
+
+
+def test_run_writes_quantbench_json_card_plot_and_headline(suite_file, run, pytester: pytest.Pytester) -> None:
+    suite_file("sentiment.suite.yaml", TIMED)
+    result = run("--benchmark-json=run.json", "--quantbench-card=card.md", "--quantbench-plot=plot.png")
+    result.assert_outcomes(passed=2 + 1 + 2)
+    result.stdout.fnmatch_lines(
+        [
+            "*= quantbench =*",
+            "suite*config*metric original->quantized (change)*speed-up vs fp32*verdict",
+            "tiny-sentiment  per_tensor *accuracy 1.000->1.000 (+0.000) *x*PASS",
+            "card written to card.md",
+            "plot written to plot.png",
+        ]
+    )
+    data = json.loads((pytester.path / "run.json").read_text())
+    ours = data["quantbench"]
+    assert [c["id"] for c in ours["suites"][0]["configs"]] == ["per_tensor", "per_channel"]
+    assert {a["config_id"]: a["metrics"]["accuracy"]["quantized"] for a in ours["accuracy"]} == {
+        "per_tensor": 1.0,
+        "per_channel": 1.0,
+    }
+    assert {"cpu", "vnni", "onnxruntime"} <= ours["machine"].keys()
+    info = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"]["role"] == "int8")
+    assert info["latency_p50_ms"] <= info["latency_p90_ms"] <= info["latency_p99_ms"]
+
+    text = (pytester.path / "card.md").read_text()
+    assert "Below, time metrics for batch size = 1, input length = 16." in text
+    assert "| latency_mean (original, ms) | latency_mean (quantized, ms) |" in text
+    # The card of the saved file is the card of the run.
+    assert cli.main(["card", str(pytester.path / "run.json"), "-o", str(pytester.path / "again.md")]) == 0
+    assert (pytester.path / "again.md").read_text() == text
+    assert (pytester.path / "plot.png").read_bytes().startswith(b"\x89PNG")
+    assert (pytester.path / "plot.png").stat().st_size > 20_000
+
+
+def _csv_suite(suite_file, pytester: pytest.Pytester, qb_cache: Path, flip_every: int | None) -> None:
+    """The tiny model on a csv copy of its data; `flip_every` flips every n-th eval label (a worse model, as
+    a commit that regressed accuracy would look), under the same suite name and config id."""
+    from pytest_quantbench import builtins
+    from pytest_quantbench.cache import ArtifactCache
+
+    cache = ArtifactCache(qb_cache)
+    model = builtins.model_dir("tiny-bert-sentiment", cache)
+    source = builtins.dataset_dir("synthetic-sentiment", cache)
+    rows = [json.loads(line) for line in (source / "validation.jsonl").read_text().splitlines()][:100]
+    name = f"validation-flip{flip_every}.csv"
+    with open(pytester.path / name, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["text", "label"])
+        writer.writeheader()
+        for i, r in enumerate(rows):
+            flip = flip_every is not None and i % flip_every == 0
+            writer.writerow({"text": r["sentence"], "label": 1 - r["label"] if flip else r["label"]})
+    suite_file(
+        "sst.suite.yaml",
+        f"""
+        name: sst
+        task: text-classification
+        model_name_or_path: {model}
+        dataset: {{path: csv, data_files: {{validation: {name}}}, data_keys: {{primary: text}}, ref_keys: [label]}}
+        fixed: {{operators_to_quantize: [MatMul]}}
+        benchmarked: {{per_channel: [false]}}
+    """,
+    )
+
+
+def _accuracy(path: Path) -> float:
+    return json.loads(path.read_text())["quantbench"]["accuracy"][0]["metrics"]["accuracy"]["quantized"]
+
+
+def test_compare_gate_fails_a_regressed_config_with_both_numbers_and_passes_otherwise(
+    suite_file, run, pytester: pytest.Pytester, qb_cache: Path
+) -> None:
+    untimed = ("--benchmark-disable", "-k", "accuracy", "--benchmark-storage=store")
+    _csv_suite(suite_file, pytester, qb_cache, flip_every=None)
+    result = run(*untimed, "--benchmark-autosave", "--quantbench-card=card.md")
+    result.assert_outcomes(passed=1)
+    (saved_file,) = (pytester.path / "store").rglob("0001_*.json")  # saved though nothing was timed
+    saved = _accuracy(saved_file)
+    assert "## Time metrics\nNot timed in this run." in (pytester.path / "card.md").read_text()
+
+    gate = ("--quantbench-compare=latest", "--quantbench-compare-fail=accuracy:0.005", "--benchmark-json=now.json")
+    _csv_suite(suite_file, pytester, qb_cache, flip_every=10)
+    result = run(*untimed, *gate)
+    result.assert_outcomes(failed=1)
+    now = _accuracy(pytester.path / "now.json")
+    assert now < saved - 0.05
+    result.stdout.fnmatch_lines(
+        [
+            f"*sst.suite.yaml::accuracy[[]per_tensor[]]: accuracy {saved:.3f} in saved run {saved_file.name} -> "
+            f"{now:.3f} now (drop {saved - now:.3f} > accuracy:0.005)",
+            "*= quantbench compare =*",
+            f"quantized metrics against saved run {saved_file.name}:",
+            f"sst *per_tensor *accuracy *{saved:.3f} *{now:.3f} *{now - saved:+.3f} *FAIL (drop > 0.005)",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+    _csv_suite(suite_file, pytester, qb_cache, flip_every=None)
+    result = run(*untimed, *gate)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"sst *per_tensor *accuracy *{saved:.3f} *{saved:.3f} *+0.000 *ok"])
+
+
+def test_compare_with_a_missing_run_is_a_usage_error(suite_file, run) -> None:
+    suite_file("sentiment.suite.yaml", SENTIMENT)
+    result = run("--co", "--quantbench-compare=nothing.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--quantbench-compare: no saved run matches 'nothing.json'*"])
