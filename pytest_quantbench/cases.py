@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .machine import machine_facts
+from .results import accuracy_row
 from .timing import Measurement, time_session
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def accuracy(quantbench: Harness, quantbench_case, record_property, quantbench_c
     """Original vs quantized on the eval split; fails when a threshold breaks, naming a collapse as one, or when
     the quantized metric dropped against a saved run (`--quantbench-compare`)."""
     result = quantbench.evaluate(quantbench_case)
-    record_property("quantbench", result.as_dict())
+    record_property("quantbench", accuracy_row(result))  # how the result reaches the report, also from xdist workers
     if result.report["quantized_nothing"]:
         ops = result.report["operators_to_quantize"]
         warnings.warn(

@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     cache = config.getoption("quantbench_cache") or Path(config.rootpath, ".quantbench")
     config.stash[HARNESS] = Harness(cache, progress=_terminal_progress(config))
-    config.pluginmanager.register(reporting.Reports(config, config.stash[HARNESS]), reporting.PLUGIN_NAME)
+    config.pluginmanager.register(reporting.Reports(config), reporting.PLUGIN_NAME)
 
 
 def _terminal_progress(config: pytest.Config):

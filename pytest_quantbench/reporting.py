@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from . import card, compare, report, results
-from .config import Suite
-from .harness import Harness
+from .config import Suite, load_suite
 
 PLUGIN_NAME = "quantbench-reports"
 
@@ -55,12 +54,13 @@ def addoption(group: Any) -> None:
 class Reports:
     """Per-run state of the report options: the suites collected, the saved run, the run's own results."""
 
-    def __init__(self, config: pytest.Config, harness: Harness) -> None:
-        self.config, self.harness = config, harness
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
         self.suites: dict[Path, Suite] = {}
         self.gate: compare.Gate | None = None
         self.run: results.Run | None = None
         self.notes: list[str] = []
+        self.accuracy: dict[tuple[str, str], dict[str, Any]] = {}
 
     def pytest_sessionstart(self) -> None:
         spec, specs = self.config.getoption("quantbench_compare"), self.config.getoption("quantbench_compare_fail")
@@ -93,7 +93,19 @@ class Reports:
     def payload(self) -> dict[str, Any]:
         from .machine import machine_facts
 
-        return results.payload(self.suites.values(), self.harness.evaluations.values(), machine_facts())
+        return results.payload(self.suites.values(), self.accuracy.values(), machine_facts())
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Accuracy results arrive with the reports: the same path in one process and from xdist workers."""
+        for name, row in report.user_properties if report.when == "call" else ():
+            if name == "quantbench":
+                self.accuracy[(row["suite"], row["config_id"])] = row
+                self._note_suite(Path(self.config.rootpath, report.nodeid.split("::")[0]))
+
+    def _note_suite(self, path: Path) -> None:
+        """Under xdist the controller collects nothing: a suite file is read when its first result comes back."""
+        if path.suffix in (".yaml", ".yml") and path not in self.suites:
+            self.suites[path] = load_suite(path)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_benchmark_update_json(self, config: pytest.Config, benchmarks: list, output_json: dict) -> None:
@@ -105,7 +117,7 @@ class Reports:
         if not self.suites:
             return
         bench = getattr(self.config, "_benchmarksession", None)
-        if bench is not None and not bench.benchmarks and self.harness.evaluations:
+        if bench is not None and not bench.benchmarks and self.accuracy:
             self._save_untimed(bench)
         timed = [b.as_dict(include_data=False) for b in (bench.benchmarks if bench else []) if not b.has_error]
         from pytest_benchmark.utils import safe_dumps

@@ -168,16 +168,14 @@ def suite_payload(suite: Suite) -> dict[str, Any]:
     }
 
 
-def payload(suites: Iterable[Suite], evaluations: Iterable[Evaluation], machine: dict[str, Any]) -> dict[str, Any]:
+def accuracy_row(ev: Evaluation) -> dict[str, Any]:
+    """One accuracy result as plain JSON: what an accuracy case records, and what a worker sends back."""
+    return {"suite": ev.case.suite.name, "config_id": ev.case.id, "expect": ev.case.expect, **ev.as_dict()}
+
+
+def payload(suites: Iterable[Suite], accuracy: Iterable[dict[str, Any]], machine: dict[str, Any]) -> dict[str, Any]:
     """The `quantbench` key of a run's JSON: everything the card needs that pytest-benchmark does not hold."""
-    return {
-        "suites": [suite_payload(s) for s in suites],
-        "machine": machine,
-        "accuracy": [
-            {"suite": ev.case.suite.name, "config_id": ev.case.id, "expect": ev.case.expect, **ev.as_dict()}
-            for ev in evaluations
-        ],
-    }
+    return {"suites": [suite_payload(s) for s in suites], "machine": machine, "accuracy": list(accuracy)}
 
 
 # --- reading --------------------------------------------------------------------------------------------
