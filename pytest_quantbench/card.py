@@ -106,10 +106,14 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
     if not timings:
         return ["Not timed in this run."]
     spec = suite.time
-    lines = [
-        f"Time benchmarks were run for {spec['rounds']} rounds per config, after {spec['warmup_rounds']} warm-up rounds.",
-        "",
-    ]
+    if spec.get("rounds"):
+        how = f"Time benchmarks were run for {spec['rounds']} rounds per config, after {spec['warmup_rounds']} warm-up rounds."
+    else:
+        how = (
+            f"Time benchmarks ran, after {spec['warmup_rounds']} warm-up rounds, until the mean was known to "
+            f"±{100 * spec.get('target_ci', 0.02):g}% (95% CI) or {spec.get('max_time_s', 2.0):g} s of calls."
+        )
+    lines = [how, ""]
     baselines = {(t.config_id, t.shape): t for t in timings if t.role == "fp32"}
     header = _settings_header(suite)
     for label, unit in (("latency_mean", "ms"), ("latency_p50", "ms"), ("latency_p90", "ms"), ("latency_p99", "ms")):

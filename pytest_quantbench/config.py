@@ -121,8 +121,10 @@ class Threshold:
 class TimeSpec:
     batch_sizes: tuple[int, ...] = (1,)
     input_lengths: tuple[int, ...] = (128,)
-    rounds: int = 20
+    rounds: int | None = None  # None: adaptive, until the mean is known to `target_ci` or `max_time_s` runs out
     warmup_rounds: int = 3
+    max_time_s: float = 2.0
+    target_ci: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -504,7 +506,7 @@ def _parse_dataset(ctx: _Ctx, value: Any, task: str, base_dir: Path) -> DatasetS
 
 
 def _parse_time(ctx: _Ctx, value: Any) -> TimeSpec:
-    ctx.mapping(value, "time", ("batch_sizes", "input_lengths", "rounds", "warmup_rounds"))
+    ctx.mapping(value, "time", ("batch_sizes", "input_lengths", "rounds", "warmup_rounds", "max_time_s", "target_ci"))
 
     def ints(key: str, default: tuple[int, ...], high: int) -> tuple[int, ...]:
         values = value.get(key, list(default))
@@ -515,8 +517,12 @@ def _parse_time(ctx: _Ctx, value: Any) -> TimeSpec:
     return TimeSpec(
         batch_sizes=ints("batch_sizes", (1,), 4096),
         input_lengths=ints("input_lengths", (128,), 8192),
-        rounds=ctx.integer(value.get("rounds", 20), "time.rounds", 1, 100_000),
+        rounds=None
+        if value.get("rounds", "auto") == "auto"
+        else ctx.integer(value["rounds"], "time.rounds", 1, 100_000),
         warmup_rounds=ctx.integer(value.get("warmup_rounds", 3), "time.warmup_rounds", 0, 10_000),
+        max_time_s=ctx.number(value.get("max_time_s", 2.0), "time.max_time_s", 0.01, 3600.0),
+        target_ci=ctx.number(value.get("target_ci", 0.02), "time.target_ci", 0.001, 0.5),
     )
 
 

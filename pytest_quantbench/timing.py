@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import statistics
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config import Case, Suite, TimeSpec
+
+Z95 = 1.96
+MIN_ROUNDS = PILOT_ROUNDS = 5
 
 
 @dataclass(frozen=True)
@@ -50,16 +55,42 @@ def measurements(suite: Suite) -> list[Measurement]:
     return out
 
 
+def plan_rounds(pilot: list[float], spec: TimeSpec) -> int:
+    """Rounds that bring the 95% CI of the mean within ±`target_ci` (judged from the pilot's spread), but no
+    more than `max_time_s` of calls: a stable small model stops after a few rounds, a slow one at the cap."""
+    mean = statistics.fmean(pilot)
+    spread = statistics.stdev(pilot) / mean if len(pilot) > 1 and mean > 0 else 0.0
+    needed = math.ceil((Z95 * spread / spec.target_ci) ** 2)
+    affordable = int(spec.max_time_s / mean) if mean > 0 else MIN_ROUNDS
+    return max(MIN_ROUNDS, min(needed, affordable))
+
+
+def ci95_rel(times: list[float]) -> float:
+    """Half-width of the 95% confidence interval of the mean, relative to the mean."""
+    mean = statistics.fmean(times)
+    return Z95 * statistics.stdev(times) / math.sqrt(len(times)) / mean if len(times) > 1 and mean > 0 else 0.0
+
+
 def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec) -> list[float] | None:
     """Time `session.run` with pytest-benchmark; inputs are built before, only the call is timed.
 
-    Returns the latency of every round in seconds, or None when pytest-benchmark is disabled.
+    With `rounds` unset, a pilot of untimed-for-the-record calls (after the warm-up) sets the number of
+    rounds (`plan_rounds`). Returns the latency of every round in seconds, or None when pytest-benchmark
+    is disabled.
     """
     wanted = {i.name for i in session.get_inputs()}
     feed = {k: v for k, v in feed.items() if k in wanted}
-    benchmark.pedantic(
-        session.run, args=(None, feed), rounds=spec.rounds, warmup_rounds=spec.warmup_rounds, iterations=1
-    )
+    rounds, warmup = spec.rounds, spec.warmup_rounds
+    if rounds is None and not getattr(benchmark, "disabled", False):
+        for _ in range(warmup):
+            session.run(None, feed)
+        pilot = []
+        for _ in range(PILOT_ROUNDS):
+            start = time.perf_counter()
+            session.run(None, feed)
+            pilot.append(time.perf_counter() - start)
+        rounds, warmup = plan_rounds(pilot, spec), 0
+    benchmark.pedantic(session.run, args=(None, feed), rounds=rounds or 1, warmup_rounds=warmup, iterations=1)
     stats = getattr(benchmark, "stats", None)
     return list(stats.stats.data) if stats is not None else None
 
@@ -67,7 +98,10 @@ def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec) -> li
 def percentiles_ms(times: list[float]) -> dict[str, float]:
     """p50/p90/p99 in ms, kept in `extra_info` because saved runs drop the raw rounds (`--benchmark-save-data`)."""
     cuts = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else [times[0]] * 99
-    return {f"latency_p{p}_ms": cuts[p - 1] * 1e3 for p in (50, 90, 99)}
+    return {f"latency_p{p}_ms": cuts[p - 1] * 1e3 for p in (50, 90, 99)} | {
+        "rounds": len(times),
+        "latency_ci95_rel": ci95_rel(times),
+    }
 
 
 @dataclass
