@@ -58,4 +58,3 @@ def test_each_threshold_kind(threshold: Threshold, passes: bool, message: str) -
     v = judge({"accuracy": 0.95}, {"accuracy": 0.90}, {"accuracy": 0.5}, {"accuracy": threshold})
     assert v.passed is passes
     assert message in v.line()
-
