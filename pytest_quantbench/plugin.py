@@ -22,6 +22,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="directory of built models and datasets, reused across runs (default: <rootdir>/.quantbench)",
     )
+    group.addoption(
+        "--quantbench-diagnose",
+        nargs="?",
+        const="all",
+        default="failures",
+        choices=("failures", "all", "off"),
+        help="range check, sensitivity ranking and hardware record per accuracy case: on failing gates "
+        "(default), on every case (the bare option) or off",
+    )
+    group.addoption(
+        "--quantbench-fallback",
+        action="store_true",
+        help="on a failing gate, search the nodes to keep in fp32 and print a node_exclusion that passes",
+    )
     parser.addini(
         "quantbench_suite_files",
         type="args",
