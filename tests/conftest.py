@@ -29,9 +29,13 @@ def _heavy_modules_loaded_once() -> None:
     imported twice in one process, so they are loaded here, outside every run."""
     import datasets  # noqa: F401
     import evaluate  # noqa: F401
-    import onnxruntime  # noqa: F401
+    import onnx  # noqa: F401
+    import onnxruntime
+    import onnxruntime.quantization.qdq_loss_debug  # noqa: F401
     import optimum.exporters.onnx
-    import optimum.onnxruntime  # noqa: F401
+    import optimum.onnxruntime.configuration
+    import optimum.onnxruntime.preprocessors.passes
+    import optimum.onnxruntime.quantization  # noqa: F401
     import torch  # noqa: F401
     import transformers  # noqa: F401
 
