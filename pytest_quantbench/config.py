@@ -358,8 +358,9 @@ def _id_token(key: str, value: Any) -> str:
     if key == "operators_to_quantize":
         return "+".join(value) if value else "default-ops"  # optimum reads [] as its default operator set
     if key == "node_exclusion":
-        names = [v for v in value if v in PRESETS] + [f"{n}nodes" for n in [sum(v not in PRESETS for v in value)] if n]
-        return "excl-" + "+".join(names) if value else "no-excl"
+        presets = [v for v in value if v in PRESETS]
+        nodes = [f"{len(value) - len(presets)}nodes"] if len(value) > len(presets) else []
+        return "excl-" + "+".join(presets + nodes) if value else "no-excl"
     if key == "nodes_to_exclude":
         return f"excl{len(value)}nodes" if value else "no-excl-nodes"
     if key == "calibration":

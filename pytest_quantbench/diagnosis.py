@@ -140,12 +140,12 @@ def diagnose(harness: Harness, case: Case, search: bool = False) -> Diagnosis:
 
 
 def for_case(harness: Harness, case: Case, passed: bool, config: pytest.Config) -> Diagnosis | Broken | None:
-    """The diagnosis the options ask for (`--quantbench-diagnose`, `--quantbench-fallback`), or None.
+    """The diagnosis the options ask for: failing gates unless `--quantbench-no-diagnose`, every case with
+    `--quantbench-diagnose`, the fallback search with `--quantbench-fallback`; else None.
 
     A diagnosis that breaks must not hide the gate's verdict: it comes back as its own one-line cause.
     """
-    mode = config.getoption("quantbench_diagnose")
-    if mode == "off" or (passed and mode == "failures"):
+    if config.getoption("quantbench_no_diagnose") or (passed and not config.getoption("quantbench_diagnose")):
         return None
     try:
         return diagnose(harness, case, search=not passed and config.getoption("quantbench_fallback"))

@@ -24,12 +24,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--quantbench-diagnose",
-        nargs="?",
-        const="all",
-        default="failures",
-        choices=("failures", "all", "off"),
-        help="range check, sensitivity ranking and hardware record per accuracy case: on failing gates "
-        "(default), on every case (the bare option) or off",
+        action="store_true",
+        help="diagnose every accuracy case (range check, sensitivity ranking, hardware risk), not only failing ones",
+    )
+    group.addoption(
+        "--quantbench-no-diagnose",
+        action="store_true",
+        help="do not diagnose failing gates: the failure line keeps the verdict alone",
     )
     group.addoption(
         "--quantbench-fallback",

@@ -68,7 +68,7 @@ def test_fallback_search_finds_a_passing_set_with_its_latency_cost(suite_file, r
 
 def test_diagnose_off_keeps_the_bare_verdict(suite_file, run) -> None:
     suite_file("collapse.suite.yaml", STATIC)
-    result = run("--benchmark-disable", "-k", "accuracy", "--quantbench-diagnose=off")
+    result = run("--benchmark-disable", "-k", "accuracy", "--quantbench-no-diagnose")
     result.assert_outcomes(failed=1)
     assert "cause:" not in result.stdout.str()
     assert "Captured quantbench diagnosis" not in result.stdout.str()

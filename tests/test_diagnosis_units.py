@@ -215,3 +215,29 @@ def test_message_without_a_known_cause_names_top_offenders() -> None:
     result.latency_cost = 1.1
     line = dataclasses.replace(_diagnosis(ranking=errors), fallback=result).line()
     assert line.endswith("fix: node_exclusion: [gelu, /fc0] (fallback search: accuracy 0.890, latency x1.10)")
+
+
+def test_node_exclusion_takes_node_names_and_still_catches_preset_typos(tmp_path) -> None:
+    from pytest_quantbench.config import load_suite
+    from pytest_quantbench.errors import SuiteError
+
+    suite = tmp_path / "s.suite.yaml"
+    base = "task: text-classification\nmodel_name_or_path: m\ndataset: {path: d}\n"
+    suite.write_text(base + "benchmarked: {node_exclusion: [[softmax, /bert/encoder/layer.0/attention/self/Add]]}\n")
+    case = load_suite(suite).cases[0]
+    assert case.config.node_exclusion == ("softmax", "/bert/encoder/layer.0/attention/self/Add")
+    assert case.id == "excl-softmax+1nodes"
+    suite.write_text(base + "fixed: {node_exclusion: [sofmax]}\n")
+    with pytest.raises(SuiteError, match=r"fixed.node_exclusion\[0\]: unknown value 'sofmax' \(did you mean 'softmax'"):
+        load_suite(suite)
+
+
+def test_unknown_node_names_are_a_build_error(tmp_path) -> None:
+    from pytest_quantbench.errors import BuildError
+    from pytest_quantbench.quantization import excluded_nodes
+
+    model = tmp_path / "m.onnx"
+    model.write_bytes(helper.make_model(_attention_graph()).SerializeToString())
+    assert excluded_nodes(model, ("/attn/Add",)) == ["/attn/Add"]
+    with pytest.raises(BuildError, match=r"node_exclusion: no node named '/attn/Ad' in the exported graph"):
+        excluded_nodes(model, ("/attn/Add", "/attn/Ad"))
