@@ -23,18 +23,32 @@ class QuantizedNothingWarning(UserWarning):
 
 
 @pytest.mark.accuracy
-def accuracy(quantbench: Harness, quantbench_case, record_property, quantbench_compare: Gate | None) -> None:
-    """Original vs quantized on the eval split; fails when a threshold breaks, naming a collapse as one, or when
-    the quantized metric dropped against a saved run (`--quantbench-compare`)."""
+def accuracy(
+    quantbench: Harness,
+    quantbench_case,
+    record_property,
+    request: pytest.FixtureRequest,
+    quantbench_compare: Gate | None,
+) -> None:
+    """Original vs quantized on the eval split; fails when a threshold breaks, naming a collapse and its cause, or
+    when the quantized metric dropped against a saved run (`--quantbench-compare`)."""
+    from . import diagnosis
+
     result = quantbench.evaluate(quantbench_case)
-    record_property("quantbench", accuracy_row(result))  # how the result reaches the report, also from xdist workers
+    info = {**accuracy_row(result), "machine": machine_facts()}
+    info["hardware_risk"] = diagnosis.hardware_risk(quantbench, quantbench_case)
+    found = diagnosis.for_case(quantbench, quantbench_case, result.verdict.passed, request.config)
+    if found is not None:
+        info["diagnosis"] = found.as_dict()
+        request.node.add_report_section("call", "quantbench diagnosis", found.text())
+    record_property("quantbench", info)  # how the result reaches the report, also from xdist workers
     if result.report["quantized_nothing"]:
         ops = result.report["operators_to_quantize"]
         warnings.warn(
             QuantizedNothingWarning(f"{quantbench_case.id}: quantizing {ops} changed no node; the model is still fp32"),
             stacklevel=1,
         )
-    result.verdict.raise_for_failure()
+    result.verdict.raise_for_failure(found.line() if found is not None else "")
     if quantbench_compare is not None:
         quantbench_compare.check(quantbench_case.suite.name, quantbench_case.id, result.quantized)
 
@@ -42,6 +56,8 @@ def accuracy(quantbench: Harness, quantbench_case, record_property, quantbench_c
 @pytest.mark.latency
 def latency(quantbench: Harness, quantbench_measurement: Measurement, benchmark) -> None:
     """Latency and throughput of one model at one shape, with pytest-benchmark."""
+    from . import diagnosis
+
     m = quantbench_measurement
     case, suite = m.case, m.case.suite
     if m.role == "fp32":
@@ -67,6 +83,8 @@ def latency(quantbench: Harness, quantbench_measurement: Measurement, benchmark)
     )
     if report is not None:
         benchmark.extra_info["quantized_nothing"] = report["quantized_nothing"]
+        benchmark.extra_info["quantization"] = report
+        benchmark.extra_info["hardware_risk"] = diagnosis.hardware_risk(quantbench, case)
         evaluation = quantbench.evaluations.get(case.key)
         if evaluation is not None:
             benchmark.extra_info["accuracy"] = evaluation.as_dict()["metrics"]

@@ -84,6 +84,7 @@ class FrameworkArgs:
     opset: int | None = None
     optimization_level: int = 99
     intra_op_num_threads: int = 1
+    x64_quant_precision: bool = False  # ONNX Runtime's U8U8 kernels instead of saturating U8S8 (x64, no VNNI)
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,16 @@ def _parse_operators(ctx: _Ctx, value: Any, f: str) -> tuple[str, ...]:
     return ctx.strings(value, f, QUANTIZABLE_OPERATORS)
 
 
+def _parse_exclusion(ctx: _Ctx, value: Any, f: str) -> tuple[str, ...]:
+    """Presets, or node names of the exported graph (what the fallback search emits); a near-miss of a
+    preset is a typo, not a node name."""
+    items = ctx.strings(value, f)
+    for i, item in enumerate(items):
+        if item not in PRESETS and "/" not in item and difflib.get_close_matches(item, PRESETS, n=1, cutoff=0.8):
+            ctx.choice(item, f"{f}[{i}]", PRESETS)
+    return items
+
+
 def _parse_calibration(ctx: _Ctx, value: Any, f: str) -> Calibration:
     allowed = ("method", "num_calibration_samples", "padding", "percentile")
     ctx.mapping(value, f, allowed)
@@ -291,7 +302,7 @@ def _parse_calibration(ctx: _Ctx, value: Any, f: str) -> Calibration:
 
 
 def _parse_framework_args(ctx: _Ctx, value: Any, f: str) -> FrameworkArgs:
-    ctx.mapping(value, f, ("opset", "optimization_level", "intra_op_num_threads"))
+    ctx.mapping(value, f, ("opset", "optimization_level", "intra_op_num_threads", "x64_quant_precision"))
     opset = value.get("opset")
     level = value.get("optimization_level", 99)
     return FrameworkArgs(
@@ -300,6 +311,7 @@ def _parse_framework_args(ctx: _Ctx, value: Any, f: str) -> FrameworkArgs:
         intra_op_num_threads=ctx.integer(
             value.get("intra_op_num_threads", 1), _join(f, "intra_op_num_threads"), 1, 1024
         ),
+        x64_quant_precision=ctx.boolean(value.get("x64_quant_precision", False), _join(f, "x64_quant_precision")),
     )
 
 
@@ -315,7 +327,7 @@ CONFIG_FIELDS: dict[str, Callable[[_Ctx, Any, str], Any]] = {
     "weights_symmetric": lambda c, v, f: c.boolean(v, f),
     "activations_symmetric": lambda c, v, f: c.boolean(v, f),
     "format": lambda c, v, f: c.choice(v, f, ("qdq", "qoperator")),
-    "node_exclusion": lambda c, v, f: c.strings(v, f, PRESETS),
+    "node_exclusion": _parse_exclusion,
     "nodes_to_exclude": lambda c, v, f: c.strings(v, f),
     "calibration": _parse_calibration,
     "framework_args": _parse_framework_args,
@@ -352,7 +364,9 @@ def _id_token(key: str, value: Any) -> str:
     if key == "operators_to_quantize":
         return "+".join(value) if value else "default-ops"  # optimum reads [] as its default operator set
     if key == "node_exclusion":
-        return "excl-" + "+".join(value) if value else "no-excl"
+        presets = [v for v in value if v in PRESETS]
+        nodes = [f"{len(value) - len(presets)}nodes"] if len(value) > len(presets) else []
+        return "excl-" + "+".join(presets + nodes) if value else "no-excl"
     if key == "nodes_to_exclude":
         return f"excl{len(value)}nodes" if value else "no-excl-nodes"
     if key == "calibration":
@@ -360,7 +374,8 @@ def _id_token(key: str, value: Any) -> str:
         return f"{value.method}{value.num_calibration_samples}{pad}"
     if key == "framework_args":
         parts = [f"opset{value.opset}" if value.opset else "", f"O{value.optimization_level}"]
-        return "-".join(p for p in [*parts, f"t{value.intra_op_num_threads}"] if p)
+        parts += [f"t{value.intra_op_num_threads}", "x64prec" if value.x64_quant_precision else ""]
+        return "-".join(p for p in parts if p)
     if isinstance(value, bool):
         return key if value else f"no-{key}"
     return re.sub(r"[^\w+.-]", "_", str(value))

@@ -65,10 +65,11 @@ class Verdict:
         prefix = "COLLAPSE: " if self.collapsed else ""
         return prefix + "; ".join(self.failures)
 
-    def raise_for_failure(self) -> None:
+    def raise_for_failure(self, cause: str = "") -> None:
+        """Raise the one-line failure; `cause` (the diagnosis: cause and fix) is appended to it."""
         if self.passed:
             return
-        raise (CollapseFailure if self.collapsed else GateFailure)(self.line())
+        raise (CollapseFailure if self.collapsed else GateFailure)("; ".join(filter(None, [self.line(), cause])))
 
 
 def judge(

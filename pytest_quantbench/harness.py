@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import builtins, data, evaluation, gates, pytorch_runtime, quantization, sources
+from . import builtins, data, evaluation, gates, hardware, pytorch_runtime, quantization, sources
 from .cache import ArtifactCache, digest, hash_files
 from .config import Case, FrameworkArgs, Suite
 from .timing import TimingBook
@@ -143,7 +143,10 @@ class Harness:
         if config.is_static:
             cal_fingerprint = self.split(case.suite, case.suite.dataset.calibration_split)._fingerprint
         settings = {k: v for k, v in vars(config).items() if k != "framework_args"}
-        key = digest("quantize", self._export_key(case), repr(settings), cal_fingerprint, case.suite.dataset.max_length)
+        key = digest(
+            "quantize", quantization.ARTIFACT_FORMAT, self._export_key(case), repr(settings), cal_fingerprint,
+            case.suite.dataset.max_length,
+        )  # fmt: skip
 
         def build(out: Path) -> None:
             calibration = None
@@ -178,9 +181,13 @@ class Harness:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
+            if args.x64_quant_precision:
+                options.add_session_config_entry(hardware.X64_PRECISION_KEY, "1")
             return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
-        return self._once(("session", str(model_path), args.optimization_level, threads), make)
+        return self._once(
+            ("session", str(model_path), args.optimization_level, threads, args.x64_quant_precision), make
+        )
 
     def original_session(self, case: Case, threads: int | None = None):
         if case.config.framework == "pytorch":

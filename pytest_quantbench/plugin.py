@@ -30,6 +30,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="run shard K of N (whole files per shard, balanced by case count), e.g. one CI matrix runner each",
     )
+    group.addoption(
+        "--quantbench-diagnose",
+        action="store_true",
+        help="diagnose every accuracy case (range check, sensitivity ranking, hardware risk), not only failing ones",
+    )
+    group.addoption(
+        "--quantbench-no-diagnose",
+        action="store_true",
+        help="do not diagnose failing gates: the failure line keeps the verdict alone",
+    )
+    group.addoption(
+        "--quantbench-fallback",
+        action="store_true",
+        help="on a failing gate, search the nodes to keep in fp32 and print a node_exclusion that passes",
+    )
     reporting.addoption(group)
     parser.addini(
         "quantbench_suite_files",

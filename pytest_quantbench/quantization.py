@@ -24,6 +24,8 @@ INTEGER_OPS = {
     "QEmbedLayerNormalization": "EmbedLayerNormalization", "DynamicQuantizeLSTM": "LSTM",
 }  # fmt: skip
 QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
+ARTIFACT_FORMAT = 2  # bump when a quantized entry gains files or report fields (2: ranges.json, range_check)
+RANGES_FILE = "ranges.json"
 
 
 @contextlib.contextmanager
@@ -77,17 +79,29 @@ def _exclusion_passes(presets: tuple[str, ...]) -> list[Any]:
     return [make[p]() for p in presets]
 
 
-def excluded_nodes(model_path: Path, presets: tuple[str, ...]) -> list[str]:
-    """Node names of the exported graph that the presets keep in fp32."""
+def excluded_nodes(model_path: Path, node_exclusion: tuple[str, ...]) -> list[str]:
+    """Node names of the exported graph that `node_exclusion` keeps in fp32: its presets, resolved, and its
+    node names, checked against the graph (ONNX Runtime would silently ignore a misspelt one)."""
+    from .config import PRESETS
+
+    presets = tuple(p for p in node_exclusion if p in PRESETS)
+    names = [n for n in node_exclusion if n not in PRESETS]
+    if names:
+        import onnx
+
+        known = {n.name for n in onnx.load(str(model_path), load_external_data=False).graph.node}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise BuildError(f"node_exclusion: no node named {', '.join(map(repr, unknown))} in the exported graph")
     if not presets:
-        return []
+        return names
     from optimum.onnxruntime.preprocessors import QuantizationPreprocessor
 
     preprocessor = QuantizationPreprocessor()
     for p in _exclusion_passes(presets):
         preprocessor.register_pass(p)
     _, exclude = preprocessor.collect(model_path)
-    return sorted(exclude)
+    return sorted(exclude) + [n for n in names if n not in exclude]
 
 
 def ort_quantization_config(config: QuantConfig, nodes_to_exclude: list[str]):
@@ -156,14 +170,35 @@ def quantize(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: A
     produced = out / f"{Path(ONNX_FILE).stem}_quantized.onnx"
     if produced.name != QUANTIZED_FILE:
         produced.rename(out / QUANTIZED_FILE)
-    report = quantization_report(out / QUANTIZED_FILE)
+    report = quantization_report(out / QUANTIZED_FILE, qconfig.operators_to_quantize)
     report["excluded_nodes"] = len(qconfig.nodes_to_exclude)
     report["operators_to_quantize"] = list(qconfig.operators_to_quantize)
+    if ranges is not None:
+        report["range_check"] = _range_check(source, ranges, qconfig, out / RANGES_FILE)
     return report
 
 
-def quantization_report(model_path: Path) -> dict:
-    """How many nodes of each float op type run quantized: QOperator integer ops and QDQ-wrapped nodes."""
+def _range_check(source: Path, calibration: Any, qconfig: Any, ranges_file: Path) -> list[dict]:
+    """Keep the calibration ranges with the artifact and flag the ones no int8 scale can represent."""
+    import json
+
+    import onnx
+
+    from . import ranges
+
+    plain = ranges.plain_ranges(calibration)
+    ranges_file.write_text(json.dumps(plain))
+    graph = onnx.load(str(source), load_external_data=False).graph
+    found = ranges.check_ranges(plain, graph, set(qconfig.operators_to_quantize), set(qconfig.nodes_to_exclude))
+    return [f.as_dict() for f in found]
+
+
+def quantization_report(model_path: Path, operators: list[str] | None = None) -> dict:
+    """How many nodes of each float op type run quantized: QOperator integer ops and QDQ-wrapped nodes.
+
+    With `operators`, a QDQ-adjacent node counts only when its op type was asked for: a LayerNorm that
+    reads a dequantized tensor still computes in fp32.
+    """
     import onnx
 
     graph = onnx.load(str(model_path), load_external_data=False).graph
@@ -175,7 +210,9 @@ def quantization_report(model_path: Path) -> dict:
             continue
         if node.op_type in INTEGER_OPS:
             counts[INTEGER_OPS[node.op_type]] += 1
-        elif any(i in dq_outputs for i in node.input) or any(o in dq_inputs for o in node.output):
+        elif (operators is None or node.op_type in operators) and (
+            any(i in dq_outputs for i in node.input) or any(o in dq_inputs for o in node.output)
+        ):
             counts[node.op_type] += 1
     total = sum(counts.values())
     return {"quantized_nodes": dict(sorted(counts.items())), "total_quantized": total, "quantized_nothing": total == 0}

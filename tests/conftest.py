@@ -32,9 +32,13 @@ def _heavy_modules_loaded_once() -> None:
     import matplotlib.backends.backend_agg
     import matplotlib.figure  # noqa: F401
     import onnx  # noqa: F401  (protobuf aborts the process when its descriptors load twice)
-    import onnxruntime.quantization  # noqa: F401
+    import onnxruntime
+    import onnxruntime.quantization
+    import onnxruntime.quantization.qdq_loss_debug  # noqa: F401
     import optimum.exporters.onnx
-    import optimum.onnxruntime.configuration  # noqa: F401
+    import optimum.onnxruntime.configuration
+    import optimum.onnxruntime.preprocessors.passes
+    import optimum.onnxruntime.quantization  # noqa: F401
     import torch  # noqa: F401
     import transformers  # noqa: F401
     from optimum.onnxruntime import ORTQuantizer  # noqa: F401  (a lazy attribute: cached with its enums)

@@ -1,0 +1,122 @@
+"""Sensitivity analysis: which quantized nodes add the most error, from intermediate tensors.
+
+Both models run on a few eval samples with every float tensor saved (ONNX Runtime's `qdq_loss_debug`
+tools). A fp32 tensor is compared with what its consumers see in the int8 model: the dequantized copy
+where it was quantized (QDQ), else the tensor of the same name (dynamic models keep the node outputs'
+names). A node's share of the error is the relative error it adds to its worst input's, so a node
+downstream of the culprit, which only inherits the error, does not rank above it.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+SENTINEL = 1e30  # values beyond are masks (e.g. the fp32 minimum added to padded positions), not signal
+CAP_DB = 200.0
+
+
+@dataclass(frozen=True)
+class NodeError:
+    node: str
+    op_type: str
+    sqnr_db: float  # of the node's output, int8 vs fp32 model
+    rel_error: float  # ||int8 - fp32|| / ||fp32|| of that output
+    added_error: float  # relative error of the output minus that of the worst input: the node's own share
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare(reference: Any, actual: Any) -> tuple[float, float]:
+    """(SQNR in dB, relative error) over the entries that carry signal, capped to +-CAP_DB."""
+    import numpy as np
+
+    ref = np.asarray(reference, dtype=np.float64).ravel()
+    act = np.asarray(actual, dtype=np.float64).ravel()
+    keep = np.isfinite(ref) & (np.abs(ref) < SENTINEL)
+    ref, act = ref[keep], act[keep]
+    noise = float(np.linalg.norm(np.nan_to_num(act - ref, nan=np.inf)))
+    signal = float(np.linalg.norm(ref))
+    if noise == 0.0:
+        return CAP_DB, 0.0
+    if signal == 0.0:
+        return -CAP_DB, math.inf
+    sqnr = 20 * math.log10(signal / noise) if math.isfinite(noise) else -CAP_DB
+    return max(-CAP_DB, min(CAP_DB, sqnr)), noise / signal
+
+
+def quantized_views(quantized_graph: Any) -> dict[str, str]:
+    """fp32 tensor name -> the dequantized tensor that replaces it in a QDQ graph."""
+    dq_of = {n.input[0]: n.output[0] for n in quantized_graph.node if n.op_type == "DequantizeLinear"}
+    return {
+        n.input[0]: dq_of[n.output[0]]
+        for n in quantized_graph.node
+        if n.op_type == "QuantizeLinear" and n.output[0] in dq_of
+    }
+
+
+def rank(
+    graph: Any, fp32: dict[str, Any], int8: dict[str, Any], views: dict[str, str], candidates: set[str]
+) -> list[NodeError]:
+    """Candidate nodes of the fp32 graph, largest own error first (then lowest output SQNR)."""
+    scores: dict[str, tuple[float, float]] = {}
+
+    def score(tensor: str) -> tuple[float, float] | None:
+        view = views.get(tensor, tensor)
+        if tensor not in fp32 or view not in int8:
+            return None
+        if tensor not in scores:
+            scores[tensor] = compare(fp32[tensor], int8[view])
+        return scores[tensor]
+
+    out = []
+    for node in graph.node:
+        if node.name not in candidates:
+            continue
+        outputs = [s for s in map(score, node.output) if s is not None]
+        if not outputs:
+            continue
+        sqnr, rel = min(outputs)
+        inherited = max((s[1] for s in map(score, node.input) if s is not None), default=0.0)
+        added = 0.0 if rel == inherited else rel - inherited  # inf - inf: nothing added
+        out.append(NodeError(node.name, node.op_type, sqnr, rel, added))
+    out.sort(key=lambda e: (-e.added_error, e.sqnr_db))
+    return out
+
+
+class _Feeds:
+    """A `CalibrationDataReader` over prepared input dicts."""
+
+    def __init__(self, feeds: Iterable[dict]) -> None:
+        self._it = iter(feeds)
+
+    def get_next(self) -> dict | None:
+        return next(self._it, None)
+
+    def __iter__(self):
+        return self._it
+
+
+def activations(model_path: Path, feeds: list[dict]) -> dict[str, Any]:
+    """Every float tensor of the model on `feeds`, concatenated over them (flattened)."""
+    import numpy as np
+    from onnxruntime.quantization.qdq_loss_debug import collect_activations, modify_model_output_intermediate_tensors
+
+    with tempfile.TemporaryDirectory() as tmp:
+        augmented = Path(tmp, "augmented.onnx")
+        modify_model_output_intermediate_tensors(str(model_path), str(augmented))
+        found = collect_activations(str(augmented), _Feeds(feeds))
+    return {name: np.concatenate([v.ravel() for v in values]) for name, values in found.items()}
+
+
+def analyse(fp32_path: Path, int8_path: Path, feeds: list[dict], candidates: set[str]) -> list[NodeError]:
+    import onnx
+
+    graph = onnx.load(str(fp32_path), load_external_data=False).graph
+    views = quantized_views(onnx.load(str(int8_path), load_external_data=False).graph)
+    return rank(graph, activations(fp32_path, feeds), activations(int8_path, feeds), views, candidates)

@@ -1,0 +1,243 @@
+"""The diagnosis' pure pieces: saturation decision and probe, range check, ranking, search sizes, messages."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+from pytest_quantbench import fallback, hardware, ranges, sensitivity
+from pytest_quantbench.config import FrameworkArgs, QuantConfig
+from pytest_quantbench.diagnosis import Diagnosis
+from pytest_quantbench.machine import machine_facts
+
+
+def test_probe_operands_tell_a_saturating_kernel_from_an_exact_one() -> None:
+    a, b = hardware.probe_operands()
+    exact = a.astype(np.int64) @ b.astype(np.int64)
+    saturated = hardware.vpmaddubsw_matmul(a, b)
+    assert (saturated < exact).all()  # each pair sum 2 * 255 * 127 = 64770 is cut to 32767
+    assert hardware.verdict(exact, a, b) == "exact"
+    assert hardware.verdict(saturated, a, b) == "saturates"
+    assert hardware.verdict(exact + 1, a, b) == "wrong"
+
+
+def test_small_products_do_not_saturate() -> None:
+    a = np.full((1, 8), 100, np.uint8)
+    b = np.full((8, 1), 100, np.int8)
+    assert hardware.verdict(hardware.vpmaddubsw_matmul(a, b), a, b) == "exact"
+
+
+def test_probe_runs_onnx_runtime_for_real() -> None:
+    kernels = hardware.probe()
+    assert kernels["x64_quant_precision"] == "exact"  # the U8U8 path never saturates
+    facts = machine_facts()
+    if facts["vnni"]:
+        assert kernels["default"] == "exact"
+    elif "avx2" in facts["instructions"]:
+        assert kernels["default"] == "saturates"  # MLAS's AVX2 U8S8 kernel uses VPMADDUBSW
+
+
+def test_x64_quant_precision_knob_reaches_the_session(tmp_path) -> None:
+    from onnx import numpy_helper
+
+    from pytest_quantbench.config import load_suite
+    from pytest_quantbench.harness import Harness
+
+    a, b = hardware.probe_operands()
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["A", "B"], ["Y"])], "p",
+        [helper.make_tensor_value_info("A", TensorProto.UINT8, list(a.shape))],
+        [helper.make_tensor_value_info("Y", TensorProto.INT32, None)], [numpy_helper.from_array(b, "B")],
+    )  # fmt: skip
+    model = tmp_path / "probe.onnx"
+    model.write_bytes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8).SerializeToString()
+    )
+    suite = tmp_path / "s.suite.yaml"
+    suite.write_text("task: text-classification\nmodel_name_or_path: m\ndataset: {path: d}\n"
+                     "fixed: {framework_args: {x64_quant_precision: true}}\n")  # fmt: skip
+    args = load_suite(suite).cases[0].config.framework_args
+    harness = Harness(tmp_path / "cache")
+    precise = harness.session(model, args)
+    assert precise.get_session_options().get_session_config_entry(hardware.X64_PRECISION_KEY) == "1"
+    assert hardware.verdict(precise.run(None, {"A": a})[0], a, b) == "exact"
+    default = harness.session(model, dataclasses.replace(args, x64_quant_precision=False))
+    assert hardware.verdict(default.run(None, {"A": a})[0], a, b) == hardware.probe()["default"]
+
+
+MATMUL = {"MatMul": 12}
+
+
+@pytest.mark.parametrize(
+    ("config", "ops", "risky"),
+    [
+        (QuantConfig(), MATMUL, True),  # dynamic: uint8 activations x int8 weights, full range
+        (QuantConfig(reduce_range=True), MATMUL, False),
+        (QuantConfig(weights_dtype="uint8"), MATMUL, False),
+        (QuantConfig(framework_args=FrameworkArgs(x64_quant_precision=True)), MATMUL, False),
+        (QuantConfig(), {"Add": 3}, False),  # no integer GEMM
+        (QuantConfig(), {}, False),  # quantized nothing
+        (
+            QuantConfig(quantization_approach="static", framework_args=FrameworkArgs(optimization_level=1)),
+            MATMUL,
+            False,
+        ),
+        (QuantConfig(quantization_approach="static"), MATMUL, True),  # QDQ fusions turn S8 into U8 on x64
+        (QuantConfig(quantization_approach="static", activations_dtype="uint8"), {"Conv": 4}, True),
+    ],
+)
+def test_saturation_risk_marks_exactly_the_u8s8_full_range_configs(config, ops, risky) -> None:
+    assert hardware.saturation_risk(config, ops) is risky
+    report = hardware.risk_report(config, ops, vnni=False)
+    assert (report is not None) is risky
+    if risky:
+        assert report["hardware_dependent"] and "reduce_range: true" in report["remedies"]
+
+
+def _attention_graph():
+    """scores -> Div -> Add(+ mask) -> Softmax, the mask computed by a Mul: the shape of BERT's attention."""
+    nodes = [
+        helper.make_node("Div", ["scores", "d"], ["div_out"], name="/attn/Div"),
+        helper.make_node("Mul", ["m", "minimum"], ["mask"], name="/bert/Mul"),
+        helper.make_node("Add", ["div_out", "mask"], ["add_out"], name="/attn/Add"),
+        helper.make_node("Softmax", ["add_out"], ["probs"], name="/attn/Softmax"),
+    ]
+    value = helper.make_tensor_value_info
+    return helper.make_graph(
+        nodes, "g", [value(n, TensorProto.FLOAT, [2, 4]) for n in ("scores", "d", "m", "minimum")],
+        [value("probs", TensorProto.FLOAT, [2, 4])],
+    )  # fmt: skip
+
+
+def test_absurd_ranges() -> None:
+    assert ranges.absurd(-3.4e38, 45.0)
+    assert ranges.absurd(0.0, float("inf"))
+    assert ranges.absurd(float("nan"), 1.0)
+    assert not ranges.absurd(-1e29, 1e29)
+
+
+def test_range_check_names_the_quantized_node_and_what_it_feeds() -> None:
+    found = ranges.check_ranges(
+        {"div_out": (-5.0, 5.0), "mask": (-3.4e38, 0.0), "add_out": (-3.4e38, 45.0)},
+        _attention_graph(),
+        quantized_ops={"Add", "MatMul"},
+        excluded=set(),
+    )
+    assert [f.tensor for f in found] == ["add_out", "mask"]  # the quantized producer first: the cause
+    assert found[0].describe() == "calibration range of Add /attn/Add (feeds Softmax) is [-3.4e+38, 45]"
+    assert found[1].node == "/bert/Mul" and found[1].exclude == ("/attn/Add",)  # Mul is not quantized
+    assert ranges.RangeFinding.from_dict(found[0].as_dict()) == found[0]
+
+
+def test_range_check_ignores_excluded_nodes() -> None:
+    found = ranges.check_ranges({"add_out": (-3.4e38, 45.0)}, _attention_graph(), {"Add"}, excluded={"/attn/Add"})
+    assert found[0].exclude == ()
+
+
+def test_compare_leaves_mask_values_out() -> None:
+    fp32 = np.array([-3.4e38, 2.0, -1.0, 4.0])
+    assert sensitivity.compare(fp32, np.array([-3.3e38, 2.0, -1.0, 4.0])) == (sensitivity.CAP_DB, 0.0)
+    sqnr, rel = sensitivity.compare(fp32, np.array([-3.4e38, 0.0, 0.0, 0.0]))
+    assert sqnr == pytest.approx(0.0) and rel == pytest.approx(1.0)
+
+
+def test_rank_blames_the_node_that_adds_the_error_not_its_consumers() -> None:
+    graph = _attention_graph()
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=8)
+    mask = np.where(np.arange(8) % 4 == 3, -3.4e38, 0.0)
+    probs = np.exp(scores) / np.exp(scores).sum()
+    fp32 = {"div_out": scores, "mask": mask, "add_out": scores + mask, "probs": probs}
+    int8 = {
+        "div_out_dq": scores + 0.01,  # QDQ copy with a little noise
+        "mask_dq": mask,
+        "add_out_dq": np.where(mask < 0, -3.4e38, 0.0),  # every score rounded to zero
+        "probs": np.full(8, 1 / 8),
+    }
+    views = {"div_out": "div_out_dq", "mask": "mask_dq", "add_out": "add_out_dq"}
+    ranking = sensitivity.rank(graph, fp32, int8, views, candidates={"/attn/Div", "/attn/Add", "/attn/Softmax"})
+    by_node = {e.node: e for e in ranking}
+    assert ranking[0].node == "/attn/Add"
+    assert ranking[0].added_error > 0.9 and ranking[0].sqnr_db == pytest.approx(0.0)
+    assert by_node["/attn/Softmax"].sqnr_db < 20  # its output is wrong too...
+    assert by_node["/attn/Softmax"].added_error <= 0  # ...but only inherited from the Add
+    assert 0 < by_node["/attn/Div"].added_error < 0.1
+
+
+def test_quantized_views_follow_quantize_dequantize_pairs() -> None:
+    graph = helper.make_graph(
+        [
+            helper.make_node("QuantizeLinear", ["t", "s", "z"], ["t_q"]),
+            helper.make_node("DequantizeLinear", ["t_q", "s", "z"], ["t_dq"]),
+            helper.make_node("DequantizeLinear", ["w_q", "s", "z"], ["w_dq"]),
+        ],
+        "q", [], [],
+    )  # fmt: skip
+    assert sensitivity.quantized_views(graph) == {"t": "t_dq"}
+
+
+def test_fallback_sizes_double_then_take_all() -> None:
+    assert fallback.sizes(0) == []
+    assert fallback.sizes(1) == [1]
+    assert fallback.sizes(5) == [1, 2, 4, 5]
+    assert fallback.sizes(200, limit=8) == [1, 2, 4, 8]
+
+
+def _diagnosis(**kwargs) -> Diagnosis:
+    base = dict(config_exclusion=("gelu",), findings=[], ranking=[], hardware=None, softmax_preset=[])
+    return Diagnosis(**{**base, **kwargs})
+
+
+def test_message_names_range_cause_and_a_ready_exclusion() -> None:
+    finding = ranges.RangeFinding("add_out", -3.4e38, 45.0, "/attn/Add", "Add", ("Softmax",), ("/attn/Add",))
+    line = _diagnosis(findings=[finding], softmax_preset=["/attn/Add"]).line()
+    assert line == (
+        "cause: calibration range of Add /attn/Add (feeds Softmax) is [-3.4e+38, 45]; "
+        "fix: node_exclusion: [gelu, /attn/Add] (the softmax preset)"
+    )
+
+
+def test_message_for_saturation_gives_the_remedies() -> None:
+    report = hardware.risk_report(QuantConfig(), MATMUL, vnni=False)
+    line = _diagnosis(hardware=report, precise="accuracy 0.91 -> 0.91 (drop +0.000)").line()
+    assert "saturate int16 pair sums" in line and "fix: reduce_range: true or weights_dtype: uint8 or" in line
+
+
+def test_message_without_a_known_cause_names_top_offenders() -> None:
+    errors = [sensitivity.NodeError(f"/fc{i}", "MatMul", 3.0 + i, 0.5, 0.4 - i / 10) for i in range(4)]
+    line = _diagnosis(ranking=errors).line()
+    assert line.startswith("cause: largest quantization error at MatMul /fc0 (SQNR 3.0 dB)")
+    assert line.endswith("fix: node_exclusion: [gelu, /fc0, /fc1, /fc2]")
+    result = fallback.FallbackResult(("gelu", "/fc0"), ("/fc0",), True, {"accuracy": 0.9}, {"accuracy": 0.89})
+    result.latency_cost = 1.1
+    line = dataclasses.replace(_diagnosis(ranking=errors), fallback=result).line()
+    assert line.endswith("fix: node_exclusion: [gelu, /fc0] (fallback search: accuracy 0.890, latency x1.10)")
+
+
+def test_node_exclusion_takes_node_names_and_still_catches_preset_typos(tmp_path) -> None:
+    from pytest_quantbench.config import load_suite
+    from pytest_quantbench.errors import SuiteError
+
+    suite = tmp_path / "s.suite.yaml"
+    base = "task: text-classification\nmodel_name_or_path: m\ndataset: {path: d}\n"
+    suite.write_text(base + "benchmarked: {node_exclusion: [[softmax, /bert/encoder/layer.0/attention/self/Add]]}\n")
+    case = load_suite(suite).cases[0]
+    assert case.config.node_exclusion == ("softmax", "/bert/encoder/layer.0/attention/self/Add")
+    assert case.id == "excl-softmax+1nodes"
+    suite.write_text(base + "fixed: {node_exclusion: [sofmax]}\n")
+    with pytest.raises(SuiteError, match=r"fixed.node_exclusion\[0\]: unknown value 'sofmax' \(did you mean 'softmax'"):
+        load_suite(suite)
+
+
+def test_unknown_node_names_are_a_build_error(tmp_path) -> None:
+    from pytest_quantbench.errors import BuildError
+    from pytest_quantbench.quantization import excluded_nodes
+
+    model = tmp_path / "m.onnx"
+    model.write_bytes(helper.make_model(_attention_graph()).SerializeToString())
+    assert excluded_nodes(model, ("/attn/Add",)) == ["/attn/Add"]
+    with pytest.raises(BuildError, match=r"node_exclusion: no node named '/attn/Ad' in the exported graph"):
+        excluded_nodes(model, ("/attn/Add", "/attn/Ad"))
