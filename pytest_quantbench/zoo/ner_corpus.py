@@ -77,7 +77,7 @@ def _entity(fake, rng: random.Random, kind: str) -> list[str]:
         first, last = fake.first_name(), fake.last_name().replace(",", "")
         return _tokens(last if rng.random() < 0.2 else f"{first} {last}")
     if kind == "ORG":
-        return _tokens(fake.company())
+        return _tokens(fake[rng.choice(("en_US", "en_GB"))].company())  # "X LLC", "X and Y", "X-Y", "X PLC"
     if kind == "LOC":
         place = fake.city() if rng.random() < 0.6 else fake["en_US"].country()  # English country names
         return _tokens(place.split(" (")[0])  # faker's "Antarctica (the territory South of 60 deg S)"
