@@ -66,7 +66,7 @@ def kills(root: Path, runs: int, seed: int = 0) -> dict:
     for run in range(runs):
         key = f"kill{run}"
         proc = _builder(root, key, log)
-        time.sleep(rng.uniform(0.05, 0.9))
+        time.sleep(rng.uniform(0.05, 0.6))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         entry = cache.get(KIND, key)
