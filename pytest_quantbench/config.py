@@ -296,7 +296,7 @@ def _parse_calibration(ctx: _Ctx, value: Any, f: str) -> Calibration:
         num_calibration_samples=ctx.integer(
             value.get("num_calibration_samples", 100), _join(f, "num_calibration_samples"), 1, 100_000
         ),
-        padding=ctx.choice(value.get("padding", "max_length"), _join(f, "padding"), ("max_length", "longest")),
+        padding=ctx.choice(value.get("padding", "max_length"), _join(f, "padding"), ("max_length", "longest", "none")),
         percentile=ctx.number(value.get("percentile", 99.999), _join(f, "percentile"), 90.0, 100.0),
     )
 

@@ -154,10 +154,19 @@ def _word_starts(word_ids: list[int | None]) -> list[int]:
 
 
 def calibration_dataset(suite: Suite, dataset, preprocessor: Preprocessor, num_samples: int, padding: str):
-    """A `datasets.Dataset` of model inputs, as `ORTQuantizer.fit` takes it."""
+    """A `datasets.Dataset` of model inputs, as `ORTQuantizer.fit` takes it.
+
+    `padding: none` encodes each sample alone, so no position is masked and the attention-mask `Add` never
+    sees the fp32 minimum (calibration then runs one sample at a time).
+    """
     import datasets
 
     dataset = dataset.shuffle(seed=CALIBRATION_SEED).select(range(min(num_samples, len(dataset))))
+    if padding == "none":
+        rows = [preprocessor.encode(dataset[i : i + 1], padding=False) for i in range(len(dataset))]
+        for row in rows:
+            row.pop("_word_ids", None)
+        return datasets.Dataset.from_dict({k: [row[k][0] for row in rows] for k in rows[0]})
     enc = preprocessor.encode(dataset[:], padding=padding)
     enc.pop("_word_ids", None)
     return datasets.Dataset.from_dict({k: list(v) for k, v in enc.items()})

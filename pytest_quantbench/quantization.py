@@ -157,7 +157,7 @@ def quantize(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: A
                     calibration_config=_calibration_config(config, calibration_data),
                     onnx_augmented_model_name=out / "augmented.onnx",
                     operators_to_quantize=qconfig.operators_to_quantize,
-                    batch_size=8,
+                    batch_size=1 if config.calibration.padding == "none" else 8,  # unpadded rows differ in length
                 )
             except Exception as exc:
                 raise BuildError(f"{config.calibration.method} calibration failed: {exc}") from exc

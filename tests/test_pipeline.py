@@ -144,3 +144,25 @@ def test_cli_build_warms_the_cache(tmp_path: Path, qb_cache: Path, capsys) -> No
     assert "bad.suite.yaml: model_name_or_path: is required" in err
     assert main(["build", str(suite), "--cache", str(qb_cache), "--evaluate"]) == 0
     assert "accuracy 1.000 -> 1.000" in capsys.readouterr().out
+
+
+def test_unpadded_calibration_does_not_collapse(sentiment, tmp_path: Path) -> None:
+    """The fix the diagnosis suggests besides excluding the mask Add: calibrate without padding."""
+    harness, _ = sentiment
+    path = tmp_path / "unpadded.suite.yaml"
+    path.write_text(
+        textwrap.dedent("""
+        task: text-classification
+        model_name_or_path: builtin:tiny-bert-sentiment
+        dataset: {path: "builtin:synthetic-sentiment", num_eval_samples: 100}
+        fixed:
+          quantization_approach: static
+          operators_to_quantize: [Add, MatMul]
+          calibration: {method: minmax, num_calibration_samples: 50, padding: none}
+          framework_args: {opset: 13, optimization_level: 1}
+    """)
+    )
+    (case,) = load_suite(path).cases
+    result = harness.evaluate(case)
+    assert not result.verdict.collapsed and result.quantized["accuracy"] >= 0.9
+    assert result.report["total_quantized"] > 0
