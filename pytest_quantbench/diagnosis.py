@@ -60,8 +60,9 @@ class Diagnosis:
         if not names:
             return "none found"
         preset = " (the softmax preset)" if set(names) == set(self.softmax_preset) else ""
+        unpadded = " or calibration padding: none" if self.findings else ""
         searched = "; the fallback search found no passing set" if fb is not None else ""
-        return f"node_exclusion: [{', '.join([*self.config_exclusion, *names])}]{preset}{searched}"
+        return f"node_exclusion: [{', '.join([*self.config_exclusion, *names])}]{preset}{unpadded}{searched}"
 
     def line(self) -> str:
         return f"cause: {self.cause()}; fix: {self.fix()}"

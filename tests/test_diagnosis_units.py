@@ -196,7 +196,7 @@ def test_message_names_range_cause_and_a_ready_exclusion() -> None:
     line = _diagnosis(findings=[finding], softmax_preset=["/attn/Add"]).line()
     assert line == (
         "cause: calibration range of Add /attn/Add (feeds Softmax) is [-3.4e+38, 45]; "
-        "fix: node_exclusion: [gelu, /attn/Add] (the softmax preset)"
+        "fix: node_exclusion: [gelu, /attn/Add] (the softmax preset) or calibration padding: none"
     )
 
 
