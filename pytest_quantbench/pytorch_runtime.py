@@ -9,6 +9,7 @@ layers (what ONNX Runtime's `MatMul` covers); `per_channel` picks PyTorch's per-
 from __future__ import annotations
 
 import inspect
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,10 @@ def quantize(model: Any, config: QuantConfig) -> tuple[Any, dict]:
     ops = config.operators_to_quantize
     targets = {torch.nn.Linear} if not ops or "MatMul" in ops else set()
     spec = {torch.nn.Linear: per_channel_dynamic_qconfig} if config.per_channel else targets
-    quantized = quantize_dynamic(model, spec if targets else set(), dtype=torch.qint8) if targets else model
+    with warnings.catch_warnings():  # torch.ao's eager API warns that it moves to torchao; it is what users run today
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        quantized = quantize_dynamic(model, spec, dtype=torch.qint8) if targets else model
     count = sum(1 for m in quantized.modules() if type(m).__name__ == "Linear" and m.__module__.startswith("torch.ao"))
     return quantized, {
         "quantized_nodes": {"Linear": count} if count else {},
