@@ -41,7 +41,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=export_command)
 
 
-RUN_HELP = "a run's JSON file, 'latest' (the newest saved run) or a run number such as 0001"
+RUN_HELP = (
+    "a run's JSON file, 'latest' (the newest saved run) or a run number such as 0001; "
+    "shards of one run joined by commas (a.json,b.json) are merged"
+)
 
 
 def _runs(parser: argparse.ArgumentParser, *names: str) -> None:
@@ -53,6 +56,10 @@ def _runs(parser: argparse.ArgumentParser, *names: str) -> None:
 
 
 def _load(spec: str, storage: str) -> results.Run:
+    return results.merge([_load_one(part, storage) for part in spec.split(",")])
+
+
+def _load_one(spec: str, storage: str) -> results.Run:
     from pytest_benchmark.storage.file import FileStorage
     from pytest_benchmark.utils import get_machine_id
 

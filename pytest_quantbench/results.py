@@ -137,6 +137,22 @@ class Run:
         return sorted({t.shape for t in self.timings_of(suite)}, key=lambda s: (s[0], s[1] or 0))
 
 
+def merge(runs: list[Run]) -> Run:
+    """One run from the JSON files of the shards of a CI matrix (`--quantbench-shard K/N`): every shard timed
+    its suites against its own fp32 baselines, so rows are concatenated, never recomputed."""
+    if len(runs) == 1:
+        return runs[0]
+    suites = {s.name: s for run in runs for s in run.suites}
+    return Run(
+        source=" + ".join(r.source for r in runs),
+        machine=runs[0].machine,
+        commit=runs[0].commit,
+        suites=tuple(suites.values()),
+        accuracy=tuple(a for r in runs for a in r.accuracy),
+        timings=tuple(t for r in runs for t in r.timings),
+    )
+
+
 def parse_shape(text: str) -> tuple[int, int | None]:
     """A shape as latency case ids write it: `bs8-len128`, or `bs8` for image tasks; an argparse type."""
     match = re.fullmatch(r"bs(\d+)(?:-len(\d+))?", text)

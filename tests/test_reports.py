@@ -224,3 +224,18 @@ def test_a_file_without_quantbench_results_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps({"benchmarks": []}))
     with pytest.raises(results.RunFileError, match="no 'quantbench' results"):
         results.load(path)
+
+
+def test_shards_merge_into_the_card_of_one_run(tmp_path: Path) -> None:
+    """Two runners of a matrix each saved part of the run; the merged card is the single run's card."""
+    whole = json.loads(write_run(tmp_path / "whole.json").read_text())
+    halves = []
+    for i in range(2):
+        part = json.loads(json.dumps(whole))
+        part["benchmarks"] = whole["benchmarks"][i::2]
+        part["quantbench"]["accuracy"] = whole["quantbench"]["accuracy"][i::2]
+        halves.append(tmp_path / f"shard{i}.json")
+        halves[-1].write_text(json.dumps(part))
+    merged = tmp_path / "merged.md"
+    assert cli.main(["card", f"{halves[0]},{halves[1]}", "-o", str(merged)]) == 0
+    assert merged.read_text() == card.render(results.load(tmp_path / "whole.json"))
