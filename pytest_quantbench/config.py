@@ -593,6 +593,6 @@ def _parse_overrides(
         when = {k: CONFIG_FIELDS[k](ctx, v, f"{f}.when.{k}") for k, v in rule["when"].items()}
         expect = rule.get("expect")
         if expect is not None:
-            ctx.choice(expect, f"{f}.expect", ("collapse",))
+            ctx.choice(expect, f"{f}.expect", ("collapse", "fail"))
         rules.append((when, _parse_thresholds(ctx, rule.get("thresholds") or {}, f"{f}.thresholds", metrics), expect))
     return rules

@@ -208,23 +208,36 @@ class Harness:
         if case.key in self.evaluations:
             return self.evaluations[case.key]
         suite, threads = case.suite, os.cpu_count()
-        eval_data, id2label = self.eval_data(suite), self.id2label(suite)
+        eval_data = self.eval_data(suite)
         quantized = self.quantized(case)
-        baseline = "pytorch" if case.config.framework == "pytorch" else str(self.original(case))
-        original = self._once(
-            ("scores", baseline, suite.path),
-            lambda: evaluation.evaluate_session(
-                self.original_session(case, threads), eval_data, suite.task, suite.metrics, id2label
-            ),
-        )
-        scores = evaluation.evaluate_session(
-            self.quantized_session(case, threads), eval_data, suite.task, suite.metrics, id2label
-        )
+        if case.config.framework == "pytorch":
+            model_hash = self._once(("model_hash", suite.path), lambda: hash_files(self.model_dir(suite)))
+            settings = (case.config.operators_to_quantize, case.config.per_channel)
+            original_id, quantized_id = f"pytorch-{model_hash}", f"pytorch-{model_hash}-{settings}"
+        else:
+            original_id, quantized_id = str(self.original(case)), str(quantized.path)
+        original = self._scores(original_id, suite, lambda: self.original_session(case, threads))
+        scores = self._scores(quantized_id, suite, lambda: self.quantized_session(case, threads))
         chance = evaluation.chance_levels(suite.task, eval_data.references)
         verdict = gates.judge(original, scores, chance, dict(case.thresholds))
         result = Evaluation(case, original, scores, verdict, quantized.report)
         self.evaluations[case.key] = result
         return result
+
+    def _scores(self, model_id: str, suite: Suite, session) -> dict[str, float]:
+        """A model's scores on the suite's eval split, kept on disk: a warm rerun evaluates nothing again."""
+        split = self.split(suite, suite.dataset.eval_split)
+        spec = (suite.task, suite.metrics, suite.dataset.num_eval_samples, suite.dataset.max_length)
+        key = digest("scores", model_id, split._fingerprint, spec, library_versions())
+
+        def build(out: Path) -> None:
+            eval_data, id2label = self.eval_data(suite), self.id2label(suite)
+            result = evaluation.evaluate_session(session(), eval_data, suite.task, suite.metrics, id2label)
+            (out / "scores.json").write_text(json.dumps(result))
+
+        return self._once(
+            ("scores", key), lambda: json.loads((self.cache.build("scores", key, build) / "scores.json").read_text())
+        )
 
     def timing_inputs(self, suite: Suite, batch_size: int, input_length: int | None) -> dict:
         return self._once(

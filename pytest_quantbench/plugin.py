@@ -139,11 +139,15 @@ def _suite_for(metafunc: pytest.Metafunc):
 
 
 def _expect_marks(expect: str | None) -> list[pytest.MarkDecorator]:
+    """`expect: collapse` / `expect: fail` document a known broken config as a strict xfail: it fails again, in
+    CI, the day the config starts passing (or fails for another reason)."""
     from .errors import CollapseFailure
 
-    if expect != "collapse":
-        return []
-    return [pytest.mark.xfail(strict=True, raises=CollapseFailure, reason="known collapse (expect: collapse)")]
+    if expect == "collapse":
+        return [pytest.mark.xfail(strict=True, raises=CollapseFailure, reason="known collapse (expect: collapse)")]
+    if expect == "fail":
+        return [pytest.mark.xfail(strict=True, raises=GateFailure, reason="known gate failure (expect: fail)")]
+    return []
 
 
 @pytest.hookimpl(wrapper=True)
