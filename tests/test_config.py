@@ -144,3 +144,14 @@ def test_missing_file_is_a_suite_error(tmp_path: Path) -> None:
 def test_yaml_is_data_only(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match="invalid YAML"):
         load_suite(write(tmp_path, BASE + "evil: !!python/object/apply:os.system ['true']\n"))
+
+
+def test_expect_fail_documents_a_known_gate_failure(tmp_path: Path) -> None:
+    suite = load_suite(
+        write(
+            tmp_path,
+            BASE + "benchmarked: {per_channel: [false, true]}\n"
+            "overrides: [{when: {per_channel: true}, expect: fail}]\n",
+        )
+    )
+    assert [c.expect for c in suite.cases] == [None, "fail"]
