@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from .training import SEED, BuildContext, write_jsonl
@@ -93,20 +94,22 @@ def sentences(n: int, templates: tuple[str, ...], seed: int) -> list[dict]:
     fake = Faker(list(LOCALES), use_weighting=False)
     fake.seed_instance(seed)
     rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        tokens, tags = [], []
-        for piece in rng.choice(templates).split():
-            if piece.startswith("{") and piece.endswith("}"):
-                words = _entity(fake, rng, piece[1:-1])
-                kind = KIND_TAGS.get(piece[1:-1], piece[1:-1])
-                tokens += words
-                tags += [CONLL_LABELS.index(f"B-{kind}")] + [CONLL_LABELS.index(f"I-{kind}")] * (len(words) - 1)
-            else:
-                tokens.append(piece)
-                tags.append(0)
-        rows.append({"tokens": tokens, "ner_tags": tags})
-    return rows
+    return [fill(rng.choice(templates), lambda kind: _entity(fake, rng, kind)) for _ in range(n)]
+
+
+def fill(template: str, entity: Callable[[str], list[str]]) -> dict:
+    """One {"tokens", "ner_tags"} row: template words tagged O, each {KIND} replaced by entity(KIND), BIO-tagged."""
+    tokens, tags = [], []
+    for piece in template.split():
+        if piece.startswith("{") and piece.endswith("}"):
+            words = entity(piece[1:-1])
+            kind = KIND_TAGS.get(piece[1:-1], piece[1:-1])
+            tokens += words
+            tags += [CONLL_LABELS.index(f"B-{kind}")] + [CONLL_LABELS.index(f"I-{kind}")] * (len(words) - 1)
+        else:
+            tokens.append(piece)
+            tags.append(0)
+    return {"tokens": tokens, "ner_tags": tags}
 
 
 def build_generated_ner(out: Path, ctx: BuildContext) -> None:

@@ -11,6 +11,7 @@ import random
 from pathlib import Path
 
 from .ner_corpus import CONLL_LABELS as NER_LABELS
+from .ner_corpus import fill
 from .training import SEED, BuildContext, read_jsonl, seeded, train, write_jsonl
 
 POSITIVE = "good great superb lovely charming brilliant delightful wonderful moving clever funny fresh".split()
@@ -80,20 +81,7 @@ def _entity(rng: random.Random, kind: str) -> list[str]:
 
 
 def _ner_split(rng: random.Random, n: int, templates: tuple[str, ...]) -> list[dict]:
-    rows = []
-    for _ in range(n):
-        tokens, tags = [], []
-        for piece in rng.choice(templates).split():
-            if piece.startswith("{") and piece.endswith("}"):
-                kind = piece[1:-1]
-                words = _entity(rng, kind)
-                tokens += words
-                tags += [NER_LABELS.index(f"B-{kind}")] + [NER_LABELS.index(f"I-{kind}")] * (len(words) - 1)
-            else:
-                tokens.append(piece)
-                tags.append(0)
-        rows.append({"tokens": tokens, "ner_tags": tags})
-    return rows
+    return [fill(rng.choice(templates), lambda kind: _entity(rng, kind)) for _ in range(n)]
 
 
 def build_synthetic_sentiment(out: Path, ctx: BuildContext) -> None:
