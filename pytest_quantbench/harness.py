@@ -104,8 +104,16 @@ class Harness:
 
     # --- artifacts ----------------------------------------------------------------------------------
 
+    def _model_hash(self, suite: Suite) -> str:
+        return self._once(("model_hash", suite.path), lambda: hash_files(self.model_dir(suite)))
+
+    @staticmethod
+    def _torch_settings(case: Case) -> tuple:
+        """What PyTorch's dynamic quantization reads of a config (the rest is ONNX Runtime's)."""
+        return (case.config.operators_to_quantize, case.config.per_channel)
+
     def _export_key(self, case: Case) -> str:
-        model_hash = self._once(("model_hash", case.suite.path), lambda: hash_files(self.model_dir(case.suite)))
+        model_hash = self._model_hash(case.suite)
         opset = case.config.framework_args.opset
         return digest("export", model_hash, case.suite.task, opset, library_versions())
 
@@ -128,9 +136,8 @@ class Harness:
         )
 
     def _torch_quantized(self, case: Case):
-        settings = (case.config.operators_to_quantize, case.config.per_channel)
         return self._once(
-            ("torch-int8", str(case.suite.path), settings),
+            ("torch-int8", str(case.suite.path), self._torch_settings(case)),
             lambda: pytorch_runtime.quantize(self._torch_model(case.suite), case.config),
         )
 
@@ -211,9 +218,8 @@ class Harness:
         eval_data = self.eval_data(suite)
         quantized = self.quantized(case)
         if case.config.framework == "pytorch":
-            model_hash = self._once(("model_hash", suite.path), lambda: hash_files(self.model_dir(suite)))
-            settings = (case.config.operators_to_quantize, case.config.per_channel)
-            original_id, quantized_id = f"pytorch-{model_hash}", f"pytorch-{model_hash}-{settings}"
+            model_hash = self._model_hash(suite)
+            original_id, quantized_id = f"pytorch-{model_hash}", f"pytorch-{model_hash}-{self._torch_settings(case)}"
         else:
             original_id, quantized_id = str(self.original(case)), str(quantized.path)
         original = self._scores(original_id, suite, lambda: self.original_session(case, threads))

@@ -92,10 +92,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         shard, shards = sharding.parse(spec)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    owner = sharding.assign([item.nodeid.split("::")[0] for item in items], shards)
-    kept = [item for item in items if owner[item.nodeid.split("::")[0]] == shard]
+    files = [item.nodeid.split("::")[0] for item in items]
+    owner = sharding.assign(files, shards)
+    kept = [item for item, f in zip(items, files, strict=True) if owner[f] == shard]
     if len(kept) < len(items):
-        config.hook.pytest_deselected(items=[item for item in items if owner[item.nodeid.split("::")[0]] != shard])
+        config.hook.pytest_deselected(items=[item for item, f in zip(items, files, strict=True) if owner[f] != shard])
         items[:] = kept
 
 
