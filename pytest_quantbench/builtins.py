@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .cache import ArtifactCache, digest
 from .zoo import dinov2, minilm, mnist, movie_reviews, ner_corpus, tiny
-from .zoo.training import BuildContext, Progress, say
+from .zoo.training import BuildContext, Progress, every_core, say
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ DATASETS: dict[str, DatasetRecipe] = {
 }
 MODELS: dict[str, ModelRecipe] = {
     "minilm-sentiment": ModelRecipe(minilm.build_minilm_sentiment, "movie-reviews", 1),
-    "minilm-ner": ModelRecipe(minilm.build_minilm_ner, "generated-ner", 6),
+    "minilm-ner": ModelRecipe(minilm.build_minilm_ner, "generated-ner", 7),
     "dinov2-vit-s14-mnist": ModelRecipe(dinov2.build_dinov2_vit_mnist, "mnist", 1),
     "tiny-bert-sentiment": ModelRecipe(tiny.build_tiny_bert_sentiment, "synthetic-sentiment", 2),
     "tiny-bert-ner": ModelRecipe(tiny.build_tiny_bert_ner, "synthetic-ner", 2),
@@ -84,6 +84,7 @@ def model_dir(name: str, cache: ArtifactCache, progress: Progress = say) -> Path
 
     def build(out: Path) -> None:
         progress(f"quantbench: building builtin:{name} (once; cached under {cache.root})")
-        recipe.build(out, data_path, ctx)
+        with every_core():
+            recipe.build(out, data_path, ctx)
 
     return cache.build("builtin", key, build, {"name": name})

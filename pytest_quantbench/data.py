@@ -95,11 +95,8 @@ class Preprocessor:
             images = [img.convert("RGB") for img in rows[self.spec.primary]]
             pixels = self.processor(images=images, return_tensors="np")["pixel_values"]
             return {"pixel_values": pixels.astype(np.float32)}
-        args = [rows[self.spec.primary]]
-        if self.spec.secondary:
-            args.append(rows[self.spec.secondary])
         enc = self.processor(
-            *args,
+            *self._texts(rows),
             padding=padding,
             truncation=True,
             max_length=max_length or self.spec.max_length,
@@ -111,11 +108,27 @@ class Preprocessor:
             out["_word_ids"] = [enc.word_ids(i) for i in range(len(rows[self.spec.primary]))]
         return out
 
+    def token_counts(self, rows: dict[str, list]) -> list[int]:
+        """Tokens per text row after truncation: what a batch of these rows pads to."""
+        enc = self.processor(
+            *self._texts(rows),
+            truncation=True,
+            max_length=self.spec.max_length,
+            is_split_into_words=self.task == "token-classification",
+        )
+        return [len(ids) for ids in enc["input_ids"]]
+
+    def _texts(self, rows: dict[str, list]) -> list[list]:
+        return [rows[self.spec.primary]] + ([rows[self.spec.secondary]] if self.spec.secondary else [])
+
 
 def eval_data(suite: Suite, dataset, preprocessor: Preprocessor, id2label: dict[int, str]) -> EvalData:
     spec = suite.dataset
     if spec.num_eval_samples is not None:
         dataset = dataset.select(range(min(spec.num_eval_samples, len(dataset))))
+    if suite.task != "image-classification":  # batches of like lengths pad little; every metric ignores order
+        counts = preprocessor.token_counts(dataset[:])
+        dataset = dataset.select(sorted(range(len(dataset)), key=counts.__getitem__))
     ref_col = spec.ref_keys[0]
     names = _label_names(dataset, ref_col)
     label2id = {v.lower(): k for k, v in id2label.items()}

@@ -140,7 +140,7 @@ def diagnose(harness: Harness, case: Case, search: bool = False) -> Diagnosis:
     return result
 
 
-def for_case(harness: Harness, case: Case, passed: bool, config: pytest.Config) -> Diagnosis | Broken | None:
+def for_case(harness: Harness, case: Case, passed: bool, config: pytest.Config) -> Diagnosis | Unavailable | None:
     """The diagnosis the options ask for: failing gates unless `--quantbench-no-diagnose`, every case with
     `--quantbench-diagnose`, the fallback search with `--quantbench-fallback`; else None.
 
@@ -148,20 +148,22 @@ def for_case(harness: Harness, case: Case, passed: bool, config: pytest.Config) 
     """
     if config.getoption("quantbench_no_diagnose") or (passed and not config.getoption("quantbench_diagnose")):
         return None
+    if case.config.framework != "onnxruntime":
+        return Unavailable(f"no diagnosis for framework: {case.config.framework} (it reads ONNX graphs)")
     try:
         return diagnose(harness, case, search=not passed and config.getoption("quantbench_fallback"))
     except Exception as exc:
-        return Broken(f"{type(exc).__name__}: {exc}")
+        return Unavailable(f"diagnosis failed: {type(exc).__name__}: {exc}")
 
 
 @dataclass
-class Broken:
-    """Stands in for a diagnosis that raised."""
+class Unavailable:
+    """Stands in for a diagnosis that could not run: the failure line says why instead."""
 
-    error: str
+    reason: str
 
     def line(self) -> str:
-        return f"diagnosis failed: {self.error}"
+        return self.reason
 
     def text(self) -> str:
         return self.line()

@@ -219,9 +219,14 @@ class Harness:
         quantized = self.quantized(case)
         if case.config.framework == "pytorch":
             model_hash = self._model_hash(suite)
-            original_id, quantized_id = f"pytorch-{model_hash}", f"pytorch-{model_hash}-{self._torch_settings(case)}"
+            original_id = f"pytorch-{model_hash}"
+            quantized_id = (
+                original_id if quantized.report["quantized_nothing"] else f"{original_id}-{self._torch_settings(case)}"
+            )
         else:
-            original_id, quantized_id = str(self.original(case)), str(quantized.path)
+            runtime = (case.config.framework_args.optimization_level, case.config.framework_args.x64_quant_precision)
+            original_id = f"onnx-{self._export_key(case)}-{runtime}"
+            quantized_id = f"onnx-graph-{quantized.report['graph_sha256']}-{runtime}"
         original = self._scores(original_id, suite, lambda: self.original_session(case, threads))
         scores = self._scores(quantized_id, suite, lambda: self.quantized_session(case, threads))
         chance = evaluation.chance_levels(suite.task, eval_data.references)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import warnings
 from collections import Counter
@@ -24,7 +25,7 @@ INTEGER_OPS = {
     "QEmbedLayerNormalization": "EmbedLayerNormalization", "DynamicQuantizeLSTM": "LSTM",
 }  # fmt: skip
 QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
-ARTIFACT_FORMAT = 2  # bump when a quantized entry gains files or report fields (2: ranges.json, range_check)
+ARTIFACT_FORMAT = 3  # bump when a quantized entry gains files or report fields (2: ranges.json, 3: graph_sha256)
 RANGES_FILE = "ranges.json"
 
 
@@ -215,4 +216,10 @@ def quantization_report(model_path: Path, operators: list[str] | None = None) ->
         ):
             counts[node.op_type] += 1
     total = sum(counts.values())
-    return {"quantized_nodes": dict(sorted(counts.items())), "total_quantized": total, "quantized_nothing": total == 0}
+    return {
+        "quantized_nodes": dict(sorted(counts.items())),
+        "total_quantized": total,
+        "quantized_nothing": total == 0,
+        # identical graphs (per_channel on a config that quantizes nothing, say) score alike: evaluated once
+        "graph_sha256": hashlib.sha256(graph.SerializeToString(deterministic=True)).hexdigest()[:24],
+    }

@@ -71,25 +71,34 @@ def ci95_rel(times: list[float]) -> float:
     return Z95 * statistics.stdev(times) / math.sqrt(len(times)) / mean if len(times) > 1 and mean > 0 else 0.0
 
 
+def _timed_calls(session: Any, feed: dict, n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        session.run(None, feed)
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec) -> list[float] | None:
     """Time `session.run` with pytest-benchmark; inputs are built before, only the call is timed.
 
-    With `rounds` unset, a pilot of untimed-for-the-record calls (after the warm-up) sets the number of
-    rounds (`plan_rounds`). Returns the latency of every round in seconds, or None when pytest-benchmark
-    is disabled.
+    With `rounds` unset, the warm-up calls are timed too: when they show that `max_time_s` affords no more
+    rounds than a pilot and the minimum together, the case runs what it affords (at least the minimum);
+    otherwise a pilot of calls (not recorded) sets the number of rounds (`plan_rounds`). Returns the latency of every round in seconds, or None when pytest-benchmark is
+    disabled.
     """
     wanted = {i.name for i in session.get_inputs()}
     feed = {k: v for k, v in feed.items() if k in wanted}
     rounds, warmup = spec.rounds, spec.warmup_rounds
     if rounds is None and not getattr(benchmark, "disabled", False):
-        for _ in range(warmup):
-            session.run(None, feed)
-        pilot = []
-        for _ in range(PILOT_ROUNDS):
-            start = time.perf_counter()
-            session.run(None, feed)
-            pilot.append(time.perf_counter() - start)
-        rounds, warmup = plan_rounds(pilot, spec), 0
+        last = _timed_calls(session, feed, max(warmup, 1))[-1]
+        affordable = int(spec.max_time_s / last) if last > 0 else MIN_ROUNDS + PILOT_ROUNDS + 1
+        if affordable <= MIN_ROUNDS + PILOT_ROUNDS:  # the pilot would cost as many calls as it could save
+            rounds = max(MIN_ROUNDS, affordable)
+        else:
+            rounds = plan_rounds(_timed_calls(session, feed, PILOT_ROUNDS), spec)
+        warmup = 0
     benchmark.pedantic(session.run, args=(None, feed), rounds=rounds or 1, warmup_rounds=warmup, iterations=1)
     stats = getattr(benchmark, "stats", None)
     return list(stats.stats.data) if stats is not None else None
@@ -112,17 +121,18 @@ class TimingBook:
     speedups: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def record(self, m: Measurement, times: list[float] | None) -> dict:
+        """Speed-up is the ratio of medians: one preempted round moves a mean, not a median."""
         info: dict[str, Any] = {}
         if times is None:
             return info
-        mean = statistics.fmean(times)
+        mean, median = statistics.fmean(times), statistics.median(times)
         info["latency_mean_ms"] = mean * 1e3
         info.update(percentiles_ms(times))
         info["samples_per_s"] = m.batch_size / mean
         if m.role == "fp32":
-            self.baselines[m.baseline_key] = mean
+            self.baselines[m.baseline_key] = median
         elif m.baseline_key in self.baselines:
-            speedup = self.baselines[m.baseline_key] / mean
+            speedup = self.baselines[m.baseline_key] / median
             info["speedup"] = speedup
             self.speedups[(m.case.key, m.shape_id)] = speedup
         return info

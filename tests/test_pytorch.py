@@ -28,15 +28,27 @@ FRAMEWORKS = """
 
 def test_pytorch_rows_sit_beside_onnxruntime_rows(suite_file, run, pytester: pytest.Pytester) -> None:
     suite_file("frameworks.suite.yaml", FRAMEWORKS)
-    result = run("-v", "--benchmark-json", "out.json", "-W", "ignore::UserWarning")
-    result.assert_outcomes(passed=4 + 6)
-    result.stdout.fnmatch_lines(["*accuracy[[]pytorch-Add+MatMul[]] PASSED*", "*latency[[]fp32-pytorch-bs1-len16[]]*"])
+    result = run("-v", "-rs", "--benchmark-json", "out.json", "-W", "ignore::UserWarning", "--quantbench-diagnose")
+    result.assert_outcomes(passed=4 + 4, skipped=2)  # the [Add] configs quantize nothing: their timing is skipped
+    result.stdout.fnmatch_lines(
+        [
+            "*accuracy[[]pytorch-Add+MatMul[]] PASSED*",
+            "*latency[[]fp32-pytorch-bs1-len16[]]*",
+            "SKIPPED*pytorch-Add: quantizing [[]'Add'[]] changed no node; the model is still fp32*",
+        ]
+    )
+    accuracy = {
+        r["config_id"]: r for r in json.loads((pytester.path / "out.json").read_text())["quantbench"]["accuracy"]
+    }
+    assert accuracy["pytorch-Add+MatMul"]["diagnosis"] == {
+        "line": "no diagnosis for framework: pytorch (it reads ONNX graphs)"
+    }
     rows = {b["name"]: b["extra_info"] for b in json.loads((pytester.path / "out.json").read_text())["benchmarks"]}
     torch_int8 = rows["latency[int8-pytorch-Add+MatMul-bs1-len16]"]
     assert torch_int8["config"]["framework"] == "pytorch"
     assert torch_int8["quantized_nothing"] is False
     assert torch_int8["accuracy"]["accuracy"]["quantized"] >= 0.9
-    assert rows["latency[int8-pytorch-Add-bs1-len16]"]["quantized_nothing"] is True  # no Linear: nothing to do
+    assert "latency[int8-pytorch-Add-bs1-len16]" not in rows
     assert "speedup" in torch_int8 and "speedup" in rows["latency[int8-onnxruntime-Add+MatMul-bs1-len16]"]
 
 
@@ -57,3 +69,22 @@ def test_pytorch_static_is_refused_at_collection(tmp_path: Path) -> None:
     )
     with pytest.raises(SuiteError, match=r"benchmarked.framework: pytorch runs dynamic quantization only"):
         load_suite(path)
+
+
+def test_builds_use_every_core_after_a_timing_case_pinned_one() -> None:
+    """torch's thread count is process-wide: a PyTorch timing case sets it to 1, a later build must not train on
+    one core (and must leave the setting as it found it)."""
+    import os
+
+    import torch
+
+    from pytest_quantbench.zoo.training import every_core
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with every_core():
+            assert torch.get_num_threads() == (os.cpu_count() or 1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

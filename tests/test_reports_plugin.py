@@ -9,24 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SENTIMENT
+from conftest import PER_CHANNEL_GRID, SENTIMENT
 from pytest_quantbench import cli
-
-TIMED = (
-    SENTIMENT
-    + """
-    fixed:
-      operators_to_quantize: [Add, MatMul]
-      framework_args: {opset: 13, optimization_level: 1}
-    benchmarked:
-      per_channel: [false, true]
-    time: {batch_sizes: [1], input_lengths: [16], rounds: 2, warmup_rounds: 0}
-"""
-)
 
 
 def test_run_writes_quantbench_json_card_plot_and_headline(suite_file, run, pytester: pytest.Pytester) -> None:
-    suite_file("sentiment.suite.yaml", TIMED)
+    suite_file("sentiment.suite.yaml", PER_CHANNEL_GRID)
     result = run("--benchmark-json=run.json", "--quantbench-card=card.md", "--quantbench-plot=plot.png")
     result.assert_outcomes(passed=2 + 1 + 2)
     result.stdout.fnmatch_lines(

@@ -7,20 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import PER_CHANNEL_GRID
 from pytest_quantbench.cache import ArtifactCache
-
-GRID = """
-    name: tiny-sentiment
-    task: text-classification
-    model_name_or_path: builtin:tiny-bert-sentiment
-    dataset: {path: "builtin:synthetic-sentiment", eval_split: validation, num_eval_samples: 64}
-    fixed:
-      operators_to_quantize: [Add, MatMul]
-      framework_args: {opset: 13, optimization_level: 1}
-    benchmarked:
-      per_channel: [false, true]
-    time: {batch_sizes: [1], input_lengths: [16], rounds: 2, warmup_rounds: 0}
-"""
 
 
 def _accuracy(path: Path) -> dict:
@@ -29,7 +17,7 @@ def _accuracy(path: Path) -> dict:
 
 
 def test_two_workers_match_the_serial_run(suite_file, pytester: pytest.Pytester, tmp_path: Path) -> None:
-    suite_file("sentiment.suite.yaml", GRID)
+    suite_file("sentiment.suite.yaml", PER_CHANNEL_GRID)
     cache = tmp_path / "fresh-cache"  # fresh, so that every build of this run is in its log
     common = ("-p", "no:cacheprovider", f"--quantbench-cache={cache}", "-W", "ignore::UserWarning")
     parallel = pytester.runpytest_subprocess(*common, "-n", "2", "--benchmark-json=parallel.json")

@@ -105,6 +105,6 @@ def build_minilm_ner(out: Path, data_dir: Path, ctx: BuildContext) -> None:
                 previous = word
         return {**enc, "labels": labels}
 
-    train(model, _batches(rows, encode, 16), epochs=3, lr=3e-4, progress=ctx.progress, what="fine-tuning minilm-ner")
+    train(model, _batches(rows, encode, 16), epochs=2, lr=3e-4, progress=ctx.progress, what="fine-tuning minilm-ner")
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,19 @@ class BuildContext:
 
     cache: ArtifactCache
     progress: Progress = field(default=say)
+
+
+@contextlib.contextmanager
+def every_core() -> Iterator[None]:
+    """Train on every core: torch's thread count is process-wide, and a timing case may have set it to 1."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def seeded(make_model: Callable[[], Any]) -> Any:
