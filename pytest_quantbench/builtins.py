@@ -41,7 +41,7 @@ DATASETS: dict[str, DatasetRecipe] = {
     "synthetic-shapes": DatasetRecipe(tiny.build_synthetic_shapes, "imagefolder", 2, ("pillow", "numpy")),
 }
 MODELS: dict[str, ModelRecipe] = {
-    "minilm-sentiment": ModelRecipe(minilm.build_minilm_sentiment, "movie-reviews", 1),
+    "minilm-sentiment": ModelRecipe(minilm.build_minilm_sentiment, "movie-reviews", 2),
     "minilm-ner": ModelRecipe(minilm.build_minilm_ner, "generated-ner", 7),
     "dinov2-vit-s14-mnist": ModelRecipe(dinov2.build_dinov2_vit_mnist, "mnist", 1),
     "tiny-bert-sentiment": ModelRecipe(tiny.build_tiny_bert_sentiment, "synthetic-sentiment", 2),

@@ -129,13 +129,6 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
                 continue
             body.append(_time_row(suite, int8[config.id], baselines.get((config.baseline_id, shape))))
         lines += ["", f"Below, time metrics for {where}.", "", *table(header, body), ""]
-    timed, accuracy = {t.config_id for t in timings}, run.accuracy_of(suite.name)
-    unchanged = [
-        c.id for c in suite.configs if c.id not in timed and c.id in accuracy and accuracy[c.id].quantized_nothing
-    ]
-    if unchanged:
-        ids = ", ".join(f"`{i}`" for i in unchanged)
-        lines += ["", f"Not timed: {ids} quantized nothing (the model is still fp32).", ""]
     return lines
 
 

@@ -12,6 +12,7 @@ from .config import Case, Suite, TimeSpec
 
 Z95 = 1.96
 MIN_ROUNDS = PILOT_ROUNDS = 5
+PILOT_WORTH_IT = MIN_ROUNDS + 2 * PILOT_ROUNDS  # affordable rounds from which a pilot may save what it costs
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,8 @@ def _timed_calls(session: Any, feed: dict, n: int) -> list[float]:
 def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec) -> list[float] | None:
     """Time `session.run` with pytest-benchmark; inputs are built before, only the call is timed.
 
-    With `rounds` unset, the warm-up calls are timed too: when they show that `max_time_s` affords no more
-    rounds than a pilot and the minimum together, the case runs what it affords (at least the minimum);
+    With `rounds` unset, the warm-up calls are timed too: when they show that `max_time_s` affords too few
+    rounds for a pilot to pay off (`PILOT_WORTH_IT`), the case runs what it affords (at least the minimum);
     otherwise a pilot of calls (not recorded) sets the number of rounds (`plan_rounds`). Returns the latency of every round in seconds, or None when pytest-benchmark is
     disabled.
     """
@@ -93,8 +94,8 @@ def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec) -> li
     rounds, warmup = spec.rounds, spec.warmup_rounds
     if rounds is None and not getattr(benchmark, "disabled", False):
         last = _timed_calls(session, feed, max(warmup, 1))[-1]
-        affordable = int(spec.max_time_s / last) if last > 0 else MIN_ROUNDS + PILOT_ROUNDS + 1
-        if affordable <= MIN_ROUNDS + PILOT_ROUNDS:  # the pilot would cost as many calls as it could save
+        affordable = int(spec.max_time_s / last) if last > 0 else PILOT_WORTH_IT
+        if affordable < PILOT_WORTH_IT:  # the pilot would cost more calls than it could save
             rounds = max(MIN_ROUNDS, affordable)
         else:
             rounds = plan_rounds(_timed_calls(session, feed, PILOT_ROUNDS), spec)

@@ -239,14 +239,3 @@ def test_shards_merge_into_the_card_of_one_run(tmp_path: Path) -> None:
     merged = tmp_path / "merged.md"
     assert cli.main(["card", f"{halves[0]},{halves[1]}", "-o", str(merged)]) == 0
     assert merged.read_text() == card.render(results.load(tmp_path / "whole.json"))
-
-
-def test_card_names_configs_left_untimed_because_they_quantized_nothing() -> None:
-    data = recorded_run()
-    unchanged = config_id("dynamic", True)
-    for row in data["quantbench"]["accuracy"]:
-        row["quantization"]["quantized_nothing"] = row["config_id"] == unchanged
-    data["benchmarks"] = [b for b in data["benchmarks"] if b["extra_info"]["config_id"] != unchanged]
-    text = card.render(results.from_json(data, "run.json"))
-    assert f"Not timed: `{unchanged}` quantized nothing (the model is still fp32)." in text
-    assert all(len(table) == len(CONFIGS) for table in tables(text)[1:])  # header + the three timed configs

@@ -53,7 +53,7 @@ class FakeBenchmark:
 
 @pytest.mark.parametrize(
     ("seconds", "pilot_calls", "rounds"),
-    [(1.0, 0, MIN_ROUNDS), (0.25, 0, 8), (0.001, PILOT_ROUNDS, MIN_ROUNDS)],
+    [(1.0, 0, MIN_ROUNDS), (0.15, 0, 13), (0.001, PILOT_ROUNDS, MIN_ROUNDS)],
     ids=["slow-no-pilot", "affordable-rounds-no-pilot", "fast-with-pilot"],
 )
 def test_warm_up_decides_whether_a_pilot_can_matter(monkeypatch, seconds, pilot_calls, rounds) -> None:

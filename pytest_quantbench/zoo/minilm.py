@@ -21,6 +21,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spec
 SENTIMENT_TRAIN_ROWS = 3200
 FROZEN_LAYERS = 3  # of 6: the lower half keeps its pretrained weights, halving the backward pass
 MAX_LENGTH = 64
+GROUPED_BATCHES = 50
 
 
 def pretrained(ctx: BuildContext, out: Path) -> Path:
@@ -40,12 +41,22 @@ def freeze_lower(model) -> None:
 
 
 def _batches(
-    rows: list[dict], encode: Callable[[list[dict]], dict], size: int
+    rows: list[dict], encode: Callable[[list[dict]], dict], size: int, length: Callable[[dict], int] | None = None
 ) -> Callable[[random.Random], list[dict]]:
+    """Shuffled batches; with `length`, of like lengths (transformers' `group_by_length`): a batch pads to its
+    longest row, so sorting within chunks of `GROUPED_BATCHES` batches cuts the padded compute of mixed-length
+    sentences (a fifth of the sentiment fine-tune; the NER templates vary too little to gain, and lose F1)."""
+
     def make(rng: random.Random) -> list[dict]:
         rows_ = list(rows)
         rng.shuffle(rows_)
-        return [encode(rows_[i : i + size]) for i in range(0, len(rows_), size)]
+        if length is None:
+            return [encode(rows_[i : i + size]) for i in range(0, len(rows_), size)]
+        chunk = size * GROUPED_BATCHES
+        ordered = [r for i in range(0, len(rows_), chunk) for r in sorted(rows_[i : i + chunk], key=length)]
+        batches = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+        rng.shuffle(batches)
+        return [encode(b) for b in batches]
 
     return make
 
@@ -71,7 +82,12 @@ def build_minilm_sentiment(out: Path, data_dir: Path, ctx: BuildContext) -> None
         return {**enc, "labels": torch.tensor([r["label"] for r in chunk])}
 
     train(
-        model, _batches(rows, encode, 32), epochs=1, lr=1e-4, progress=ctx.progress, what="fine-tuning minilm-sentiment"
+        model,
+        _batches(rows, encode, 32, lambda r: len(r["sentence"].split())),
+        epochs=1,
+        lr=1e-4,
+        progress=ctx.progress,
+        what="fine-tuning minilm-sentiment",
     )
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -105,6 +121,13 @@ def build_minilm_ner(out: Path, data_dir: Path, ctx: BuildContext) -> None:
                 previous = word
         return {**enc, "labels": labels}
 
-    train(model, _batches(rows, encode, 16), epochs=2, lr=3e-4, progress=ctx.progress, what="fine-tuning minilm-ner")
+    train(
+        model,
+        _batches(rows, encode, 16),
+        epochs=2,
+        lr=3e-4,
+        progress=ctx.progress,
+        what="fine-tuning minilm-ner",
+    )
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
