@@ -34,7 +34,7 @@ class ModelRecipe:
 
 DATASETS: dict[str, DatasetRecipe] = {
     "movie-reviews": DatasetRecipe(movie_reviews.build_movie_reviews, "json", 1),
-    "generated-ner": DatasetRecipe(ner_corpus.build_generated_ner, "json", 6, ("faker",)),
+    "generated-ner": DatasetRecipe(ner_corpus.build_generated_ner, "json", 7, ("faker",)),
     "mnist": DatasetRecipe(mnist.build_mnist, "imagefolder", 1, ("pillow",)),
     "synthetic-sentiment": DatasetRecipe(tiny.build_synthetic_sentiment, "json", 2),
     "synthetic-ner": DatasetRecipe(tiny.build_synthetic_ner, "json", 2),
@@ -42,7 +42,7 @@ DATASETS: dict[str, DatasetRecipe] = {
 }
 MODELS: dict[str, ModelRecipe] = {
     "minilm-sentiment": ModelRecipe(minilm.build_minilm_sentiment, "movie-reviews", 2),
-    "minilm-ner": ModelRecipe(minilm.build_minilm_ner, "generated-ner", 7),
+    "minilm-ner": ModelRecipe(minilm.build_minilm_ner, "generated-ner", 8),
     "dinov2-vit-s14-mnist": ModelRecipe(dinov2.build_dinov2_vit_mnist, "mnist", 1),
     "tiny-bert-sentiment": ModelRecipe(tiny.build_tiny_bert_sentiment, "synthetic-sentiment", 2),
     "tiny-bert-ner": ModelRecipe(tiny.build_tiny_bert_ner, "synthetic-ner", 2),

