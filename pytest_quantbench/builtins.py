@@ -35,10 +35,10 @@ class ModelRecipe:
 DATASETS: dict[str, DatasetRecipe] = {
     "movie-reviews": DatasetRecipe(movie_reviews.build_movie_reviews, "json", 1),
     "generated-ner": DatasetRecipe(ner_corpus.build_generated_ner, "json", 7, ("faker",)),
-    "mnist": DatasetRecipe(mnist.build_mnist, "imagefolder", 1, ("pillow",)),
+    "mnist": DatasetRecipe(mnist.build_mnist, "parquet", 2, ("pillow",)),
     "synthetic-sentiment": DatasetRecipe(tiny.build_synthetic_sentiment, "json", 2),
     "synthetic-ner": DatasetRecipe(tiny.build_synthetic_ner, "json", 2),
-    "synthetic-shapes": DatasetRecipe(tiny.build_synthetic_shapes, "imagefolder", 2, ("pillow", "numpy")),
+    "synthetic-shapes": DatasetRecipe(tiny.build_synthetic_shapes, "parquet", 3, ("pillow", "numpy")),
 }
 MODELS: dict[str, ModelRecipe] = {
     "minilm-sentiment": ModelRecipe(minilm.build_minilm_sentiment, "movie-reviews", 2),
@@ -60,9 +60,9 @@ def _versions(names: tuple[str, ...]) -> dict[str, str]:
 def dataset_args(name: str, cache: ArtifactCache, progress: Progress = say) -> dict:
     """`datasets.load_dataset` arguments for a built-in dataset (built into the cache on first use)."""
     root = dataset_dir(name, cache, progress)
-    if DATASETS[name].loader == "imagefolder":
-        return {"path": "imagefolder", "data_dir": str(root)}
-    return {"path": "json", "data_files": {s: str(root / f"{s}.jsonl") for s in ("train", "validation")}}
+    loader = DATASETS[name].loader
+    suffix = {"json": "jsonl", "parquet": "parquet"}[loader]
+    return {"path": loader, "data_files": {s: str(root / f"{s}.{suffix}") for s in ("train", "validation")}}
 
 
 def dataset_dir(name: str, cache: ArtifactCache, progress: Progress = say) -> Path:

@@ -48,6 +48,18 @@ def hash_files(root: Path, patterns: Iterable[str] = ("*",)) -> str:
     return h.hexdigest()[:24]
 
 
+def hash_arrays(arrays: dict[str, Any]) -> str:
+    """Content hash of named numpy arrays (names, dtypes, shapes and bytes): keys what was computed from them."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        h.update(array.tobytes())
+    return h.hexdigest()[:24]
+
+
 class ArtifactCache:
     """Directory of built artifacts, one sub-directory per `kind/key`."""
 

@@ -124,7 +124,7 @@ def diagnose(harness: Harness, case: Case, search: bool = False) -> Diagnosis:
     result = Diagnosis(
         config_exclusion=config.node_exclusion,
         findings=[RangeFinding.from_dict(d) for d in quantized.report.get("range_check", [])],
-        ranking=sensitivity.analyse(fp32, quantized.path, feeds, candidates),
+        ranking=harness.sensitivity(case, feeds, candidates),
         hardware=hardware_risk(harness, case),
         softmax_preset=quantization.excluded_nodes(fp32, ("softmax",)),
     )

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import builtins, data, evaluation, gates, hardware, pytorch_runtime, quantization, sources
-from .cache import ArtifactCache, digest, hash_files
+from . import builtins, data, evaluation, gates, hardware, pytorch_runtime, quantization, sensitivity, sources
+from .cache import ArtifactCache, digest, hash_arrays, hash_files
 from .config import Case, FrameworkArgs, Suite
 from .timing import TimingBook
 from .zoo.training import Progress, say
@@ -249,6 +249,21 @@ class Harness:
         return self._once(
             ("scores", key), lambda: json.loads((self.cache.build("scores", key, build) / "scores.json").read_text())
         )
+
+    def sensitivity(self, case: Case, feeds: list[dict], candidates: set[str]) -> list[sensitivity.NodeError]:
+        """A diagnosis's node ranking, kept on disk like scores: a warm rerun of a failing case ranks nothing again."""
+        quantized = self.quantized(case)
+        key = digest(
+            "sensitivity", self._export_key(case), quantized.report["graph_sha256"], sorted(candidates),
+            [hash_arrays(feed) for feed in feeds], library_versions(),
+        )  # fmt: skip
+
+        def build(out: Path) -> None:
+            ranking = sensitivity.analyse(self.original(case), quantized.path, feeds, candidates)
+            (out / "ranking.json").write_text(json.dumps([e.as_dict() for e in ranking]))
+
+        entry = self.cache.build("sensitivity", key, build)
+        return [sensitivity.NodeError(**e) for e in json.loads((entry / "ranking.json").read_text())]
 
     def timing_inputs(self, suite: Suite, batch_size: int, input_length: int | None) -> dict:
         return self._once(

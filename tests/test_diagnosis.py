@@ -8,6 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from conftest import SENTIMENT
+from pytest_quantbench.cache import ArtifactCache
 
 STATIC = (
     SENTIMENT
@@ -49,6 +50,20 @@ def test_collapse_names_the_mask_add_and_its_suggestion_passes(suite_file, run, 
     suite_file("fixed.suite.yaml", STATIC + f"      {fix}\n")
     result = run("fixed.suite.yaml", "--benchmark-disable", "-k", "accuracy")
     result.assert_outcomes(passed=1)
+
+
+def test_a_rerun_reads_the_ranking_from_the_cache(suite_file, run, qb_cache) -> None:
+    """The sensitivity ranking is the costly part of a diagnosis: a warm rerun must not compute it again."""
+    suite_file("collapse.suite.yaml", STATIC)
+    lines, ranked = [], []
+    for _ in range(2):
+        result = run("--benchmark-disable", "-k", "accuracy")
+        result.assert_outcomes(failed=1)
+        lines += [ln for ln in result.stdout.lines if ln.startswith("collapse.suite.yaml::accuracy[static]: ")]
+        ranked.append(sum(b["kind"] == "sensitivity" for b in ArtifactCache(qb_cache).builds()))
+    assert len(lines) == 2 and lines[0] == lines[1] and "cause: " in lines[0]
+    assert any((qb_cache / "sensitivity").iterdir())
+    assert ranked[1] == ranked[0]
 
 
 def test_fallback_search_finds_a_passing_set_with_its_latency_cost(suite_file, run) -> None:

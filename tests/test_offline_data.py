@@ -13,8 +13,8 @@ import pytest
 
 from pytest_quantbench import builtins, fetch
 from pytest_quantbench.cache import ArtifactCache
-from pytest_quantbench.zoo import mnist, movie_reviews, ner_corpus
-from pytest_quantbench.zoo.training import read_jsonl
+from pytest_quantbench.zoo import dinov2, mnist, movie_reviews, ner_corpus
+from pytest_quantbench.zoo.training import read_images, read_jsonl, write_images
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,31 @@ def test_mnist_split_is_balanced_and_disjoint(cache: ArtifactCache) -> None:
     assert not set(splits["train"]) & set(splits["validation"])
     assert len(splits["train"]) + len(splits["validation"]) == 5000
     assert collections.Counter(labels[splits["validation"]].tolist()) == dict.fromkeys(range(10), 50)
+
+
+def test_mnist_loads_as_balanced_digits_in_seeded_order(cache: ArtifactCache) -> None:
+    """The builtin loads through `datasets` with its label names, and the head's images cover every digit."""
+    import datasets
+
+    args = builtins.dataset_args("mnist", cache)
+    validation = datasets.load_dataset(**args, split="validation")
+    assert validation.features["label"].names == [str(d) for d in range(10)]
+    assert collections.Counter(validation["label"]) == dict.fromkeys(range(10), 50)
+    assert validation[0]["image"].size == (28, 28)
+    _, labels = read_images(Path(args["data_files"]["train"]))
+    assert len(labels) == 4500 and labels != sorted(labels)
+    head = dinov2.first_per_class(labels, 3)
+    assert collections.Counter(labels[i] for i in head) == dict.fromkeys(range(10), 3)
+    assert head == sorted(head) and head[0] == 0
+
+
+def test_image_splits_round_trip_in_order(tmp_path: Path) -> None:
+    from PIL import Image
+
+    images = [Image.new("L", (4, 4), shade) for shade in (0, 128, 255)]
+    write_images(tmp_path / "split.parquet", images, [2, 0, 1], ["a", "b", "c"])
+    back, labels = read_images(tmp_path / "split.parquet")
+    assert labels == [2, 0, 1] and [image.getpixel((0, 0)) for image in back] == [0, 128, 255]
 
 
 def test_movie_reviews_are_real_balanced_and_held_out(cache: ArtifactCache) -> None:

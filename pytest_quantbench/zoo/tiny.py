@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .ner_corpus import CONLL_LABELS as NER_LABELS
 from .ner_corpus import fill
-from .training import SEED, BuildContext, read_jsonl, seeded, train, write_jsonl
+from .training import SEED, BuildContext, read_images, read_jsonl, seeded, train, write_images, write_jsonl
 
 POSITIVE = "good great superb lovely charming brilliant delightful wonderful moving clever funny fresh".split()
 NEGATIVE = "bad awful dull boring clumsy tedious weak messy bland painful silly stale".split()
@@ -112,14 +112,11 @@ def _shape_image(rng: random.Random, shape: str, size: int = 32):
 
 
 def build_synthetic_shapes(out: Path, ctx: BuildContext) -> None:
-    """An `imagefolder` tree: <split>/<class>/<n>.png."""
+    """`<split>.parquet` files of striped images, class by class."""
     rng = random.Random(SEED)
     for split, per_class in (("train", 200), ("validation", 50)):
-        for shape in SHAPES:
-            folder = out / split / shape
-            folder.mkdir(parents=True)
-            for i in range(per_class):
-                _shape_image(rng, shape).save(folder / f"{i}.png")
+        labels = [label for label in range(len(SHAPES)) for _ in range(per_class)]
+        write_images(out / f"{split}.parquet", [_shape_image(rng, SHAPES[i]) for i in labels], labels, list(SHAPES))
 
 
 def _word_tokenizer(words: list[str], out: Path):
@@ -205,15 +202,12 @@ def build_tiny_bert_ner(out: Path, data_dir: Path, ctx: BuildContext) -> None:
 def build_tiny_vit_shapes(out: Path, data_dir: Path, ctx: BuildContext) -> None:
     import numpy as np
     import torch
-    from PIL import Image
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
 
     processor = ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
     processor.save_pretrained(out)
-    samples = [
-        (np.asarray(Image.open(p).convert("RGB")), SHAPES.index(p.parent.name))
-        for p in sorted((data_dir / "train").rglob("*.png"))
-    ]
+    images, labels = read_images(data_dir / "train.parquet")
+    samples = [(np.asarray(image.convert("RGB")), label) for image, label in zip(images, labels, strict=True)]
     config = ViTConfig(
         image_size=32, patch_size=8, num_channels=3, hidden_size=64, num_hidden_layers=2,
         num_attention_heads=4, intermediate_size=128, num_labels=len(SHAPES),

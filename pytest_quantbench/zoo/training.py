@@ -1,4 +1,4 @@
-"""What every recipe shares: the build context, seeding, a fine-tuning loop that reports progress, jsonl files."""
+"""What every recipe shares: the build context, seeding, a fine-tuning loop that reports progress, data files."""
 
 from __future__ import annotations
 
@@ -113,3 +113,20 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def write_images(path: Path, images: list, labels: list[int], names: list[str]) -> None:
+    """An image split as one parquet file (PNG bytes, `datasets`' Image and ClassLabel features): `datasets`
+    loads it at once, where an imagefolder tree is globbed file by file on every load (5 s for MNIST)."""
+    import datasets
+
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=names)})
+    datasets.Dataset.from_dict({"image": images, "label": labels}, features=features).to_parquet(str(path))
+
+
+def read_images(path: Path) -> tuple[list, list[int]]:
+    """(PIL images, label ids) of a split that `write_images` wrote, in its order."""
+    import datasets
+
+    split = datasets.Dataset.from_parquet(str(path))
+    return list(split["image"]), list(split["label"])
