@@ -24,13 +24,13 @@ def test_harness_overhead(benchmark, quantbench, capsys) -> None:
     feed = {k: v for k, v in quantbench.timing_inputs(case.suite, 1, 32).items() if k in names}
     spec = TimeSpec(rounds=ROUNDS, warmup_rounds=10)
     benchmark.group = "harness overhead"
-    times = time_session(benchmark, session, feed, spec)
+    timed = time_session(benchmark, session, feed, spec)
     start = time.perf_counter()
     for _ in range(ROUNDS):
         session.run(None, feed)
     bare_mean = (time.perf_counter() - start) / ROUNDS
-    if times is not None:
-        ratio = statistics.fmean(times) / bare_mean
+    if timed is not None:
+        ratio = statistics.fmean(timed.times) / bare_mean
         benchmark.extra_info.update(bare_loop_mean_s=bare_mean, overhead_ratio=ratio)
         with capsys.disabled():
             print(f"\nharness/bare session.run latency ratio: {ratio:.3f} (goal <= 1.02)")

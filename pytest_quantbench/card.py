@@ -113,6 +113,10 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
             f"Time benchmarks ran, after {spec['warmup_rounds']} warm-up rounds, until the mean was known to "
             f"±{100 * spec.get('target_ci', 0.02):g}% (95% CI) or {spec.get('max_time_s', 2.0):g} s of calls."
         )
+    how += (
+        " Each quantized round ran right after an original round on the same inputs: the original columns"
+        " are those paired calls, the speed-up the median of the per-pair ratios."
+    )
     lines = [how, ""]
     baselines = {(t.config_id, t.shape): t for t in timings if t.role == "fp32"}
     header = _settings_header(suite)
@@ -127,7 +131,10 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
         for config in suite.configs:
             if config.id not in int8:
                 continue
-            body.append(_time_row(suite, int8[config.id], baselines.get((config.baseline_id, shape))))
+            quantized = int8[config.id]
+            body.append(
+                _time_row(suite, quantized, quantized.paired_fp32 or baselines.get((config.baseline_id, shape)))
+            )
         lines += ["", f"Below, time metrics for {where}.", "", *table(header, body), ""]
     return lines
 

@@ -9,7 +9,7 @@ import pytest
 
 from .machine import machine_facts
 from .results import accuracy_row
-from .timing import Measurement, time_session
+from .timing import Measurement, time_session, timing_info
 
 if TYPE_CHECKING:
     from .compare import Gate
@@ -55,19 +55,20 @@ def accuracy(
 
 @pytest.mark.latency
 def latency(quantbench: Harness, quantbench_measurement: Measurement, benchmark) -> None:
-    """Latency and throughput of one model at one shape, with pytest-benchmark."""
+    """Latency and throughput of one model at one shape, with pytest-benchmark; an int8 model runs in pairs
+    with its fp32 model, which gives its speed-up."""
     from . import diagnosis
 
     m = quantbench_measurement
     case, suite = m.case, m.case.suite
     if m.role == "fp32":
-        session, report = quantbench.original_session(case), None
+        session, baseline, report = quantbench.original_session(case), None, None
     else:
-        quantized = quantbench.quantized(case)
-        session, report = quantbench.quantized_session(case), quantized.report
+        session, report = quantbench.quantized_session(case), quantbench.quantized(case).report
+        baseline = quantbench.original_session(case)
     feed = quantbench.timing_inputs(suite, m.batch_size, m.input_length)
     benchmark.group = m.group
-    times = time_session(benchmark, session, feed, suite.time)
+    timed = time_session(benchmark, session, feed, suite.time, baseline)
     benchmark.extra_info.update(
         suite=suite.name,
         task=suite.task,
@@ -79,7 +80,7 @@ def latency(quantbench: Harness, quantbench_measurement: Measurement, benchmark)
         input_length=m.input_length,
         intra_op_num_threads=case.config.framework_args.intra_op_num_threads,
         machine=machine_facts(),
-        **quantbench.timing.record(m, times),
+        **timing_info(m, timed),
     )
     if report is not None:
         benchmark.extra_info["quantized_nothing"] = report["quantized_nothing"]

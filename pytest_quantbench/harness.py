@@ -16,7 +16,6 @@ from typing import Any
 from . import builtins, data, evaluation, gates, hardware, pytorch_runtime, quantization, sensitivity, sources
 from .cache import ArtifactCache, digest, hash_arrays, hash_files
 from .config import Case, FrameworkArgs, Suite
-from .timing import TimingBook
 from .zoo.training import Progress, say
 
 
@@ -57,7 +56,6 @@ class Harness:
         self.progress = progress  # where long builds (fetching, fine-tuning) say how far they are
         self._memo: dict[tuple, Any] = {}
         self.evaluations: dict[str, Evaluation] = {}
-        self.timing = TimingBook()
 
     def _once(self, key: tuple, make):
         if key not in self._memo:

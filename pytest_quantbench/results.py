@@ -83,6 +83,7 @@ class TimingRow:
     p90_ms: float
     p99_ms: float
     speedup: float | None
+    paired_fp32: TimingRow | None = None  # an int8 case's fp32 calls, interleaved with its own
 
     @property
     def shape(self) -> tuple[int, int | None]:
@@ -252,6 +253,7 @@ def _accuracy(raw: dict[str, Any]) -> AccuracyRow:
 
 def _timing(bench: dict[str, Any]) -> TimingRow:
     info, stats = bench["extra_info"], bench["stats"]
+    paired = info.get("paired_fp32")
     return TimingRow(
         suite=info["suite"],
         name=bench["name"],
@@ -264,4 +266,21 @@ def _timing(bench: dict[str, Any]) -> TimingRow:
         p90_ms=info["latency_p90_ms"],
         p99_ms=info["latency_p99_ms"],
         speedup=info.get("speedup"),
+        paired_fp32=None if paired is None else _paired(bench["name"], info, paired),
+    )
+
+
+def _paired(name: str, info: dict[str, Any], paired: dict[str, Any]) -> TimingRow:
+    return TimingRow(
+        suite=info["suite"],
+        name=name,
+        role="fp32",
+        config_id=info["config_id"],
+        batch_size=info["batch_size"],
+        input_length=info["input_length"],
+        mean_ms=paired["latency_mean_ms"],
+        p50_ms=paired["latency_p50_ms"],
+        p90_ms=paired["latency_p90_ms"],
+        p99_ms=paired["latency_p99_ms"],
+        speedup=None,
     )

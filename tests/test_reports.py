@@ -134,6 +134,24 @@ def test_card_from_recorded_run_has_the_seed_cards_tables() -> None:
     assert row["speed-up"] == "x2.00"
 
 
+def test_card_shows_the_fp32_calls_paired_with_each_config_as_its_original() -> None:
+    """Like the seed cards, each config's row has its own original latency: the fp32 calls interleaved with it."""
+    raw = recorded_run()
+    for b in raw["benchmarks"]:
+        if b["extra_info"]["role"] == "int8":
+            paired_ms = b["extra_info"]["latency_mean_ms"] * 2.5
+            b["extra_info"]["paired_fp32"] = {
+                "latency_mean_ms": paired_ms, "latency_p50_ms": paired_ms, "latency_p90_ms": paired_ms,
+                "latency_p99_ms": paired_ms, "rounds": 20,
+            }  # fmt: skip
+    text = card.render(results.from_json(raw, "run.json"))
+    assert "the original columns are those paired calls" in text
+    header, first, *_ = tables(text)[2]  # batch size 8: dynamic-per_tensor at 40 ms, paired fp32 at 100 ms
+    row = dict(zip(header, first, strict=True))
+    assert row["latency_mean (original, ms)"] == "100.00" and row["latency_mean (quantized, ms)"] == "40.00"
+    assert row["throughput (original, /s)"] == "80.00"
+
+
 def test_card_of_an_untimed_run_has_accuracy_only() -> None:
     text = card.render(results.from_json(recorded_run(timed=False), "run.json"))
     assert len(tables(text)) == 1

@@ -13,10 +13,13 @@ from pytest_quantbench.timing import MIN_ROUNDS, PILOT_ROUNDS, ci95_rel, plan_ro
 
 def test_adaptive_rounds_follow_the_spread_within_the_time_cap() -> None:
     spec = TimeSpec(max_time_s=2.0, target_ci=0.02)
-    assert plan_rounds([0.010] * 5, spec) == MIN_ROUNDS  # no spread: the minimum
+    assert plan_rounds([0.010] * 5, 0.010, spec) == MIN_ROUNDS  # no spread: the minimum
     noisy = [0.008, 0.012, 0.009, 0.011, 0.010]  # about 16% spread: ~250 rounds for +-2%, capped at 2 s / 10 ms
-    assert plan_rounds(noisy, spec) == 200
-    assert plan_rounds([0.9, 1.1, 1.0, 1.0, 1.0], spec) == MIN_ROUNDS  # slow calls: the cap, never below the minimum
+    assert plan_rounds(noisy, 0.010, spec) == 200
+    assert plan_rounds(noisy, 0.020, spec) == 100  # a round of two calls: half the rounds fit
+    assert (
+        plan_rounds([0.9, 1.1, 1.0, 1.0, 1.0], 1.0, spec) == MIN_ROUNDS
+    )  # slow calls: the cap, never below the minimum
     assert ci95_rel([1.0, 1.0]) == 0.0 and 0.0 < ci95_rel(noisy) < 0.2
 
 
@@ -31,24 +34,39 @@ class FakeClock:
 
 
 class FakeSession:
-    def __init__(self, clock: FakeClock, seconds: float) -> None:
-        self.clock, self.seconds, self.calls = clock, seconds, 0
+    """A call takes `seconds` times the machine's slowdown at that moment (1 unless `drift` says otherwise)."""
+
+    def __init__(self, clock: FakeClock, seconds: float, drift=lambda now: 1.0) -> None:
+        self.clock, self.seconds, self.drift, self.calls = clock, seconds, drift, 0
 
     def get_inputs(self) -> list:
         return []
 
     def run(self, *_: object) -> None:
         self.calls += 1
-        self.clock.now += self.seconds
+        self.clock.now += self.seconds * self.drift(self.clock.now)
 
 
 class FakeBenchmark:
-    disabled, stats = False, None
+    """pytest-benchmark's `pedantic` as far as timing uses it: untimed setup, timed call, recorded rounds."""
 
-    def pedantic(self, fn, args, rounds, warmup_rounds, iterations) -> None:
+    disabled = False
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
+        self.clock, self.stats = clock, None
+
+    def pedantic(self, fn, args, setup, rounds, warmup_rounds, iterations) -> None:
         self.rounds, self.warmup_rounds = rounds, warmup_rounds
-        for _ in range(rounds + warmup_rounds):
+        data = []
+        for i in range(rounds + warmup_rounds):
+            if setup is not None:
+                setup()
+            start = self.clock.now if self.clock else 0.0
             fn(*args)
+            if i >= warmup_rounds and self.clock:
+                data.append(self.clock.now - start)
+        if self.clock:
+            self.stats = SimpleNamespace(stats=SimpleNamespace(data=data))
 
 
 @pytest.mark.parametrize(
@@ -67,11 +85,29 @@ def test_warm_up_decides_whether_a_pilot_can_matter(monkeypatch, seconds, pilot_
     assert session.calls == spec.warmup_rounds + pilot_calls + rounds
 
 
-def test_speedup_is_a_ratio_of_medians() -> None:
-    """One preempted round (10x) moves the mean by half, the median not at all."""
-    book = timing.TimingBook()
-    fp32 = SimpleNamespace(role="fp32", baseline_key="k", batch_size=1, case=None, shape_id="bs1")
-    int8 = SimpleNamespace(role="int8", baseline_key="k", batch_size=1, case=SimpleNamespace(key="c"), shape_id="bs1")
-    book.record(fp32, [0.010] * 9 + [0.100])
-    info = book.record(int8, [0.005] * 10)
+def test_an_int8_round_is_paired_with_a_fp32_call_and_drift_cancels(monkeypatch) -> None:
+    """The machine slows down 3x over the case: apart, the two medians would disagree; paired, the speed-up
+    is the true 2x, and every recorded int8 round has the fp32 call that ran just before it."""
+    clock = FakeClock()
+    monkeypatch.setattr(timing.time, "perf_counter", clock)
+
+    def slowing(now: float) -> float:
+        return 1.0 + 2.0 * min(now, 1.0)
+
+    int8, fp32 = FakeSession(clock, 0.005, slowing), FakeSession(clock, 0.010, slowing)
+    bench = FakeBenchmark(clock)
+    timed = timing.time_session(bench, int8, {}, TimeSpec(rounds=20, warmup_rounds=2), baseline=fp32)
+    assert len(timed.times) == len(timed.baseline) == bench.rounds == 20
+    assert fp32.calls == int8.calls == 2 + 20 and bench.warmup_rounds == 0
+    assert max(timed.times) / min(timed.times) > 1.5  # the drift is there ...
+    m = SimpleNamespace(batch_size=1)
+    assert timing.timing_info(m, timed)["speedup"] == pytest.approx(2.0, rel=0.05)  # ... and cancels
+
+
+def test_speedup_is_the_median_of_paired_ratios() -> None:
+    """One preempted fp32 call (10x) moves the mean ratio a lot, the median not at all."""
+    timed = timing.Timed(times=[0.005] * 10, baseline=[0.010] * 9 + [0.100])
+    info = timing.timing_info(SimpleNamespace(batch_size=4), timed)
     assert info["speedup"] == pytest.approx(2.0)
+    assert info["paired_fp32"]["rounds"] == 10 and info["samples_per_s"] == pytest.approx(800.0)
+    assert "speedup" not in timing.timing_info(SimpleNamespace(batch_size=1), timing.Timed([0.005] * 3))
