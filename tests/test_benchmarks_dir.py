@@ -26,9 +26,9 @@ def test_hub_suites_carry_the_seed_grids(name: str, configs: int, shapes: int) -
     ("name", "model", "configs", "shapes"),
     [
         ("vit-mnist", "builtin:dinov2-vit-s14-mnist", 6, 2),
-        ("minilm-sentiment", "builtin:minilm-sentiment", 8, 4),
+        ("minilm-sentiment", "builtin:minilm-sentiment", 8, 2),
         ("minilm-sentiment-static", "builtin:minilm-sentiment", 2, 2),
-        ("minilm-conll", "builtin:minilm-ner", 8, 4),
+        ("minilm-conll", "builtin:minilm-ner", 8, 2),
     ],
 )
 def test_default_suites_run_real_models_offline(name: str, model: str, configs: int, shapes: int) -> None:
