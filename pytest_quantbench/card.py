@@ -106,17 +106,19 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
     if not timings:
         return ["Not timed in this run."]
     spec = suite.time
+    warmup = f"{spec['warmup_rounds']} warm-up round{'' if spec['warmup_rounds'] == 1 else 's'}"
     if spec.get("rounds"):
-        how = f"Time benchmarks were run for {spec['rounds']} rounds per config, after {spec['warmup_rounds']} warm-up rounds."
+        how = f"Time benchmarks were run for {spec['rounds']} rounds per config, after {warmup}."
     else:
         how = (
-            f"Time benchmarks ran, after {spec['warmup_rounds']} warm-up rounds, until the mean was known to "
+            f"Time benchmarks ran, after {warmup}, until the mean was known to "
             f"±{100 * spec.get('target_ci', 0.02):g}% (95% CI) or {spec.get('max_time_s', 2.0):g} s of calls."
         )
-    how += (
-        " Each quantized round ran right after an original round on the same inputs: the original columns"
-        " are those paired calls, the speed-up the median of the per-pair ratios."
-    )
+    if any(t.paired_fp32 for t in timings):
+        how += (
+            " Each quantized round ran right after an original round on the same inputs: the original columns"
+            " are those paired calls, the speed-up the median of the per-pair ratios."
+        )
     lines = [how, ""]
     baselines = {(t.config_id, t.shape): t for t in timings if t.role == "fp32"}
     header = _settings_header(suite)

@@ -134,6 +134,11 @@ def test_card_from_recorded_run_has_the_seed_cards_tables() -> None:
     assert row["speed-up"] == "x2.00"
 
 
+def test_card_of_a_run_without_paired_calls_does_not_claim_them() -> None:
+    text = card.render(results.from_json(recorded_run(), "run.json"))
+    assert "after 3 warm-up rounds" in text and "paired" not in text
+
+
 def test_card_shows_the_fp32_calls_paired_with_each_config_as_its_original() -> None:
     """Like the seed cards, each config's row has its own original latency: the fp32 calls interleaved with it."""
     raw = recorded_run()
