@@ -266,11 +266,12 @@ def _timing(bench: dict[str, Any]) -> TimingRow:
         p90_ms=info["latency_p90_ms"],
         p99_ms=info["latency_p99_ms"],
         speedup=info.get("speedup"),
-        paired_fp32=None if paired is None else _paired(bench["name"], info, paired),
+        paired_fp32=None if paired is None else _paired_row(bench["name"], info, paired),
     )
 
 
-def _paired(name: str, info: dict[str, Any], paired: dict[str, Any]) -> TimingRow:
+def _paired_row(name: str, info: dict[str, Any], paired: dict[str, Any]) -> TimingRow:
+    """The fp32 calls an int8 case interleaved with its own, as a row of their own."""
     return TimingRow(
         suite=info["suite"],
         name=name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,7 +129,10 @@ def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec, basel
     return Timed(list(stats.stats.data), paired) if stats is not None else None
 
 
-def _adaptive_rounds(last: tuple[float, float], calls, paired: bool, spec: TimeSpec) -> int:
+def _adaptive_rounds(
+    last: tuple[float, float], calls: Callable[[], tuple[float, float]], paired: bool, spec: TimeSpec
+) -> int:
+    """The rounds of an adaptive case, from its last warm-up round (and a pilot where one can pay)."""
     round_s = sum(last)
     affordable = int(spec.max_time_s / round_s) if round_s > 0 else PILOT_WORTH_IT
     if affordable < PILOT_WORTH_IT:  # the pilot would cost more calls than it could save
