@@ -252,36 +252,26 @@ def _accuracy(raw: dict[str, Any]) -> AccuracyRow:
 
 
 def _timing(bench: dict[str, Any]) -> TimingRow:
-    info, stats = bench["extra_info"], bench["stats"]
-    paired = info.get("paired_fp32")
-    return TimingRow(
+    info = bench["extra_info"]
+    row = TimingRow(
         suite=info["suite"],
         name=bench["name"],
         role=info["role"],
         config_id=info["config_id"],
         batch_size=info["batch_size"],
         input_length=info["input_length"],
-        mean_ms=stats["mean"] * 1e3,
-        p50_ms=info["latency_p50_ms"],
-        p90_ms=info["latency_p90_ms"],
-        p99_ms=info["latency_p99_ms"],
+        mean_ms=bench["stats"]["mean"] * 1e3,
         speedup=info.get("speedup"),
-        paired_fp32=None if paired is None else _paired_row(bench["name"], info, paired),
+        **_percentiles(info),
     )
+    paired = info.get("paired_fp32")
+    if paired is None:
+        return row
+    fp32 = dataclasses.replace(
+        row, role="fp32", mean_ms=paired["latency_mean_ms"], speedup=None, **_percentiles(paired)
+    )
+    return dataclasses.replace(row, paired_fp32=fp32)  # the fp32 calls an int8 case interleaved with its own
 
 
-def _paired_row(name: str, info: dict[str, Any], paired: dict[str, Any]) -> TimingRow:
-    """The fp32 calls an int8 case interleaved with its own, as a row of their own."""
-    return TimingRow(
-        suite=info["suite"],
-        name=name,
-        role="fp32",
-        config_id=info["config_id"],
-        batch_size=info["batch_size"],
-        input_length=info["input_length"],
-        mean_ms=paired["latency_mean_ms"],
-        p50_ms=paired["latency_p50_ms"],
-        p90_ms=paired["latency_p90_ms"],
-        p99_ms=paired["latency_p99_ms"],
-        speedup=None,
-    )
+def _percentiles(recorded: dict[str, Any]) -> dict[str, float]:
+    return {f"p{p}_ms": recorded[f"latency_p{p}_ms"] for p in (50, 90, 99)}

@@ -6,15 +6,12 @@ import json
 
 import pytest
 
-from conftest import SENTIMENT
+from conftest import ADD_MATMUL, SENTIMENT
 from pytest_quantbench.cache import ArtifactCache
 
 GRID = (
-    SENTIMENT
+    ADD_MATMUL
     + """
-    fixed:
-      operators_to_quantize: [Add, MatMul]
-      framework_args: {opset: 13, optimization_level: 1}
     benchmarked:
       quantization_approach: [dynamic, static]
       per_channel: [false, true]
