@@ -10,8 +10,8 @@ import statistics
 import time
 from pathlib import Path
 
-from pytest_quantbench.config import TimeSpec, load_suite
-from pytest_quantbench.timing import time_session
+from pytest_quantbench.measure.timing import time_session
+from pytest_quantbench.suite import TimeSpec, load_suite
 
 SUITE = Path(__file__).parent.parent / "examples" / "tiny-sentiment.suite.yaml"
 ROUNDS = 200

@@ -7,11 +7,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import commands
-from .config import SUITE_PATTERNS, load_suite
-from .errors import BuildError, SourceUnavailable, SuiteError
-from .harness import Harness
-from .results import RunFileError
+from pytest_quantbench.errors import BuildError, SourceUnavailable, SuiteError
+from pytest_quantbench.harness import Harness
+from pytest_quantbench.reports import commands
+from pytest_quantbench.results.run import RunFileError
+from pytest_quantbench.suite import SUITE_PATTERNS, load_suite
 
 
 def suite_paths(paths: list[str]) -> list[Path]:

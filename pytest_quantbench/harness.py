@@ -13,10 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import builtins, data, evaluation, gates, hardware, pytorch_runtime, quantization, sensitivity, sources
-from .cache import ArtifactCache, digest, hash_arrays, hash_files
-from .config import Case, FrameworkArgs, Suite
-from .zoo.training import Progress, say
+from pytest_quantbench.artifacts import builtins, sources
+from pytest_quantbench.artifacts import quantize as quantization
+from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays, hash_files
+from pytest_quantbench.data import prepare as data
+from pytest_quantbench.measure import accuracy as evaluation
+from pytest_quantbench.progress import Progress, say
+from pytest_quantbench.runtimes import pytorch as pytorch_runtime
+from pytest_quantbench.suite import Case, FrameworkArgs, Suite
+from pytest_quantbench.verdicts import gates, hardware, sensitivity
 
 
 def library_versions() -> dict[str, str]:
@@ -68,8 +73,8 @@ class Harness:
         spec = suite.model_name_or_path
 
         def resolve() -> Path:
-            if spec.startswith(sources.BUILTIN_PREFIX):
-                return builtins.model_dir(spec[len(sources.BUILTIN_PREFIX) :], self.cache, self.progress)
+            if spec.startswith(builtins.PREFIX):
+                return builtins.model_dir(spec[len(builtins.PREFIX) :], self.cache, self.progress)
             return sources.resolve_local(spec, suite.base_dir) or sources.hub_model_dir(spec, suite.revision)
 
         return self._once(("model_dir", spec, suite.revision, str(suite.base_dir)), resolve)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from malformed_suites import BASE, MALFORMED
 
-from pytest_quantbench.cache import ArtifactCache
+from pytest_quantbench.artifacts.cache import ArtifactCache
 from pytest_quantbench.errors import CacheError
 
 FILES, CHUNKS, CHUNK_BYTES = 6, 8, 16 * 1024
@@ -30,7 +30,7 @@ KIND = "stress"
 BUILDER = textwrap.dedent(
     f"""
     import sys, time
-    from pytest_quantbench.cache import ArtifactCache
+    from pytest_quantbench.artifacts.cache import ArtifactCache
 
     root, key, log = sys.argv[1:4]
 

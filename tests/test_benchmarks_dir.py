@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantbench.config import load_suite
+from pytest_quantbench.suite import load_suite
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantbench.cache import MANIFEST, ArtifactCache, digest, hash_files
+from pytest_quantbench.artifacts.cache import MANIFEST, ArtifactCache, digest, hash_files
 from pytest_quantbench.errors import CacheError
 
 

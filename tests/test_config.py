@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from malformed_suites import BASE, MALFORMED
 
-from pytest_quantbench.config import Threshold, load_suite
 from pytest_quantbench.errors import SuiteError
+from pytest_quantbench.suite import Threshold, load_suite
 
 
 def write(tmp_path: Path, text: str, name: str = "demo.suite.yaml") -> Path:

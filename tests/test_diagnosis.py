@@ -8,7 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from conftest import SENTIMENT
-from pytest_quantbench.cache import ArtifactCache
+from pytest_quantbench.artifacts.cache import ArtifactCache
 
 STATIC = (
     SENTIMENT

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from pytest_quantbench import fallback, hardware, ranges, sensitivity
-from pytest_quantbench.config import FrameworkArgs, QuantConfig
-from pytest_quantbench.diagnosis import Diagnosis
-from pytest_quantbench.machine import machine_facts
+from pytest_quantbench.artifacts import ranges
+from pytest_quantbench.measure.machine import machine_facts
+from pytest_quantbench.suite import FrameworkArgs, QuantConfig
+from pytest_quantbench.verdicts import fallback, hardware, sensitivity
+from pytest_quantbench.verdicts.diagnosis import Diagnosis
 
 
 def test_probe_operands_tell_a_saturating_kernel_from_an_exact_one() -> None:
@@ -43,8 +44,8 @@ def test_probe_runs_onnx_runtime_for_real() -> None:
 def test_x64_quant_precision_knob_reaches_the_session(tmp_path) -> None:
     from onnx import numpy_helper
 
-    from pytest_quantbench.config import load_suite
     from pytest_quantbench.harness import Harness
+    from pytest_quantbench.suite import load_suite
 
     a, b = hardware.probe_operands()
     graph = helper.make_graph(
@@ -218,8 +219,8 @@ def test_message_without_a_known_cause_names_top_offenders() -> None:
 
 
 def test_node_exclusion_takes_node_names_and_still_catches_preset_typos(tmp_path) -> None:
-    from pytest_quantbench.config import load_suite
     from pytest_quantbench.errors import SuiteError
+    from pytest_quantbench.suite import load_suite
 
     suite = tmp_path / "s.suite.yaml"
     base = "task: text-classification\nmodel_name_or_path: m\ndataset: {path: d}\n"
@@ -233,8 +234,8 @@ def test_node_exclusion_takes_node_names_and_still_catches_preset_typos(tmp_path
 
 
 def test_unknown_node_names_are_a_build_error(tmp_path) -> None:
+    from pytest_quantbench.artifacts.quantize import excluded_nodes
     from pytest_quantbench.errors import BuildError
-    from pytest_quantbench.quantization import excluded_nodes
 
     model = tmp_path / "m.onnx"
     model.write_bytes(helper.make_model(_attention_graph()).SerializeToString())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_quantbench.config import Threshold
 from pytest_quantbench.errors import CollapseFailure, GateFailure
-from pytest_quantbench.gates import judge
+from pytest_quantbench.suite import Threshold
+from pytest_quantbench.verdicts.gates import judge
 
 
 def test_within_threshold_passes() -> None:

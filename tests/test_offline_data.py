@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantbench import builtins, fetch
-from pytest_quantbench.cache import ArtifactCache
-from pytest_quantbench.zoo import dinov2, mnist, movie_reviews, ner_corpus
+from pytest_quantbench.artifacts import fetch
+from pytest_quantbench.artifacts.cache import ArtifactCache
+from pytest_quantbench.zoo import builtins, dinov2, mnist, movie_reviews, ner_corpus
 from pytest_quantbench.zoo.training import read_images, read_jsonl, write_images
 
 

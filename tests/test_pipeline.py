@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantbench import builtins, evaluation
-from pytest_quantbench.cache import ArtifactCache
-from pytest_quantbench.config import load_suite
-from pytest_quantbench.data import _word_starts
+from pytest_quantbench.artifacts.cache import ArtifactCache
+from pytest_quantbench.artifacts.quantize import excluded_nodes
+from pytest_quantbench.data.prepare import _word_starts
 from pytest_quantbench.harness import Harness
-from pytest_quantbench.quantization import excluded_nodes
+from pytest_quantbench.measure import accuracy as evaluation
+from pytest_quantbench.suite import load_suite
+from pytest_quantbench.zoo import builtins
 from pytest_quantbench.zoo.ner_corpus import CONLL_LABELS
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import ADD_MATMUL, SENTIMENT
-from pytest_quantbench.cache import ArtifactCache
+from pytest_quantbench.artifacts.cache import ArtifactCache
 
 GRID = (
     ADD_MATMUL
@@ -242,8 +242,8 @@ def test_token_and_image_suites_run(suite_file, run, name: str, text: str) -> No
 def test_local_model_dir_and_csv_data_files(suite_file, run, pytester, qb_cache) -> None:
     import csv
 
-    from pytest_quantbench import builtins
-    from pytest_quantbench.cache import ArtifactCache
+    from pytest_quantbench.artifacts.cache import ArtifactCache
+    from pytest_quantbench.zoo import builtins
 
     cache = ArtifactCache(qb_cache)
     model = builtins.model_dir("tiny-bert-sentiment", cache)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantbench.config import load_suite
 from pytest_quantbench.errors import SuiteError
+from pytest_quantbench.suite import load_suite
 
 FRAMEWORKS = """
     name: frameworks

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantbench import card, cli, compare, export, results
-from pytest_quantbench.plot import Point, pareto_front, save_plot
+from pytest_quantbench import cli
+from pytest_quantbench.reports import card, compare, export
+from pytest_quantbench.reports.plot import Point, pareto_front, save_plot
+from pytest_quantbench.results import run as results
 
 CONFIGS = [  # (quantization_approach, per_channel, latency factor vs fp32)
     ("dynamic", False, 0.5),

@@ -50,8 +50,8 @@ def test_run_writes_quantbench_json_card_plot_and_headline(suite_file, run, pyte
 def _csv_suite(suite_file, pytester: pytest.Pytester, qb_cache: Path, flip_every: int | None) -> None:
     """The tiny model on a csv copy of its data; `flip_every` flips every n-th eval label (a worse model, as
     a commit that regressed accuracy would look), under the same suite name and config id."""
-    from pytest_quantbench import builtins
-    from pytest_quantbench.cache import ArtifactCache
+    from pytest_quantbench.artifacts.cache import ArtifactCache
+    from pytest_quantbench.zoo import builtins
 
     cache = ArtifactCache(qb_cache)
     model = builtins.model_dir("tiny-bert-sentiment", cache)

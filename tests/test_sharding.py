@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_quantbench import sharding
+from pytest_quantbench.plugin import sharding
 
 
 def test_assignment_is_balanced_deterministic_and_whole_files() -> None:

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from pytest_quantbench import timing
-from pytest_quantbench.config import TimeSpec
-from pytest_quantbench.timing import MIN_ROUNDS, PILOT_ROUNDS, ci95_rel, plan_rounds
+from pytest_quantbench.measure import timing
+from pytest_quantbench.measure.timing import MIN_ROUNDS, PILOT_ROUNDS, ci95_rel, plan_rounds
+from pytest_quantbench.suite import TimeSpec
 
 
 def test_adaptive_rounds_follow_the_spread_within_the_time_cap() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PER_CHANNEL_GRID
-from pytest_quantbench.cache import ArtifactCache
+from pytest_quantbench.artifacts.cache import ArtifactCache
 
 
 def _accuracy(path: Path) -> dict:

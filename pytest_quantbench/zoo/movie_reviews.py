@@ -11,8 +11,8 @@ import random
 import tarfile
 from pathlib import Path
 
-from ..fetch import fetched
-from .training import SEED, BuildContext, write_jsonl
+from pytest_quantbench.artifacts.fetch import fetched
+from pytest_quantbench.zoo.training import SEED, BuildContext, write_jsonl
 
 INNER_ARCHIVE = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
 MEMBER = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"

@@ -10,9 +10,18 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from .ner_corpus import CONLL_LABELS as NER_LABELS
-from .ner_corpus import fill
-from .training import SEED, BuildContext, read_images, read_jsonl, seeded, train, write_images, write_jsonl
+from pytest_quantbench.zoo.ner_corpus import CONLL_LABELS as NER_LABELS
+from pytest_quantbench.zoo.ner_corpus import fill
+from pytest_quantbench.zoo.training import (
+    SEED,
+    BuildContext,
+    read_images,
+    read_jsonl,
+    seeded,
+    train,
+    write_images,
+    write_jsonl,
+)
 
 POSITIVE = "good great superb lovely charming brilliant delightful wonderful moving clever funny fresh".split()
 NEGATIVE = "bad awful dull boring clumsy tedious weak messy bland painful silly stale".split()

@@ -6,22 +6,16 @@ import contextlib
 import json
 import os
 import random
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..cache import ArtifactCache
+from pytest_quantbench.artifacts.cache import ArtifactCache
+from pytest_quantbench.progress import Progress, say
 
 SEED = 1234
-Progress = Callable[[str], None]
-
-
-def say(line: str) -> None:
-    """The default progress sink: stderr, unbuffered, so a redirected log shows it as it happens."""
-    print(line, file=sys.stderr, flush=True)
 
 
 @dataclass

@@ -1,0 +1,225 @@
+"""Export with optimum, quantize with `ORTQuantizer`, and report what was actually quantized."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from pytest_quantbench.errors import BuildError
+from pytest_quantbench.suite import QuantConfig
+
+ONNX_FILE = "model.onnx"
+QUANTIZED_FILE = "model_quantized.onnx"
+# Float op behind each integer op of ONNX Runtime's QOperator format.
+INTEGER_OPS = {
+    "MatMulInteger": "MatMul", "QLinearMatMul": "MatMul", "DynamicQuantizeMatMul": "MatMul",
+    "QLinearAdd": "Add", "QLinearMul": "Mul", "QLinearConv": "Conv", "ConvInteger": "Conv", "QGemm": "Gemm",
+    "QAttention": "Attention", "QLinearSoftmax": "Softmax", "QLinearConcat": "Concat",
+    "QLinearLeakyRelu": "LeakyRelu", "QLinearSigmoid": "Sigmoid", "QLinearAveragePool": "AveragePool",
+    "QLinearGlobalAveragePool": "GlobalAveragePool", "QLinearWhere": "Where",
+    "QEmbedLayerNormalization": "EmbedLayerNormalization", "DynamicQuantizeLSTM": "LSTM",
+}  # fmt: skip
+QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
+ARTIFACT_FORMAT = 3  # bump when a quantized entry gains files or report fields (2: ranges.json, 3: graph_sha256)
+RANGES_FILE = "ranges.json"
+
+
+@contextlib.contextmanager
+def _quiet():
+    """optimum, transformers and the tracer log and warn at every step; a test run wants only real errors."""
+    loggers = [logging.getLogger(n) for n in ("optimum", "transformers", "root")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def export(model_dir: Path, task: str, opset: int | None, out: Path, trust_remote_code: bool = False) -> None:
+    """fp32 ONNX export of a transformers checkpoint (eager attention below opset 14, which SDPA needs)."""
+    from optimum.exporters.onnx import onnx_export_from_model
+    from optimum.exporters.tasks import TasksManager
+
+    kwargs = {"attn_implementation": "eager"} if opset is not None and opset < 14 else {}
+    with _quiet():
+        try:
+            model = TasksManager.get_model_from_task(
+                task, str(model_dir), framework="pt", trust_remote_code=trust_remote_code, **kwargs
+            )
+            onnx_export_from_model(model, out, opset=opset, task=task, do_validation=False)
+        except Exception as exc:
+            raise BuildError(f"ONNX export of {model_dir} for {task} (opset {opset}) failed: {exc}") from exc
+
+
+def _exclusion_passes(presets: tuple[str, ...]) -> list[Any]:
+    """The node_exclusion presets of optimum's benchmark runs, as its quantization preprocessor passes."""
+    from optimum.onnxruntime.preprocessors.passes import (
+        ExcludeGeLUNodes,
+        ExcludeLayerNormNodes,
+        ExcludeNodeAfter,
+        ExcludeNodeFollowedBy,
+    )
+
+    make = {
+        "layernorm": ExcludeLayerNormNodes,
+        "gelu": ExcludeGeLUNodes,
+        "residual": lambda: ExcludeNodeAfter("Add", "Add"),
+        "gather": lambda: ExcludeNodeAfter("Gather", "Add"),
+        "softmax": lambda: ExcludeNodeFollowedBy("Add", "Softmax"),
+    }
+    return [make[p]() for p in presets]
+
+
+def excluded_nodes(model_path: Path, node_exclusion: tuple[str, ...]) -> list[str]:
+    """Node names of the exported graph that `node_exclusion` keeps in fp32: its presets, resolved, and its
+    node names, checked against the graph (ONNX Runtime would silently ignore a misspelt one)."""
+    from pytest_quantbench.suite import PRESETS
+
+    presets = tuple(p for p in node_exclusion if p in PRESETS)
+    names = [n for n in node_exclusion if n not in PRESETS]
+    if names:
+        import onnx
+
+        known = {n.name for n in onnx.load(str(model_path), load_external_data=False).graph.node}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise BuildError(f"node_exclusion: no node named {', '.join(map(repr, unknown))} in the exported graph")
+    if not presets:
+        return names
+    from optimum.onnxruntime.preprocessors import QuantizationPreprocessor
+
+    preprocessor = QuantizationPreprocessor()
+    for p in _exclusion_passes(presets):
+        preprocessor.register_pass(p)
+    _, exclude = preprocessor.collect(model_path)
+    return sorted(exclude) + [n for n in names if n not in exclude]
+
+
+def ort_quantization_config(config: QuantConfig, nodes_to_exclude: list[str]):
+    from onnxruntime.quantization import QuantFormat, QuantizationMode, QuantType
+    from optimum.onnxruntime.configuration import AutoQuantizationConfig, QuantizationConfig
+
+    dtype = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
+    static = config.is_static
+    fmt = config.format or ("qdq" if static else "qoperator")
+    operators = config.operators_to_quantize
+    if operators is None:
+        operators = AutoQuantizationConfig.avx512_vnni(is_static=static).operators_to_quantize
+    return QuantizationConfig(
+        is_static=static,
+        format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
+        mode=QuantizationMode.QLinearOps if static else QuantizationMode.IntegerOps,
+        activations_dtype=dtype[config.activations_dtype or ("int8" if static else "uint8")],
+        weights_dtype=dtype[config.weights_dtype],
+        activations_symmetric=config.activations_symmetric,
+        weights_symmetric=config.weights_symmetric,
+        per_channel=config.per_channel,
+        reduce_range=config.reduce_range,
+        operators_to_quantize=list(operators),
+        nodes_to_exclude=[*nodes_to_exclude, *config.nodes_to_exclude],
+    )
+
+
+def _calibration_config(config: QuantConfig, dataset: Any):
+    from optimum.onnxruntime.configuration import AutoCalibrationConfig
+
+    cal = config.calibration
+    if cal.method == "entropy":
+        return AutoCalibrationConfig.entropy(dataset)
+    if cal.method == "percentile":
+        return AutoCalibrationConfig.percentiles(dataset, percentile=cal.percentile)
+    return AutoCalibrationConfig.minmax(dataset)
+
+
+def quantize(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any = None) -> dict:
+    """Quantize `fp32_dir/model.onnx` into `out/model_quantized.onnx`; return the quantization report."""
+    from optimum.onnxruntime import ORTQuantizer
+
+    source = fp32_dir / ONNX_FILE
+    excluded = excluded_nodes(source, config.node_exclusion)
+    qconfig = ort_quantization_config(config, excluded)
+    with _quiet():
+        quantizer = ORTQuantizer.from_pretrained(fp32_dir, file_name=ONNX_FILE)
+        ranges = None
+        if config.is_static:
+            try:
+                ranges = quantizer.fit(
+                    dataset=calibration_data,
+                    calibration_config=_calibration_config(config, calibration_data),
+                    onnx_augmented_model_name=out / "augmented.onnx",
+                    operators_to_quantize=qconfig.operators_to_quantize,
+                    batch_size=1 if config.calibration.padding == "none" else 8,  # unpadded rows differ in length
+                )
+            except Exception as exc:
+                raise BuildError(f"{config.calibration.method} calibration failed: {exc}") from exc
+            finally:
+                (out / "augmented.onnx").unlink(missing_ok=True)
+        try:
+            quantizer.quantize(qconfig, save_dir=out, calibration_tensors_range=ranges)
+        except Exception as exc:
+            raise BuildError(f"quantization failed: {exc}") from exc
+    produced = out / f"{Path(ONNX_FILE).stem}_quantized.onnx"
+    if produced.name != QUANTIZED_FILE:
+        produced.rename(out / QUANTIZED_FILE)
+    report = quantization_report(out / QUANTIZED_FILE, qconfig.operators_to_quantize)
+    report["excluded_nodes"] = len(qconfig.nodes_to_exclude)
+    report["operators_to_quantize"] = list(qconfig.operators_to_quantize)
+    if ranges is not None:
+        report["range_check"] = _range_check(source, ranges, qconfig, out / RANGES_FILE)
+    return report
+
+
+def _range_check(source: Path, calibration: Any, qconfig: Any, ranges_file: Path) -> list[dict]:
+    """Keep the calibration ranges with the artifact and flag the ones no int8 scale can represent."""
+    import json
+
+    import onnx
+
+    from pytest_quantbench.artifacts import ranges
+
+    plain = ranges.plain_ranges(calibration)
+    ranges_file.write_text(json.dumps(plain))
+    graph = onnx.load(str(source), load_external_data=False).graph
+    found = ranges.check_ranges(plain, graph, set(qconfig.operators_to_quantize), set(qconfig.nodes_to_exclude))
+    return [f.as_dict() for f in found]
+
+
+def quantization_report(model_path: Path, operators: list[str] | None = None) -> dict:
+    """How many nodes of each float op type run quantized: QOperator integer ops and QDQ-wrapped nodes.
+
+    With `operators`, a QDQ-adjacent node counts only when its op type was asked for: a LayerNorm that
+    reads a dequantized tensor still computes in fp32.
+    """
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    dq_outputs = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    dq_inputs = {i for n in graph.node if n.op_type == "DequantizeLinear" for i in n.input}
+    counts: Counter[str] = Counter()
+    for node in graph.node:
+        if node.op_type in QDQ_OPS:
+            continue
+        if node.op_type in INTEGER_OPS:
+            counts[INTEGER_OPS[node.op_type]] += 1
+        elif (operators is None or node.op_type in operators) and (
+            any(i in dq_outputs for i in node.input) or any(o in dq_inputs for o in node.output)
+        ):
+            counts[node.op_type] += 1
+    total = sum(counts.values())
+    return {
+        "quantized_nodes": dict(sorted(counts.items())),
+        "total_quantized": total,
+        "quantized_nothing": total == 0,
+        # identical graphs (per_channel on a config that quantizes nothing, say) score alike: evaluated once
+        "graph_sha256": hashlib.sha256(graph.SerializeToString(deterministic=True)).hexdigest()[:24],
+    }

@@ -1,0 +1,78 @@
+"""Where models and datasets come from: a `builtin:` recipe, a local path, or the Hugging Face hub.
+
+The hub is checked up front (HF_HUB_OFFLINE, then a one-second connection probe) so that a case needing
+it skips at once with the reason instead of retrying for minutes.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pytest_quantbench.artifacts.builtins import PREFIX
+from pytest_quantbench.errors import SourceUnavailable
+
+# `datasets` builders that read local files: never need the hub.
+PACKAGED_BUILDERS = {"csv", "json", "parquet", "text", "arrow", "imagefolder", "audiofolder", "webdataset"}
+MODEL_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.bin", "*.py"]
+
+
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@functools.cache
+def hub_unreachable_reason() -> str | None:
+    """Why the hub cannot be used right now, or None if it answers."""
+    if _truthy("HF_HUB_OFFLINE") or _truthy("TRANSFORMERS_OFFLINE"):
+        return "the Hugging Face hub is disabled (HF_HUB_OFFLINE is set)"
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host, port = parsed.hostname or endpoint, parsed.port or (443 if parsed.scheme != "http" else 80)
+    try:
+        socket.create_connection((host, port), timeout=1.0).close()
+    except OSError as exc:
+        return f"the Hugging Face hub ({endpoint}) is unreachable: {exc.strerror or exc}"
+    return None
+
+
+def resolve_local(spec: str, base_dir: Path) -> Path | None:
+    """`spec` as an existing local path (relative paths are taken from the suite file's folder)."""
+    path = Path(os.path.expanduser(spec))
+    if not path.is_absolute():
+        path = base_dir / path
+    return path if path.exists() else None
+
+
+def hub_model_dir(repo_id: str, revision: str | None) -> Path:
+    """Snapshot of a hub model in the local Hugging Face cache, downloading it when the hub answers."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=MODEL_FILES, local_files_only=True))
+    except Exception:  # not cached: fall through to the hub
+        pass
+    reason = hub_unreachable_reason()
+    if reason:
+        raise SourceUnavailable(f"model '{repo_id}' is not in the local cache and {reason}")
+    return Path(snapshot_download(repo_id, revision=revision, allow_patterns=MODEL_FILES))
+
+
+def dataset_needs_hub(path: str, base_dir: Path) -> bool:
+    return not (path in PACKAGED_BUILDERS or path.startswith(PREFIX) or resolve_local(path, base_dir))
+
+
+def check_dataset_reachable(path: str, base_dir: Path) -> None:
+    """Fail fast when a hub dataset is asked for while the hub is unreachable.
+
+    With HF_HUB_OFFLINE set explicitly, `datasets` may still find the dataset in its local cache, so it is
+    left to try; a bare unreachable hub skips at once.
+    """
+    if not dataset_needs_hub(path, base_dir):
+        return
+    reason = hub_unreachable_reason()
+    if reason and not _truthy("HF_HUB_OFFLINE"):
+        raise SourceUnavailable(f"dataset '{path}' needs the hub and {reason}")

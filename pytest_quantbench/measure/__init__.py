@@ -1,0 +1,1 @@
+"""Stage 4: measurements. Accuracy (predictions scored by `evaluate` metrics), timing, and the machine facts."""

@@ -1,0 +1,171 @@
+"""Latency cases: which (model, shape) pairs to time, how, and the speed-up measured in the same run."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_quantbench.suite import Case, Suite, TimeSpec
+
+Z95 = 1.96
+MIN_ROUNDS = PILOT_ROUNDS = 5
+PILOT_WORTH_IT = MIN_ROUNDS + 2 * PILOT_ROUNDS  # affordable rounds from which a pilot may save what it costs
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One timing case: the fp32 baseline or a config's int8 model, at one batch size and input length."""
+
+    case: Case
+    role: str  # "fp32" or "int8"
+    batch_size: int
+    input_length: int | None
+
+    @property
+    def shape_id(self) -> str:
+        return f"bs{self.batch_size}" + (f"-len{self.input_length}" if self.input_length else "")
+
+    @property
+    def id(self) -> str:
+        model = self.case.baseline_id if self.role == "fp32" else f"int8-{self.case.id}"
+        return f"{model}-{self.shape_id}"
+
+    @property
+    def group(self) -> str:
+        """pytest-benchmark group: the baseline and every config of one shape side by side."""
+        shape = f"batch_size={self.batch_size}" + (f" input_length={self.input_length}" if self.input_length else "")
+        return f"{self.case.suite.name} {shape}"
+
+
+def measurements(suite: Suite) -> list[Measurement]:
+    """Shape by shape: each distinct fp32 baseline once, then every config."""
+    out = []
+    for batch_size, input_length in suite.shapes:
+        baselines = {}
+        for case in suite.cases:
+            baselines.setdefault(case.baseline_id, case)
+        out += [Measurement(c, "fp32", batch_size, input_length) for c in baselines.values()]
+        out += [Measurement(c, "int8", batch_size, input_length) for c in suite.cases]
+    return out
+
+
+def plan_rounds(pilot: list[float], round_s: float, spec: TimeSpec) -> int:
+    """Rounds that bring the 95% CI of the pilot quantity's mean (a latency, or a paired speed-up) within
+    ±`target_ci`, judged from the pilot's spread, but no more than `max_time_s` of rounds of `round_s` each:
+    a stable small model stops after a few rounds, a slow one at the cap."""
+    mean = statistics.fmean(pilot)
+    spread = statistics.stdev(pilot) / mean if len(pilot) > 1 and mean > 0 else 0.0
+    needed = math.ceil((Z95 * spread / spec.target_ci) ** 2)
+    affordable = int(spec.max_time_s / round_s) if round_s > 0 else MIN_ROUNDS
+    return max(MIN_ROUNDS, min(needed, affordable))
+
+
+def ci95_rel(values: list[float]) -> float:
+    """Half-width of the 95% confidence interval of the mean, relative to the mean."""
+    mean = statistics.fmean(values)
+    return Z95 * statistics.stdev(values) / math.sqrt(len(values)) / mean if len(values) > 1 and mean > 0 else 0.0
+
+
+def _timed_call(session: Any, feed: dict) -> float:
+    start = time.perf_counter()
+    session.run(None, feed)
+    return time.perf_counter() - start
+
+
+def _inputs(session: Any, feed: dict) -> dict:
+    wanted = {i.name for i in session.get_inputs()}
+    return {k: v for k, v in feed.items() if k in wanted}
+
+
+@dataclass
+class Timed:
+    """A case's rounds in seconds, and for an int8 case the fp32 call run just before each of them."""
+
+    times: list[float]
+    baseline: list[float] = field(default_factory=list)
+
+    def ratios(self) -> list[float]:
+        return [b / t for b, t in zip(self.baseline, self.times, strict=True)]
+
+
+def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec, baseline: Any = None) -> Timed | None:
+    """Time `session.run` with pytest-benchmark; inputs are built before, only the call is timed.
+
+    With a `baseline` session (an int8 case's fp32 model), every round is a pair: the fp32 call runs in
+    pytest-benchmark's untimed `setup`, timed here, right before the timed int8 call. Both then see the same
+    moment of a noisy machine, so their ratio holds where latencies measured seconds apart drift.
+
+    With `rounds` unset, the warm-up is timed too: when it shows that `max_time_s` affords too few rounds for
+    a pilot to pay off (`PILOT_WORTH_IT`), the case runs what it affords (at least the minimum); otherwise a
+    pilot (not recorded) sets the rounds from the spread of the latency, or of the paired speed-up
+    (`plan_rounds`). Returns None when pytest-benchmark is disabled.
+    """
+    base_feed = _inputs(baseline, feed) if baseline is not None else {}
+    feed = _inputs(session, feed)
+    paired: list[float] = []  # the fp32 call of each recorded round
+
+    def calls() -> tuple[float, float]:
+        """One round outside pytest-benchmark (warm-up, pilot): (fp32 seconds or 0, seconds)."""
+        before = _timed_call(baseline, base_feed) if baseline is not None else 0.0
+        return before, _timed_call(session, feed)
+
+    def setup() -> None:
+        paired.append(_timed_call(baseline, base_feed))
+
+    rounds, warmup = spec.rounds, spec.warmup_rounds
+    if not getattr(benchmark, "disabled", False) and (rounds is None or baseline is not None):
+        warm = [calls() for _ in range(warmup if rounds else max(warmup, 1))]  # both models warm up
+        rounds = rounds or _adaptive_rounds(warm[-1], calls, baseline is not None, spec)
+        warmup = 0
+    benchmark.pedantic(
+        session.run, args=(None, feed), setup=setup if baseline is not None else None, rounds=rounds or 1,
+        warmup_rounds=warmup, iterations=1,
+    )  # fmt: skip
+    stats = getattr(benchmark, "stats", None)
+    return Timed(list(stats.stats.data), paired) if stats is not None else None
+
+
+def _adaptive_rounds(
+    last: tuple[float, float], calls: Callable[[], tuple[float, float]], paired: bool, spec: TimeSpec
+) -> int:
+    """The rounds of an adaptive case, from its last warm-up round (and a pilot where one can pay)."""
+    round_s = sum(last)
+    affordable = int(spec.max_time_s / round_s) if round_s > 0 else PILOT_WORTH_IT
+    if affordable < PILOT_WORTH_IT:  # the pilot would cost more calls than it could save
+        return max(MIN_ROUNDS, affordable)
+    pilot = [calls() for _ in range(PILOT_ROUNDS)]
+    values = [before / t for before, t in pilot] if paired else [t for _, t in pilot]
+    return plan_rounds(values, statistics.fmean(before + t for before, t in pilot), spec)
+
+
+def percentiles_ms(times: list[float]) -> dict[str, float]:
+    """p50/p90/p99 in ms, kept in `extra_info` because saved runs drop the raw rounds (`--benchmark-save-data`)."""
+    cuts = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else [times[0]] * 99
+    return {f"latency_p{p}_ms": cuts[p - 1] * 1e3 for p in (50, 90, 99)} | {
+        "rounds": len(times),
+        "latency_ci95_rel": ci95_rel(times),
+    }
+
+
+def timing_info(m: Measurement, timed: Timed | None) -> dict:
+    """What a latency case adds to pytest-benchmark's `extra_info`: percentiles, throughput and, for an int8
+    case, its paired fp32 calls and the speed-up, the median of the per-pair ratios (a preempted call spoils
+    one pair, which the median drops)."""
+    if timed is None:
+        return {}
+    mean = statistics.fmean(timed.times)
+    info: dict[str, Any] = {"latency_mean_ms": mean * 1e3, **percentiles_ms(timed.times)}
+    info["samples_per_s"] = m.batch_size / mean
+    if timed.baseline:
+        ratios = timed.ratios()
+        info["paired_fp32"] = {
+            "latency_mean_ms": statistics.fmean(timed.baseline) * 1e3,
+            **percentiles_ms(timed.baseline),
+        }
+        info["speedup"] = statistics.median(ratios)
+        info["speedup_ci95_rel"] = ci95_rel(ratios)
+    return info

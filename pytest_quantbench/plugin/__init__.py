@@ -1,0 +1,206 @@
+"""pytest layer: options, hooks and fixtures. The work happens in the plain-Python modules it calls."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+
+from pytest_quantbench.errors import BuildError, GateFailure, SourceUnavailable, SuiteError
+from pytest_quantbench.harness import Harness
+from pytest_quantbench.plugin import reports as reporting
+from pytest_quantbench.plugin.collect import SuiteFile, is_suite_file
+from pytest_quantbench.suite import SUITE_PATTERNS, load_suite
+
+HARNESS = pytest.StashKey[Harness]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("quantbench", "int8 quantization benchmarks (pytest-quantbench)")
+    group.addoption(
+        "--quantbench-cache",
+        metavar="DIR",
+        default=None,
+        help="directory of built models and datasets, reused across runs (default: <rootdir>/.quantbench)",
+    )
+    group.addoption(
+        "--quantbench-shard",
+        metavar="K/N",
+        default=None,
+        help="run shard K of N (whole files per shard, balanced by case count), e.g. one CI matrix runner each",
+    )
+    group.addoption(
+        "--quantbench-diagnose",
+        action="store_true",
+        help="diagnose every accuracy case (range check, sensitivity ranking, hardware risk), not only failing ones",
+    )
+    group.addoption(
+        "--quantbench-no-diagnose",
+        action="store_true",
+        help="do not diagnose failing gates: the failure line keeps the verdict alone",
+    )
+    group.addoption(
+        "--quantbench-fallback",
+        action="store_true",
+        help="on a failing gate, search the nodes to keep in fp32 and print a node_exclusion that passes",
+    )
+    reporting.addoption(group)
+    parser.addini(
+        "quantbench_suite_files",
+        type="args",
+        default=list(SUITE_PATTERNS),
+        help="glob patterns of suite files to collect (default: *.suite.yaml *.suite.yml)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (
+        "accuracy: original vs quantized accuracy case of a quantbench suite",
+        "latency: latency/throughput case of a quantbench suite (uses pytest-benchmark)",
+        "quantbench(suite): parametrize a test's `quantbench_case` over the configs of a suite file",
+    ):
+        config.addinivalue_line("markers", line)
+    cache = config.getoption("quantbench_cache") or Path(config.rootpath, ".quantbench")
+    config.stash[HARNESS] = Harness(cache, progress=_terminal_progress(config))
+    config.pluginmanager.register(reporting.Reports(config), reporting.PLUGIN_NAME)
+
+
+def _terminal_progress(config: pytest.Config):
+    """Print build progress past output capturing, as its own line: a minutes-long fine-tune must show."""
+
+    def say(line: str) -> None:
+        capture = config.pluginmanager.getplugin("capturemanager")
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.ensure_newline()
+            reporter.write_line(line)
+
+    return say
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    spec = config.getoption("quantbench_shard")
+    if not spec:
+        return
+    from pytest_quantbench.plugin import sharding
+
+    try:
+        shard, shards = sharding.parse(spec)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    files = [item.nodeid.split("::")[0] for item in items]
+    owner = sharding.assign(files, shards)
+    kept = [item for item, f in zip(items, files, strict=True) if owner[f] == shard]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item, f in zip(items, files, strict=True) if owner[f] != shard])
+        items[:] = kept
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
+    if is_suite_file(file_path, parent):
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from pytest_quantbench.measure.timing import measurements
+
+    names = metafunc.fixturenames
+    if "quantbench_case" not in names and "quantbench_measurement" not in names:
+        return
+    suite = _suite_for(metafunc)
+    if "quantbench_measurement" in names:
+        ms = measurements(suite)
+        metafunc.parametrize("quantbench_measurement", ms, ids=[m.id for m in ms])
+    else:
+        params = [pytest.param(case, id=case.id, marks=_expect_marks(case.expect)) for case in suite.cases]
+        metafunc.parametrize("quantbench_case", params)
+
+
+def _suite_for(metafunc: pytest.Metafunc):
+    parent = metafunc.definition.parent
+    if isinstance(parent, SuiteFile):
+        return parent.suite
+    marker = metafunc.definition.get_closest_marker("quantbench")
+    if marker is None or not marker.args:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: uses quantbench_case; mark it @pytest.mark.quantbench('<suite file>')"
+        )
+    path = Path(marker.args[0])
+    if not path.is_absolute():
+        path = metafunc.definition.path.parent / path
+    try:
+        return load_suite(path)
+    except SuiteError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _expect_marks(expect: str | None) -> list[pytest.MarkDecorator]:
+    """`expect: collapse` / `expect: fail` document a known broken config as a strict xfail: it fails again, in
+    CI, the day the config starts passing (or fails for another reason)."""
+    from pytest_quantbench.errors import CollapseFailure
+
+    if expect == "collapse":
+        return [pytest.mark.xfail(strict=True, raises=CollapseFailure, reason="known collapse (expect: collapse)")]
+    if expect == "fail":
+        return [pytest.mark.xfail(strict=True, raises=GateFailure, reason="known gate failure (expect: fail)")]
+    return []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    try:
+        return (yield)
+    except SourceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    try:
+        return (yield)
+    except SourceUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A broken gate (metric, original, quantized, drop, limit) or a failed build is one line, not a traceback."""
+    report = yield
+    if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, (GateFailure, BuildError)):
+        report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
+    return report
+
+
+@pytest.fixture(scope="session")
+def quantbench(pytestconfig: pytest.Config) -> Harness:
+    """The run's harness: builds, caches and evaluates models; usable from any test."""
+    return pytestconfig.stash[HARNESS]
+
+
+@pytest.fixture
+def quantbench_case():
+    """The resolved config of a suite (parametrized by the plugin; see the `quantbench` marker)."""
+    raise pytest.UsageError("quantbench_case is parametrized by the plugin: mark the test @pytest.mark.quantbench(...)")
+
+
+@pytest.fixture
+def quantbench_measurement():
+    """One timing case: model role and shape (parametrized by the plugin for suite files)."""
+    raise pytest.UsageError("quantbench_measurement is only parametrized for suite files")
+
+
+@pytest.fixture
+def original_session(quantbench: Harness, quantbench_case):
+    """ONNX Runtime session of the fp32 export, with the config's threads and optimization level."""
+    return quantbench.original_session(quantbench_case)
+
+
+@pytest.fixture
+def quantized_session(quantbench: Harness, quantbench_case):
+    """ONNX Runtime session of the int8 model of the config."""
+    return quantbench.quantized_session(quantbench_case)

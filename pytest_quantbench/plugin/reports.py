@@ -1,0 +1,170 @@
+"""pytest layer of the reports: options, the `quantbench` key of pytest-benchmark's JSON, card and plot at the
+end of a run, the accuracy gate against a saved run, and the console summary. The work is done in
+`results`, `card`, `plot`, `compare` and `report`, which need no pytest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_quantbench.reports import card, compare
+from pytest_quantbench.reports import terminal as report
+from pytest_quantbench.results import run as results
+from pytest_quantbench.suite import Suite, load_suite
+
+PLUGIN_NAME = "quantbench-reports"
+
+
+def addoption(group: Any) -> None:
+    group.addoption(
+        "--quantbench-card",
+        metavar="PATH",
+        help="write the run's Markdown benchmark card (seed-card format) to PATH; accuracy only with --benchmark-disable",
+    )
+    group.addoption(
+        "--quantbench-plot",
+        metavar="PATH",
+        help="write a PNG of accuracy vs latency per config to PATH (original, Pareto front, failing configs marked)",
+    )
+    group.addoption(
+        "--quantbench-plot-shape",
+        metavar="SHAPE",
+        type=results.parse_shape,
+        help="shape the plot shows, e.g. bs1-len128 or bs4 (default: each suite's first timed shape)",
+    )
+    group.addoption(
+        "--quantbench-compare",
+        metavar="RUN",
+        help="compare quantized metrics with a saved run: a JSON file, 'latest' (the newest run in "
+        "--benchmark-storage) or a run number such as 0001",
+    )
+    group.addoption(
+        "--quantbench-compare-fail",
+        metavar="METRIC:MAX_DROP",
+        action="append",
+        default=[],
+        type=compare.FailSpec.parse,
+        help="fail a config whose quantized METRIC dropped more than MAX_DROP against --quantbench-compare, "
+        "e.g. accuracy:0.005 (repeatable)",
+    )
+
+
+class Reports:
+    """Per-run state of the report options: the suites collected, the saved run, the run's own results."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.suites: dict[Path, Suite] = {}
+        self.gate: compare.Gate | None = None
+        self.run: results.Run | None = None
+        self.notes: list[str] = []
+        self.accuracy: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def pytest_sessionstart(self) -> None:
+        spec, specs = self.config.getoption("quantbench_compare"), self.config.getoption("quantbench_compare_fail")
+        if spec is None:
+            if specs:
+                raise pytest.UsageError("--quantbench-compare-fail needs --quantbench-compare=<saved run or 'latest'>")
+            return
+        try:
+            saved = results.load(results.resolve(spec, self.config._benchmarksession.storage))
+        except results.RunFileError as exc:
+            if spec != results.LATEST:
+                raise pytest.UsageError(f"--quantbench-compare: {exc}") from None
+            self.notes.append(f"nothing to compare with: {exc}")  # a first run, as pytest-benchmark does
+            return
+        self.gate = compare.Gate(saved, specs)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            params = getattr(item, "callspec", None) and item.callspec.params
+            value = params and (params.get("quantbench_case") or params.get("quantbench_measurement"))
+            if value:
+                case = getattr(value, "case", value)
+                self.suites.setdefault(case.suite.path, case.suite)
+
+    @pytest.fixture
+    def quantbench_compare(self) -> compare.Gate | None:
+        """The accuracy gate against the saved run of `--quantbench-compare`, or None."""
+        return self.gate
+
+    def payload(self) -> dict[str, Any]:
+        from pytest_quantbench.measure.machine import machine_facts
+
+        return results.payload(self.suites.values(), self.accuracy.values(), machine_facts())
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Accuracy results arrive with the reports: the same path in one process and from xdist workers."""
+        for name, row in report.user_properties if report.when == "call" else ():
+            if name == "quantbench":
+                self.accuracy[(row["suite"], row["config_id"])] = row
+                self._note_suite(Path(self.config.rootpath, report.nodeid.split("::")[0]))
+
+    def _note_suite(self, path: Path) -> None:
+        """Under xdist the controller collects nothing: a suite file is read when its first result comes back."""
+        if path.suffix in (".yaml", ".yml") and path not in self.suites:
+            self.suites[path] = load_suite(path)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_benchmark_update_json(self, config: pytest.Config, benchmarks: list, output_json: dict) -> None:
+        if self.suites:
+            output_json[results.KEY] = self.payload()
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """After pytest-benchmark saved its files: save an untimed run, write card and plot."""
+        if not self.suites:
+            return
+        bench = getattr(self.config, "_benchmarksession", None)
+        if bench is not None and not bench.benchmarks and self.accuracy:
+            self._save_untimed(bench)
+        timed = [b.as_dict(include_data=False) for b in (bench.benchmarks if bench else []) if not b.has_error]
+        from pytest_benchmark.utils import safe_dumps
+
+        data = json.loads(safe_dumps({"benchmarks": timed, results.KEY: self.payload()}))  # as a saved file reads
+        self.run = results.from_json(data, "this run")
+        card_path, plot_path = self.config.getoption("quantbench_card"), self.config.getoption("quantbench_plot")
+        if card_path:
+            Path(card_path).write_text(card.render(self.run), encoding="utf-8")
+            self.notes.append(f"card written to {card_path}")
+        if plot_path:
+            from pytest_quantbench.reports.plot import save_plot
+
+            save_plot(self.run, plot_path, self.config.getoption("quantbench_plot_shape"))
+            self.notes.append(f"plot written to {plot_path}")
+
+    def _save_untimed(self, bench: Any) -> None:
+        """pytest-benchmark writes no file when nothing was timed (`--benchmark-disable`, `-m accuracy`); the
+        accuracy results still go where `--benchmark-json` / `--benchmark-autosave` asked, in its layout."""
+        save = bench.save or bench.autosave
+        if not (bench.json or save):
+            return
+        hook = self.config.hook
+        commit = hook.pytest_benchmark_generate_commit_info(config=self.config)
+        hook.pytest_benchmark_update_commit_info(config=self.config, commit_info=commit)
+        output = hook.pytest_benchmark_generate_json(
+            config=self.config, benchmarks=[], include_data=False, machine_info=bench.get_machine_info(),
+            commit_info=commit,
+        )  # fmt: skip
+        output[results.KEY] = self.payload()
+        if bench.json:
+            bench.save_json(output)
+        if save:
+            bench.storage.save(output, save)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        lines = report.summary_lines(self.run) if self.run else []
+        if lines or self.notes:
+            terminalreporter.section("quantbench")
+            for line in [*lines, *self.notes]:
+                terminalreporter.write_line(line)
+        if self.gate and self.run:
+            terminalreporter.section("quantbench compare")
+            terminalreporter.write_line(f"quantized metrics against saved run {self.gate.saved.source}:")
+            deltas = compare.accuracy_deltas(self.gate.saved, self.run)
+            for line in compare.accuracy_table(deltas, self.gate.specs, self.gate.saved.source):
+                terminalreporter.write_line(line)

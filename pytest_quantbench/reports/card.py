@@ -1,0 +1,160 @@
+"""The Markdown benchmark card of a run, in the format of optimum's benchmark cards (`shared/seeds/`).
+
+Per suite: task and machine, fixed and benchmarked parameters, the non-time metrics (original and quantized
+per metric, and the verdict), then one time table per batch size and input length: latency mean and
+percentiles, throughput, original and quantized side by side, and the speed-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_quantbench.results.run import Run, SuiteInfo, TimingRow
+
+SEPARATOR = "\\|"  # the seeds' empty column between groups of columns
+
+
+def render(run: Run) -> str:
+    """One card; a run of several suites gets one section per suite, headed by the suite's name."""
+    if len(run.suites) == 1:
+        return _front_matter(run.suites[0]) + _body(run, run.suites[0], level=1)
+    return "\n".join(f"# {s.name}\n\n" + _body(run, s, level=2) for s in run.suites)
+
+
+def _front_matter(suite: SuiteInfo) -> str:
+    lines = ["---", f"pipeline_tag: {suite.task}", "datasets:", f"- {suite.dataset['path']}", "metrics:"]
+    return "\n".join([*lines, *(f"- {m}" for m in suite.metrics), "---", "", ""])
+
+
+def _body(run: Run, suite: SuiteInfo, level: int) -> str:
+    h = "#" * level
+    samples = suite.dataset.get("num_eval_samples") or "All dataset"
+    lines = [
+        f"**task**: `{suite.task}`  ",
+        f"**Backend:** `onnxruntime {run.machine.get('onnxruntime', '?')}` (CPUExecutionProvider)  ",
+        f"**Machine:** `{_machine(run.machine)}`  ",
+        f"**Number of evaluation samples:** `{samples}`  ",
+        "",
+        "Fixed parameters:",
+        *_bullets({"model_name_or_path": suite.model, "dataset": suite.dataset, **suite.fixed}),
+        "",
+    ]
+    if suite.benchmarked:
+        lines += ["Benchmarked parameters:"]
+        lines += [f"* **{k}**: " + ",  ".join(f"`{_value(v)}`" for v in vs) for k, vs in suite.benchmarked.items()]
+        lines += [""]
+    lines += [f"{h} Evaluation", f"{h}# Non-time metrics", *_metrics_table(run, suite), "", f"{h}# Time metrics"]
+    lines += _time_tables(run, suite)
+    return "\n".join(lines) + "\n"
+
+
+def _machine(facts: dict[str, Any]) -> str:
+    if not facts:
+        return "unknown"
+    flags = ", ".join(facts.get("instructions") or ["no AVX2"])
+    return f"{facts.get('cpu')}, {facts.get('cpu_count')} cores, {flags}, VNNI: {'yes' if facts.get('vnni') else 'no'}"
+
+
+def _value(value: Any) -> str:
+    """As the seeds print values: strings bare, everything else as Python writes it."""
+    return value if isinstance(value, str) else repr(value)
+
+
+def _bullets(values: dict[str, Any], indent: str = "") -> list[str]:
+    lines = []
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            lines += [f"{indent}* **{key}**:", *_bullets(value, indent + "    ")]
+        else:
+            lines.append(f"{indent}* **{key}**: `{_value(value)}`")
+    return lines
+
+
+def _settings(suite: SuiteInfo, config_id: str) -> list[str]:
+    config = suite.config(config_id)
+    settings = config.settings if config else {}
+    return [f"`{_value(settings.get(k))}`" for k in suite.benchmarked] or [f"`{config_id}`"]
+
+
+def _settings_header(suite: SuiteInfo) -> list[str]:
+    return list(suite.benchmarked) or ["config"]
+
+
+def _metrics_table(run: Run, suite: SuiteInfo) -> list[str]:
+    rows = run.accuracy_of(suite.name)
+    if not rows:
+        return ["Not evaluated in this run."]
+    header = _settings_header(suite)
+    for m in suite.metrics:
+        header += ["", f"{m} (original)", f"{m} (quantized)"]
+    header += ["", "verdict"]
+    body = []
+    for config in suite.configs:
+        row = rows.get(config.id)
+        if row is None:
+            continue
+        cells = _settings(suite, config.id)
+        for name in suite.metrics:
+            metric = row.metric(name)
+            cells += [SEPARATOR, *((f"{metric.original:.3f}", f"{metric.quantized:.3f}") if metric else ("-", "-"))]
+        body.append([*cells, SEPARATOR, row.status])
+    return table(header, body)
+
+
+def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
+    timings = run.timings_of(suite.name)
+    if not timings:
+        return ["Not timed in this run."]
+    spec = suite.time
+    warmup = f"{spec['warmup_rounds']} warm-up round{'' if spec['warmup_rounds'] == 1 else 's'}"
+    if spec.get("rounds"):
+        how = f"Time benchmarks were run for {spec['rounds']} rounds per config, after {warmup}."
+    else:
+        how = (
+            f"Time benchmarks ran, after {warmup}, until the mean was known to "
+            f"±{100 * spec.get('target_ci', 0.02):g}% (95% CI) or {spec.get('max_time_s', 2.0):g} s of calls."
+        )
+    if any(t.paired_fp32 for t in timings):
+        how += (
+            " Each quantized round ran right after an original round on the same inputs: the original columns"
+            " are those paired calls, the speed-up the median of the per-pair ratios."
+        )
+    lines = [how, ""]
+    baselines = {(t.config_id, t.shape): t for t in timings if t.role == "fp32"}
+    header = _settings_header(suite)
+    for label, unit in (("latency_mean", "ms"), ("latency_p50", "ms"), ("latency_p90", "ms"), ("latency_p99", "ms")):
+        header += ["", f"{label} (original, {unit})", f"{label} (quantized, {unit})"]
+    header += ["", "throughput (original, /s)", "throughput (quantized, /s)", "", "speed-up"]
+    for shape in run.shapes(suite.name):
+        batch_size, input_length = shape
+        where = f"batch size = {batch_size}" + (f", input length = {input_length}" if input_length else "")
+        body = []
+        int8 = {t.config_id: t for t in timings if t.role == "int8" and t.shape == shape}
+        for config in suite.configs:
+            if config.id not in int8:
+                continue
+            quantized = int8[config.id]
+            body.append(
+                _time_row(suite, quantized, quantized.paired_fp32 or baselines.get((config.baseline_id, shape)))
+            )
+        lines += ["", f"Below, time metrics for {where}.", "", *table(header, body), ""]
+    return lines
+
+
+def _time_row(suite: SuiteInfo, quantized: TimingRow, original: TimingRow | None) -> list[str]:
+    cells = _settings(suite, quantized.config_id)
+    for field in ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "throughput"):
+        before = f"{getattr(original, field):.2f}" if original else "-"
+        cells += [SEPARATOR, before, f"{getattr(quantized, field):.2f}"]
+    return [*cells, SEPARATOR, f"x{quantized.speedup:.2f}" if quantized.speedup else "-"]
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A centred Markdown table padded like the seeds', readable as plain text too; "" headers separators."""
+    header = [h or "   " for h in header]
+    widths = [max(len(c) for c in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.center(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    return [line(header), line([":" + "-" * (w - 2) + ":" for w in widths]), *map(line, rows)]

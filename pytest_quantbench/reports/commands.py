@@ -1,0 +1,110 @@
+"""`quantbench card`, `compare` and `export`: saved runs (pytest-benchmark's JSON with the `quantbench` key)
+turned into the card and plot, the deltas between two runs, and the lists github-action-benchmark reads."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pytest_quantbench.reports import card, compare, export
+from pytest_quantbench.results import run as results
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    c = sub.add_parser("card", help="write the Markdown card (and the plot) of a saved run")
+    _runs(c, "run")
+    c.add_argument("-o", "--output", default="-", help="card file (default: standard output)")
+    c.add_argument("--plot", metavar="PNG", help="also write the accuracy vs latency plot")
+    c.add_argument("--shape", type=results.parse_shape, help="shape of the plot, e.g. bs1-len128 (default: the first)")
+    c.set_defaults(func=card_command)
+
+    d = sub.add_parser("compare", help="accuracy and speed deltas between two saved runs")
+    _runs(d, "saved", "now")
+    d.add_argument(
+        "--fail",
+        metavar="METRIC:MAX_DROP",
+        action="append",
+        default=[],
+        type=compare.FailSpec.parse,
+        help="exit 1 when a config's quantized METRIC dropped more than MAX_DROP, e.g. accuracy:0.005",
+    )
+    d.set_defaults(func=compare_command)
+
+    e = sub.add_parser("export", help="write a saved run in a format other tools read")
+    _runs(e, "run")
+    e.add_argument("--format", choices=["github-action-benchmark"], default="github-action-benchmark")
+    e.add_argument(
+        "--bigger", metavar="JSON", help="customBiggerIsBetter list: quantized metrics, throughput, speed-up"
+    )
+    e.add_argument("--smaller", metavar="JSON", help="customSmallerIsBetter list: latency")
+    e.set_defaults(func=export_command)
+
+
+RUN_HELP = (
+    "a run's JSON file, 'latest' (the newest saved run) or a run number such as 0001; "
+    "shards of one run joined by commas (a.json,b.json) are merged"
+)
+
+
+def _runs(parser: argparse.ArgumentParser, *names: str) -> None:
+    """Positional saved runs (the last one defaults to 'latest') and where pytest-benchmark saved them."""
+    for name in names[:-1]:
+        parser.add_argument(name, help=RUN_HELP)
+    parser.add_argument(names[-1], nargs="?", default=results.LATEST, help=f"{RUN_HELP} (default: latest)")
+    parser.add_argument("--storage", default=".benchmarks", help="pytest-benchmark's storage (default: .benchmarks)")
+
+
+def _load(spec: str, storage: str) -> results.Run:
+    return results.merge([_load_one(part, storage) for part in spec.split(",")])
+
+
+def _load_one(spec: str, storage: str) -> results.Run:
+    from pytest_benchmark.storage.file import FileStorage
+    from pytest_benchmark.utils import get_machine_id
+
+    if Path(spec).is_file():
+        return results.load(spec)
+    if not Path(storage).is_dir():  # FileStorage would create it
+        raise results.RunFileError(f"no saved run matches {spec!r}: no pytest-benchmark storage at {storage}")
+    return results.load(results.resolve(spec, FileStorage(storage, logger=None, default_machine_id=get_machine_id())))
+
+
+def card_command(args: argparse.Namespace) -> int:
+    run = _load(args.run, args.storage)
+    text = card.render(run)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+    if args.plot:
+        from pytest_quantbench.reports.plot import save_plot
+
+        save_plot(run, args.plot, args.shape)
+    return 0
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    saved, now = _load(args.saved, args.storage), _load(args.now, args.storage)
+    deltas = compare.accuracy_deltas(saved, now)
+    print(f"quantized metrics: {saved.source} -> {now.source}")
+    print("\n".join(compare.accuracy_table(deltas, args.fail, saved.source)) if deltas else "no config in common")
+    speed = compare.speed_deltas(saved, now)
+    print(f"\nlatency: {saved.source} -> {now.source}")
+    print("\n".join(compare.speed_table(speed, saved.source)) if speed else "no timed case in common")
+    broken = [d.message(s, saved.source) for d in deltas for s in args.fail if s.broken_by(d)]
+    for line in broken:
+        print(f"FAIL {line}", file=sys.stderr)
+    return 1 if broken else 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    if not (args.bigger or args.smaller):
+        print("error: give --bigger and/or --smaller output files", file=sys.stderr)
+        return 2
+    bigger, smaller = export.github_action_benchmark(_load(args.run, args.storage))
+    for path, entries in ((args.bigger, bigger), (args.smaller, smaller)):
+        if path:
+            Path(path).write_text(json.dumps(entries, indent=1), encoding="utf-8")
+    return 0

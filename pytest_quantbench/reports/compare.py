@@ -1,0 +1,139 @@
+"""A run against a saved one: quantized-accuracy and latency deltas, and the accuracy gate across commits.
+
+pytest-benchmark compares timings across runs but knows nothing of accuracy; this compares the quantized
+metrics config by config and fails a config whose metric dropped more than allowed (`accuracy:0.005`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from pytest_quantbench.errors import GateFailure
+from pytest_quantbench.reports.terminal import text_table
+from pytest_quantbench.results.run import Run
+
+
+class CompareFailure(GateFailure):
+    """A config's quantized metric dropped more than allowed against the saved run."""
+
+
+@dataclass(frozen=True)
+class FailSpec:
+    metric: str
+    max_drop: float
+
+    @classmethod
+    def parse(cls, text: str) -> FailSpec:
+        """`metric:max_drop`, e.g. `accuracy:0.005` (an absolute drop of the quantized metric); an argparse type."""
+        metric, sep, value = text.partition(":")
+        try:
+            max_drop = float(value)
+        except ValueError:
+            max_drop = -1.0
+        if not sep or not metric or max_drop < 0:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected METRIC:MAX_DROP, e.g. accuracy:0.005")
+        return cls(metric, max_drop)
+
+    def broken_by(self, delta: AccuracyDelta) -> bool:
+        return delta.metric == self.metric and delta.drop > self.max_drop + 1e-12
+
+
+@dataclass(frozen=True)
+class AccuracyDelta:
+    suite: str
+    config_id: str
+    metric: str
+    saved: float
+    now: float
+
+    @property
+    def drop(self) -> float:
+        return self.saved - self.now
+
+    def message(self, spec: FailSpec, source: str) -> str:
+        return (
+            f"{self.metric} {self.saved:.3f} in saved run {source} -> {self.now:.3f} now "
+            f"(drop {self.drop:.3f} > {spec.metric}:{spec.max_drop:g})"
+        )
+
+
+@dataclass(frozen=True)
+class SpeedDelta:
+    suite: str
+    name: str
+    saved_ms: float
+    now_ms: float
+    saved_speedup: float | None
+    now_speedup: float | None
+
+    @property
+    def change(self) -> float:
+        """Relative change of the mean latency: +0.10 is 10% slower."""
+        return self.now_ms / self.saved_ms - 1
+
+
+def accuracy_deltas(saved: Run, now: Run) -> list[AccuracyDelta]:
+    """Quantized metrics of the configs present in both runs (matched by suite name and config id)."""
+    old = {(r.suite, r.config_id, m.name): m.quantized for r in saved.accuracy for m in r.metrics}
+    return [
+        AccuracyDelta(r.suite, r.config_id, m.name, old[key], m.quantized)
+        for r in now.accuracy
+        for m in r.metrics
+        if (key := (r.suite, r.config_id, m.name)) in old
+    ]
+
+
+def speed_deltas(saved: Run, now: Run) -> list[SpeedDelta]:
+    old = {(t.suite, t.name): t for t in saved.timings}
+    return [
+        SpeedDelta(t.suite, t.name, o.mean_ms, t.mean_ms, o.speedup, t.speedup)
+        for t in now.timings
+        if (o := old.get((t.suite, t.name))) is not None
+    ]
+
+
+class Gate:
+    """The compare gate of a pytest run: the saved run and the allowed drops, checked case by case."""
+
+    def __init__(self, saved: Run, specs: list[FailSpec]) -> None:
+        self.saved, self.specs = saved, specs
+
+    def check(self, suite: str, config_id: str, quantized: dict[str, float]) -> None:
+        """Raise `CompareFailure` (one line, both numbers) when a metric dropped more than allowed."""
+        old = self.saved.accuracy_of(suite).get(config_id)
+        if old is None:
+            return
+        broken = [
+            delta.message(spec, self.saved.source)
+            for m in old.metrics
+            if m.name in quantized
+            for spec in self.specs
+            if spec.broken_by(delta := AccuracyDelta(suite, config_id, m.name, m.quantized, quantized[m.name]))
+        ]
+        if broken:
+            raise CompareFailure("; ".join(broken))
+
+
+def accuracy_table(deltas: list[AccuracyDelta], specs: list[FailSpec], saved: str) -> list[str]:
+    rows = []
+    for d in deltas:
+        gated = [s for s in specs if s.metric == d.metric]
+        broken = [s for s in gated if s.broken_by(d)]
+        gate = f"FAIL (drop > {broken[0].max_drop:g})" if broken else ("ok" if gated else "")
+        rows.append([d.suite, d.config_id, d.metric, f"{d.saved:.3f}", f"{d.now:.3f}", f"{d.now - d.saved:+.3f}", gate])
+    header = ["suite", "config", "metric", f"saved ({saved})", "now", "change", "gate"]
+    return text_table(header, rows)
+
+
+def speed_table(deltas: list[SpeedDelta], saved: str) -> list[str]:
+    def speedup(value: float | None) -> str:
+        return f"x{value:.2f}" if value else "-"
+
+    rows = [
+        [d.suite, d.name, f"{d.saved_ms:.3f}", f"{d.now_ms:.3f}", f"{d.change:+.1%}", speedup(d.saved_speedup),
+         speedup(d.now_speedup)]
+        for d in deltas
+    ]  # fmt: skip
+    header = ["suite", "case", f"mean ms ({saved})", "mean ms (now)", "change", "speed-up (saved)", "speed-up (now)"]
+    return text_table(header, rows)

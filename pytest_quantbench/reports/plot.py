@@ -1,0 +1,105 @@
+"""Accuracy vs latency of every config at one shape: the trade-off a reader of the card picks a config from.
+
+One panel per suite: the fp32 original (star), each config numbered (blue dot: passes its gate, red cross:
+fails it), the Pareto front (the points that no other point beats on both latency and accuracy), and a key
+of the numbers under the panel. matplotlib is imported here only, with its Agg canvas (no display needed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_quantbench.results.run import Run, SuiteInfo
+
+
+@dataclass(frozen=True)
+class Point:
+    latency_ms: float
+    value: float
+    label: str
+    kind: str  # "original", "pass", "nothing" (passes, but the quantizer changed no node) or "fail"
+
+
+def pareto_front(points: list[Point]) -> list[Point]:
+    """Points no other point beats on both counts (lower latency, higher value), fastest first."""
+    front: list[Point] = []
+    for p in sorted(points, key=lambda p: (p.latency_ms, -p.value)):
+        if not front or p.value > front[-1].value:
+            front.append(p)
+    return front
+
+
+def points(run: Run, suite: SuiteInfo, shape: tuple[int, int | None]) -> tuple[list[Point], list[str]]:
+    """The plotted points of a suite at a shape (originals first) and the key of the config numbers."""
+    metric = suite.metrics[0]
+    timed = {t.config_id: t for t in run.timings_of(suite.name) if t.shape == shape}
+    accuracy = run.accuracy_of(suite.name)
+    originals: dict[str, Point] = {}
+    configs, key = [], []
+    for number, config in enumerate(suite.configs, 1):
+        row, timing, baseline = accuracy.get(config.id), timed.get(config.id), timed.get(config.baseline_id)
+        measured = row.metric(metric) if row else None
+        if measured is None or timing is None:
+            continue
+        if baseline is not None:
+            label = "fp32" if len(suite.benchmarked.get("framework_args", [])) < 2 else config.baseline_id
+            originals.setdefault(config.baseline_id, Point(baseline.mean_ms, measured.original, label, "original"))
+        kind = "fail" if not row.passed else ("nothing" if row.quantized_nothing else "pass")
+        configs.append(Point(timing.mean_ms, measured.quantized, str(number), kind))
+        key.append(f"{number}: {config.id}  {row.status}  {measured.quantized:.3f}, {timing.mean_ms:.2f} ms")
+    return [*originals.values(), *configs], key
+
+
+def save_plot(run: Run, path: str | Path, shape: tuple[int, int | None] | None = None) -> None:
+    """Write the PNG; `shape` (batch size, input length) defaults to each suite's first timed shape."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    suites = run.suites or ()
+    fig = Figure(figsize=(9 * max(len(suites), 1), 6), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, max(len(suites), 1), squeeze=False)[0]
+    for ax, suite in zip(axes, suites, strict=False):
+        shapes = run.shapes(suite.name)
+        _panel(ax, run, suite, shape if shape in shapes else (shapes[0] if shapes else None))
+    fig.savefig(path, dpi=110)
+
+
+def _panel(ax: Any, run: Run, suite: SuiteInfo, shape: tuple[int, int | None] | None) -> None:
+    metric = suite.metrics[0]
+    if shape is None:
+        ax.set_title(suite.name)
+        ax.text(0.5, 0.5, "not timed in this run", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    batch_size, input_length = shape
+    where = f"batch size {batch_size}" + (f", input length {input_length}" if input_length else "")
+    ax.set_title(f"{suite.name}: {metric} vs latency ({where})", fontsize=11)
+    ax.set_xlabel("latency mean (ms), lower is better")
+    ax.set_ylabel(f"{metric}, higher is better")
+    ax.grid(True, alpha=0.3)
+    pts, key = points(run, suite, shape)
+    front = pareto_front(pts)
+    xs, ys = [p.latency_ms for p in front], [p.value for p in front]
+    ax.step(xs, ys, where="post", color="tab:green", linestyle="--", linewidth=1.5, zorder=1)
+    ax.scatter(xs, ys, s=380, facecolors="none", edgecolors="tab:green", linewidths=2, label="Pareto front", zorder=2)
+    style = {
+        "original": {"marker": "*", "s": 260, "color": "black", "label": "original (fp32)"},
+        "pass": {"marker": "o", "s": 70, "color": "tab:blue", "label": "int8: passes its gate"},
+        "nothing": {"marker": "o", "s": 70, "facecolors": "none", "edgecolors": "tab:blue",
+                    "label": "passes, quantized nothing (fp32)"},
+        "fail": {"marker": "X", "s": 90, "color": "tab:red", "label": "int8: fails its gate"},
+    }  # fmt: skip
+    for kind, kw in style.items():
+        chosen = [p for p in pts if p.kind == kind]
+        if chosen:
+            ax.scatter([p.latency_ms for p in chosen], [p.value for p in chosen], zorder=3, **kw)
+    ordered = sorted(pts, key=lambda p: (p.value, p.latency_ms))
+    for i, p in enumerate(ordered):  # alternate above/below so that neighbours' numbers do not overlap
+        ax.annotate(p.label, (p.latency_ms, p.value), textcoords="offset points", xytext=(6, 6 if i % 2 else -13),
+                    fontsize=9, fontweight="bold")  # fmt: skip
+    ax.margins(x=0.12, y=0.12)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
+    ax.text(0.0, -0.12, "\n".join(key), transform=ax.transAxes, va="top", fontsize=8, family="monospace")

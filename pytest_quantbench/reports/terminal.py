@@ -1,0 +1,44 @@
+"""The end-of-run console summary: one headline row per config (metric drop, speed-up, verdict)."""
+
+from __future__ import annotations
+
+from pytest_quantbench.results.run import Metric, Run
+
+
+def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Left-aligned plain-text columns, two spaces apart."""
+    widths = [max(len(c) for c in column) for column in zip(header, *rows, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return [fmt.format(*header).rstrip()] + [fmt.format(*r).rstrip() for r in rows]
+
+
+def speedup_range(values: list[float]) -> str:
+    """The speed-up over every timed shape: `x1.20`, or `x0.80..x1.20 (4 shapes)`."""
+    if not values:
+        return "not timed"
+    low, high = min(values), max(values)
+    return f"x{low:.2f}" if len(values) == 1 else f"x{low:.2f}..x{high:.2f} ({len(values)} shapes)"
+
+
+def _change(m: Metric) -> str:
+    return f"{m.name} {m.original:.3f}->{m.quantized:.3f} ({m.quantized - m.original:+.3f})"
+
+
+def summary_lines(run: Run) -> list[str]:
+    rows = []
+    for suite in run.suites:
+        accuracy = run.accuracy_of(suite.name)
+        speedups: dict[str, list[float]] = {}
+        for t in run.timings_of(suite.name):
+            if t.speedup is not None:
+                speedups.setdefault(t.config_id, []).append(t.speedup)
+        for config in suite.configs:
+            row = accuracy.get(config.id)
+            if row is None and config.id not in speedups:
+                continue
+            drop = ", ".join(_change(m) for m in row.metrics) if row else "not evaluated"
+            verdict = row.status if row else ""
+            rows.append([suite.name, config.id, drop, speedup_range(speedups.get(config.id, [])), verdict])
+    if not rows:
+        return []
+    return text_table(["suite", "config", "metric original->quantized (change)", "speed-up vs fp32", "verdict"], rows)

@@ -1,0 +1,277 @@
+"""A run's results as typed records, read from a pytest-benchmark JSON file or built from the run itself.
+
+pytest-benchmark's JSON holds the timings (one entry per latency case, with our `extra_info`). It knows
+nothing of accuracy, so the plugin adds a top-level `quantbench` key: the suites, the machine facts and
+every config's accuracy. Card, plot, compare and export read only the records below, never pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pytest_quantbench.suite import Suite, jsonable
+
+if TYPE_CHECKING:
+    from pytest_quantbench.harness import Evaluation
+
+KEY = "quantbench"
+LATEST = "latest"
+SAVED_RUNS = "[0-9][0-9][0-9][0-9]_"  # pytest-benchmark's autosave names: 0001_<commit>_<date>.json
+
+
+class RunFileError(Exception):
+    """A saved run that cannot be found or was not written by pytest-quantbench."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    original: float
+    quantized: float
+
+    @property
+    def drop(self) -> float:
+        return self.original - self.quantized
+
+
+@dataclass(frozen=True)
+class AccuracyRow:
+    """One config's accuracy case: original and quantized per metric, and the gate's verdict."""
+
+    suite: str
+    config_id: str
+    metrics: tuple[Metric, ...]
+    passed: bool
+    collapse: bool
+    expect: str | None
+    quantized_nothing: bool
+    verdict: str
+
+    @property
+    def status(self) -> str:
+        """PASS, FAIL or COLLAPSE, saying when a collapse is expected or the quantizer changed nothing."""
+        status = "PASS" if self.passed else ("COLLAPSE" if self.collapse else "FAIL")
+        if self.expect == "collapse":
+            status += " (expected)"
+        if self.quantized_nothing:
+            status += " (quantized nothing)"
+        return status
+
+    def metric(self, name: str) -> Metric | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+
+@dataclass(frozen=True)
+class TimingRow:
+    """One latency case: a model (fp32 baseline or a config's int8 model) at one shape."""
+
+    suite: str
+    name: str  # pytest-benchmark's name, the same across runs
+    role: str
+    config_id: str
+    batch_size: int
+    input_length: int | None
+    mean_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    speedup: float | None
+    paired_fp32: TimingRow | None = None  # an int8 case's fp32 calls, interleaved with its own
+
+    @property
+    def shape(self) -> tuple[int, int | None]:
+        return (self.batch_size, self.input_length)
+
+    @property
+    def throughput(self) -> float:
+        """Samples per second."""
+        return self.batch_size / self.mean_ms * 1e3
+
+
+@dataclass(frozen=True)
+class ConfigInfo:
+    id: str
+    settings: dict[str, Any]
+    baseline_id: str
+    expect: str | None
+
+
+@dataclass(frozen=True)
+class SuiteInfo:
+    name: str
+    task: str
+    model: str
+    dataset: dict[str, Any]
+    metrics: tuple[str, ...]
+    fixed: dict[str, Any]
+    benchmarked: dict[str, list[Any]]
+    time: dict[str, Any]
+    configs: tuple[ConfigInfo, ...]
+
+    def config(self, config_id: str) -> ConfigInfo | None:
+        return next((c for c in self.configs if c.id == config_id), None)
+
+
+@dataclass(frozen=True)
+class Run:
+    source: str
+    machine: dict[str, Any]
+    commit: dict[str, Any]
+    suites: tuple[SuiteInfo, ...]
+    accuracy: tuple[AccuracyRow, ...]
+    timings: tuple[TimingRow, ...]
+
+    def accuracy_of(self, suite: str) -> dict[str, AccuracyRow]:
+        return {r.config_id: r for r in self.accuracy if r.suite == suite}
+
+    def timings_of(self, suite: str) -> list[TimingRow]:
+        return [t for t in self.timings if t.suite == suite]
+
+    def shapes(self, suite: str) -> list[tuple[int, int | None]]:
+        return sorted({t.shape for t in self.timings_of(suite)}, key=lambda s: (s[0], s[1] or 0))
+
+
+def merge(runs: list[Run]) -> Run:
+    """One run from the JSON files of the shards of a CI matrix (`--quantbench-shard K/N`): every shard timed
+    its suites against its own fp32 baselines, so rows are concatenated, never recomputed."""
+    if len(runs) == 1:
+        return runs[0]
+    suites = {s.name: s for run in runs for s in run.suites}
+    return Run(
+        source=" + ".join(r.source for r in runs),
+        machine=runs[0].machine,
+        commit=runs[0].commit,
+        suites=tuple(suites.values()),
+        accuracy=tuple(a for r in runs for a in r.accuracy),
+        timings=tuple(t for r in runs for t in r.timings),
+    )
+
+
+def parse_shape(text: str) -> tuple[int, int | None]:
+    """A shape as latency case ids write it: `bs8-len128`, or `bs8` for image tasks; an argparse type."""
+    match = re.fullmatch(r"bs(\d+)(?:-len(\d+))?", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a shape such as bs1-len128 or bs4")
+    return int(match[1]), int(match[2]) if match[2] else None
+
+
+# --- writing: what the plugin adds to pytest-benchmark's JSON -------------------------------------------
+
+
+def suite_payload(suite: Suite) -> dict[str, Any]:
+    dataset = {k: v for k, v in jsonable(suite.dataset).items() if v is not None and k != "base_dir"}
+    dataset["data_keys"] = dict(suite.dataset.data_keys)
+    return {
+        "name": suite.name,
+        "path": str(suite.path),
+        "task": suite.task,
+        "model": suite.model_name_or_path,
+        "dataset": dataset,
+        "metrics": list(suite.metrics),
+        "fixed": {k: jsonable(v) for k, v in suite.fixed},
+        "benchmarked": {k: [jsonable(v) for v in values] for k, values in suite.benchmarked},
+        "time": dataclasses.asdict(suite.time),
+        "configs": [
+            {"id": c.id, "settings": c.settings(), "baseline_id": c.baseline_id, "expect": c.expect}
+            for c in suite.cases
+        ],
+    }
+
+
+def accuracy_row(ev: Evaluation) -> dict[str, Any]:
+    """One accuracy result as plain JSON: what an accuracy case records, and what a worker sends back."""
+    return {"suite": ev.case.suite.name, "config_id": ev.case.id, "expect": ev.case.expect, **ev.as_dict()}
+
+
+def payload(suites: Iterable[Suite], accuracy: Iterable[dict[str, Any]], machine: dict[str, Any]) -> dict[str, Any]:
+    """The `quantbench` key of a run's JSON: everything the card needs that pytest-benchmark does not hold."""
+    return {"suites": [suite_payload(s) for s in suites], "machine": machine, "accuracy": list(accuracy)}
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+
+def from_json(data: dict[str, Any], source: str) -> Run:
+    """Typed records of a run's JSON (pytest-benchmark's layout with our `quantbench` key)."""
+    ours = data.get(KEY)
+    if not isinstance(ours, dict):
+        raise RunFileError(f"{source}: no '{KEY}' results in it (not written by pytest-quantbench)")
+    suites = tuple(_suite(s) for s in ours.get("suites", []))
+    accuracy = tuple(_accuracy(a) for a in ours.get("accuracy", []))
+    timings = tuple(_timing(b) for b in data.get("benchmarks", []) if {"suite", "role"} <= b["extra_info"].keys())
+    return Run(source, ours.get("machine", {}), data.get("commit_info", {}), suites, accuracy, timings)
+
+
+def load(path: str | Path) -> Run:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunFileError(f"cannot read {path}: {exc}") from None
+    return from_json(data, path.name)
+
+
+def resolve(spec: str, storage: Any) -> Path:
+    """A saved run: a file path, 'latest' (the newest autosaved run) or a run number/name prefix, as
+    `pytest-benchmark compare` takes it. `storage` is pytest-benchmark's `FileStorage`, which does the globbing."""
+    if Path(spec).is_file():
+        return Path(spec)
+    found = storage.query(SAVED_RUNS if spec == LATEST else spec)
+    if not found:
+        raise RunFileError(f"no saved run matches {spec!r} in {storage}")
+    return found[-1]
+
+
+def _suite(raw: dict[str, Any]) -> SuiteInfo:
+    configs = tuple(ConfigInfo(c["id"], c["settings"], c["baseline_id"], c.get("expect")) for c in raw["configs"])
+    return SuiteInfo(
+        raw["name"], raw["task"], raw["model"], raw["dataset"], tuple(raw["metrics"]), raw["fixed"],
+        raw["benchmarked"], raw["time"], configs,
+    )  # fmt: skip
+
+
+def _accuracy(raw: dict[str, Any]) -> AccuracyRow:
+    metrics = tuple(Metric(name, m["original"], m["quantized"]) for name, m in raw["metrics"].items())
+    return AccuracyRow(
+        suite=raw["suite"],
+        config_id=raw["config_id"],
+        metrics=metrics,
+        passed=raw["passed"],
+        collapse=raw["collapse"],
+        expect=raw.get("expect"),
+        quantized_nothing=bool(raw.get("quantization", {}).get("quantized_nothing")),
+        verdict=raw["verdict"],
+    )
+
+
+def _timing(bench: dict[str, Any]) -> TimingRow:
+    info = bench["extra_info"]
+    row = TimingRow(
+        suite=info["suite"],
+        name=bench["name"],
+        role=info["role"],
+        config_id=info["config_id"],
+        batch_size=info["batch_size"],
+        input_length=info["input_length"],
+        mean_ms=bench["stats"]["mean"] * 1e3,
+        speedup=info.get("speedup"),
+        **_percentiles(info),
+    )
+    paired = info.get("paired_fp32")
+    if paired is None:
+        return row
+    fp32 = dataclasses.replace(
+        row, role="fp32", mean_ms=paired["latency_mean_ms"], speedup=None, **_percentiles(paired)
+    )
+    return dataclasses.replace(row, paired_fp32=fp32)  # the fp32 calls an int8 case interleaved with its own
+
+
+def _percentiles(recorded: dict[str, Any]) -> dict[str, float]:
+    return {f"p{p}_ms": recorded[f"latency_p{p}_ms"] for p in (50, 90, 99)}

@@ -1,0 +1,78 @@
+"""`framework: pytorch`: the transformers model itself, fp32 and with PyTorch's dynamic int8 quantization.
+
+Users want to know whether ONNX Runtime int8 beats the framework they already run. A `TorchSession`
+answers `get_inputs()` and `run(None, feed)` like an ONNX Runtime session, so evaluation, gates and
+timing treat both frameworks alike. Quantization is `torch.ao.quantization.quantize_dynamic` on `Linear`
+layers (what ONNX Runtime's `MatMul` covers); `per_channel` picks PyTorch's per-channel dynamic qconfig.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_quantbench.suite import QuantConfig
+
+AUTO_CLASSES = {
+    "text-classification": "AutoModelForSequenceClassification",
+    "token-classification": "AutoModelForTokenClassification",
+    "image-classification": "AutoModelForImageClassification",
+}
+
+
+@dataclass(frozen=True)
+class _Input:
+    name: str
+
+
+class TorchSession:
+    """An ONNX Runtime-shaped session over a PyTorch model, with its own thread count."""
+
+    def __init__(self, model: Any, threads: int) -> None:
+        self.model, self.threads = model, threads
+        accepted = inspect.signature(model.forward).parameters
+        names = ("input_ids", "attention_mask", "token_type_ids", "pixel_values")
+        self._inputs = [_Input(n) for n in names if n in accepted]
+
+    def get_inputs(self) -> list[_Input]:
+        return self._inputs
+
+    def run(self, output_names: Any, feed: dict) -> list:
+        import torch
+
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
+        with torch.inference_mode():
+            logits = self.model(**{k: torch.from_numpy(v) for k, v in feed.items()}).logits
+        return [logits.numpy()]
+
+
+def load(model_dir: Path, task: str, trust_remote_code: bool = False) -> Any:
+    import transformers
+
+    auto = getattr(transformers, AUTO_CLASSES[task])
+    return auto.from_pretrained(model_dir, trust_remote_code=trust_remote_code).eval()
+
+
+def quantize(model: Any, config: QuantConfig) -> tuple[Any, dict]:
+    """PyTorch dynamic int8 of the `Linear` layers when `MatMul` is among the operators (or the default set)."""
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    ops = config.operators_to_quantize
+    targets = {torch.nn.Linear} if not ops or "MatMul" in ops else set()
+    spec = {torch.nn.Linear: per_channel_dynamic_qconfig} if config.per_channel else targets
+    with warnings.catch_warnings():  # torch.ao's eager API warns that it moves to torchao; it is what users run today
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        quantized = quantize_dynamic(model, spec, dtype=torch.qint8) if targets else model
+    count = sum(1 for m in quantized.modules() if type(m).__name__ == "Linear" and m.__module__.startswith("torch.ao"))
+    return quantized, {
+        "quantized_nodes": {"Linear": count} if count else {},
+        "total_quantized": count,
+        "quantized_nothing": count == 0,
+        "operators_to_quantize": list(ops) if ops else None,
+    }

@@ -1,0 +1,1 @@
+"""Stage 5: verdicts. Gates that judge a measurement, and the diagnosis of a failing one."""

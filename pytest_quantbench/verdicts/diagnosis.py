@@ -1,0 +1,173 @@
+"""Why a config failed its gate: one line with the cause and the fix, and the evidence for the report.
+
+Causes, most specific first: a calibration range no int8 scale can hold (the range check), this CPU's
+saturating U8S8 kernels (the hardware check and its probe), else the nodes that add the most error (the
+sensitivity ranking). The fix is a verified `node_exclusion` when the fallback search ran and passed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pytest_quantbench.artifacts import quantize as quantization
+from pytest_quantbench.artifacts.ranges import RangeFinding
+from pytest_quantbench.measure.machine import machine_facts
+from pytest_quantbench.verdicts import fallback, hardware, sensitivity
+
+if TYPE_CHECKING:
+    import pytest
+
+    from pytest_quantbench.harness import Harness
+    from pytest_quantbench.suite import Case
+
+DIAGNOSE_SAMPLES = 8
+TOP = 5
+
+
+@dataclass
+class Diagnosis:
+    config_exclusion: tuple[str, ...]
+    findings: list[RangeFinding]
+    ranking: list[sensitivity.NodeError]
+    hardware: dict | None
+    softmax_preset: list[str]  # what the `softmax` preset would keep in fp32
+    fallback: fallback.FallbackResult | None = None
+    precise: str | None = None  # the gate's line with x64_quant_precision, when it passes that way
+
+    def range_exclusion(self) -> list[str]:
+        return list(dict.fromkeys(name for f in self.findings for name in f.exclude))
+
+    def cause(self) -> str:
+        if self.findings:
+            more = f" (and {len(self.findings) - 1} more)" if len(self.findings) > 1 else ""
+            return self.findings[0].describe() + more
+        if self.precise:
+            return (
+                f"this CPU's U8S8 kernels saturate int16 pair sums (no VNNI): with x64_quant_precision {self.precise}"
+            )
+        top = ", ".join(f"{e.op_type} {e.node} (SQNR {e.sqnr_db:.1f} dB)" for e in self.ranking[:3])
+        return f"largest quantization error at {top}" if top else "no node stands out"
+
+    def fix(self) -> str:
+        fb = self.fallback
+        if fb is not None and fb.passed:
+            scores = ", ".join(f"{m} {fb.quantized[m]:.3f}" for m in fb.quantized)
+            return f"{fb.snippet()} (fallback search: {scores}, latency x{fb.latency_cost:.2f})"
+        if self.precise and self.hardware:
+            return " or ".join(self.hardware["remedies"])
+        names = self.range_exclusion() or [e.node for e in self.ranking[:3]]
+        if not names:
+            return "none found"
+        preset = " (the softmax preset)" if set(names) == set(self.softmax_preset) else ""
+        unpadded = " or calibration padding: none" if self.findings else ""
+        searched = "; the fallback search found no passing set" if fb is not None else ""
+        return f"node_exclusion: [{', '.join([*self.config_exclusion, *names])}]{preset}{unpadded}{searched}"
+
+    def line(self) -> str:
+        return f"cause: {self.cause()}; fix: {self.fix()}"
+
+    def text(self) -> str:
+        """The report section: range findings, ranking table, hardware record, fallback trials."""
+        lines = []
+        if self.findings:
+            lines.append("range check (calibration ranges beyond 1e30):")
+            lines += [f"  {f.describe()}; tensor {f.tensor}" for f in self.findings]
+        lines.append(f"sensitivity on {DIAGNOSE_SAMPLES} eval samples (added relative error, output SQNR):")
+        lines += [
+            f"  {i}. {e.op_type:<8} {e.node}  added {e.added_error:.3g}  rel {e.rel_error:.3g}  SQNR {e.sqnr_db:.1f} dB"
+            for i, e in enumerate(self.ranking[:TOP], 1)
+        ]
+        if self.hardware:
+            kernels = self.hardware["probe"]
+            lines.append(
+                f"hardware: {self.hardware['risk']} risk; probe: {kernels['default']} by default, "
+                f"{kernels['x64_quant_precision']} with x64_quant_precision; remedies: {'; '.join(self.hardware['remedies'])}"
+            )
+        if self.fallback is not None:
+            lines.append("fallback search:")
+            lines += [f"  {t['nodes']} nodes in fp32: {t['verdict']}" for t in self.fallback.trials]
+            if self.fallback.passed:
+                lines.append(f"  {self.fallback.snippet()}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {
+            "line": self.line(),
+            "range_check": [f.as_dict() for f in self.findings],
+            "ranking": [e.as_dict() for e in self.ranking[:TOP]],
+            "hardware_risk": self.hardware,
+            "fallback": self.fallback.as_dict() if self.fallback else None,
+        }
+
+
+def hardware_risk(harness: Harness, case: Case) -> dict | None:
+    """The hardware-risk record every result of the case carries (None when the config has no risk)."""
+    report = harness.quantized(case).report
+    return hardware.risk_report(case.config, report["quantized_nodes"], machine_facts()["vnni"])
+
+
+def diagnose(harness: Harness, case: Case, search: bool = False) -> Diagnosis:
+    """Range check, sensitivity ranking and hardware record of a case; with `search`, the fallback too."""
+    import onnx
+
+    config = case.config
+    quantized = harness.quantized(case)
+    fp32 = harness.original(case)
+    excluded = {*quantization.excluded_nodes(fp32, config.node_exclusion), *config.nodes_to_exclude}
+    graph = onnx.load(str(fp32), load_external_data=False).graph
+    operators = set(quantized.report["operators_to_quantize"])
+    candidates = {n.name for n in graph.node if n.op_type in operators and n.name not in excluded}
+    inputs = {i.name for i in graph.input}
+    batch = harness.eval_data(case.suite).batches[0]
+    feeds = [{k: v[:DIAGNOSE_SAMPLES] for k, v in batch.items() if k in inputs}]
+    result = Diagnosis(
+        config_exclusion=config.node_exclusion,
+        findings=[RangeFinding.from_dict(d) for d in quantized.report.get("range_check", [])],
+        ranking=harness.sensitivity(case, feeds, candidates),
+        hardware=hardware_risk(harness, case),
+        softmax_preset=quantization.excluded_nodes(fp32, ("softmax",)),
+    )
+    if result.hardware and result.hardware["this_machine_saturates"]:
+        args = dataclasses.replace(config.framework_args, x64_quant_precision=True)
+        precise = dataclasses.replace(case, config=dataclasses.replace(config, framework_args=args))
+        verdict = fallback.judge(harness, precise, harness.eval_data(case.suite), harness.evaluate(case).original)
+        result.precise = verdict.line() if verdict.passed else None
+    if search and not result.precise:
+        ranked = result.range_exclusion()
+        ranked += [e.node for e in result.ranking if e.added_error > 0 and e.node not in ranked]
+        result.fallback = fallback.search(harness, case, ranked)
+    return result
+
+
+def for_case(harness: Harness, case: Case, passed: bool, config: pytest.Config) -> Diagnosis | Unavailable | None:
+    """The diagnosis the options ask for: failing gates unless `--quantbench-no-diagnose`, every case with
+    `--quantbench-diagnose`, the fallback search with `--quantbench-fallback`; else None.
+
+    A diagnosis that breaks must not hide the gate's verdict: it comes back as its own one-line cause.
+    """
+    if config.getoption("quantbench_no_diagnose") or (passed and not config.getoption("quantbench_diagnose")):
+        return None
+    if case.config.framework != "onnxruntime":
+        return Unavailable(f"no diagnosis for framework: {case.config.framework} (it reads ONNX graphs)")
+    try:
+        return diagnose(harness, case, search=not passed and config.getoption("quantbench_fallback"))
+    except Exception as exc:
+        return Unavailable(f"diagnosis failed: {type(exc).__name__}: {exc}")
+
+
+@dataclass
+class Unavailable:
+    """Stands in for a diagnosis that could not run: the failure line says why instead."""
+
+    reason: str
+
+    def line(self) -> str:
+        return self.reason
+
+    def text(self) -> str:
+        return self.line()
+
+    def as_dict(self) -> dict:
+        return {"line": self.line()}
