@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from pytest_quantbench.errors import BuildError, SourceUnavailable, SuiteError
-from pytest_quantbench.harness import Harness
 from pytest_quantbench.reports import commands
 from pytest_quantbench.results.run import RunFileError
 from pytest_quantbench.suite import SUITE_PATTERNS, load_suite
@@ -27,7 +26,9 @@ def suite_paths(paths: list[str]) -> list[Path]:
 
 
 def build(paths: list[str], cache: str, evaluate: bool) -> int:
-    harness, failures = Harness(cache), 0
+    from pytest_quantbench.bench import Bench
+
+    bench, failures = Bench(cache), 0
     for path in suite_paths(paths):
         try:
             suite = load_suite(path)
@@ -37,11 +38,10 @@ def build(paths: list[str], cache: str, evaluate: bool) -> int:
             continue
         for case in suite.cases:
             try:
-                harness.original(case)
-                report = harness.quantized(case).report
-                line = f"{report['total_quantized']} nodes quantized"
+                report = bench.quantized(case).report
+                line = f"{report.total_quantized} nodes quantized"
                 if evaluate:
-                    line += "; " + harness.evaluate(case).verdict.line()
+                    line += "; " + bench.evaluate(case).verdict.line()
             except SourceUnavailable as exc:
                 print(f"{suite.name}: skipped: {exc}", flush=True)
                 break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -10,6 +11,8 @@ from onnx import TensorProto, helper
 
 from pytest_quantbench.artifacts import ranges
 from pytest_quantbench.measure.machine import machine_facts
+from pytest_quantbench.records import FallbackResult, NodeError, RangeFinding
+from pytest_quantbench.results import serialize
 from pytest_quantbench.suite import FrameworkArgs, QuantConfig
 from pytest_quantbench.verdicts import fallback, hardware, sensitivity
 from pytest_quantbench.verdicts.diagnosis import Diagnosis
@@ -33,18 +36,18 @@ def test_small_products_do_not_saturate() -> None:
 
 def test_probe_runs_onnx_runtime_for_real() -> None:
     kernels = hardware.probe()
-    assert kernels["x64_quant_precision"] == "exact"  # the U8U8 path never saturates
+    assert kernels.x64_quant_precision == "exact"  # the U8U8 path never saturates
     facts = machine_facts()
-    if facts["vnni"]:
-        assert kernels["default"] == "exact"
-    elif "avx2" in facts["instructions"]:
-        assert kernels["default"] == "saturates"  # MLAS's AVX2 U8S8 kernel uses VPMADDUBSW
+    if facts.vnni:
+        assert kernels.default == "exact"
+    elif "avx2" in facts.instructions:
+        assert kernels.default == "saturates"  # MLAS's AVX2 U8S8 kernel uses VPMADDUBSW
 
 
 def test_x64_quant_precision_knob_reaches_the_session(tmp_path) -> None:
     from onnx import numpy_helper
 
-    from pytest_quantbench.harness import Harness
+    from pytest_quantbench.runtimes.onnxruntime import X64_PRECISION_KEY, open_session
     from pytest_quantbench.suite import load_suite
 
     a, b = hardware.probe_operands()
@@ -61,12 +64,11 @@ def test_x64_quant_precision_knob_reaches_the_session(tmp_path) -> None:
     suite.write_text("task: text-classification\nmodel_name_or_path: m\ndataset: {path: d}\n"
                      "fixed: {framework_args: {x64_quant_precision: true}}\n")  # fmt: skip
     args = load_suite(suite).cases[0].config.framework_args
-    harness = Harness(tmp_path / "cache")
-    precise = harness.session(model, args)
-    assert precise.get_session_options().get_session_config_entry(hardware.X64_PRECISION_KEY) == "1"
+    precise = open_session(model, args, threads=1)
+    assert precise.get_session_options().get_session_config_entry(X64_PRECISION_KEY) == "1"
     assert hardware.verdict(precise.run(None, {"A": a})[0], a, b) == "exact"
-    default = harness.session(model, dataclasses.replace(args, x64_quant_precision=False))
-    assert hardware.verdict(default.run(None, {"A": a})[0], a, b) == hardware.probe()["default"]
+    default = open_session(model, dataclasses.replace(args, x64_quant_precision=False), threads=1)
+    assert hardware.verdict(default.run(None, {"A": a})[0], a, b) == hardware.probe().default
 
 
 MATMUL = {"MatMul": 12}
@@ -95,7 +97,7 @@ def test_saturation_risk_marks_exactly_the_u8s8_full_range_configs(config, ops, 
     report = hardware.risk_report(config, ops, vnni=False)
     assert (report is not None) is risky
     if risky:
-        assert report["hardware_dependent"] and "reduce_range: true" in report["remedies"]
+        assert report.hardware_dependent and "reduce_range: true" in report.remedies
 
 
 def _attention_graph():
@@ -130,7 +132,7 @@ def test_range_check_names_the_quantized_node_and_what_it_feeds() -> None:
     assert [f.tensor for f in found] == ["add_out", "mask"]  # the quantized producer first: the cause
     assert found[0].describe() == "calibration range of Add /attn/Add (feeds Softmax) is [-3.4e+38, 45]"
     assert found[1].node == "/bert/Mul" and found[1].exclude == ("/attn/Add",)  # Mul is not quantized
-    assert ranges.RangeFinding.from_dict(found[0].as_dict()) == found[0]
+    assert serialize.load(RangeFinding, json.loads(json.dumps(serialize.dump(found[0])))) == found[0]
 
 
 def test_range_check_ignores_excluded_nodes() -> None:
@@ -193,7 +195,7 @@ def _diagnosis(**kwargs) -> Diagnosis:
 
 
 def test_message_names_range_cause_and_a_ready_exclusion() -> None:
-    finding = ranges.RangeFinding("add_out", -3.4e38, 45.0, "/attn/Add", "Add", ("Softmax",), ("/attn/Add",))
+    finding = RangeFinding("add_out", -3.4e38, 45.0, "/attn/Add", "Add", ("Softmax",), ("/attn/Add",))
     line = _diagnosis(findings=[finding], softmax_preset=["/attn/Add"]).line()
     assert line == (
         "cause: calibration range of Add /attn/Add (feeds Softmax) is [-3.4e+38, 45]; "
@@ -208,12 +210,11 @@ def test_message_for_saturation_gives_the_remedies() -> None:
 
 
 def test_message_without_a_known_cause_names_top_offenders() -> None:
-    errors = [sensitivity.NodeError(f"/fc{i}", "MatMul", 3.0 + i, 0.5, 0.4 - i / 10) for i in range(4)]
+    errors = [NodeError(f"/fc{i}", "MatMul", 3.0 + i, 0.5, 0.4 - i / 10) for i in range(4)]
     line = _diagnosis(ranking=errors).line()
     assert line.startswith("cause: largest quantization error at MatMul /fc0 (SQNR 3.0 dB)")
     assert line.endswith("fix: node_exclusion: [gelu, /fc0, /fc1, /fc2]")
-    result = fallback.FallbackResult(("gelu", "/fc0"), ("/fc0",), True, {"accuracy": 0.9}, {"accuracy": 0.89})
-    result.latency_cost = 1.1
+    result = FallbackResult(("gelu", "/fc0"), ("/fc0",), True, {"accuracy": 0.9}, {"accuracy": 0.89}, latency_cost=1.1)
     line = dataclasses.replace(_diagnosis(ranking=errors), fallback=result).line()
     assert line.endswith("fix: node_exclusion: [gelu, /fc0] (fallback search: accuracy 0.890, latency x1.10)")
 

@@ -9,10 +9,10 @@ import pytest
 
 from pytest_quantbench.artifacts.cache import ArtifactCache
 from pytest_quantbench.artifacts.quantize import excluded_nodes
-from pytest_quantbench.data.prepare import _word_starts
-from pytest_quantbench.harness import Harness
-from pytest_quantbench.measure import accuracy as evaluation
+from pytest_quantbench.bench import Bench
+from pytest_quantbench.registry import Registry
 from pytest_quantbench.suite import load_suite
+from pytest_quantbench.tasks.token_classification import first_subtokens
 from pytest_quantbench.zoo import builtins
 from pytest_quantbench.zoo.ner_corpus import CONLL_LABELS
 
@@ -32,36 +32,36 @@ def sentiment(tmp_path_factory: pytest.TempPathFactory, qb_cache: Path):
     """)
     )
     suite = load_suite(path)
-    return Harness(qb_cache), {c.id: c for c in suite.cases}
+    return Bench(qb_cache), {c.id: c for c in suite.cases}
 
 
 def test_dynamic_add_quantizes_nothing_and_says_so(sentiment) -> None:
     harness, cases = sentiment
     report = harness.quantized(cases["Add-dynamic"]).report
-    assert report["quantized_nothing"] is True
-    assert report["total_quantized"] == 0
+    assert report.quantized_nothing is True
+    assert report.total_quantized == 0
 
 
 def test_matmul_nodes_are_counted(sentiment) -> None:
     harness, cases = sentiment
     dynamic = harness.quantized(cases["MatMul-dynamic"]).report
     static = harness.quantized(cases["MatMul-static"]).report
-    assert dynamic["quantized_nodes"]["MatMul"] >= 8  # 2 layers x (q, k, v, out, 2 ffn) and attention matmuls
-    assert static["quantized_nodes"]["MatMul"] >= 8
-    assert not dynamic["quantized_nothing"]
+    assert dynamic.quantized_nodes["MatMul"] >= 8  # 2 layers x (q, k, v, out, 2 ffn) and attention matmuls
+    assert static.quantized_nodes["MatMul"] >= 8
+    assert not dynamic.quantized_nothing
 
 
 def test_artifacts_are_cached_on_disk(sentiment, qb_cache: Path) -> None:
     harness, cases = sentiment
     first = harness.quantized(cases["MatMul-dynamic"]).path
-    again = Harness(qb_cache).quantized(cases["MatMul-dynamic"]).path
+    again = Bench(qb_cache).quantized(cases["MatMul-dynamic"]).path
     assert first == again
     assert first.is_relative_to(qb_cache / "quantize")
 
 
 def test_softmax_preset_names_the_attention_mask_add(sentiment) -> None:
     harness, cases = sentiment
-    fp32 = harness.original(cases["Add-dynamic"])
+    fp32 = harness.backends["onnxruntime"].original(cases["Add-dynamic"])
     softmax = excluded_nodes(fp32, ("softmax",))
     assert softmax and all(name.endswith("/Add") or "Add" in name for name in softmax)
     assert len(excluded_nodes(fp32, ("layernorm", "gelu", "residual", "gather", "softmax"))) > len(softmax)
@@ -84,31 +84,34 @@ def test_fp32_baseline_evaluated_once_per_export(sentiment) -> None:
 
 
 def test_word_starts_pick_first_subtoken() -> None:
-    assert _word_starts([None, 0, 0, 1, 2, 2, None, None]) == [1, 3, 4]
+    assert first_subtokens([None, 0, 0, 1, 2, 2, None, None]) == [1, 3, 4]
 
 
 def test_bundled_metrics_load_offline() -> None:
-    assert evaluation.score("text-classification", ("accuracy",), [1, 0, 1, 1], [1, 0, 0, 1]) == {"accuracy": 0.75}
-    scores = evaluation.score(
-        "token-classification",
+    registry = Registry()
+    text, token = registry.task("text-classification"), registry.task("token-classification")
+    assert text.score(("accuracy",), [1, 0, 1, 1], [1, 0, 0, 1], registry.metric) == {"accuracy": 0.75}
+    scores = token.score(
         ("precision", "recall", "f1", "accuracy"),
         [["B-PER", "I-PER", "O"], ["O", "B-LOC"]],
         [["B-PER", "I-PER", "O"], ["O", "B-ORG"]],
+        registry.metric,
     )
     assert scores["precision"] == pytest.approx(0.5)
     assert scores["accuracy"] == pytest.approx(0.8)
 
 
 def test_chance_levels() -> None:
-    assert evaluation.chance_levels("text-classification", [0, 1, 1, 1]) == {"accuracy": 0.75}
-    assert evaluation.chance_levels("token-classification", [["O", "O", "B-PER"], ["O"]]) == {"accuracy": 0.75}
+    registry = Registry()
+    assert registry.task("text-classification").chance([0, 1, 1, 1]) == {"accuracy": 0.75}
+    assert registry.task("token-classification").chance([["O", "O", "B-PER"], ["O"]]) == {"accuracy": 0.75}
 
 
 def test_hub_metric_offline_is_unavailable() -> None:
     from pytest_quantbench.errors import SourceUnavailable
 
     with pytest.raises(SourceUnavailable, match="metric 'matthews_correlation' is not bundled"):
-        evaluation.score("text-classification", ("matthews_correlation",), [1], [1])
+        Registry().metric("matthews_correlation")([1], [1])
 
 
 def test_generated_data_splits_are_sound(qb_cache: Path) -> None:
@@ -166,4 +169,4 @@ def test_unpadded_calibration_does_not_collapse(sentiment, tmp_path: Path) -> No
     (case,) = load_suite(path).cases
     result = harness.evaluate(case)
     assert not result.verdict.collapsed and result.quantized["accuracy"] >= 0.9
-    assert result.report["total_quantized"] > 0
+    assert result.report.total_quantized > 0

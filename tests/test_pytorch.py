@@ -34,9 +34,9 @@ def test_pytorch_rows_sit_beside_onnxruntime_rows(suite_file, run, pytester: pyt
     accuracy = {
         r["config_id"]: r for r in json.loads((pytester.path / "out.json").read_text())["quantbench"]["accuracy"]
     }
-    assert accuracy["pytorch-Add+MatMul"]["diagnosis"] == {
-        "line": "no diagnosis for framework: pytorch (it reads ONNX graphs)"
-    }
+    diagnosis = accuracy["pytorch-Add+MatMul"]["diagnosis"]
+    assert diagnosis["line"] == "no diagnosis for framework: pytorch (it reads ONNX graphs)"
+    assert not (diagnosis["range_check"] or diagnosis["ranking"] or diagnosis["fallback"])
     rows = {b["name"]: b["extra_info"] for b in json.loads((pytester.path / "out.json").read_text())["benchmarks"]}
     torch_int8 = rows["latency[int8-pytorch-Add+MatMul-bs1-len16]"]
     assert torch_int8["config"]["framework"] == "pytorch"
@@ -47,13 +47,13 @@ def test_pytorch_rows_sit_beside_onnxruntime_rows(suite_file, run, pytester: pyt
 
 
 def test_pytorch_quantizes_the_linear_layers(qb_cache: Path, tmp_path: Path) -> None:
-    from pytest_quantbench.harness import Harness
+    from pytest_quantbench.bench import Bench
 
     path = tmp_path / "f.suite.yaml"
     path.write_text(FRAMEWORKS.replace("\n    ", "\n"))
     cases = {c.id: c for c in load_suite(path).cases}
-    report = Harness(qb_cache).quantized(cases["pytorch-Add+MatMul"]).report
-    assert report["quantized_nodes"] == {"Linear": report["total_quantized"]} and report["total_quantized"] >= 8
+    report = Bench(qb_cache).quantized(cases["pytorch-Add+MatMul"]).report
+    assert report.quantized_nodes == {"Linear": report.total_quantized} and report.total_quantized >= 8
 
 
 def test_pytorch_static_is_refused_at_collection(tmp_path: Path) -> None:

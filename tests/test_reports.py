@@ -29,12 +29,18 @@ def config_id(approach: str, per_channel: bool) -> str:
     return f"{approach}-{'per_channel' if per_channel else 'per_tensor'}"
 
 
+MACHINE = {
+    "cpu": "Test CPU", "cpu_count": 4, "instructions": ["avx2"], "vnni": False, "onnxruntime": "1.2.3", "python": "3.11",
+}  # fmt: skip
+
+
 def bench(role: str, cid: str, batch_size: int, input_length: int, mean_ms: float, speedup: float | None) -> dict:
     name = f"latency[{'fp32' if role == 'fp32' else 'int8-' + cid}-bs{batch_size}-len{input_length}]"
     info = {
         "suite": "sst2", "role": role, "config_id": cid, "batch_size": batch_size, "input_length": input_length,
         "latency_mean_ms": mean_ms, "latency_p50_ms": mean_ms * 0.9, "latency_p90_ms": mean_ms * 1.2,
-        "latency_p99_ms": mean_ms * 1.5,
+        "latency_p99_ms": mean_ms * 1.5, "task": "text-classification", "model": "distilbert-sst2", "config": {},
+        "intra_op_num_threads": 1, "machine": MACHINE,
     }  # fmt: skip
     if speedup is not None:
         info["speedup"] = speedup
@@ -53,7 +59,7 @@ def recorded_run(quantized: dict[str, float] | None = None, timed: bool = True) 
         passed = 0.9 - value <= 0.01
         accuracy.append(
             {"suite": "sst2", "config_id": cid, "expect": None, "passed": passed, "collapse": value <= 0.5,
-             "verdict": "...", "quantization": {"quantized_nothing": False},
+             "verdict": "...", "quantization": {"quantized_nodes": {"MatMul": 8}, "total_quantized": 8, "quantized_nothing": False},
              "metrics": {"accuracy": {"name": "accuracy", "original": 0.9, "quantized": value, "chance": 0.5}}}
         )  # fmt: skip
     for batch_size, input_length, fp32_ms in SHAPES if timed else []:
@@ -71,11 +77,10 @@ def recorded_run(quantized: dict[str, float] | None = None, timed: bool = True) 
         "time": {"batch_sizes": [1, 8], "input_lengths": [32, 128], "rounds": 20, "warmup_rounds": 3},
         "configs": configs,
     }  # fmt: skip
-    machine = {"cpu": "Test CPU", "cpu_count": 4, "instructions": ["avx2"], "vnni": False, "onnxruntime": "1.2.3"}
     return {
         "commit_info": {"id": "abc"},
         "benchmarks": benchmarks,
-        "quantbench": {"suites": [suite], "machine": machine, "accuracy": accuracy},
+        "quantbench": {"suites": [suite], "machine": MACHINE, "accuracy": accuracy},
     }
 
 
@@ -149,7 +154,7 @@ def test_card_shows_the_fp32_calls_paired_with_each_config_as_its_original() -> 
             paired_ms = b["extra_info"]["latency_mean_ms"] * 2.5
             b["extra_info"]["paired_fp32"] = {
                 "latency_mean_ms": paired_ms, "latency_p50_ms": paired_ms, "latency_p90_ms": paired_ms,
-                "latency_p99_ms": paired_ms, "rounds": 20,
+                "latency_p99_ms": paired_ms, "rounds": 20, "latency_ci95_rel": 0.01,
             }  # fmt: skip
     text = card.render(results.from_json(raw, "run.json"))
     assert "the original columns are those paired calls" in text

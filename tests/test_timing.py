@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from pytest_quantbench.measure import timing
@@ -53,7 +51,10 @@ class FakeBenchmark:
     disabled = False
 
     def __init__(self, clock: FakeClock | None = None) -> None:
-        self.clock, self.stats = clock, None
+        self.clock, self.data = clock, None
+
+    def times(self) -> list[float] | None:
+        return self.data
 
     def pedantic(self, fn, args, setup, rounds, warmup_rounds, iterations) -> None:
         self.rounds, self.warmup_rounds = rounds, warmup_rounds
@@ -66,7 +67,7 @@ class FakeBenchmark:
             if i >= warmup_rounds and self.clock:
                 data.append(self.clock.now - start)
         if self.clock:
-            self.stats = SimpleNamespace(stats=SimpleNamespace(data=data))
+            self.data = data
 
 
 @pytest.mark.parametrize(
@@ -100,14 +101,14 @@ def test_an_int8_round_is_paired_with_a_fp32_call_and_drift_cancels(monkeypatch)
     assert len(timed.times) == len(timed.baseline) == bench.rounds == 20
     assert fp32.calls == int8.calls == 2 + 20 and bench.warmup_rounds == 0
     assert max(timed.times) / min(timed.times) > 1.5  # the drift is there ...
-    m = SimpleNamespace(batch_size=1)
-    assert timing.timing_info(m, timed)["speedup"] == pytest.approx(2.0, rel=0.05)  # ... and cancels
+    assert timing.figures(timed, batch_size=1).speedup == pytest.approx(2.0, rel=0.05)  # ... and cancels
 
 
 def test_speedup_is_the_median_of_paired_ratios() -> None:
     """One preempted fp32 call (10x) moves the mean ratio a lot, the median not at all."""
     timed = timing.Timed(times=[0.005] * 10, baseline=[0.010] * 9 + [0.100])
-    info = timing.timing_info(SimpleNamespace(batch_size=4), timed)
-    assert info["speedup"] == pytest.approx(2.0)
-    assert info["paired_fp32"]["rounds"] == 10 and info["samples_per_s"] == pytest.approx(800.0)
-    assert "speedup" not in timing.timing_info(SimpleNamespace(batch_size=1), timing.Timed([0.005] * 3))
+    info = timing.figures(timed, batch_size=4)
+    assert info.speedup == pytest.approx(2.0)
+    assert info.paired_fp32 is not None and info.paired_fp32.rounds == 10
+    assert info.samples_per_s == pytest.approx(800.0)
+    assert timing.figures(timing.Timed([0.005] * 3), batch_size=1).speedup is None

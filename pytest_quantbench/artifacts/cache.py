@@ -34,6 +34,14 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:24]
 
 
+def update_with_file(h: Any, path: Path) -> Any:
+    """Feed a file's bytes to the hash `h` in chunks (models are large); returns `h`."""
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h
+
+
 def hash_files(root: Path, patterns: Iterable[str] = ("*",)) -> str:
     """Content hash of the files under `root` that match `patterns` (names and bytes)."""
     h = hashlib.sha256()
@@ -42,10 +50,15 @@ def hash_files(root: Path, patterns: Iterable[str] = ("*",)) -> str:
         if path.name == MANIFEST:
             continue
         h.update(path.relative_to(root).as_posix().encode())
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+        update_with_file(h, path)
     return h.hexdigest()[:24]
+
+
+def library_versions(names: Iterable[str]) -> dict[str, str]:
+    """Installed versions of the libraries that shape an artifact: part of its cache key."""
+    from importlib.metadata import version
+
+    return {n: version(n) for n in names}
 
 
 def hash_arrays(arrays: dict[str, Any]) -> str:
@@ -143,7 +156,3 @@ def _intact(entry: Path) -> bool:
         return all((entry / name).stat().st_size == size for name, size in manifest["files"].items())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
-
-
-def read_manifest(entry: Path) -> dict:
-    return json.loads((entry / MANIFEST).read_text())

@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_quantbench.artifacts.cache import ArtifactCache, digest
+from pytest_quantbench.artifacts.cache import ArtifactCache, digest, update_with_file
 from pytest_quantbench.errors import BuildError
 from pytest_quantbench.progress import Progress, say
 
@@ -84,11 +84,7 @@ PINS: dict[str, Pin] = {
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return update_with_file(hashlib.sha256(), path).hexdigest()
 
 
 def verify(pin: Pin, path: Path) -> None:

@@ -1,19 +1,18 @@
-"""Export with optimum, quantize with `ORTQuantizer`, and report what was actually quantized."""
+"""Quantize with `ORTQuantizer` (dynamic or static, with calibration) and report what was actually quantized."""
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import hashlib
-import logging
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from pytest_quantbench.artifacts.export import ONNX_FILE, quiet
 from pytest_quantbench.errors import BuildError
+from pytest_quantbench.records import QuantizationReport, RangeFinding
 from pytest_quantbench.suite import QuantConfig
 
-ONNX_FILE = "model.onnx"
 QUANTIZED_FILE = "model_quantized.onnx"
 # Float op behind each integer op of ONNX Runtime's QOperator format.
 INTEGER_OPS = {
@@ -27,38 +26,6 @@ INTEGER_OPS = {
 QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
 ARTIFACT_FORMAT = 3  # bump when a quantized entry gains files or report fields (2: ranges.json, 3: graph_sha256)
 RANGES_FILE = "ranges.json"
-
-
-@contextlib.contextmanager
-def _quiet():
-    """optimum, transformers and the tracer log and warn at every step; a test run wants only real errors."""
-    loggers = [logging.getLogger(n) for n in ("optimum", "transformers", "root")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
-def export(model_dir: Path, task: str, opset: int | None, out: Path, trust_remote_code: bool = False) -> None:
-    """fp32 ONNX export of a transformers checkpoint (eager attention below opset 14, which SDPA needs)."""
-    from optimum.exporters.onnx import onnx_export_from_model
-    from optimum.exporters.tasks import TasksManager
-
-    kwargs = {"attn_implementation": "eager"} if opset is not None and opset < 14 else {}
-    with _quiet():
-        try:
-            model = TasksManager.get_model_from_task(
-                task, str(model_dir), framework="pt", trust_remote_code=trust_remote_code, **kwargs
-            )
-            onnx_export_from_model(model, out, opset=opset, task=task, do_validation=False)
-        except Exception as exc:
-            raise BuildError(f"ONNX export of {model_dir} for {task} (opset {opset}) failed: {exc}") from exc
 
 
 def _exclusion_passes(presets: tuple[str, ...]) -> list[Any]:
@@ -141,14 +108,14 @@ def _calibration_config(config: QuantConfig, dataset: Any):
     return AutoCalibrationConfig.minmax(dataset)
 
 
-def quantize(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any = None) -> dict:
+def quantize(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any = None) -> QuantizationReport:
     """Quantize `fp32_dir/model.onnx` into `out/model_quantized.onnx`; return the quantization report."""
     from optimum.onnxruntime import ORTQuantizer
 
     source = fp32_dir / ONNX_FILE
     excluded = excluded_nodes(source, config.node_exclusion)
     qconfig = ort_quantization_config(config, excluded)
-    with _quiet():
+    with quiet():
         quantizer = ORTQuantizer.from_pretrained(fp32_dir, file_name=ONNX_FILE)
         ranges = None
         if config.is_static:
@@ -172,14 +139,11 @@ def quantize(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: A
     if produced.name != QUANTIZED_FILE:
         produced.rename(out / QUANTIZED_FILE)
     report = quantization_report(out / QUANTIZED_FILE, qconfig.operators_to_quantize)
-    report["excluded_nodes"] = len(qconfig.nodes_to_exclude)
-    report["operators_to_quantize"] = list(qconfig.operators_to_quantize)
-    if ranges is not None:
-        report["range_check"] = _range_check(source, ranges, qconfig, out / RANGES_FILE)
-    return report
+    found = () if ranges is None else _range_check(source, ranges, qconfig, out / RANGES_FILE)
+    return dataclasses.replace(report, excluded_nodes=len(qconfig.nodes_to_exclude), range_check=found)
 
 
-def _range_check(source: Path, calibration: Any, qconfig: Any, ranges_file: Path) -> list[dict]:
+def _range_check(source: Path, calibration: Any, qconfig: Any, ranges_file: Path) -> tuple[RangeFinding, ...]:
     """Keep the calibration ranges with the artifact and flag the ones no int8 scale can represent."""
     import json
 
@@ -191,10 +155,10 @@ def _range_check(source: Path, calibration: Any, qconfig: Any, ranges_file: Path
     ranges_file.write_text(json.dumps(plain))
     graph = onnx.load(str(source), load_external_data=False).graph
     found = ranges.check_ranges(plain, graph, set(qconfig.operators_to_quantize), set(qconfig.nodes_to_exclude))
-    return [f.as_dict() for f in found]
+    return tuple(found)
 
 
-def quantization_report(model_path: Path, operators: list[str] | None = None) -> dict:
+def quantization_report(model_path: Path, operators: list[str] | None = None) -> QuantizationReport:
     """How many nodes of each float op type run quantized: QOperator integer ops and QDQ-wrapped nodes.
 
     With `operators`, a QDQ-adjacent node counts only when its op type was asked for: a LayerNorm that
@@ -216,10 +180,10 @@ def quantization_report(model_path: Path, operators: list[str] | None = None) ->
         ):
             counts[node.op_type] += 1
     total = sum(counts.values())
-    return {
-        "quantized_nodes": dict(sorted(counts.items())),
-        "total_quantized": total,
-        "quantized_nothing": total == 0,
-        # identical graphs (per_channel on a config that quantizes nothing, say) score alike: evaluated once
-        "graph_sha256": hashlib.sha256(graph.SerializeToString(deterministic=True)).hexdigest()[:24],
-    }
+    return QuantizationReport(
+        quantized_nodes=dict(sorted(counts.items())),
+        total_quantized=total,
+        quantized_nothing=total == 0,
+        operators_to_quantize=None if operators is None else tuple(operators),
+        graph_sha256=hashlib.sha256(graph.SerializeToString(deterministic=True)).hexdigest()[:24],
+    )

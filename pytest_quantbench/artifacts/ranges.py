@@ -9,33 +9,11 @@ the quantized nodes that keep it as an int8 tensor, which are the ones to exclud
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from typing import Any
 
+from pytest_quantbench.records import RangeFinding
+
 ABSURD_RANGE = 1e30
-
-
-@dataclass(frozen=True)
-class RangeFinding:
-    tensor: str
-    low: float
-    high: float
-    node: str  # producer, or the graph input's name
-    op_type: str
-    feeds: tuple[str, ...]  # op types of the consumers
-    exclude: tuple[str, ...]  # quantized nodes that read or write this tensor
-
-    def describe(self) -> str:
-        feeds = f" (feeds {'/'.join(self.feeds)})" if self.feeds else ""
-        return f"calibration range of {self.op_type} {self.node}{feeds} is [{self.low:.3g}, {self.high:.3g}]"
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> RangeFinding:
-        """From a quantization report (JSON turned the tuples into lists)."""
-        return cls(**{**d, "feeds": tuple(d["feeds"]), "exclude": tuple(d["exclude"])})
 
 
 def plain_ranges(calibration: Any) -> dict[str, tuple[float, float]]:
@@ -84,8 +62,3 @@ def check_ranges(
         )  # fmt: skip
     findings.sort(key=lambda f: (f.node not in f.exclude, f.node))
     return findings
-
-
-def exclusion(findings: list[RangeFinding]) -> list[str]:
-    """The nodes to keep in fp32 so that no absurd range is quantized, in finding order."""
-    return list(dict.fromkeys(name for f in findings for name in f.exclude))

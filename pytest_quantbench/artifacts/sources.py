@@ -7,16 +7,20 @@ it skips at once with the reason instead of retrying for minutes.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+from pytest_quantbench.artifacts import builtins
 from pytest_quantbench.artifacts.builtins import PREFIX
+from pytest_quantbench.artifacts.cache import ArtifactCache, hash_files
 from pytest_quantbench.errors import SourceUnavailable
+from pytest_quantbench.memo import Memo
+from pytest_quantbench.progress import Progress, say
+from pytest_quantbench.suite import PACKAGED_BUILDERS, Suite
 
-# `datasets` builders that read local files: never need the hub.
-PACKAGED_BUILDERS = {"csv", "json", "parquet", "text", "arrow", "imagefolder", "audiofolder", "webdataset"}
 MODEL_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.bin", "*.py"]
 
 
@@ -76,3 +80,32 @@ def check_dataset_reachable(path: str, base_dir: Path) -> None:
     reason = hub_unreachable_reason()
     if reason and not _truthy("HF_HUB_OFFLINE"):
         raise SourceUnavailable(f"dataset '{path}' needs the hub and {reason}")
+
+
+class Models:
+    """The model folder of each suite (a builtin recipe, a local path or a hub snapshot), its content hash
+    and its labels, resolved once per run."""
+
+    def __init__(self, cache: ArtifactCache, progress: Progress = say) -> None:
+        self.cache, self.progress = cache, progress
+        self._memo = Memo()
+
+    def model_dir(self, suite: Suite) -> Path:
+        spec = suite.model_name_or_path
+
+        def resolve() -> Path:
+            if spec.startswith(PREFIX):
+                return builtins.model_dir(spec[len(PREFIX) :], self.cache, self.progress)
+            return resolve_local(spec, suite.base_dir) or hub_model_dir(spec, suite.revision)
+
+        return self._memo(("model_dir", spec, suite.revision, str(suite.base_dir)), resolve)
+
+    def model_hash(self, suite: Suite) -> str:
+        return self._memo(("model_hash", str(suite.path)), lambda: hash_files(self.model_dir(suite)))
+
+    def id2label(self, suite: Suite) -> dict[int, str]:
+        def read() -> dict[int, str]:
+            config = json.loads((self.model_dir(suite) / "config.json").read_text())
+            return {int(k): v for k, v in (config.get("id2label") or {}).items()}
+
+        return self._memo(("id2label", str(suite.path)), read)

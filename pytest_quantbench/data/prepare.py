@@ -1,4 +1,4 @@
-"""Datasets in, numpy batches out: loading with `datasets`, preprocessing with the model's own processor.
+"""Datasets in, numpy batches out: loading with `datasets`, encoding with the task and the model's processor.
 
 Everything a session needs is prepared once per suite, outside any timed call: eval batches, references,
 calibration samples and the fixed-shape inputs of the timing cases.
@@ -13,7 +13,8 @@ from typing import Any
 from pytest_quantbench.artifacts import builtins, sources
 from pytest_quantbench.artifacts.cache import ArtifactCache
 from pytest_quantbench.progress import Progress, say
-from pytest_quantbench.suite import DatasetSpec, Suite
+from pytest_quantbench.suite import DatasetSpec
+from pytest_quantbench.tasks import Task
 
 EVAL_BATCH_SIZE = 32
 CALIBRATION_SEED = 2016
@@ -21,13 +22,18 @@ CALIBRATION_SEED = 2016
 
 @dataclass
 class EvalData:
-    """Model inputs per batch and the references they are scored against."""
+    """Model inputs per batch, the references they are scored against, and per sample what the task needs to
+    read its logits back (`Encoded.alignments`)."""
 
     batches: list[dict[str, Any]]  # input name -> numpy array
     references: list[Any]
-    # token-classification: per sample, the token position of each word's first sub-token
-    word_starts: list[list[int]] = field(default_factory=list)
+    alignments: list[Any] = field(default_factory=list)
     label_names: list[str] | None = None
+
+    def head(self, batches: int) -> EvalData:
+        """The first `batches` batches (a quick slice, e.g. for the fallback search's trials)."""
+        rows = sum(len(next(iter(b.values()))) for b in self.batches[:batches])
+        return EvalData(self.batches[:batches], self.references[:rows], self.alignments[:rows], self.label_names)
 
 
 def _resolve_files(value: Any, base: Path) -> Any:
@@ -39,7 +45,7 @@ def _resolve_files(value: Any, base: Path) -> Any:
     return {k: _resolve_files(v, base) for k, v in value.items()}
 
 
-def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache, progress: Progress = say):
+def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache, progress: Progress = say) -> Any:
     """One split as a `datasets.Dataset`, from a builtin recipe, local files or the hub."""
     import datasets
 
@@ -64,109 +70,33 @@ def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache, progress: Pr
         raise
 
 
-def load_processor(task: str, model_dir: Path):
-    if task == "image-classification":
-        from transformers import AutoImageProcessor
-
-        return AutoImageProcessor.from_pretrained(model_dir)
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(model_dir)
-
-
-def _label_names(dataset, column: str) -> list[str] | None:
+def _label_names(dataset: Any, column: str) -> list[str] | None:
     feature = dataset.features[column]
     feature = getattr(feature, "feature", feature)  # Sequence(ClassLabel) for token tags
     return list(feature.names) if hasattr(feature, "names") else None
 
 
-class Preprocessor:
-    """Turns raw rows of one suite's dataset into model inputs."""
-
-    def __init__(self, suite: Suite, processor: Any) -> None:
-        self.task = suite.task
-        self.spec = suite.dataset
-        self.processor = processor
-
-    def encode(self, rows: dict[str, list], padding: bool | str = True, max_length: int | None = None) -> dict:
-        import numpy as np
-
-        if self.task == "image-classification":
-            images = [img.convert("RGB") for img in rows[self.spec.primary]]
-            pixels = self.processor(images=images, return_tensors="np")["pixel_values"]
-            return {"pixel_values": pixels.astype(np.float32)}
-        enc = self.processor(
-            *self._texts(rows),
-            padding=padding,
-            truncation=True,
-            max_length=max_length or self.spec.max_length,
-            is_split_into_words=self.task == "token-classification",
-            return_tensors="np",
-        )
-        out = {k: np.asarray(v, dtype=np.int64) for k, v in enc.items()}
-        if self.task == "token-classification":
-            out["_word_ids"] = [enc.word_ids(i) for i in range(len(rows[self.spec.primary]))]
-        return out
-
-    def token_counts(self, rows: dict[str, list]) -> list[int]:
-        """Tokens per text row after truncation: what a batch of these rows pads to."""
-        enc = self.processor(
-            *self._texts(rows),
-            truncation=True,
-            max_length=self.spec.max_length,
-            is_split_into_words=self.task == "token-classification",
-        )
-        return [len(ids) for ids in enc["input_ids"]]
-
-    def _texts(self, rows: dict[str, list]) -> list[list]:
-        return [rows[self.spec.primary]] + ([rows[self.spec.secondary]] if self.spec.secondary else [])
-
-
-def eval_data(suite: Suite, dataset, preprocessor: Preprocessor, id2label: dict[int, str]) -> EvalData:
-    spec = suite.dataset
+def eval_data(task: Task, spec: DatasetSpec, dataset: Any, processor: Any, id2label: dict[int, str]) -> EvalData:
     if spec.num_eval_samples is not None:
         dataset = dataset.select(range(min(spec.num_eval_samples, len(dataset))))
-    if suite.task != "image-classification":  # batches of like lengths pad little; every metric ignores order
-        counts = preprocessor.token_counts(dataset[:])
+    if task.sort_by_length:  # every metric ignores order
+        counts = task.lengths(processor, spec, dataset[:])
         dataset = dataset.select(sorted(range(len(dataset)), key=counts.__getitem__))
     ref_col = spec.ref_keys[0]
     names = _label_names(dataset, ref_col)
-    label2id = {v.lower(): k for k, v in id2label.items()}
     data = EvalData(batches=[], references=[], label_names=names)
     for start in range(0, len(dataset), EVAL_BATCH_SIZE):
         rows = dataset[start : start + EVAL_BATCH_SIZE]
-        enc = preprocessor.encode(rows)
-        word_ids = enc.pop("_word_ids", None)
-        data.batches.append(enc)
-        refs = rows[ref_col]
-        if suite.task == "token-classification":
-            for i, tags in enumerate(refs):
-                data.references.append([_tag_name(t, names, id2label) for t in tags])
-                data.word_starts.append(_word_starts(word_ids[i]))
-        elif names and all(n.lower() in label2id for n in names):
-            data.references += [label2id[names[r].lower()] for r in refs]  # align dataset and model label ids
-        else:
-            data.references += list(refs)
+        encoded = task.encode(processor, spec, rows)
+        data.batches.append(encoded.inputs)
+        data.alignments += encoded.alignments
+        data.references += task.references(rows[ref_col], names, id2label)
     return data
 
 
-def _tag_name(tag: Any, names: list[str] | None, id2label: dict[int, str]) -> str:
-    if isinstance(tag, str):
-        return tag
-    return names[tag] if names else id2label[int(tag)]
-
-
-def _word_starts(word_ids: list[int | None]) -> list[int]:
-    """Position of each word's first sub-token: the one whose prediction stands for the word."""
-    starts, previous = [], None
-    for pos, word in enumerate(word_ids):
-        if word is not None and word != previous:
-            starts.append(pos)
-        previous = word
-    return starts
-
-
-def calibration_dataset(suite: Suite, dataset, preprocessor: Preprocessor, num_samples: int, padding: str):
+def calibration_dataset(
+    task: Task, spec: DatasetSpec, dataset: Any, processor: Any, num_samples: int, padding: str
+) -> Any:
     """A `datasets.Dataset` of model inputs, as `ORTQuantizer.fit` takes it.
 
     `padding: none` encodes each sample alone, so no position is masked and the attention-mask `Add` never
@@ -176,19 +106,16 @@ def calibration_dataset(suite: Suite, dataset, preprocessor: Preprocessor, num_s
 
     dataset = dataset.shuffle(seed=CALIBRATION_SEED).select(range(min(num_samples, len(dataset))))
     if padding == "none":
-        rows = [preprocessor.encode(dataset[i : i + 1], padding=False) for i in range(len(dataset))]
-        for row in rows:
-            row.pop("_word_ids", None)
+        rows = [task.encode(processor, spec, dataset[i : i + 1], padding=False).inputs for i in range(len(dataset))]
         return datasets.Dataset.from_dict({k: [row[k][0] for row in rows] for k in rows[0]})
-    enc = preprocessor.encode(dataset[:], padding=padding)
-    enc.pop("_word_ids", None)
-    return datasets.Dataset.from_dict({k: list(v) for k, v in enc.items()})
+    inputs = task.encode(processor, spec, dataset[:], padding=padding).inputs
+    return datasets.Dataset.from_dict({k: list(v) for k, v in inputs.items()})
 
 
-def timing_inputs(dataset, preprocessor: Preprocessor, batch_size: int, input_length: int | None) -> dict:
+def timing_inputs(
+    task: Task, spec: DatasetSpec, dataset: Any, processor: Any, batch_size: int, input_length: int | None
+) -> dict[str, Any]:
     """Real samples, padded or cut to exactly `input_length`, repeated up to `batch_size` rows."""
     picks = [i % len(dataset) for i in range(batch_size)]
     rows = dataset.select(picks)[:]
-    enc = preprocessor.encode(rows, padding="max_length", max_length=input_length)
-    enc.pop("_word_ids", None)
-    return enc
+    return task.encode(processor, spec, rows, padding="max_length", max_length=input_length).inputs

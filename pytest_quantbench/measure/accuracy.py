@@ -1,70 +1,66 @@
-"""Batched evaluation of an ONNX Runtime session: numpy in, argmax out, scored by `evaluate` metrics."""
+"""Batched evaluation of a session: the task reads predictions from the logits and scores them.
+
+A model's scores are kept on disk under what the model computes (its backend's `model_id`) and what it is
+scored on, so identical graphs are scored once and a warm rerun evaluates nothing again.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections import Counter
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_quantbench.artifacts import sources
+from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_versions
 from pytest_quantbench.data.prepare import EvalData
-from pytest_quantbench.errors import SourceUnavailable
+from pytest_quantbench.data.store import DataStore
+from pytest_quantbench.memo import Memo
+from pytest_quantbench.registry import Registry
+from pytest_quantbench.runtimes.base import Session, inputs_of
+from pytest_quantbench.suite import Suite
+from pytest_quantbench.tasks import Task
 
-BUNDLED_METRICS = Path(__file__).parent / "metric_modules"
-AVERAGED = {"f1", "precision", "recall"}  # hub modules; macro-averaged so multi-class tasks work
-
-
-@functools.cache
-def load_metric(name: str):
-    """The bundled module when there is one (works offline), else `evaluate.load(name)` from the hub."""
-    import evaluate
-
-    local = BUNDLED_METRICS / name
-    if local.is_dir():
-        return evaluate.load(str(local))
-    reason = sources.hub_unreachable_reason()
-    if reason:
-        raise SourceUnavailable(f"metric '{name}' is not bundled and {reason}")
-    return evaluate.load(name)
+SCORE_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
 
 
-def predict(session: Any, data: EvalData, task: str, id2label: dict[int, str]) -> list[Any]:
-    """Predicted label ids (classification) or tag names per word (token classification)."""
-    wanted = {i.name for i in session.get_inputs()}
+def predict(session: Session, data: EvalData, task: Task, id2label: dict[int, str]) -> list[Any]:
+    """The task's predictions for every eval sample, batch by batch."""
     predictions: list[Any] = []
     for batch in data.batches:
-        ids = session.run(None, {k: v for k, v in batch.items() if k in wanted})[0].argmax(-1)
-        if task != "token-classification":
-            predictions += ids.tolist()
-            continue
-        for row in ids:
-            n = len(predictions)
-            tags = [id2label[int(row[pos])] for pos in data.word_starts[n]]
-            missing = len(data.references[n]) - len(tags)  # words cut by truncation count as "O"
-            predictions.append(tags + ["O"] * missing)
+        logits = session.run(None, inputs_of(session, batch))[0]
+        lo, hi = len(predictions), len(predictions) + len(logits)
+        predictions += task.predict(logits, data.alignments[lo:hi], data.references[lo:hi], id2label)
     return predictions
 
 
-def score(task: str, metrics: tuple[str, ...], predictions: list[Any], references: list[Any]) -> dict[str, float]:
-    if task == "token-classification":
-        result = load_metric("seqeval").compute(predictions=predictions, references=references)
-        return {k: float(result[f"overall_{k}"]) for k in metrics}
-    scores = {}
-    for name in metrics:
-        kwargs = {"average": "macro"} if name in AVERAGED else {}
-        scores[name] = float(load_metric(name).compute(predictions=predictions, references=references, **kwargs)[name])
-    return scores
+class Scorer:
+    """Scores of sessions on their suite's eval split, through the task and the registry's metrics."""
 
+    def __init__(self, cache: ArtifactCache, data: DataStore, registry: Registry, id2label: Callable) -> None:
+        self.cache, self.data, self.registry, self.id2label = cache, data, registry, id2label
+        self._memo = Memo()
 
-def chance_levels(task: str, references: list[Any]) -> dict[str, float]:
-    """What a model that always answers the most frequent label scores: the floor a collapse falls to."""
-    labels = [t for tags in references for t in tags] if task == "token-classification" else list(references)
-    majority = Counter(labels).most_common(1)[0][1] / len(labels) if labels else 0.0
-    return {"accuracy": majority}  # other metrics: a constant answer scores (about) zero
+    def evaluate(self, session: Session, suite: Suite, data: EvalData | None = None) -> dict[str, float]:
+        """Scores of `session` on `data` (default: the suite's eval split), not cached."""
+        suite_data = self.data.of(suite)
+        data = data or suite_data.eval
+        predictions = predict(session, data, suite_data.task, self.id2label(suite))
+        return suite_data.task.score(suite.metrics, predictions, data.references, self.registry.metric)
 
+    def scores(self, model_id: str, suite: Suite, session: Callable[[], Session]) -> dict[str, float]:
+        """A model's scores on the eval split, kept on disk under `model_id` and what it is scored on."""
+        suite_data = self.data.of(suite)
+        split = suite_data.split(suite.dataset.eval_split)
+        spec = (suite.task, suite.metrics, suite.dataset.num_eval_samples, suite.dataset.max_length)
+        key = digest("scores", model_id, split._fingerprint, spec, library_versions(SCORE_LIBRARIES))
 
-def evaluate_session(
-    session: Any, data: EvalData, task: str, metrics: tuple[str, ...], id2label: dict[int, str]
-) -> dict[str, float]:
-    return score(task, metrics, predict(session, data, task, id2label), data.references)
+        def build(out: Path) -> None:
+            (out / "scores.json").write_text(json.dumps(self.evaluate(session(), suite)))
+
+        return self._memo(
+            ("scores", key), lambda: json.loads((self.cache.build("scores", key, build) / "scores.json").read_text())
+        )
+
+    def chance(self, suite: Suite) -> dict[str, float]:
+        suite_data = self.data.of(suite)
+        return suite_data.task.chance(suite_data.eval.references)

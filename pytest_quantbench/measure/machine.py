@@ -7,11 +7,13 @@ import os
 import platform
 from pathlib import Path
 
+from pytest_quantbench.records import MachineFacts
+
 INTERESTING_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "asimddp")
 
 
 @functools.cache
-def machine_facts() -> dict:
+def machine_facts() -> MachineFacts:
     model, flags = platform.processor() or platform.machine(), set()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -24,11 +26,11 @@ def machine_facts() -> dict:
                 flags = set(value.split())
     import onnxruntime
 
-    return {
-        "cpu": model,
-        "cpu_count": os.cpu_count(),
-        "instructions": [f for f in INTERESTING_FLAGS if f in flags],
-        "vnni": bool(flags & {"avx512_vnni", "avx_vnni"}),
-        "onnxruntime": onnxruntime.__version__,
-        "python": platform.python_version(),
-    }
+    return MachineFacts(
+        cpu=model,
+        cpu_count=os.cpu_count(),
+        instructions=tuple(f for f in INTERESTING_FLAGS if f in flags),
+        vnni=bool(flags & {"avx512_vnni", "avx_vnni"}),
+        onnxruntime=onnxruntime.__version__,
+        python=platform.python_version(),
+    )

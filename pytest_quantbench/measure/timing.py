@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from pytest_quantbench.records import (
+    HardwareRisk,
+    LatencyStats,
+    MachineFacts,
+    MetricResult,
+    QuantizationReport,
+    TimingResult,
+)
+from pytest_quantbench.runtimes.base import inputs_of
 from pytest_quantbench.suite import Case, Suite, TimeSpec
 
 Z95 = 1.96
@@ -76,9 +86,16 @@ def _timed_call(session: Any, feed: dict) -> float:
     return time.perf_counter() - start
 
 
-def _inputs(session: Any, feed: dict) -> dict:
-    wanted = {i.name for i in session.get_inputs()}
-    return {k: v for k, v in feed.items() if k in wanted}
+class Timer(Protocol):
+    """What timing needs of pytest-benchmark's fixture (`plugin.benchmark.Timer` adapts it)."""
+
+    @property
+    def disabled(self) -> bool: ...
+
+    def pedantic(self, target: Callable[..., Any], **kwargs: Any) -> Any: ...
+
+    def times(self) -> list[float] | None:
+        """The recorded rounds in seconds, None when nothing was timed."""
 
 
 @dataclass
@@ -92,7 +109,7 @@ class Timed:
         return [b / t for b, t in zip(self.baseline, self.times, strict=True)]
 
 
-def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec, baseline: Any = None) -> Timed | None:
+def time_session(timer: Timer, session: Any, feed: dict, spec: TimeSpec, baseline: Any = None) -> Timed | None:
     """Time `session.run` with pytest-benchmark; inputs are built before, only the call is timed.
 
     With a `baseline` session (an int8 case's fp32 model), every round is a pair: the fp32 call runs in
@@ -104,8 +121,8 @@ def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec, basel
     pilot (not recorded) sets the rounds from the spread of the latency, or of the paired speed-up
     (`plan_rounds`). Returns None when pytest-benchmark is disabled.
     """
-    base_feed = _inputs(baseline, feed) if baseline is not None else {}
-    feed = _inputs(session, feed)
+    base_feed = inputs_of(baseline, feed) if baseline is not None else {}
+    feed = inputs_of(session, feed)
     paired: list[float] = []  # the fp32 call of each recorded round
 
     def calls() -> tuple[float, float]:
@@ -117,16 +134,16 @@ def time_session(benchmark: Any, session: Any, feed: dict, spec: TimeSpec, basel
         paired.append(_timed_call(baseline, base_feed))
 
     rounds, warmup = spec.rounds, spec.warmup_rounds
-    if not getattr(benchmark, "disabled", False) and (rounds is None or baseline is not None):
+    if not timer.disabled and (rounds is None or baseline is not None):
         warm = [calls() for _ in range(warmup if rounds else max(warmup, 1))]  # both models warm up
         rounds = rounds or _adaptive_rounds(warm[-1], calls, baseline is not None, spec)
         warmup = 0
-    benchmark.pedantic(
+    timer.pedantic(
         session.run, args=(None, feed), setup=setup if baseline is not None else None, rounds=rounds or 1,
         warmup_rounds=warmup, iterations=1,
     )  # fmt: skip
-    stats = getattr(benchmark, "stats", None)
-    return Timed(list(stats.stats.data), paired) if stats is not None else None
+    times = timer.times()
+    return Timed(times, paired) if times is not None else None
 
 
 def _adaptive_rounds(
@@ -142,30 +159,65 @@ def _adaptive_rounds(
     return plan_rounds(values, statistics.fmean(before + t for before, t in pilot), spec)
 
 
-def percentiles_ms(times: list[float]) -> dict[str, float]:
-    """p50/p90/p99 in ms, kept in `extra_info` because saved runs drop the raw rounds (`--benchmark-save-data`)."""
+def latency_stats(times: list[float]) -> LatencyStats:
+    """Mean, p50/p90/p99 in ms and the CI of the mean: kept because saved runs drop the raw rounds."""
     cuts = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else [times[0]] * 99
-    return {f"latency_p{p}_ms": cuts[p - 1] * 1e3 for p in (50, 90, 99)} | {
-        "rounds": len(times),
-        "latency_ci95_rel": ci95_rel(times),
-    }
+    return LatencyStats(
+        latency_mean_ms=statistics.fmean(times) * 1e3,
+        latency_p50_ms=cuts[49] * 1e3,
+        latency_p90_ms=cuts[89] * 1e3,
+        latency_p99_ms=cuts[98] * 1e3,
+        rounds=len(times),
+        latency_ci95_rel=ci95_rel(times),
+    )
 
 
-def timing_info(m: Measurement, timed: Timed | None) -> dict:
-    """What a latency case adds to pytest-benchmark's `extra_info`: percentiles, throughput and, for an int8
-    case, its paired fp32 calls and the speed-up, the median of the per-pair ratios (a preempted call spoils
-    one pair, which the median drops)."""
+@dataclass(frozen=True)
+class Figures:
+    """What a case's rounds say: latency and throughput and, for a paired int8 case, its fp32 calls and the
+    speed-up, the median of the per-pair ratios (a preempted call spoils one pair, which the median drops)."""
+
+    latency: LatencyStats
+    samples_per_s: float
+    paired_fp32: LatencyStats | None = None
+    speedup: float | None = None
+    speedup_ci95_rel: float | None = None
+
+
+def figures(timed: Timed, batch_size: int) -> Figures:
+    out = Figures(latency_stats(timed.times), batch_size / statistics.fmean(timed.times))
+    if not timed.baseline:
+        return out
+    ratios = timed.ratios()
+    return dataclasses.replace(
+        out, paired_fp32=latency_stats(timed.baseline), speedup=statistics.median(ratios),
+        speedup_ci95_rel=ci95_rel(ratios),
+    )  # fmt: skip
+
+
+def timing_result(
+    m: Measurement,
+    timed: Timed | None,
+    machine: MachineFacts,
+    report: QuantizationReport | None = None,
+    risk: HardwareRisk | None = None,
+    accuracy: dict[str, MetricResult] | None = None,
+) -> TimingResult:
+    """What a latency case records: the model and shape, the machine, and the figures of its rounds."""
+    case, suite = m.case, m.case.suite
+    result = TimingResult(
+        suite=suite.name, task=suite.task, model=suite.model_name_or_path, role=m.role,
+        config_id=case.baseline_id if m.role == "fp32" else case.id,
+        config=case.settings() if m.role == "int8" else {},
+        batch_size=m.batch_size, input_length=m.input_length,
+        intra_op_num_threads=case.config.framework_args.intra_op_num_threads, machine=machine,
+        quantized_nothing=None if report is None else report.quantized_nothing,
+        quantization=report, hardware_risk=risk, accuracy=accuracy,
+    )  # fmt: skip
     if timed is None:
-        return {}
-    mean = statistics.fmean(timed.times)
-    info: dict[str, Any] = {"latency_mean_ms": mean * 1e3, **percentiles_ms(timed.times)}
-    info["samples_per_s"] = m.batch_size / mean
-    if timed.baseline:
-        ratios = timed.ratios()
-        info["paired_fp32"] = {
-            "latency_mean_ms": statistics.fmean(timed.baseline) * 1e3,
-            **percentiles_ms(timed.baseline),
-        }
-        info["speedup"] = statistics.median(ratios)
-        info["speedup_ci95_rel"] = ci95_rel(ratios)
-    return info
+        return result
+    f = figures(timed, m.batch_size)
+    return dataclasses.replace(
+        result, **vars(f.latency), samples_per_s=f.samples_per_s, paired_fp32=f.paired_fp32, speedup=f.speedup,
+        speedup_ci95_rel=f.speedup_ci95_rel,
+    )  # fmt: skip

@@ -1,19 +1,31 @@
-"""pytest layer: options, hooks and fixtures. The work happens in the plain-Python modules it calls."""
+"""pytest layer: options, hooks and fixtures. The work happens in the plain-Python modules it calls.
+
+This module is the registered plugin (the `pytest11` entry point); `collect` and `cases` make suite files
+into items, `reports` is the per-run report plugin, `benchmark` the adapter to pytest-benchmark and
+`hookspecs` the hooks users implement.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_quantbench.errors import BuildError, GateFailure, SourceUnavailable, SuiteError
-from pytest_quantbench.harness import Harness
 from pytest_quantbench.plugin import reports as reporting
 from pytest_quantbench.plugin.collect import SuiteFile, is_suite_file
+from pytest_quantbench.registry import Registry
 from pytest_quantbench.suite import SUITE_PATTERNS, load_suite
 
-HARNESS = pytest.StashKey[Harness]()
+if TYPE_CHECKING:
+    from pytest_quantbench.bench import Bench
+    from pytest_quantbench.verdicts.diagnosis import DiagnoseOptions
+
+BENCH = pytest.StashKey["Bench"]()
+REGISTRY = pytest.StashKey[Registry]()
+CACHE = pytest.StashKey[Path]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,6 +66,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_quantbench.plugin import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for line in (
         "accuracy: original vs quantized accuracy case of a quantbench suite",
@@ -62,8 +80,35 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         config.addinivalue_line("markers", line)
     cache = config.getoption("quantbench_cache") or Path(config.rootpath, ".quantbench")
-    config.stash[HARNESS] = Harness(cache, progress=_terminal_progress(config))
+    config.stash[REGISTRY] = registry = Registry()
+    config.hook.pytest_quantbench_add_tasks(registry=registry)
+    config.hook.pytest_quantbench_add_metrics(registry=registry)
+    config.stash[CACHE] = Path(cache)
     config.pluginmanager.register(reporting.Reports(config), reporting.PLUGIN_NAME)
+
+
+def registry(config: pytest.Config) -> Registry:
+    """The run's tasks and metrics, the users' hooks included."""
+    return config.stash[REGISTRY]
+
+
+def bench(config: pytest.Config) -> Bench:
+    """The run's pipeline, made when a case first needs it (so collection imports no ML library)."""
+    if BENCH not in config.stash:
+        from pytest_quantbench.bench import Bench
+
+        config.stash[BENCH] = Bench(config.stash[CACHE], _terminal_progress(config), registry(config))
+    return config.stash[BENCH]
+
+
+def diagnose_options(config: pytest.Config) -> DiagnoseOptions:
+    from pytest_quantbench.verdicts.diagnosis import DiagnoseOptions
+
+    return DiagnoseOptions(
+        always=config.getoption("quantbench_diagnose"),
+        never=config.getoption("quantbench_no_diagnose"),
+        fallback=config.getoption("quantbench_fallback"),
+    )
 
 
 def _terminal_progress(config: pytest.Config):
@@ -177,9 +222,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 @pytest.fixture(scope="session")
-def quantbench(pytestconfig: pytest.Config) -> Harness:
-    """The run's harness: builds, caches and evaluates models; usable from any test."""
-    return pytestconfig.stash[HARNESS]
+def quantbench(pytestconfig: pytest.Config) -> Bench:
+    """The run's pipeline (`bench.Bench`): builds, caches and evaluates models; usable from any test."""
+    return bench(pytestconfig)
 
 
 @pytest.fixture
@@ -195,12 +240,12 @@ def quantbench_measurement():
 
 
 @pytest.fixture
-def original_session(quantbench: Harness, quantbench_case):
+def original_session(quantbench: Bench, quantbench_case):
     """ONNX Runtime session of the fp32 export, with the config's threads and optimization level."""
     return quantbench.original_session(quantbench_case)
 
 
 @pytest.fixture
-def quantized_session(quantbench: Harness, quantbench_case):
+def quantized_session(quantbench: Bench, quantbench_case):
     """ONNX Runtime session of the int8 model of the config."""
     return quantbench.quantized_session(quantbench_case)

@@ -1,4 +1,8 @@
-"""The test functions that every suite file runs, parametrized per config (and per shape for latency)."""
+"""The test functions that every suite file runs, parametrized per config (and per shape for latency).
+
+They only adapt: the work is `results.case.accuracy_outcome` and `measure.timing`; what they record goes
+through `results.serialize`.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,16 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_quantbench.measure.machine import machine_facts
-from pytest_quantbench.measure.timing import Measurement, time_session, timing_info
-from pytest_quantbench.results.run import accuracy_row
+from pytest_quantbench.measure.timing import Measurement, time_session, timing_result
+from pytest_quantbench.plugin.benchmark import Timer
+from pytest_quantbench.results import serialize
 
 if TYPE_CHECKING:
-    from pytest_quantbench.harness import Harness
+    from pytest_quantbench.bench import Bench
     from pytest_quantbench.reports.compare import Gate
 
 CASE_FUNCTIONS = ("accuracy", "latency")
+RESULT_PROPERTY = "quantbench"  # the user property an accuracy result travels in, also from xdist workers
 
 
 class QuantizedNothingWarning(UserWarning):
@@ -24,7 +30,7 @@ class QuantizedNothingWarning(UserWarning):
 
 @pytest.mark.accuracy
 def accuracy(
-    quantbench: Harness,
+    quantbench: Bench,
     quantbench_case,
     record_property,
     request: pytest.FixtureRequest,
@@ -32,60 +38,45 @@ def accuracy(
 ) -> None:
     """Original vs quantized on the eval split; fails when a threshold breaks, naming a collapse and its cause, or
     when the quantized metric dropped against a saved run (`--quantbench-compare`)."""
-    from pytest_quantbench.verdicts import diagnosis
+    from pytest_quantbench.plugin import diagnose_options
+    from pytest_quantbench.results.case import accuracy_outcome
 
-    result = quantbench.evaluate(quantbench_case)
-    info = {**accuracy_row(result), "machine": machine_facts()}
-    info["hardware_risk"] = diagnosis.hardware_risk(quantbench, quantbench_case)
-    found = diagnosis.for_case(quantbench, quantbench_case, result.verdict.passed, request.config)
-    if found is not None:
-        info["diagnosis"] = found.as_dict()
-        request.node.add_report_section("call", "quantbench diagnosis", found.text())
-    record_property("quantbench", info)  # how the result reaches the report, also from xdist workers
-    if result.report["quantized_nothing"]:
-        ops = result.report["operators_to_quantize"]
+    case = quantbench_case
+    outcome = accuracy_outcome(quantbench, case, diagnose_options(request.config))
+    result = request.config.hook.pytest_quantbench_case_result(case=case, result=outcome.result) or outcome.result
+    if outcome.diagnosis is not None:
+        request.node.add_report_section("call", "quantbench diagnosis", outcome.diagnosis.text())
+    record_property(RESULT_PROPERTY, serialize.dump(result))
+    if result.quantized_nothing:
+        ops = list(result.quantization.operators_to_quantize or ())
         warnings.warn(
-            QuantizedNothingWarning(f"{quantbench_case.id}: quantizing {ops} changed no node; the model is still fp32"),
+            QuantizedNothingWarning(f"{case.id}: quantizing {ops} changed no node; the model is still fp32"),
             stacklevel=1,
         )
-    result.verdict.raise_for_failure(found.line() if found is not None else "")
+    outcome.evaluation.verdict.raise_for_failure(outcome.cause)
     if quantbench_compare is not None:
-        quantbench_compare.check(quantbench_case.suite.name, quantbench_case.id, result.quantized)
+        quantbench_compare.check(case.suite.name, case.id, outcome.evaluation.quantized)
 
 
 @pytest.mark.latency
-def latency(quantbench: Harness, quantbench_measurement: Measurement, benchmark) -> None:
+def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -> None:
     """Latency and throughput of one model at one shape, with pytest-benchmark; an int8 model runs in pairs
     with its fp32 model, which gives its speed-up."""
     from pytest_quantbench.verdicts import diagnosis
 
     m = quantbench_measurement
     case, suite = m.case, m.case.suite
-    if m.role == "fp32":
-        session, baseline, report = quantbench.original_session(case), None, None
-    else:
-        session, report = quantbench.quantized_session(case), quantbench.quantized(case).report
-        baseline = quantbench.original_session(case)
+    timer = Timer(benchmark, m.group)
     feed = quantbench.timing_inputs(suite, m.batch_size, m.input_length)
-    benchmark.group = m.group
-    timed = time_session(benchmark, session, feed, suite.time, baseline)
-    benchmark.extra_info.update(
-        suite=suite.name,
-        task=suite.task,
-        model=suite.model_name_or_path,
-        role=m.role,
-        config_id=case.baseline_id if m.role == "fp32" else case.id,
-        config=case.settings() if m.role == "int8" else {},
-        batch_size=m.batch_size,
-        input_length=m.input_length,
-        intra_op_num_threads=case.config.framework_args.intra_op_num_threads,
-        machine=machine_facts(),
-        **timing_info(m, timed),
-    )
-    if report is not None:
-        benchmark.extra_info["quantized_nothing"] = report["quantized_nothing"]
-        benchmark.extra_info["quantization"] = report
-        benchmark.extra_info["hardware_risk"] = diagnosis.hardware_risk(quantbench, case)
+    if m.role == "fp32":
+        timed = time_session(timer, quantbench.original_session(case), feed, suite.time)
+        result = timing_result(m, timed, machine_facts())
+    else:
+        session, baseline = quantbench.quantized_session(case), quantbench.original_session(case)
+        timed = time_session(timer, session, feed, suite.time, baseline)
         evaluation = quantbench.evaluations.get(case.key)
-        if evaluation is not None:
-            benchmark.extra_info["accuracy"] = evaluation.as_dict()["metrics"]
+        result = timing_result(
+            m, timed, machine_facts(), quantbench.quantized(case).report, diagnosis.hardware_risk(quantbench, case),
+            {r.name: r for r in evaluation.verdict.results} if evaluation else None,
+        )  # fmt: skip
+    timer.record(serialize.dump(result))

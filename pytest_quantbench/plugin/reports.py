@@ -11,9 +11,13 @@ from typing import Any
 
 import pytest
 
+from pytest_quantbench.plugin import benchmark
+from pytest_quantbench.plugin.cases import RESULT_PROPERTY
+from pytest_quantbench.records import CaseResult
 from pytest_quantbench.reports import card, compare
 from pytest_quantbench.reports import terminal as report
 from pytest_quantbench.results import run as results
+from pytest_quantbench.results import serialize
 from pytest_quantbench.suite import Suite, load_suite
 
 PLUGIN_NAME = "quantbench-reports"
@@ -62,7 +66,7 @@ class Reports:
         self.gate: compare.Gate | None = None
         self.run: results.Run | None = None
         self.notes: list[str] = []
-        self.accuracy: dict[tuple[str, str], dict[str, Any]] = {}
+        self.accuracy: dict[tuple[str, str], CaseResult] = {}
 
     def pytest_sessionstart(self) -> None:
         spec, specs = self.config.getoption("quantbench_compare"), self.config.getoption("quantbench_compare_fail")
@@ -71,7 +75,7 @@ class Reports:
                 raise pytest.UsageError("--quantbench-compare-fail needs --quantbench-compare=<saved run or 'latest'>")
             return
         try:
-            saved = results.load(results.resolve(spec, self.config._benchmarksession.storage))
+            saved = results.load(results.resolve(spec, benchmark.storage(self.config)))
         except results.RunFileError as exc:
             if spec != results.LATEST:
                 raise pytest.UsageError(f"--quantbench-compare: {exc}") from None
@@ -99,9 +103,10 @@ class Reports:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Accuracy results arrive with the reports: the same path in one process and from xdist workers."""
-        for name, row in report.user_properties if report.when == "call" else ():
-            if name == "quantbench":
-                self.accuracy[(row["suite"], row["config_id"])] = row
+        for name, data in report.user_properties if report.when == "call" else ():
+            if name == RESULT_PROPERTY:
+                row = serialize.load(CaseResult, data)
+                self.accuracy[(row.suite, row.config_id)] = row
                 self._note_suite(Path(self.config.rootpath, report.nodeid.split("::")[0]))
 
     def _note_suite(self, path: Path) -> None:
@@ -118,17 +123,15 @@ class Reports:
         """After pytest-benchmark saved its files: save an untimed run, write card and plot."""
         if not self.suites:
             return
-        bench = getattr(self.config, "_benchmarksession", None)
-        if bench is not None and not bench.benchmarks and self.accuracy:
-            self._save_untimed(bench)
-        timed = [b.as_dict(include_data=False) for b in (bench.benchmarks if bench else []) if not b.has_error]
-        from pytest_benchmark.utils import safe_dumps
-
-        data = json.loads(safe_dumps({"benchmarks": timed, results.KEY: self.payload()}))  # as a saved file reads
-        self.run = results.from_json(data, "this run")
+        if self.accuracy:
+            benchmark.save_untimed(self.config, {results.KEY: self.payload()})
+        data = {"benchmarks": benchmark.timed_results(self.config), results.KEY: self.payload()}
+        self.run = results.from_json(json.loads(json.dumps(data)), "this run")  # as a saved file reads
         card_path, plot_path = self.config.getoption("quantbench_card"), self.config.getoption("quantbench_plot")
         if card_path:
-            Path(card_path).write_text(card.render(self.run), encoding="utf-8")
+            text = card.render(self.run)
+            text = self.config.hook.pytest_quantbench_card(run=self.run, card=text) or text
+            Path(card_path).write_text(text, encoding="utf-8")
             self.notes.append(f"card written to {card_path}")
         if plot_path:
             from pytest_quantbench.reports.plot import save_plot
@@ -136,28 +139,11 @@ class Reports:
             save_plot(self.run, plot_path, self.config.getoption("quantbench_plot_shape"))
             self.notes.append(f"plot written to {plot_path}")
 
-    def _save_untimed(self, bench: Any) -> None:
-        """pytest-benchmark writes no file when nothing was timed (`--benchmark-disable`, `-m accuracy`); the
-        accuracy results still go where `--benchmark-json` / `--benchmark-autosave` asked, in its layout."""
-        save = bench.save or bench.autosave
-        if not (bench.json or save):
-            return
-        hook = self.config.hook
-        commit = hook.pytest_benchmark_generate_commit_info(config=self.config)
-        hook.pytest_benchmark_update_commit_info(config=self.config, commit_info=commit)
-        output = hook.pytest_benchmark_generate_json(
-            config=self.config, benchmarks=[], include_data=False, machine_info=bench.get_machine_info(),
-            commit_info=commit,
-        )  # fmt: skip
-        output[results.KEY] = self.payload()
-        if bench.json:
-            bench.save_json(output)
-        if save:
-            bench.storage.save(output, save)
-
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         lines = report.summary_lines(self.run) if self.run else []
+        if self.run:
+            self.config.hook.pytest_quantbench_summary(run=self.run, lines=lines)
         if lines or self.notes:
             terminalreporter.section("quantbench")
             for line in [*lines, *self.notes]:

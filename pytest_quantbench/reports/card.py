@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_quantbench.records import MachineFacts
+from pytest_quantbench.reports.table import table
 from pytest_quantbench.results.run import Run, SuiteInfo, TimingRow
 
 SEPARATOR = "\\|"  # the seeds' empty column between groups of columns
@@ -31,7 +33,7 @@ def _body(run: Run, suite: SuiteInfo, level: int) -> str:
     samples = suite.dataset.get("num_eval_samples") or "All dataset"
     lines = [
         f"**task**: `{suite.task}`  ",
-        f"**Backend:** `onnxruntime {run.machine.get('onnxruntime', '?')}` (CPUExecutionProvider)  ",
+        f"**Backend:** `onnxruntime {run.machine.onnxruntime if run.machine else '?'}` (CPUExecutionProvider)  ",
         f"**Machine:** `{_machine(run.machine)}`  ",
         f"**Number of evaluation samples:** `{samples}`  ",
         "",
@@ -48,11 +50,11 @@ def _body(run: Run, suite: SuiteInfo, level: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _machine(facts: dict[str, Any]) -> str:
-    if not facts:
+def _machine(facts: MachineFacts | None) -> str:
+    if facts is None:
         return "unknown"
-    flags = ", ".join(facts.get("instructions") or ["no AVX2"])
-    return f"{facts.get('cpu')}, {facts.get('cpu_count')} cores, {flags}, VNNI: {'yes' if facts.get('vnni') else 'no'}"
+    flags = ", ".join(facts.instructions or ["no AVX2"])
+    return f"{facts.cpu}, {facts.cpu_count} cores, {flags}, VNNI: {'yes' if facts.vnni else 'no'}"
 
 
 def _value(value: Any) -> str:
@@ -98,7 +100,7 @@ def _metrics_table(run: Run, suite: SuiteInfo) -> list[str]:
             metric = row.metric(name)
             cells += [SEPARATOR, *((f"{metric.original:.3f}", f"{metric.quantized:.3f}") if metric else ("-", "-"))]
         body.append([*cells, SEPARATOR, row.status])
-    return table(header, body)
+    return table(header, body, markdown=True)
 
 
 def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
@@ -137,7 +139,7 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
             body.append(
                 _time_row(suite, quantized, quantized.paired_fp32 or baselines.get((config.baseline_id, shape)))
             )
-        lines += ["", f"Below, time metrics for {where}.", "", *table(header, body), ""]
+        lines += ["", f"Below, time metrics for {where}.", "", *table(header, body, markdown=True), ""]
     return lines
 
 
@@ -147,14 +149,3 @@ def _time_row(suite: SuiteInfo, quantized: TimingRow, original: TimingRow | None
         before = f"{getattr(original, field):.2f}" if original else "-"
         cells += [SEPARATOR, before, f"{getattr(quantized, field):.2f}"]
     return [*cells, SEPARATOR, f"x{quantized.speedup:.2f}" if quantized.speedup else "-"]
-
-
-def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A centred Markdown table padded like the seeds', readable as plain text too; "" headers separators."""
-    header = [h or "   " for h in header]
-    widths = [max(len(c) for c in column) for column in zip(header, *rows, strict=True)]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.center(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    return [line(header), line([":" + "-" * (w - 2) + ":" for w in widths]), *map(line, rows)]

@@ -61,14 +61,13 @@ def _load(spec: str, storage: str) -> results.Run:
 
 
 def _load_one(spec: str, storage: str) -> results.Run:
-    from pytest_benchmark.storage.file import FileStorage
-    from pytest_benchmark.utils import get_machine_id
+    from pytest_quantbench.plugin.benchmark import file_storage
 
     if Path(spec).is_file():
         return results.load(spec)
     if not Path(storage).is_dir():  # FileStorage would create it
         raise results.RunFileError(f"no saved run matches {spec!r}: no pytest-benchmark storage at {storage}")
-    return results.load(results.resolve(spec, FileStorage(storage, logger=None, default_machine_id=get_machine_id())))
+    return results.load(results.resolve(spec, file_storage(storage)))
 
 
 def card_command(args: argparse.Namespace) -> int:

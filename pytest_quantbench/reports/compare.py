@@ -10,7 +10,7 @@ import argparse
 from dataclasses import dataclass
 
 from pytest_quantbench.errors import GateFailure
-from pytest_quantbench.reports.terminal import text_table
+from pytest_quantbench.reports.table import table
 from pytest_quantbench.results.run import Run
 
 
@@ -75,11 +75,11 @@ class SpeedDelta:
 
 def accuracy_deltas(saved: Run, now: Run) -> list[AccuracyDelta]:
     """Quantized metrics of the configs present in both runs (matched by suite name and config id)."""
-    old = {(r.suite, r.config_id, m.name): m.quantized for r in saved.accuracy for m in r.metrics}
+    old = {(r.suite, r.config_id, m.name): m.quantized for r in saved.accuracy for m in r.metrics.values()}
     return [
         AccuracyDelta(r.suite, r.config_id, m.name, old[key], m.quantized)
         for r in now.accuracy
-        for m in r.metrics
+        for m in r.metrics.values()
         if (key := (r.suite, r.config_id, m.name)) in old
     ]
 
@@ -106,7 +106,7 @@ class Gate:
             return
         broken = [
             delta.message(spec, self.saved.source)
-            for m in old.metrics
+            for m in old.metrics.values()
             if m.name in quantized
             for spec in self.specs
             if spec.broken_by(delta := AccuracyDelta(suite, config_id, m.name, m.quantized, quantized[m.name]))
@@ -123,7 +123,7 @@ def accuracy_table(deltas: list[AccuracyDelta], specs: list[FailSpec], saved: st
         gate = f"FAIL (drop > {broken[0].max_drop:g})" if broken else ("ok" if gated else "")
         rows.append([d.suite, d.config_id, d.metric, f"{d.saved:.3f}", f"{d.now:.3f}", f"{d.now - d.saved:+.3f}", gate])
     header = ["suite", "config", "metric", f"saved ({saved})", "now", "change", "gate"]
-    return text_table(header, rows)
+    return table(header, rows)
 
 
 def speed_table(deltas: list[SpeedDelta], saved: str) -> list[str]:
@@ -136,4 +136,4 @@ def speed_table(deltas: list[SpeedDelta], saved: str) -> list[str]:
         for d in deltas
     ]  # fmt: skip
     header = ["suite", "case", f"mean ms ({saved})", "mean ms (now)", "change", "speed-up (saved)", "speed-up (now)"]
-    return text_table(header, rows)
+    return table(header, rows)

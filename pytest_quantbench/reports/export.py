@@ -12,7 +12,7 @@ def github_action_benchmark(run: Run) -> tuple[list[dict[str, Any]], list[dict[s
     """(bigger is better, smaller is better); names stay the same across runs so the action can chart them."""
     bigger, smaller = [], []
     for row in run.accuracy:
-        for m in row.metrics:
+        for m in row.metrics.values():
             extra = f"original {m.original:.4f}; {row.status}"
             bigger.append(
                 {"name": f"{row.suite} {row.config_id} {m.name}", "unit": m.name, "value": m.quantized, "extra": extra}

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from pytest_quantbench.results.run import Metric, Run
-
-
-def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Left-aligned plain-text columns, two spaces apart."""
-    widths = [max(len(c) for c in column) for column in zip(header, *rows, strict=True)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return [fmt.format(*header).rstrip()] + [fmt.format(*r).rstrip() for r in rows]
+from pytest_quantbench.records import MetricResult
+from pytest_quantbench.reports.table import table
+from pytest_quantbench.results.run import Run
 
 
 def speedup_range(values: list[float]) -> str:
@@ -20,7 +15,7 @@ def speedup_range(values: list[float]) -> str:
     return f"x{low:.2f}" if len(values) == 1 else f"x{low:.2f}..x{high:.2f} ({len(values)} shapes)"
 
 
-def _change(m: Metric) -> str:
+def _change(m: MetricResult) -> str:
     return f"{m.name} {m.original:.3f}->{m.quantized:.3f} ({m.quantized - m.original:+.3f})"
 
 
@@ -36,9 +31,9 @@ def summary_lines(run: Run) -> list[str]:
             row = accuracy.get(config.id)
             if row is None and config.id not in speedups:
                 continue
-            drop = ", ".join(_change(m) for m in row.metrics) if row else "not evaluated"
+            drop = ", ".join(_change(m) for m in row.metrics.values()) if row else "not evaluated"
             verdict = row.status if row else ""
             rows.append([suite.name, config.id, drop, speedup_range(speedups.get(config.id, [])), verdict])
     if not rows:
         return []
-    return text_table(["suite", "config", "metric original->quantized (change)", "speed-up vs fp32", "verdict"], rows)
+    return table(["suite", "config", "metric original->quantized (change)", "speed-up vs fp32", "verdict"], rows)

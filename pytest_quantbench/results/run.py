@@ -14,12 +14,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pytest_quantbench.records import CaseResult, MachineFacts, TimingResult
+from pytest_quantbench.results import serialize
 from pytest_quantbench.suite import Suite, jsonable
-
-if TYPE_CHECKING:
-    from pytest_quantbench.harness import Evaluation
 
 KEY = "quantbench"
 LATEST = "latest"
@@ -28,44 +27,6 @@ SAVED_RUNS = "[0-9][0-9][0-9][0-9]_"  # pytest-benchmark's autosave names: 0001_
 
 class RunFileError(Exception):
     """A saved run that cannot be found or was not written by pytest-quantbench."""
-
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    original: float
-    quantized: float
-
-    @property
-    def drop(self) -> float:
-        return self.original - self.quantized
-
-
-@dataclass(frozen=True)
-class AccuracyRow:
-    """One config's accuracy case: original and quantized per metric, and the gate's verdict."""
-
-    suite: str
-    config_id: str
-    metrics: tuple[Metric, ...]
-    passed: bool
-    collapse: bool
-    expect: str | None
-    quantized_nothing: bool
-    verdict: str
-
-    @property
-    def status(self) -> str:
-        """PASS, FAIL or COLLAPSE, saying when a collapse is expected or the quantizer changed nothing."""
-        status = "PASS" if self.passed else ("COLLAPSE" if self.collapse else "FAIL")
-        if self.expect == "collapse":
-            status += " (expected)"
-        if self.quantized_nothing:
-            status += " (quantized nothing)"
-        return status
-
-    def metric(self, name: str) -> Metric | None:
-        return next((m for m in self.metrics if m.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -84,6 +45,7 @@ class TimingRow:
     p99_ms: float
     speedup: float | None
     paired_fp32: TimingRow | None = None  # an int8 case's fp32 calls, interleaved with its own
+    result: TimingResult | None = None  # everything the case recorded
 
     @property
     def shape(self) -> tuple[int, int | None]:
@@ -122,13 +84,13 @@ class SuiteInfo:
 @dataclass(frozen=True)
 class Run:
     source: str
-    machine: dict[str, Any]
+    machine: MachineFacts | None
     commit: dict[str, Any]
     suites: tuple[SuiteInfo, ...]
-    accuracy: tuple[AccuracyRow, ...]
+    accuracy: tuple[CaseResult, ...]
     timings: tuple[TimingRow, ...]
 
-    def accuracy_of(self, suite: str) -> dict[str, AccuracyRow]:
+    def accuracy_of(self, suite: str) -> dict[str, CaseResult]:
         return {r.config_id: r for r in self.accuracy if r.suite == suite}
 
     def timings_of(self, suite: str) -> list[TimingRow]:
@@ -185,14 +147,13 @@ def suite_payload(suite: Suite) -> dict[str, Any]:
     }
 
 
-def accuracy_row(ev: Evaluation) -> dict[str, Any]:
-    """One accuracy result as plain JSON: what an accuracy case records, and what a worker sends back."""
-    return {"suite": ev.case.suite.name, "config_id": ev.case.id, "expect": ev.case.expect, **ev.as_dict()}
-
-
-def payload(suites: Iterable[Suite], accuracy: Iterable[dict[str, Any]], machine: dict[str, Any]) -> dict[str, Any]:
+def payload(suites: Iterable[Suite], accuracy: Iterable[CaseResult], machine: MachineFacts) -> dict[str, Any]:
     """The `quantbench` key of a run's JSON: everything the card needs that pytest-benchmark does not hold."""
-    return {"suites": [suite_payload(s) for s in suites], "machine": machine, "accuracy": list(accuracy)}
+    return {
+        "suites": [suite_payload(s) for s in suites],
+        "machine": serialize.dump(machine),
+        "accuracy": [serialize.dump(a) for a in accuracy],
+    }
 
 
 # --- reading --------------------------------------------------------------------------------------------
@@ -204,9 +165,10 @@ def from_json(data: dict[str, Any], source: str) -> Run:
     if not isinstance(ours, dict):
         raise RunFileError(f"{source}: no '{KEY}' results in it (not written by pytest-quantbench)")
     suites = tuple(_suite(s) for s in ours.get("suites", []))
-    accuracy = tuple(_accuracy(a) for a in ours.get("accuracy", []))
+    accuracy = tuple(serialize.load(CaseResult, a) for a in ours.get("accuracy", []))
     timings = tuple(_timing(b) for b in data.get("benchmarks", []) if {"suite", "role"} <= b["extra_info"].keys())
-    return Run(source, ours.get("machine", {}), data.get("commit_info", {}), suites, accuracy, timings)
+    machine = serialize.load(MachineFacts, ours["machine"]) if ours.get("machine") else None
+    return Run(source, machine, data.get("commit_info", {}), suites, accuracy, timings)
 
 
 def load(path: str | Path) -> Run:
@@ -237,41 +199,27 @@ def _suite(raw: dict[str, Any]) -> SuiteInfo:
     )  # fmt: skip
 
 
-def _accuracy(raw: dict[str, Any]) -> AccuracyRow:
-    metrics = tuple(Metric(name, m["original"], m["quantized"]) for name, m in raw["metrics"].items())
-    return AccuracyRow(
-        suite=raw["suite"],
-        config_id=raw["config_id"],
-        metrics=metrics,
-        passed=raw["passed"],
-        collapse=raw["collapse"],
-        expect=raw.get("expect"),
-        quantized_nothing=bool(raw.get("quantization", {}).get("quantized_nothing")),
-        verdict=raw["verdict"],
-    )
-
-
 def _timing(bench: dict[str, Any]) -> TimingRow:
-    info = bench["extra_info"]
+    info = serialize.load(TimingResult, bench["extra_info"])
     row = TimingRow(
-        suite=info["suite"],
+        suite=info.suite,
         name=bench["name"],
-        role=info["role"],
-        config_id=info["config_id"],
-        batch_size=info["batch_size"],
-        input_length=info["input_length"],
+        role=info.role,
+        config_id=info.config_id,
+        batch_size=info.batch_size,
+        input_length=info.input_length,
         mean_ms=bench["stats"]["mean"] * 1e3,
-        speedup=info.get("speedup"),
-        **_percentiles(info),
+        p50_ms=info.latency_p50_ms or 0.0,
+        p90_ms=info.latency_p90_ms or 0.0,
+        p99_ms=info.latency_p99_ms or 0.0,
+        speedup=info.speedup,
+        result=info,
     )
-    paired = info.get("paired_fp32")
+    paired = info.paired_fp32
     if paired is None:
         return row
     fp32 = dataclasses.replace(
-        row, role="fp32", mean_ms=paired["latency_mean_ms"], speedup=None, **_percentiles(paired)
-    )
+        row, role="fp32", mean_ms=paired.latency_mean_ms, speedup=None, p50_ms=paired.latency_p50_ms,
+        p90_ms=paired.latency_p90_ms, p99_ms=paired.latency_p99_ms,
+    )  # fmt: skip
     return dataclasses.replace(row, paired_fp32=fp32)  # the fp32 calls an int8 case interleaved with its own
-
-
-def _percentiles(recorded: dict[str, Any]) -> dict[str, float]:
-    return {f"p{p}_ms": recorded[f"latency_p{p}_ms"] for p in (50, 90, 99)}

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_quantbench.suite import QuantConfig
-
-AUTO_CLASSES = {
-    "text-classification": "AutoModelForSequenceClassification",
-    "token-classification": "AutoModelForTokenClassification",
-    "image-classification": "AutoModelForImageClassification",
-}
+from pytest_quantbench.artifacts.sources import Models
+from pytest_quantbench.memo import Memo
+from pytest_quantbench.records import QuantizationReport
+from pytest_quantbench.registry import Registry
+from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session
+from pytest_quantbench.suite import Case, QuantConfig
+from pytest_quantbench.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,14 @@ class TorchSession:
         return [logits.numpy()]
 
 
-def load(model_dir: Path, task: str, trust_remote_code: bool = False) -> Any:
+def load(model_dir: Path, task: Task, trust_remote_code: bool = False) -> Any:
     import transformers
 
-    auto = getattr(transformers, AUTO_CLASSES[task])
+    auto = getattr(transformers, task.model_class)
     return auto.from_pretrained(model_dir, trust_remote_code=trust_remote_code).eval()
 
 
-def quantize(model: Any, config: QuantConfig) -> tuple[Any, dict]:
+def quantize(model: Any, config: QuantConfig) -> tuple[Any, QuantizationReport]:
     """PyTorch dynamic int8 of the `Linear` layers when `MatMul` is among the operators (or the default set)."""
     import torch
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
@@ -70,9 +70,50 @@ def quantize(model: Any, config: QuantConfig) -> tuple[Any, dict]:
         warnings.simplefilter("ignore", FutureWarning)
         quantized = quantize_dynamic(model, spec, dtype=torch.qint8) if targets else model
     count = sum(1 for m in quantized.modules() if type(m).__name__ == "Linear" and m.__module__.startswith("torch.ao"))
-    return quantized, {
-        "quantized_nodes": {"Linear": count} if count else {},
-        "total_quantized": count,
-        "quantized_nothing": count == 0,
-        "operators_to_quantize": list(ops) if ops else None,
-    }
+    report = QuantizationReport(
+        quantized_nodes={"Linear": count} if count else {},
+        total_quantized=count,
+        quantized_nothing=count == 0,
+        operators_to_quantize=tuple(ops) if ops else None,
+    )
+    return quantized, report
+
+
+class PyTorch(Backend):
+    """The checkpoint itself, fp32 and quantized in memory: one model per suite, one int8 copy per setting."""
+
+    name = "pytorch"
+
+    def __init__(self, models: Models, registry: Registry) -> None:
+        self.models, self.registry = models, registry
+        self._memo = Memo()
+
+    @staticmethod
+    def settings(case: Case) -> tuple[Any, ...]:
+        """What PyTorch's dynamic quantization reads of a config (the rest is ONNX Runtime's)."""
+        return (case.config.operators_to_quantize, case.config.per_channel)
+
+    def model(self, case: Case) -> Any:
+        suite = case.suite
+        task = self.registry.task(suite.task)
+        return self._memo(
+            ("torch", str(suite.path)), lambda: load(self.models.model_dir(suite), task, suite.trust_remote_code)
+        )
+
+    def _quantized(self, case: Case) -> tuple[Any, QuantizationReport]:
+        return self._memo(
+            ("torch-int8", str(case.suite.path), self.settings(case)), lambda: quantize(self.model(case), case.config)
+        )
+
+    def quantized(self, case: Case) -> QuantizedModel:
+        return QuantizedModel(self.models.model_dir(case.suite), self._quantized(case)[1])
+
+    def session(self, case: Case, role: str, threads: int | None = None) -> Session:
+        model = self.model(case) if role == "original" else self._quantized(case)[0]
+        return TorchSession(model, threads or case.config.framework_args.intra_op_num_threads)
+
+    def model_id(self, case: Case, role: str) -> str:
+        original = f"pytorch-{self.models.model_hash(case.suite)}"
+        if role == "original" or self.quantized(case).report.quantized_nothing:
+            return original
+        return f"{original}-{self.settings(case)}"

@@ -5,6 +5,7 @@ stays put while how it is read and checked may change.
 """
 
 from pytest_quantbench.suite.schema import (
+    PACKAGED_BUILDERS,
     PRESETS,
     SUITE_PATTERNS,
     Calibration,
@@ -20,6 +21,7 @@ from pytest_quantbench.suite.schema import (
 )
 
 __all__ = [
+    "PACKAGED_BUILDERS",
     "PRESETS",
     "SUITE_PATTERNS",
     "Calibration",

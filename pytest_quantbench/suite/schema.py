@@ -18,7 +18,6 @@ from typing import Any
 
 import yaml
 
-from pytest_quantbench.artifacts.sources import PACKAGED_BUILDERS
 from pytest_quantbench.errors import SuiteError
 
 # Metrics each task can gate on. `accuracy` and `seqeval` ship with the package; the others are hub modules.
@@ -43,6 +42,8 @@ OPTIMIZATION_LEVELS = (0, 1, 2, 3, 99)
 SUITE_PATTERNS = ("*.suite.yaml", "*.suite.yml")
 DEFAULT_MAX_DROP = 0.01
 MAX_CONFIGS = 4096  # a grid beyond this is a typo, not a benchmark; it would stall collection
+# `datasets` builders that read local files: never need the hub.
+PACKAGED_BUILDERS = {"csv", "json", "parquet", "text", "arrow", "imagefolder", "audiofolder", "webdataset"}
 LOCAL_PREFIXES = ("./", "../", "/", "~")  # a model or data file spelled as a path must exist
 
 

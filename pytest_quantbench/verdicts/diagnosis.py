@@ -11,29 +11,37 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pytest_quantbench.artifacts import quantize as quantization
-from pytest_quantbench.artifacts.ranges import RangeFinding
+from pytest_quantbench.artifacts.quantize import excluded_nodes
 from pytest_quantbench.measure.machine import machine_facts
-from pytest_quantbench.verdicts import fallback, hardware, sensitivity
+from pytest_quantbench.records import DiagnosisRecord, FallbackResult, HardwareRisk, NodeError, RangeFinding
+from pytest_quantbench.verdicts import fallback, hardware
 
 if TYPE_CHECKING:
-    import pytest
-
-    from pytest_quantbench.harness import Harness
+    from pytest_quantbench.bench import Bench
     from pytest_quantbench.suite import Case
 
 DIAGNOSE_SAMPLES = 8
 TOP = 5
 
 
+@dataclass(frozen=True)
+class DiagnoseOptions:
+    """Which cases to diagnose: failing ones unless `never`, every one with `always`; `fallback` searches the
+    fp32 set of a failing one."""
+
+    always: bool = False
+    never: bool = False
+    fallback: bool = False
+
+
 @dataclass
 class Diagnosis:
     config_exclusion: tuple[str, ...]
-    findings: list[RangeFinding]
-    ranking: list[sensitivity.NodeError]
-    hardware: dict | None
+    findings: tuple[RangeFinding, ...]
+    ranking: list[NodeError]
+    hardware: HardwareRisk | None
     softmax_preset: list[str]  # what the `softmax` preset would keep in fp32
-    fallback: fallback.FallbackResult | None = None
+    fallback: FallbackResult | None = None
     precise: str | None = None  # the gate's line with x64_quant_precision, when it passes that way
 
     def range_exclusion(self) -> list[str]:
@@ -54,9 +62,9 @@ class Diagnosis:
         fb = self.fallback
         if fb is not None and fb.passed:
             scores = ", ".join(f"{m} {fb.quantized[m]:.3f}" for m in fb.quantized)
-            return f"{fb.snippet()} (fallback search: {scores}, latency x{fb.latency_cost:.2f})"
+            return f"{fb.snippet} (fallback search: {scores}, latency x{fb.latency_cost:.2f})"
         if self.precise and self.hardware:
-            return " or ".join(self.hardware["remedies"])
+            return " or ".join(self.hardware.remedies)
         names = self.range_exclusion() or [e.node for e in self.ranking[:3]]
         if not names:
             return "none found"
@@ -80,79 +88,73 @@ class Diagnosis:
             for i, e in enumerate(self.ranking[:TOP], 1)
         ]
         if self.hardware:
-            kernels = self.hardware["probe"]
+            kernels = self.hardware.probe
             lines.append(
-                f"hardware: {self.hardware['risk']} risk; probe: {kernels['default']} by default, "
-                f"{kernels['x64_quant_precision']} with x64_quant_precision; remedies: {'; '.join(self.hardware['remedies'])}"
+                f"hardware: {self.hardware.risk} risk; probe: {kernels.default} by default, "
+                f"{kernels.x64_quant_precision} with x64_quant_precision; remedies: {'; '.join(self.hardware.remedies)}"
             )
         if self.fallback is not None:
             lines.append("fallback search:")
-            lines += [f"  {t['nodes']} nodes in fp32: {t['verdict']}" for t in self.fallback.trials]
+            lines += [f"  {t.nodes} nodes in fp32: {t.verdict}" for t in self.fallback.trials]
             if self.fallback.passed:
-                lines.append(f"  {self.fallback.snippet()}")
+                lines.append(f"  {self.fallback.snippet}")
         return "\n".join(lines)
 
-    def as_dict(self) -> dict:
-        return {
-            "line": self.line(),
-            "range_check": [f.as_dict() for f in self.findings],
-            "ranking": [e.as_dict() for e in self.ranking[:TOP]],
-            "hardware_risk": self.hardware,
-            "fallback": self.fallback.as_dict() if self.fallback else None,
-        }
+    def record(self) -> DiagnosisRecord:
+        return DiagnosisRecord(self.line(), self.findings, tuple(self.ranking[:TOP]), self.hardware, self.fallback)
 
 
-def hardware_risk(harness: Harness, case: Case) -> dict | None:
+def hardware_risk(bench: Bench, case: Case) -> HardwareRisk | None:
     """The hardware-risk record every result of the case carries (None when the config has no risk)."""
-    report = harness.quantized(case).report
-    return hardware.risk_report(case.config, report["quantized_nodes"], machine_facts()["vnni"])
+    report = bench.quantized(case).report
+    return hardware.risk_report(case.config, report.quantized_nodes, machine_facts().vnni)
 
 
-def diagnose(harness: Harness, case: Case, search: bool = False) -> Diagnosis:
+def diagnose(bench: Bench, case: Case, search: bool = False) -> Diagnosis:
     """Range check, sensitivity ranking and hardware record of a case; with `search`, the fallback too."""
     import onnx
 
     config = case.config
-    quantized = harness.quantized(case)
-    fp32 = harness.original(case)
-    excluded = {*quantization.excluded_nodes(fp32, config.node_exclusion), *config.nodes_to_exclude}
+    onnx_backend = bench.backends["onnxruntime"]
+    quantized = onnx_backend.quantized(case)
+    fp32 = onnx_backend.original(case)
+    excluded = {*excluded_nodes(fp32, config.node_exclusion), *config.nodes_to_exclude}
     graph = onnx.load(str(fp32), load_external_data=False).graph
-    operators = set(quantized.report["operators_to_quantize"])
+    operators = set(quantized.report.operators_to_quantize or ())
     candidates = {n.name for n in graph.node if n.op_type in operators and n.name not in excluded}
     inputs = {i.name for i in graph.input}
-    batch = harness.eval_data(case.suite).batches[0]
+    batch = bench.eval_data(case.suite).batches[0]
     feeds = [{k: v[:DIAGNOSE_SAMPLES] for k, v in batch.items() if k in inputs}]
     result = Diagnosis(
         config_exclusion=config.node_exclusion,
-        findings=[RangeFinding.from_dict(d) for d in quantized.report.get("range_check", [])],
-        ranking=harness.sensitivity(case, feeds, candidates),
-        hardware=hardware_risk(harness, case),
-        softmax_preset=quantization.excluded_nodes(fp32, ("softmax",)),
+        findings=quantized.report.range_check,
+        ranking=bench.sensitivity(case, feeds, candidates),
+        hardware=hardware_risk(bench, case),
+        softmax_preset=excluded_nodes(fp32, ("softmax",)),
     )
-    if result.hardware and result.hardware["this_machine_saturates"]:
+    if result.hardware and result.hardware.this_machine_saturates:
         args = dataclasses.replace(config.framework_args, x64_quant_precision=True)
         precise = dataclasses.replace(case, config=dataclasses.replace(config, framework_args=args))
-        verdict = fallback.judge(harness, precise, harness.eval_data(case.suite), harness.evaluate(case).original)
+        verdict = fallback.judge(bench, precise, bench.eval_data(case.suite), bench.evaluate(case).original)
         result.precise = verdict.line() if verdict.passed else None
     if search and not result.precise:
         ranked = result.range_exclusion()
         ranked += [e.node for e in result.ranking if e.added_error > 0 and e.node not in ranked]
-        result.fallback = fallback.search(harness, case, ranked)
+        result.fallback = fallback.search(bench, case, ranked)
     return result
 
 
-def for_case(harness: Harness, case: Case, passed: bool, config: pytest.Config) -> Diagnosis | Unavailable | None:
-    """The diagnosis the options ask for: failing gates unless `--quantbench-no-diagnose`, every case with
-    `--quantbench-diagnose`, the fallback search with `--quantbench-fallback`; else None.
+def for_case(bench: Bench, case: Case, passed: bool, options: DiagnoseOptions) -> Diagnosis | Unavailable | None:
+    """The diagnosis the options ask for, else None.
 
     A diagnosis that breaks must not hide the gate's verdict: it comes back as its own one-line cause.
     """
-    if config.getoption("quantbench_no_diagnose") or (passed and not config.getoption("quantbench_diagnose")):
+    if options.never or (passed and not options.always):
         return None
-    if case.config.framework != "onnxruntime":
+    if not bench.backend(case).reads_onnx:
         return Unavailable(f"no diagnosis for framework: {case.config.framework} (it reads ONNX graphs)")
     try:
-        return diagnose(harness, case, search=not passed and config.getoption("quantbench_fallback"))
+        return diagnose(bench, case, search=not passed and options.fallback)
     except Exception as exc:
         return Unavailable(f"diagnosis failed: {type(exc).__name__}: {exc}")
 
@@ -169,5 +171,5 @@ class Unavailable:
     def text(self) -> str:
         return self.line()
 
-    def as_dict(self) -> dict:
-        return {"line": self.line()}
+    def record(self) -> DiagnosisRecord:
+        return DiagnosisRecord(self.reason)

@@ -13,37 +13,20 @@ import dataclasses
 import os
 import statistics
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pytest_quantbench.data.prepare import EvalData
-from pytest_quantbench.measure import accuracy as evaluation
+from pytest_quantbench.records import FallbackResult, FallbackTrial
+from pytest_quantbench.runtimes.base import inputs_of
 from pytest_quantbench.verdicts import gates
 
 if TYPE_CHECKING:
-    from pytest_quantbench.harness import Harness
+    from pytest_quantbench.bench import Bench
     from pytest_quantbench.suite import Case
 
 SEARCH_BATCHES = 4  # eval batches (of 32) each trial is scored on
 MAX_NODES = 64
 TIMING_ROUNDS = 20
-
-
-@dataclass
-class FallbackResult:
-    node_exclusion: tuple[str, ...]  # the config's own entries, then the nodes found
-    nodes: tuple[str, ...]
-    passed: bool
-    original: dict[str, float] = field(default_factory=dict)
-    quantized: dict[str, float] = field(default_factory=dict)  # with the fallback, on the whole eval split
-    trials: list[dict] = field(default_factory=list)
-    latency_cost: float | None = None  # latency with the fallback / latency of the plain int8 model
-
-    def snippet(self) -> str:
-        return "node_exclusion: [" + ", ".join(self.node_exclusion) + "]"
-
-    def as_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "snippet": self.snippet()}
 
 
 def sizes(count: int, limit: int = MAX_NODES) -> list[int]:
@@ -61,26 +44,20 @@ def with_exclusion(case: Case, nodes: tuple[str, ...]) -> Case:
     return dataclasses.replace(case, id=f"{case.id}+fallback{len(nodes)}", config=config)
 
 
-def _head(data: EvalData, batches: int) -> EvalData:
-    rows = sum(len(next(iter(b.values()))) for b in data.batches[:batches])
-    return EvalData(data.batches[:batches], data.references[:rows], data.word_starts[:rows], data.label_names)
-
-
-def judge(harness: Harness, case: Case, data: EvalData, original: dict[str, float]) -> gates.Verdict:
+def judge(bench: Bench, case: Case, data: EvalData, original: dict[str, float]) -> gates.Verdict:
     """The case's gate on `data`, for the case's int8 model as the case's session options run it."""
-    suite = case.suite
-    session = harness.quantized_session(case, os.cpu_count())
-    scores = evaluation.evaluate_session(session, data, suite.task, suite.metrics, harness.id2label(suite))
-    return gates.judge(original, scores, evaluation.chance_levels(suite.task, data.references), dict(case.thresholds))
+    scores = bench.scorer.evaluate(bench.quantized_session(case, os.cpu_count()), case.suite, data)
+    chance = bench.data.of(case.suite).task.chance(data.references)
+    return gates.judge(original, scores, chance, dict(case.thresholds))
 
 
-def _latency_cost(harness: Harness, case: Case, trial: Case) -> float:
+def _latency_cost(bench: Bench, case: Case, trial: Case) -> float:
     """Median latency ratio, fallback over plain int8, at the suite's first timed shape."""
     suite = case.suite
-    length = None if suite.task == "image-classification" else suite.time.input_lengths[0]
-    feed = harness.timing_inputs(suite, suite.time.batch_sizes[0], length)
-    sessions = [harness.quantized_session(case), harness.quantized_session(trial)]
-    feeds = [{k: v for k, v in feed.items() if k in {i.name for i in s.get_inputs()}} for s in sessions]
+    batch_size, input_length = suite.shapes[0]
+    feed = bench.timing_inputs(suite, batch_size, input_length)
+    sessions = [bench.quantized_session(case), bench.quantized_session(trial)]
+    feeds = [inputs_of(s, feed) for s in sessions]
     times: list[list[float]] = [[], []]
     for _ in range(TIMING_ROUNDS + 2):  # interleaved, so both see the same machine load; 2 warm-up rounds
         for i, (session, inputs) in enumerate(zip(sessions, feeds, strict=True)):
@@ -91,26 +68,27 @@ def _latency_cost(harness: Harness, case: Case, trial: Case) -> float:
     return fallback / plain
 
 
-def search(harness: Harness, case: Case, ranked: list[str]) -> FallbackResult:
+def search(bench: Bench, case: Case, ranked: list[str]) -> FallbackResult:
     """Grow the fp32 set along `ranked` until the gate passes on the slice and then on the whole split."""
     suite = case.suite
-    full = harness.eval_data(suite)
-    head = _head(full, SEARCH_BATCHES)
-    original_session = harness.original_session(case, os.cpu_count())
-    head_original = evaluation.evaluate_session(
-        original_session, head, suite.task, suite.metrics, harness.id2label(suite)
-    )
-    result = FallbackResult(case.config.node_exclusion, (), passed=False)
+    full = bench.eval_data(suite)
+    head = full.head(SEARCH_BATCHES)
+    head_original = bench.scorer.evaluate(bench.original_session(case, os.cpu_count()), suite, head)
+    trials = []
     for n in sizes(len(ranked)):
         trial = with_exclusion(case, tuple(ranked[:n]))
-        verdict = judge(harness, trial, head, head_original)
+        verdict = judge(bench, trial, head, head_original)
         if verdict.passed:
-            verdict = judge(harness, trial, full, harness.evaluate(case).original)
-        result.trials.append({"nodes": n, "passed": verdict.passed, "verdict": verdict.line()})
+            verdict = judge(bench, trial, full, bench.evaluate(case).original)
+        trials.append(FallbackTrial(n, verdict.passed, verdict.line()))
         if verdict.passed:
-            result.node_exclusion, result.nodes, result.passed = trial.config.node_exclusion, tuple(ranked[:n]), True
-            result.original = {r.name: r.original for r in verdict.results}
-            result.quantized = {r.name: r.quantized for r in verdict.results}
-            result.latency_cost = _latency_cost(harness, case, trial)
-            break
-    return result
+            return FallbackResult(
+                node_exclusion=trial.config.node_exclusion,
+                nodes=tuple(ranked[:n]),
+                passed=True,
+                original={r.name: r.original for r in verdict.results},
+                quantized={r.name: r.quantized for r in verdict.results},
+                trials=tuple(trials),
+                latency_cost=_latency_cost(bench, case, trial),
+            )
+    return FallbackResult(case.config.node_exclusion, (), passed=False, trials=tuple(trials))

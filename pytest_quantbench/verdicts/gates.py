@@ -2,48 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from pytest_quantbench.errors import CollapseFailure, GateFailure
+from pytest_quantbench.records import MetricResult
 from pytest_quantbench.suite import Threshold
 
 COLLAPSE_MARGIN = 0.1
 
 
-@dataclass(frozen=True)
-class MetricResult:
-    name: str
-    original: float
-    quantized: float
-    chance: float
+def collapsed(r: MetricResult) -> bool:
+    """Fell to chance: kept under a tenth of the original's margin over always answering the majority label."""
+    return r.chance < r.original and r.quantized - r.chance <= COLLAPSE_MARGIN * (r.original - r.chance)
 
-    @property
-    def drop(self) -> float:
-        return self.original - self.quantized
 
-    @property
-    def ratio(self) -> float:
-        return self.quantized / self.original if self.original else float("nan")
-
-    @property
-    def collapsed(self) -> bool:
-        """Fell to chance: kept under a tenth of the original's margin over always answering the majority label."""
-        return self.chance < self.original and self.quantized - self.chance <= COLLAPSE_MARGIN * (
-            self.original - self.chance
-        )
-
-    def violations(self, threshold: Threshold) -> list[str]:
-        out = []
-        if threshold.max_drop is not None and self.drop > threshold.max_drop + 1e-12:
-            out.append(f"drop {self.drop:.3f} > max_drop {threshold.max_drop:g}")
-        if threshold.min_ratio is not None and self.ratio < threshold.min_ratio:
-            out.append(f"ratio {self.ratio:.3f} < min_ratio {threshold.min_ratio:g}")
-        if threshold.min is not None and self.quantized < threshold.min:
-            out.append(f"{self.quantized:.3f} < min {threshold.min:g}")
-        return out
-
-    def as_dict(self) -> dict:
-        return {**asdict(self), "drop": self.drop, "ratio": self.ratio}
+def violations(r: MetricResult, threshold: Threshold) -> list[str]:
+    out = []
+    if threshold.max_drop is not None and r.drop > threshold.max_drop + 1e-12:
+        out.append(f"drop {r.drop:.3f} > max_drop {threshold.max_drop:g}")
+    if threshold.min_ratio is not None and r.ratio < threshold.min_ratio:
+        out.append(f"ratio {r.ratio:.3f} < min_ratio {threshold.min_ratio:g}")
+    if threshold.min is not None and r.quantized < threshold.min:
+        out.append(f"{r.quantized:.3f} < min {threshold.min:g}")
+    return out
 
 
 @dataclass(frozen=True)
@@ -78,14 +59,14 @@ def judge(
     chance: dict[str, float],
     thresholds: dict[str, Threshold],
 ) -> Verdict:
-    results, failures, collapsed = [], [], False
+    results, failures, fell = [], [], False
     for name, threshold in thresholds.items():
         r = MetricResult(name, original[name], quantized[name], chance.get(name, 0.0))
         results.append(r)
-        broken = r.violations(threshold)
-        if r.collapsed:
-            collapsed = True
+        broken = violations(r, threshold)
+        if collapsed(r):
+            fell = True
             broken.append(f"at chance level {r.chance:.3f}")
         if broken:
             failures.append(f"{name} {r.original:.3f} -> {r.quantized:.3f} (drop {r.drop:.3f}): " + ", ".join(broken))
-    return Verdict(tuple(results), tuple(failures), collapsed)
+    return Verdict(tuple(results), tuple(failures), fell)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from pytest_quantbench.records import HardwareRisk, KernelProbe
+from pytest_quantbench.runtimes.onnxruntime import X64_PRECISION_KEY
 from pytest_quantbench.suite import QuantConfig
 
-X64_PRECISION_KEY = "session.x64quantprecision"  # ONNX Runtime: U8U8 kernels instead of U8S8 on x64
 INTEGER_GEMM_OPS = {"MatMul", "Gemm", "Conv", "Attention"}
 QDQ_FUSION_LEVEL = 2  # from ORT's extended level, QDQ MatMuls fuse into kernels that turn S8 inputs into U8
 PROBE_DEPTH = 64
@@ -82,26 +83,26 @@ def _run_matmul_integer(a: Any, b: Any, precise: bool) -> Any:
 
 
 @functools.cache
-def probe() -> dict[str, str]:
+def probe() -> KernelProbe:
     """This machine's U8S8 kernels, by default and with the precision option: `exact` or `saturates`."""
     a, b = probe_operands()
-    return {
-        "default": verdict(_run_matmul_integer(a, b, precise=False), a, b),
-        "x64_quant_precision": verdict(_run_matmul_integer(a, b, precise=True), a, b),
-    }
+    return KernelProbe(
+        default=verdict(_run_matmul_integer(a, b, precise=False), a, b),
+        x64_quant_precision=verdict(_run_matmul_integer(a, b, precise=True), a, b),
+    )
 
 
-def risk_report(config: QuantConfig, quantized_ops: dict[str, int], vnni: bool) -> dict | None:
+def risk_report(config: QuantConfig, quantized_ops: dict[str, int], vnni: bool) -> HardwareRisk | None:
     """The hardware-risk record of a result: None for configs that carry no saturation risk."""
     if not saturation_risk(config, quantized_ops):
         return None
     kernels = probe()
-    return {
-        "risk": "u8s8-saturation",
-        "hardware_dependent": True,
-        "affects": "x86 CPUs without AVX512-VNNI/AVX-VNNI",
-        "vnni": vnni,
-        "this_machine_saturates": kernels["default"] == "saturates",
-        "probe": kernels,
-        "remedies": list(REMEDIES),
-    }
+    return HardwareRisk(
+        risk="u8s8-saturation",
+        hardware_dependent=True,
+        affects="x86 CPUs without AVX512-VNNI/AVX-VNNI",
+        vnni=vnni,
+        this_machine_saturates=kernels.default == "saturates",
+        probe=kernels,
+        remedies=REMEDIES,
+    )

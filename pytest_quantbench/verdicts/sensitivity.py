@@ -12,24 +12,13 @@ from __future__ import annotations
 import math
 import tempfile
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_quantbench.records import NodeError
+
 SENTINEL = 1e30  # values beyond are masks (e.g. the fp32 minimum added to padded positions), not signal
 CAP_DB = 200.0
-
-
-@dataclass(frozen=True)
-class NodeError:
-    node: str
-    op_type: str
-    sqnr_db: float  # of the node's output, int8 vs fp32 model
-    rel_error: float  # ||int8 - fp32|| / ||fp32|| of that output
-    added_error: float  # relative error of the output minus that of the worst input: the node's own share
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def compare(reference: Any, actual: Any) -> tuple[float, float]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_quantbench.artifacts.cache import ArtifactCache, digest
+from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_versions
 from pytest_quantbench.progress import Progress, say
 from pytest_quantbench.zoo import dinov2, minilm, mnist, movie_reviews, ner_corpus, tiny
 from pytest_quantbench.zoo.training import BuildContext, every_core
@@ -52,12 +52,6 @@ MODELS: dict[str, ModelRecipe] = {
 NAMES = (*DATASETS, *MODELS)
 
 
-def _versions(names: tuple[str, ...]) -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {n: version(n) for n in names}
-
-
 def dataset_args(name: str, cache: ArtifactCache, progress: Progress = say) -> dict:
     """`datasets.load_dataset` arguments for a built-in dataset (built into the cache on first use)."""
     root = dataset_dir(name, cache, progress)
@@ -70,7 +64,7 @@ def dataset_dir(name: str, cache: ArtifactCache, progress: Progress = say) -> Pa
     if name not in DATASETS:
         raise KeyError(f"unknown builtin dataset '{name}' (known: {', '.join(DATASETS)})")
     recipe = DATASETS[name]
-    key = digest("dataset", name, recipe.version, _versions(recipe.libraries))
+    key = digest("dataset", name, recipe.version, library_versions(recipe.libraries))
     ctx = BuildContext(cache, progress)
     return cache.build("builtin", key, lambda out: recipe.build(out, ctx), {"name": name})
 
@@ -80,7 +74,7 @@ def model_dir(name: str, cache: ArtifactCache, progress: Progress = say) -> Path
         raise KeyError(f"unknown builtin model '{name}' (known: {', '.join(MODELS)})")
     recipe = MODELS[name]
     data_path = dataset_dir(recipe.dataset, cache, progress)
-    key = digest("model", name, recipe.version, data_path.name, _versions(("torch", "transformers")))
+    key = digest("model", name, recipe.version, data_path.name, library_versions(("torch", "transformers")))
     ctx = BuildContext(cache, progress)
 
     def build(out: Path) -> None:

@@ -1,0 +1,45 @@
+"""The fp32 ONNX export of a transformers checkpoint, with optimum's exporter."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from pytest_quantbench.errors import BuildError
+
+ONNX_FILE = "model.onnx"
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """optimum, transformers and the tracer log and warn at every step; a test run wants only real errors."""
+    loggers = [logging.getLogger(n) for n in ("optimum", "transformers", "root")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def export(model_dir: Path, task: str, opset: int | None, out: Path, trust_remote_code: bool = False) -> None:
+    """fp32 ONNX export of a transformers checkpoint (eager attention below opset 14, which SDPA needs)."""
+    from optimum.exporters.onnx import onnx_export_from_model
+    from optimum.exporters.tasks import TasksManager
+
+    kwargs = {"attn_implementation": "eager"} if opset is not None and opset < 14 else {}
+    with quiet():
+        try:
+            model = TasksManager.get_model_from_task(
+                task, str(model_dir), framework="pt", trust_remote_code=trust_remote_code, **kwargs
+            )
+            onnx_export_from_model(model, out, opset=opset, task=task, do_validation=False)
+        except Exception as exc:
+            raise BuildError(f"ONNX export of {model_dir} for {task} (opset {opset}) failed: {exc}") from exc

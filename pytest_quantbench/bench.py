@@ -1,0 +1,107 @@
+"""The run's pipeline, without pytest: one object that wires the stages and memoises what they build.
+
+`Bench` holds no logic of its own beyond the order of the stages: sources and data (`Models`,
+`DataStore`) feed the backends (`runtimes`), whose sessions the `Scorer` evaluates and the gates judge.
+Artifacts live in the on-disk `ArtifactCache` (shared across runs and processes); sessions, datasets and
+scores are memoised for the run, so a fp32 model that many configs share is exported, loaded, evaluated
+and timed once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays, library_versions
+from pytest_quantbench.artifacts.sources import Models
+from pytest_quantbench.data.prepare import EvalData
+from pytest_quantbench.data.store import DataStore
+from pytest_quantbench.measure.accuracy import SCORE_LIBRARIES, Scorer
+from pytest_quantbench.progress import Progress, say
+from pytest_quantbench.records import NodeError, QuantizationReport
+from pytest_quantbench.registry import Registry
+from pytest_quantbench.results import serialize
+from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session
+from pytest_quantbench.runtimes.onnxruntime import OnnxRuntime
+from pytest_quantbench.runtimes.pytorch import PyTorch
+from pytest_quantbench.suite import Case, Suite
+from pytest_quantbench.verdicts import gates
+
+
+@dataclass
+class Evaluation:
+    """Original vs quantized scores of a case and the gate's verdict."""
+
+    case: Case
+    original: dict[str, float]
+    quantized: dict[str, float]
+    verdict: gates.Verdict
+    report: QuantizationReport
+
+
+class Bench:
+    def __init__(self, cache_dir: str | Path, progress: Progress = say, registry: Registry | None = None) -> None:
+        self.cache = ArtifactCache(cache_dir)
+        self.progress = progress  # where long builds (fetching, fine-tuning) say how far they are
+        self.registry = registry or Registry()
+        self.models = Models(self.cache, progress)
+        self.data = DataStore(self.cache, self.models, self.registry, progress)
+        found: list[Backend] = [OnnxRuntime(self.cache, self.models, self.data), PyTorch(self.models, self.registry)]
+        self.backends = {b.name: b for b in found}  # by the `framework:` value that picks them
+        self.scorer = Scorer(self.cache, self.data, self.registry, self.models.id2label)
+        self.evaluations: dict[str, Evaluation] = {}
+
+    def backend(self, case: Case) -> Backend:
+        return self.backends[case.config.framework]
+
+    def quantized(self, case: Case) -> QuantizedModel:
+        return self.backend(case).quantized(case)
+
+    def original_session(self, case: Case, threads: int | None = None) -> Session:
+        return self.backend(case).session(case, "original", threads)
+
+    def quantized_session(self, case: Case, threads: int | None = None) -> Session:
+        return self.backend(case).session(case, "quantized", threads)
+
+    def eval_data(self, suite: Suite) -> EvalData:
+        return self.data.of(suite).eval
+
+    def timing_inputs(self, suite: Suite, batch_size: int, input_length: int | None) -> dict[str, Any]:
+        return self.data.of(suite).timing_inputs(batch_size, input_length)
+
+    def evaluate(self, case: Case) -> Evaluation:
+        """Original vs quantized scores of a case on every core, and the gate's verdict (memoised for the run)."""
+        if case.key in self.evaluations:
+            return self.evaluations[case.key]
+        backend, suite, threads = self.backend(case), case.suite, os.cpu_count()
+        quantized = backend.quantized(case)
+        original = self.scorer.scores(
+            backend.model_id(case, "original"), suite, lambda: backend.session(case, "original", threads)
+        )
+        scores = self.scorer.scores(
+            backend.model_id(case, "quantized"), suite, lambda: backend.session(case, "quantized", threads)
+        )
+        verdict = gates.judge(original, scores, self.scorer.chance(suite), dict(case.thresholds))
+        result = Evaluation(case, original, scores, verdict, quantized.report)
+        self.evaluations[case.key] = result
+        return result
+
+    def sensitivity(self, case: Case, feeds: list[dict], candidates: set[str]) -> list[NodeError]:
+        """A diagnosis's node ranking, kept on disk like scores: a warm rerun of a failing case ranks nothing again."""
+        from pytest_quantbench.verdicts import sensitivity
+
+        onnx = self.backends["onnxruntime"]
+        quantized = onnx.quantized(case)
+        key = digest(
+            "sensitivity", onnx.model_id(case, "original"), quantized.report.graph_sha256, sorted(candidates),
+            [hash_arrays(feed) for feed in feeds], library_versions(SCORE_LIBRARIES),
+        )  # fmt: skip
+
+        def build(out: Path) -> None:
+            ranking = sensitivity.analyse(onnx.original(case), quantized.path, feeds, candidates)
+            serialize.write(out / "ranking.json", ranking)
+
+        entry = self.cache.build("sensitivity", key, build)
+        return serialize.read(entry / "ranking.json", list[NodeError])

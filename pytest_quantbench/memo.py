@@ -1,0 +1,20 @@
+"""Per-run memo of built things (models, sessions, datasets) under explicit keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Memo:
+    """`memo(key, make)`: `make()` once per key for the life of the object (the run)."""
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, Any] = {}
+
+    def __call__(self, key: Hashable, make: Callable[[], T]) -> T:
+        if key not in self._values:
+            self._values[key] = make()
+        return self._values[key]

@@ -1,0 +1,46 @@
+"""Hooks a `conftest.py` or plugin implements to extend pytest-quantbench (registered with `pytest_addhooks`).
+
+Each hook receives plain records from `pytest_quantbench.records` and `pytest_quantbench.results`; see the
+README's *Extending* section for one example of each.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from pytest_quantbench.records import CaseResult
+    from pytest_quantbench.registry import Registry
+    from pytest_quantbench.results.run import Run
+    from pytest_quantbench.suite import Case
+
+hookspec = pluggy.HookspecMarker("pytest")
+
+
+@hookspec
+def pytest_quantbench_add_metrics(registry: Registry) -> None:
+    """Add metrics a suite can list in `metrics:` and gate on: `registry.add_metric(name, fn, tasks=None)`,
+    with `fn(predictions, references) -> float` (predictions as the task makes them: label ids, tag lists)."""
+
+
+@hookspec
+def pytest_quantbench_add_tasks(registry: Registry) -> None:
+    """Add tasks a suite can name in `task:`: `registry.add_task(MyTask())`, a `pytest_quantbench.tasks.Task`."""
+
+
+@hookspec(firstresult=True)
+def pytest_quantbench_case_result(case: Case, result: CaseResult) -> CaseResult | None:
+    """Called before an accuracy case's result is stored (terminal table, card, JSON). Return a changed copy
+    (e.g. `dataclasses.replace(result, extra={...})`) to store that instead; None keeps it."""
+
+
+@hookspec
+def pytest_quantbench_summary(run: Run, lines: list[str]) -> None:
+    """Change the end-of-run `quantbench` terminal section: edit `lines` in place."""
+
+
+@hookspec(firstresult=True)
+def pytest_quantbench_card(run: Run, card: str) -> str | None:
+    """Change the Markdown card written by `--quantbench-card`: return the new text, None keeps it."""

@@ -1,0 +1,220 @@
+"""The typed values that cross stages: what a quantizer reports, what the machine is, what a case measured.
+
+Plain frozen dataclasses with no behaviour beyond reading themselves: each stage builds them, later stages
+and the reports read their fields. `results.serialize` is the one writer (to `extra_info` and the run's
+JSON) and the one reader (for card, plot and compare) of all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class MachineFacts:
+    """The CPU and runtime a result was measured on: int8 kernels, speed and even accuracy depend on them."""
+
+    cpu: str
+    cpu_count: int | None
+    instructions: tuple[str, ...]
+    vnni: bool
+    onnxruntime: str
+    python: str
+
+
+@dataclass(frozen=True)
+class KernelProbe:
+    """This machine's U8S8 kernels, by default and with `x64_quant_precision`: `exact`, `saturates` or `wrong`."""
+
+    default: str
+    x64_quant_precision: str
+
+
+@dataclass(frozen=True)
+class HardwareRisk:
+    """A config whose accuracy depends on whether the CPU's U8S8 kernels saturate (no VNNI)."""
+
+    risk: str
+    hardware_dependent: bool
+    affects: str
+    vnni: bool
+    this_machine_saturates: bool
+    probe: KernelProbe
+    remedies: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RangeFinding:
+    """A calibration range no int8 scale can hold, named by the node that produces the tensor."""
+
+    tensor: str
+    low: float
+    high: float
+    node: str  # producer, or the graph input's name
+    op_type: str
+    feeds: tuple[str, ...]  # op types of the consumers
+    exclude: tuple[str, ...]  # quantized nodes that read or write this tensor
+
+    def describe(self) -> str:
+        feeds = f" (feeds {'/'.join(self.feeds)})" if self.feeds else ""
+        return f"calibration range of {self.op_type} {self.node}{feeds} is [{self.low:.3g}, {self.high:.3g}]"
+
+
+@dataclass(frozen=True)
+class QuantizationReport:
+    """What the quantizer actually did: quantized nodes per float op type, and the calibration range check."""
+
+    quantized_nodes: dict[str, int]
+    total_quantized: int
+    quantized_nothing: bool
+    operators_to_quantize: tuple[str, ...] | None = None
+    # identical graphs (per_channel on a config that quantizes nothing, say) score alike: evaluated once
+    graph_sha256: str | None = None
+    excluded_nodes: int = 0
+    range_check: tuple[RangeFinding, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeError:
+    """One node's share of the quantization error, from the sensitivity analysis."""
+
+    node: str
+    op_type: str
+    sqnr_db: float  # of the node's output, int8 vs fp32 model
+    rel_error: float  # ||int8 - fp32|| / ||fp32|| of that output
+    added_error: float  # relative error of the output minus that of the worst input: the node's own share
+
+
+@dataclass(frozen=True)
+class FallbackTrial:
+    nodes: int
+    passed: bool
+    verdict: str
+
+
+@dataclass(frozen=True)
+class FallbackResult:
+    """The fp32 set the fallback search found (or not), with its scores and latency cost."""
+
+    node_exclusion: tuple[str, ...]  # the config's own entries, then the nodes found
+    nodes: tuple[str, ...]
+    passed: bool
+    original: dict[str, float] = field(default_factory=dict)
+    quantized: dict[str, float] = field(default_factory=dict)  # with the fallback, on the whole eval split
+    trials: tuple[FallbackTrial, ...] = ()
+    latency_cost: float | None = None  # latency with the fallback / latency of the plain int8 model
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("snippet",)
+
+    @property
+    def snippet(self) -> str:
+        return "node_exclusion: [" + ", ".join(self.node_exclusion) + "]"
+
+
+@dataclass(frozen=True)
+class DiagnosisRecord:
+    """What a diagnosis found, as the results keep it: the one line, and the evidence behind it."""
+
+    line: str
+    range_check: tuple[RangeFinding, ...] = ()
+    ranking: tuple[NodeError, ...] = ()
+    hardware_risk: HardwareRisk | None = None
+    fallback: FallbackResult | None = None
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric of an accuracy case: original and quantized scores, and the chance level a collapse falls to."""
+
+    name: str
+    original: float
+    quantized: float
+    chance: float = 0.0
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("drop", "ratio")
+
+    @property
+    def drop(self) -> float:
+        return self.original - self.quantized
+
+    @property
+    def ratio(self) -> float:
+        return self.quantized / self.original if self.original else float("nan")
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One config's accuracy case: what the JSON's `accuracy` list holds, and what a worker sends back."""
+
+    suite: str
+    config_id: str
+    metrics: dict[str, MetricResult]
+    passed: bool
+    collapse: bool
+    verdict: str
+    quantization: QuantizationReport
+    expect: str | None = None
+    machine: MachineFacts | None = None
+    hardware_risk: HardwareRisk | None = None
+    diagnosis: DiagnosisRecord | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # what `pytest_quantbench_case_result` hooks add
+
+    @property
+    def quantized_nothing(self) -> bool:
+        return self.quantization.quantized_nothing
+
+    @property
+    def status(self) -> str:
+        """PASS, FAIL or COLLAPSE, saying when a collapse is expected or the quantizer changed nothing."""
+        status = "PASS" if self.passed else ("COLLAPSE" if self.collapse else "FAIL")
+        if self.expect == "collapse":
+            status += " (expected)"
+        if self.quantized_nothing:
+            status += " (quantized nothing)"
+        return status
+
+    def metric(self, name: str) -> MetricResult | None:
+        return self.metrics.get(name)
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Latency of a set of rounds, in ms; kept because saved runs drop the raw rounds."""
+
+    latency_mean_ms: float
+    latency_p50_ms: float
+    latency_p90_ms: float
+    latency_p99_ms: float
+    rounds: int
+    latency_ci95_rel: float  # half-width of the 95% CI of the mean, relative to it
+
+
+@dataclass(frozen=True)
+class TimingResult:
+    """One latency case, as it rides in pytest-benchmark's `extra_info`: the model, the shape, the machine,
+    and for an int8 model its paired fp32 calls and the speed-up (median of the per-pair ratios)."""
+
+    suite: str
+    task: str
+    model: str
+    role: str  # "fp32" or "int8"
+    config_id: str
+    config: dict[str, Any]
+    batch_size: int
+    input_length: int | None
+    intra_op_num_threads: int
+    machine: MachineFacts
+    # the case's own rounds; None when pytest-benchmark is disabled
+    latency_mean_ms: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p90_ms: float | None = None
+    latency_p99_ms: float | None = None
+    rounds: int | None = None
+    latency_ci95_rel: float | None = None
+    samples_per_s: float | None = None
+    paired_fp32: LatencyStats | None = None
+    speedup: float | None = None
+    speedup_ci95_rel: float | None = None
+    quantized_nothing: bool | None = None
+    quantization: QuantizationReport | None = None
+    hardware_risk: HardwareRisk | None = None
+    accuracy: dict[str, MetricResult] | None = None

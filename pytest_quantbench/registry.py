@@ -1,0 +1,42 @@
+"""What a run can use by name: tasks and metrics, built in or added by a user's hooks.
+
+One `Registry` per run (the plugin builds it at configure time from the `pytest_quantbench_add_tasks` and
+`pytest_quantbench_add_metrics` hooks); plain-Python users call `add_task` / `add_metric`. The suite
+reader takes its vocabulary from here, so a suite may name a user's task or metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pytest_quantbench.tasks import BUILTIN, MetricFn, Task
+
+
+@dataclass
+class Registry:
+    tasks: dict[str, Task] = field(default_factory=lambda: {t.name: t for t in BUILTIN})
+    metrics: dict[str, MetricFn] = field(default_factory=dict)  # a user's, by name
+    metric_tasks: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # None: every task
+
+    def task(self, name: str) -> Task:
+        return self.tasks[name]
+
+    def add_task(self, task: Task) -> None:
+        self.tasks[task.name] = task
+
+    def add_metric(self, name: str, fn: MetricFn, tasks: Iterable[str] | None = None) -> None:
+        """A metric a suite can list in `metrics:` and gate on; `fn(predictions, references) -> float`."""
+        self.metrics[name] = fn
+        self.metric_tasks[name] = tuple(tasks) if tasks is not None else None
+
+    def metric(self, name: str) -> MetricFn:
+        """The scoring function of `name`: a user's, else the `evaluate` module of that name."""
+        from pytest_quantbench.measure.metrics import evaluate_metric
+
+        return self.metrics.get(name) or evaluate_metric(name)
+
+    def metrics_of(self, task: str) -> tuple[str, ...]:
+        """What a suite of `task` may gate on: the task's own metrics, then the users' that apply to it."""
+        extra = [m for m, tasks in self.metric_tasks.items() if tasks is None or task in tasks]
+        return tuple(dict.fromkeys([*self.tasks[task].metrics, *extra]))

@@ -1,0 +1,47 @@
+"""A config's accuracy case as one record: the evaluation, its verdict, the hardware risk and the diagnosis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pytest_quantbench.measure.machine import machine_facts
+from pytest_quantbench.records import CaseResult
+from pytest_quantbench.verdicts import diagnosis
+
+if TYPE_CHECKING:
+    from pytest_quantbench.bench import Bench, Evaluation
+    from pytest_quantbench.suite import Case
+
+
+@dataclass(frozen=True)
+class AccuracyOutcome:
+    """What an accuracy case ends with: the record to store, and what to say when it fails."""
+
+    result: CaseResult
+    evaluation: Evaluation
+    diagnosis: diagnosis.Diagnosis | diagnosis.Unavailable | None
+
+    @property
+    def cause(self) -> str:
+        return self.diagnosis.line() if self.diagnosis is not None else ""
+
+
+def accuracy_outcome(bench: Bench, case: Case, options: diagnosis.DiagnoseOptions) -> AccuracyOutcome:
+    evaluation = bench.evaluate(case)
+    verdict = evaluation.verdict
+    found = diagnosis.for_case(bench, case, verdict.passed, options)
+    result = CaseResult(
+        suite=case.suite.name,
+        config_id=case.id,
+        metrics={r.name: r for r in verdict.results},
+        passed=verdict.passed,
+        collapse=verdict.collapsed,
+        verdict=verdict.line(),
+        quantization=evaluation.report,
+        expect=case.expect,
+        machine=machine_facts(),
+        hardware_risk=diagnosis.hardware_risk(bench, case),
+        diagnosis=found.record() if found is not None else None,
+    )
+    return AccuracyOutcome(result, evaluation, found)

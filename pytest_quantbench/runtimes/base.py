@@ -1,0 +1,53 @@
+"""What a backend is: it builds, loads and runs a case's original and quantized model.
+
+A backend is one module with one `Backend` subclass, looked up by the config's `framework:` value
+(`runtimes.backends`). Evaluation, timing and diagnosis only call these methods; a session is anything
+with ONNX Runtime's `get_inputs()` and `run(None, feed)`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from pytest_quantbench.records import QuantizationReport
+from pytest_quantbench.suite import Case
+
+
+class Session(Protocol):
+    def get_inputs(self) -> list[Any]: ...
+
+    def run(self, output_names: Any, feed: dict[str, Any]) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class QuantizedModel:
+    """The quantized model of a case: its file (or, in memory, the checkpoint it came from) and its report."""
+
+    path: Path
+    report: QuantizationReport
+
+
+class Backend(ABC):
+    name: ClassVar[str]
+    reads_onnx: ClassVar[bool] = False  # its models are ONNX graphs, which the diagnosis reads
+
+    @abstractmethod
+    def quantized(self, case: Case) -> QuantizedModel:
+        """Build (or take from the cache) the quantized model of a case."""
+
+    @abstractmethod
+    def session(self, case: Case, role: str, threads: int | None = None) -> Session:
+        """A session of the `original` or `quantized` model; `threads` overrides the config's."""
+
+    @abstractmethod
+    def model_id(self, case: Case, role: str) -> str:
+        """Identity of what a session of `role` computes: configs whose models are alike share scores."""
+
+
+def inputs_of(session: Session, feed: dict[str, Any]) -> dict[str, Any]:
+    """The part of a prepared feed that the session's model takes."""
+    wanted = {i.name for i in session.get_inputs()}
+    return {k: v for k, v in feed.items() if k in wanted}

@@ -1,0 +1,35 @@
+"""Image classification: images (PIL, as `datasets` decodes them) through the model's image processor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pytest_quantbench.suite import DatasetSpec
+from pytest_quantbench.tasks.base import Encoded, Task
+from pytest_quantbench.tasks.text_classification import CLASSIFICATION_METRICS
+
+
+class ImageClassification(Task):
+    name = "image-classification"
+    model_class = "AutoModelForImageClassification"
+    metrics = CLASSIFICATION_METRICS
+    default_metrics = ("accuracy",)
+    default_data_keys = {"primary": "image"}
+    default_ref_keys = ("label",)
+    timed_by_length = False
+
+    def load_processor(self, model_dir: Path) -> Any:
+        from transformers import AutoImageProcessor
+
+        return AutoImageProcessor.from_pretrained(model_dir)
+
+    def encode(
+        self, processor: Any, spec: DatasetSpec, rows: dict[str, list], padding: bool | str = True,
+        max_length: int | None = None,
+    ) -> Encoded:  # fmt: skip
+        import numpy as np
+
+        images = [img.convert("RGB") for img in rows[spec.primary]]
+        pixels = processor(images=images, return_tensors="np")["pixel_values"]
+        return Encoded({"pixel_values": pixels.astype(np.float32)})

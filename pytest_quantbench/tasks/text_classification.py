@@ -1,0 +1,48 @@
+"""Text classification: sentences (or sentence pairs) tokenized by the model's tokenizer, one label each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_quantbench.suite import DatasetSpec
+from pytest_quantbench.tasks.base import Encoded, Task
+
+CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
+
+
+class TextClassification(Task):
+    name = "text-classification"
+    model_class = "AutoModelForSequenceClassification"
+    metrics = CLASSIFICATION_METRICS
+    default_metrics = ("accuracy",)
+    default_data_keys = {"primary": "sentence"}
+    default_ref_keys = ("label",)
+    sort_by_length = True
+    split_into_words = False
+
+    def _texts(self, spec: DatasetSpec, rows: dict[str, list]) -> list[list]:
+        return [rows[spec.primary]] + ([rows[spec.secondary]] if spec.secondary else [])
+
+    def tokenize(
+        self, processor: Any, spec: DatasetSpec, rows: dict[str, list], padding: bool | str, max_length: int | None
+    ) -> Any:
+        return processor(
+            *self._texts(spec, rows), padding=padding, truncation=True, max_length=max_length or spec.max_length,
+            is_split_into_words=self.split_into_words, return_tensors="np",
+        )  # fmt: skip
+
+    def encode(
+        self, processor: Any, spec: DatasetSpec, rows: dict[str, list], padding: bool | str = True,
+        max_length: int | None = None,
+    ) -> Encoded:  # fmt: skip
+        import numpy as np
+
+        enc = self.tokenize(processor, spec, rows, padding, max_length)
+        return Encoded({k: np.asarray(v, dtype=np.int64) for k, v in enc.items()})
+
+    def lengths(self, processor: Any, spec: DatasetSpec, rows: dict[str, list]) -> list[int]:
+        enc = processor(
+            *self._texts(spec, rows), truncation=True, max_length=spec.max_length,
+            is_split_into_words=self.split_into_words,
+        )  # fmt: skip
+        return [len(ids) for ids in enc["input_ids"]]

@@ -1,0 +1,77 @@
+"""Token classification (NER): pre-split words, one tag per word, scored by seqeval on whole entities.
+
+A word's tag is predicted at its first sub-token, the convention its models are trained with
+(`first_subtokens`, which the zoo's NER fine-tune uses too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pytest_quantbench.suite import DatasetSpec
+from pytest_quantbench.tasks.base import Encoded, MetricFn
+from pytest_quantbench.tasks.text_classification import TextClassification
+
+SEQEVAL_METRICS = ("precision", "recall", "f1", "accuracy")
+
+
+def first_subtokens(word_ids: list[int | None]) -> list[int]:
+    """Position of each word's first sub-token: the one whose prediction stands for the word."""
+    starts, previous = [], None
+    for pos, word in enumerate(word_ids):
+        if word is not None and word != previous:
+            starts.append(pos)
+        previous = word
+    return starts
+
+
+class TokenClassification(TextClassification):
+    name = "token-classification"
+    model_class = "AutoModelForTokenClassification"
+    metrics = SEQEVAL_METRICS
+    default_metrics = SEQEVAL_METRICS
+    default_data_keys = {"primary": "tokens"}
+    default_ref_keys = ("ner_tags",)
+    split_into_words = True
+
+    def encode(
+        self, processor: Any, spec: DatasetSpec, rows: dict[str, list], padding: bool | str = True,
+        max_length: int | None = None,
+    ) -> Encoded:  # fmt: skip
+        import numpy as np
+
+        enc = self.tokenize(processor, spec, rows, padding, max_length)
+        starts = [first_subtokens(enc.word_ids(i)) for i in range(len(rows[spec.primary]))]
+        return Encoded({k: np.asarray(v, dtype=np.int64) for k, v in enc.items()}, starts)
+
+    def references(self, values: list[Any], label_names: list[str] | None, id2label: dict[int, str]) -> list[Any]:
+        def name(tag: Any) -> str:
+            if isinstance(tag, str):
+                return tag
+            return label_names[tag] if label_names else id2label[int(tag)]
+
+        return [[name(t) for t in tags] for tags in values]
+
+    def predict(self, logits: Any, alignments: list[Any], references: list[Any], id2label: dict[int, str]) -> list:
+        out = []
+        for row, starts, reference in zip(logits.argmax(-1), alignments, references, strict=True):
+            tags = [id2label[int(row[pos])] for pos in starts]
+            out.append(tags + ["O"] * (len(reference) - len(tags)))  # words cut by truncation count as "O"
+        return out
+
+    def score(
+        self, metrics: tuple[str, ...], predictions: list[Any], references: list[Any], metric: Callable[[str], MetricFn]
+    ) -> dict[str, float]:
+        from pytest_quantbench.measure.metrics import load_metric
+
+        builtin = [m for m in metrics if m in SEQEVAL_METRICS]
+        scores = {}
+        if builtin:
+            result = load_metric("seqeval").compute(predictions=predictions, references=references)
+            scores = {k: float(result[f"overall_{k}"]) for k in builtin}
+        others = {m: metric(m)(predictions, references) for m in metrics if m not in SEQEVAL_METRICS}
+        return {m: {**scores, **others}[m] for m in metrics}
+
+    def flat_labels(self, references: list[Any]) -> list[Any]:
+        return [t for tags in references for t in tags]
