@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from pytest_quantbench import extras
 from pytest_quantbench.reports import card, compare
 from pytest_quantbench.reports import terminal as report
 from pytest_quantbench.results import run as results
@@ -65,6 +66,8 @@ class Reports:
         self.accuracy: dict[tuple[str, str], dict[str, Any]] = {}
 
     def pytest_sessionstart(self) -> None:
+        if self.config.getoption("quantbench_plot") and (missing := extras.missing("plot", "--quantbench-plot")):
+            raise pytest.UsageError(missing)  # now, not after the run
         spec, specs = self.config.getoption("quantbench_compare"), self.config.getoption("quantbench_compare_fail")
         if spec is None:
             if specs:
