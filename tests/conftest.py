@@ -40,6 +40,22 @@ PER_CHANNEL_GRID = (
 """
 )
 
+# `framework: pytorch` beside onnxruntime: two frameworks x two operator sets, each timed at one shape.
+FRAMEWORKS = """
+    name: frameworks
+    task: text-classification
+    model_name_or_path: builtin:tiny-bert-sentiment
+    dataset: {path: "builtin:synthetic-sentiment", eval_split: validation, num_eval_samples: 100}
+    fixed:
+      quantization_approach: dynamic
+      framework_args: {opset: 13, optimization_level: 1, intra_op_num_threads: 1}
+    benchmarked:
+      framework: [onnxruntime, pytorch]
+      operators_to_quantize: [[Add, MatMul], [Add]]
+    time: {batch_sizes: [1], input_lengths: [16], rounds: 3, warmup_rounds: 1}
+    thresholds: {accuracy: {max_drop: 0.05}}
+"""
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _heavy_modules_loaded_once() -> None:

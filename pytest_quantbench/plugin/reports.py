@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from pytest_quantbench import extras
 from pytest_quantbench.plugin import benchmark
 from pytest_quantbench.plugin.cases import RESULT_PROPERTY
 from pytest_quantbench.records import CaseResult
@@ -69,6 +70,8 @@ class Reports:
         self.accuracy: dict[tuple[str, str], CaseResult] = {}
 
     def pytest_sessionstart(self) -> None:
+        if self.config.getoption("quantbench_plot") and (missing := extras.missing("plot", "--quantbench-plot")):
+            raise pytest.UsageError(missing)  # now, not after the run
         spec, specs = self.config.getoption("quantbench_compare"), self.config.getoption("quantbench_compare_fail")
         if spec is None:
             if specs:

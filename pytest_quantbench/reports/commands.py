@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from pytest_quantbench import extras
 from pytest_quantbench.reports import card, compare, export
 from pytest_quantbench.results import run as results
 
@@ -71,6 +72,9 @@ def _load_one(spec: str, storage: str) -> results.Run:
 
 
 def card_command(args: argparse.Namespace) -> int:
+    if args.plot and (missing := extras.missing("plot", "--plot")):
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
     run = _load(args.run, args.storage)
     text = card.render(run)
     if args.output == "-":

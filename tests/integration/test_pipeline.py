@@ -10,9 +10,7 @@ import pytest
 from pytest_quantbench.artifacts.cache import ArtifactCache
 from pytest_quantbench.artifacts.quantize import excluded_nodes
 from pytest_quantbench.bench import Bench
-from pytest_quantbench.registry import Registry
 from pytest_quantbench.suite import load_suite
-from pytest_quantbench.tasks.token_classification import first_subtokens
 from pytest_quantbench.zoo import builtins
 from pytest_quantbench.zoo.ner_corpus import CONLL_LABELS
 
@@ -81,37 +79,6 @@ def test_fp32_baseline_evaluated_once_per_export(sentiment) -> None:
     a = harness.evaluate(cases["Add-dynamic"])
     b = harness.evaluate(cases["MatMul-dynamic"])
     assert a.original is b.original
-
-
-def test_word_starts_pick_first_subtoken() -> None:
-    assert first_subtokens([None, 0, 0, 1, 2, 2, None, None]) == [1, 3, 4]
-
-
-def test_bundled_metrics_load_offline() -> None:
-    registry = Registry()
-    text, token = registry.task("text-classification"), registry.task("token-classification")
-    assert text.score(("accuracy",), [1, 0, 1, 1], [1, 0, 0, 1], registry.metric) == {"accuracy": 0.75}
-    scores = token.score(
-        ("precision", "recall", "f1", "accuracy"),
-        [["B-PER", "I-PER", "O"], ["O", "B-LOC"]],
-        [["B-PER", "I-PER", "O"], ["O", "B-ORG"]],
-        registry.metric,
-    )
-    assert scores["precision"] == pytest.approx(0.5)
-    assert scores["accuracy"] == pytest.approx(0.8)
-
-
-def test_chance_levels() -> None:
-    registry = Registry()
-    assert registry.task("text-classification").chance([0, 1, 1, 1]) == {"accuracy": 0.75}
-    assert registry.task("token-classification").chance([["O", "O", "B-PER"], ["O"]]) == {"accuracy": 0.75}
-
-
-def test_hub_metric_offline_is_unavailable() -> None:
-    from pytest_quantbench.errors import SourceUnavailable
-
-    with pytest.raises(SourceUnavailable, match="metric 'matthews_correlation' is not bundled"):
-        Registry().metric("matthews_correlation")([1], [1])
 
 
 def test_generated_data_splits_are_sound(qb_cache: Path) -> None:

@@ -1,0 +1,20 @@
+"""The shipped suites: they parse, mirror the seed cards' grids, and hub suites stay out of the default run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def test_hub_suites_are_deselected_unless_asked(pytester: pytest.Pytester) -> None:
+    default = pytester.runpytest(str(BENCHMARKS), "--co", "-q", "-p", "no:cacheprovider")
+    assert "benchmarks/hub/" not in default.stdout.str()
+    assert "benchmarks/vit-mnist.suite.yaml::accuracy" in default.stdout.str()
+    asked = pytester.runpytest(str(BENCHMARKS), "--co", "-q", "-m", "hub", "-p", "no:cacheprovider")
+    assert "hub/vit-beans.suite.yaml::accuracy[Add+MatMul-per_tensor]" in asked.stdout.str()
+    vit = pytester.runpytest(str(BENCHMARKS), "--co", "-q", "-k", "vit", "-p", "no:cacheprovider")
+    ids = [line for line in vit.stdout.lines if "::" in line]
+    assert ids and all("vit-mnist.suite.yaml" in line for line in ids)

@@ -1,0 +1,40 @@
+"""Pipeline pieces that need no model: word starts, the bundled metrics, chance levels (the pipeline on a
+tiny model: tests/integration/test_pipeline.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_quantbench.registry import Registry
+from pytest_quantbench.tasks.token_classification import first_subtokens
+
+
+def test_word_starts_pick_first_subtoken() -> None:
+    assert first_subtokens([None, 0, 0, 1, 2, 2, None, None]) == [1, 3, 4]
+
+
+def test_bundled_metrics_load_offline() -> None:
+    registry = Registry()
+    text, token = registry.task("text-classification"), registry.task("token-classification")
+    assert text.score(("accuracy",), [1, 0, 1, 1], [1, 0, 0, 1], registry.metric) == {"accuracy": 0.75}
+    scores = token.score(
+        ("precision", "recall", "f1", "accuracy"),
+        [["B-PER", "I-PER", "O"], ["O", "B-LOC"]],
+        [["B-PER", "I-PER", "O"], ["O", "B-ORG"]],
+        registry.metric,
+    )
+    assert scores["precision"] == pytest.approx(0.5)
+    assert scores["accuracy"] == pytest.approx(0.8)
+
+
+def test_chance_levels() -> None:
+    registry = Registry()
+    assert registry.task("text-classification").chance([0, 1, 1, 1]) == {"accuracy": 0.75}
+    assert registry.task("token-classification").chance([["O", "O", "B-PER"], ["O"]]) == {"accuracy": 0.75}
+
+
+def test_hub_metric_offline_is_unavailable() -> None:
+    from pytest_quantbench.errors import SourceUnavailable
+
+    with pytest.raises(SourceUnavailable, match="metric 'matthews_correlation' is not bundled"):
+        Registry().metric("matthews_correlation")([1], [1])
