@@ -20,7 +20,6 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     ValidationInfo,
-    WithJsonSchema,
     create_model,
     model_validator,
 )
@@ -249,9 +248,7 @@ class ThresholdSchema(_Section, title="threshold", json_schema_extra={"minProper
 class OverrideSchema(_Section, title="override"):
     """Thresholds and an expectation for the configs that `when` matches."""
 
-    when: Annotated[
-        dict[str, Any], WithJsonSchema({"$ref": "#/$defs/FixedSchema", "description": "benchmarked values to match"})
-    ]
+    when: dict[str, Any] = Field(description="benchmarked settings and the value each must have")  # see _rule
     thresholds: dict[str, ThresholdSchema] | None = Field(None, description="per metric, over the suite's")
     expect: Literal["collapse", "fail"] | None = Field(
         None, description="collapse: int8 falls to chance level; fail: a known gate failure"
@@ -441,6 +438,9 @@ def json_schema(vocabulary: Vocabulary | None = None) -> dict[str, Any]:
     properties["task"]["enum"] = list(vocabulary.tasks)
     properties["metrics"]["items"]["enum"] = metrics
     properties["thresholds"]["propertyNames"] = {"enum": metrics}
+    override = schema["$defs"]["OverrideSchema"]["properties"]
+    # `when` is checked as `fixed` is, once the benchmarked keys are known (see `_rule`)
+    override["when"] = {"$ref": "#/$defs/FixedSchema", **{k: override["when"][k] for k in ("title", "description")}}
     schema["allOf"] = [
         {
             "if": {"properties": {"task": {"const": name}}, "required": ["task"]},
