@@ -193,11 +193,6 @@ def test_first_error_in_document_order(tmp_path: Path) -> None:
     ("extra", "field", "message"),
     [
         (
-            "benchmarked: {per_channel: [true, false]}\noverrides: [{when: {reduce_range: true}}]\n",
-            "overrides[0].when.reduce_range",
-            "unknown field (known: per_channel)",
-        ),
-        (
             "benchmarked: {calibration: [{method: minmax}]}\noverrides: [{when: {calibration: {method: kl}}}]\n",
             "overrides[0].when.calibration.method",
             "unknown value 'kl' (known: minmax, entropy, percentile)",
@@ -217,12 +212,6 @@ def test_error_wording(tmp_path: Path, extra: str, field: str, message: str) -> 
     with pytest.raises(SuiteError) as info:
         load_suite(write(tmp_path, BASE + extra))
     assert (info.value.field, info.value.message) == (field, message)
-
-
-def test_data_files_of_the_wrong_type(tmp_path: Path) -> None:
-    path = write(tmp_path, BASE.replace("path: glue, name: sst2", "path: csv, data_files: 3"))
-    with pytest.raises(SuiteError, match=r"dataset.data_files: expected a path, a list or a split mapping, got int$"):
-        load_suite(path)
 
 
 def test_a_vocabulary_adds_tasks_and_metrics(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from pydantic import (
     create_model,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic.json_schema import GenerateJsonSchema
 
 from pytest_quantbench.artifacts.sources import PACKAGED_BUILDERS
@@ -156,6 +157,14 @@ _GRID = Wording(
     list_type="expected a list of values to benchmark, got {type}",
     too_short="is an empty grid: list at least one value",
 )
+
+
+def _grid_values(info: FieldInfo) -> Any:
+    """A benchmarked setting: a non-empty list of values, each checked as the fixed setting is."""
+    item = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    return Annotated[list[item], Field(min_length=1), _GRID]  # type: ignore[valid-type]
+
+
 BenchmarkedSchema = create_model(
     "BenchmarkedSchema",
     __base__=_Settings,
@@ -163,7 +172,7 @@ BenchmarkedSchema = create_model(
     __cls_kwargs__={"title": "benchmarked"},
     **{
         key: (
-            Annotated[list[info.annotation], Field(min_length=1), _GRID],  # type: ignore[name-defined]
+            _grid_values(info),
             Field(None, description=f"values to benchmark: {info.description}"),
         )
         for key, info in FixedSchema.model_fields.items()
