@@ -110,7 +110,7 @@ class _Spot:
         self.loc: Loc = tuple(loc)
 
     def _unwrap(self, annotation: Any) -> Any:
-        """Strip `Annotated` (keeping its metadata) and `| None` (null is then a type error like any other)."""
+        """Strip `Annotated` (keeping its metadata) and `| None` (an error under it is the inner type's)."""
         while True:
             if get_origin(annotation) is Annotated:
                 annotation, *extra = get_args(annotation)
