@@ -48,7 +48,8 @@ class Bench:
         self.registry = registry or Registry()
         self.models = Models(self.cache, progress)
         self.data = DataStore(self.cache, self.models, self.registry, progress)
-        found: list[Backend] = [OnnxRuntime(self.cache, self.models, self.data), PyTorch(self.models, self.registry)]
+        self.onnxruntime = OnnxRuntime(self.cache, self.models, self.data)  # the graphs the diagnosis reads
+        found: list[Backend] = [self.onnxruntime, PyTorch(self.models, self.registry)]
         self.backends = {b.name: b for b in found}  # by the `framework:` value that picks them
         self.scorer = Scorer(self.cache, self.data, self.registry, self.models.id2label)
         self.evaluations: dict[str, Evaluation] = {}
@@ -92,7 +93,7 @@ class Bench:
         """A diagnosis's node ranking, kept on disk like scores: a warm rerun of a failing case ranks nothing again."""
         from pytest_quantbench.verdicts import sensitivity
 
-        onnx = self.backends["onnxruntime"]
+        onnx = self.onnxruntime
         quantized = onnx.quantized(case)
         key = digest(
             "sensitivity", onnx.model_id(case, "original"), quantized.report.graph_sha256, sorted(candidates),

@@ -1,16 +1,18 @@
 """`quantbench build`: build every artifact of some suites ahead of a run (e.g. to warm a CI cache).
+`schema` prints the JSON Schema of suite files.
 `card`, `compare` and `export` turn saved runs into reports (see `commands.py`)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from pytest_quantbench.errors import BuildError, SourceUnavailable, SuiteError
 from pytest_quantbench.reports import commands
 from pytest_quantbench.results.run import RunFileError
-from pytest_quantbench.suite import SUITE_PATTERNS, load_suite
+from pytest_quantbench.suite import SUITE_PATTERNS, json_schema, load_suite
 
 
 def suite_paths(paths: list[str]) -> list[Path]:
@@ -51,6 +53,16 @@ def build(paths: list[str], cache: str, evaluate: bool) -> int:
     return 1 if failures else 0
 
 
+def schema(output: str | None) -> int:
+    """The suite files' JSON Schema, for editors (yaml-language-server) and linters."""
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="quantbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,10 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("paths", nargs="*", default=["benchmarks"], help="suite files or directories (default: benchmarks)")
     b.add_argument("--cache", default=".quantbench", help="artifact cache directory (default: .quantbench)")
     b.add_argument("--evaluate", action="store_true", help="also evaluate every config and print its verdict")
+    s = sub.add_parser("schema", help="print the JSON Schema of suite files")
+    s.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead")
     commands.add_commands(sub)
     args = parser.parse_args(argv)
     if args.command == "build":
         return build(args.paths, args.cache, args.evaluate)
+    if args.command == "schema":
+        return schema(args.output)
     try:
         return args.func(args)
     except RunFileError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pytest_quantbench.suite.vocabulary import TaskVocabulary, Vocabulary
 from pytest_quantbench.tasks import BUILTIN, MetricFn, Task
 
 
@@ -40,3 +41,18 @@ class Registry:
         """What a suite of `task` may gate on: the task's own metrics, then the users' that apply to it."""
         extra = [m for m, tasks in self.metric_tasks.items() if tasks is None or task in tasks]
         return tuple(dict.fromkeys([*self.tasks[task].metrics, *extra]))
+
+    def vocabulary(self) -> Vocabulary:
+        """What a suite file may say: these tasks, each with its metrics and dataset defaults."""
+        return Vocabulary(
+            tasks={
+                name: TaskVocabulary(
+                    metrics=self.metrics_of(name),
+                    default_metrics=task.default_metrics,
+                    default_data_keys=task.default_data_keys,
+                    default_ref_keys=task.default_ref_keys,
+                    timed_by_length=task.timed_by_length,
+                )
+                for name, task in self.tasks.items()
+            }
+        )

@@ -107,4 +107,14 @@ MALFORMED = [
         "fixed.quantization_approach",
         "did you mean 'dynamic'",
     ),
+    (
+        BASE + "benchmarked: {per_channel: [true, false]}\noverrides: [{when: {reduce_range: true}}]\n",
+        "overrides[0].when.reduce_range",
+        "unknown field (known: per_channel)",
+    ),
+    (
+        BASE.replace("path: glue, name: sst2", "path: csv, data_files: 3"),
+        "dataset.data_files",
+        "expected a path, a list or a split mapping, got int",
+    ),
 ]

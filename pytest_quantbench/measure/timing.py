@@ -55,7 +55,7 @@ def measurements(suite: Suite) -> list[Measurement]:
     """Shape by shape: each distinct fp32 baseline once, then every config."""
     out = []
     for batch_size, input_length in suite.shapes:
-        baselines = {}
+        baselines: dict[str, Case] = {}
         for case in suite.cases:
             baselines.setdefault(case.baseline_id, case)
         out += [Measurement(c, "fp32", batch_size, input_length) for c in baselines.values()]

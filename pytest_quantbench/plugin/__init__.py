@@ -8,24 +8,17 @@ into items, `reports` is the per-run report plugin, `benchmark` the adapter to p
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_quantbench.errors import BuildError, GateFailure, SourceUnavailable, SuiteError
 from pytest_quantbench.plugin import reports as reporting
+from pytest_quantbench.plugin import state
 from pytest_quantbench.plugin.collect import SuiteFile, is_suite_file
 from pytest_quantbench.registry import Registry
-from pytest_quantbench.suite import SUITE_PATTERNS, load_suite
-
-if TYPE_CHECKING:
-    from pytest_quantbench.bench import Bench
-    from pytest_quantbench.verdicts.diagnosis import DiagnoseOptions
-
-BENCH = pytest.StashKey["Bench"]()
-REGISTRY = pytest.StashKey[Registry]()
-CACHE = pytest.StashKey[Path]()
+from pytest_quantbench.suite import SUITE_PATTERNS
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -80,38 +73,15 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         config.addinivalue_line("markers", line)
     cache = config.getoption("quantbench_cache") or Path(config.rootpath, ".quantbench")
-    config.stash[REGISTRY] = registry = Registry()
+    config.stash[state.REGISTRY] = registry = Registry()
     config.hook.pytest_quantbench_add_tasks(registry=registry)
     config.hook.pytest_quantbench_add_metrics(registry=registry)
-    config.stash[CACHE] = Path(cache)
+    config.stash[state.CACHE] = Path(cache)
+    config.stash[state.PROGRESS] = _terminal_progress(config)
     config.pluginmanager.register(reporting.Reports(config), reporting.PLUGIN_NAME)
 
 
-def registry(config: pytest.Config) -> Registry:
-    """The run's tasks and metrics, the users' hooks included."""
-    return config.stash[REGISTRY]
-
-
-def bench(config: pytest.Config) -> Bench:
-    """The run's pipeline, made when a case first needs it (so collection imports no ML library)."""
-    if BENCH not in config.stash:
-        from pytest_quantbench.bench import Bench
-
-        config.stash[BENCH] = Bench(config.stash[CACHE], _terminal_progress(config), registry(config))
-    return config.stash[BENCH]
-
-
-def diagnose_options(config: pytest.Config) -> DiagnoseOptions:
-    from pytest_quantbench.verdicts.diagnosis import DiagnoseOptions
-
-    return DiagnoseOptions(
-        always=config.getoption("quantbench_diagnose"),
-        never=config.getoption("quantbench_no_diagnose"),
-        fallback=config.getoption("quantbench_fallback"),
-    )
-
-
-def _terminal_progress(config: pytest.Config):
+def _terminal_progress(config: pytest.Config) -> Callable[[str], None]:
     """Print build progress past output capturing, as its own line: a minutes-long fine-tune must show."""
 
     def say(line: str) -> None:
@@ -179,7 +149,7 @@ def _suite_for(metafunc: pytest.Metafunc):
     if not path.is_absolute():
         path = metafunc.definition.path.parent / path
     try:
-        return load_suite(path)
+        return state.read_suite(metafunc.config, path)
     except SuiteError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -222,9 +192,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 @pytest.fixture(scope="session")
-def quantbench(pytestconfig: pytest.Config) -> Bench:
+def quantbench(pytestconfig: pytest.Config) -> state.Bench:
     """The run's pipeline (`bench.Bench`): builds, caches and evaluates models; usable from any test."""
-    return bench(pytestconfig)
+    return state.bench(pytestconfig)
 
 
 @pytest.fixture
@@ -240,12 +210,12 @@ def quantbench_measurement():
 
 
 @pytest.fixture
-def original_session(quantbench: Bench, quantbench_case):
+def original_session(quantbench: state.Bench, quantbench_case):
     """ONNX Runtime session of the fp32 export, with the config's threads and optimization level."""
     return quantbench.original_session(quantbench_case)
 
 
 @pytest.fixture
-def quantized_session(quantbench: Bench, quantbench_case):
+def quantized_session(quantbench: state.Bench, quantbench_case):
     """ONNX Runtime session of the int8 model of the config."""
     return quantbench.quantized_session(quantbench_case)

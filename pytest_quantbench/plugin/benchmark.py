@@ -43,7 +43,10 @@ def session(config: pytest.Config) -> Any | None:
 
 
 def storage(config: pytest.Config) -> Any:
-    return session(config).storage
+    bench = session(config)
+    if bench is None:
+        raise pytest.UsageError("--quantbench-compare needs pytest-benchmark's storage: do not disable the plugin")
+    return bench.storage
 
 
 def file_storage(path: str | Path) -> Any:

@@ -38,7 +38,7 @@ def accuracy(
 ) -> None:
     """Original vs quantized on the eval split; fails when a threshold breaks, naming a collapse and its cause, or
     when the quantized metric dropped against a saved run (`--quantbench-compare`)."""
-    from pytest_quantbench.plugin import diagnose_options
+    from pytest_quantbench.plugin.state import diagnose_options
     from pytest_quantbench.results.case import accuracy_outcome
 
     case = quantbench_case

@@ -9,7 +9,8 @@ import pytest
 
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.plugin import cases
-from pytest_quantbench.suite import SUITE_PATTERNS, Suite, load_suite
+from pytest_quantbench.plugin.state import read_suite
+from pytest_quantbench.suite import SUITE_PATTERNS, Suite
 
 
 def is_suite_file(file_path: Path, parent: pytest.Collector) -> bool:
@@ -30,7 +31,7 @@ class SuiteFile(pytest.Module):
 
     def collect(self):
         try:
-            self.suite = load_suite(self.path)
+            self.suite = read_suite(self.config, self.path)
         except SuiteError as exc:
             raise self.CollectError(str(exc)) from None
         for marker in self.suite.markers:

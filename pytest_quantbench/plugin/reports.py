@@ -14,12 +14,13 @@ import pytest
 from pytest_quantbench import extras
 from pytest_quantbench.plugin import benchmark
 from pytest_quantbench.plugin.cases import RESULT_PROPERTY
+from pytest_quantbench.plugin.state import read_suite
 from pytest_quantbench.records import CaseResult
 from pytest_quantbench.reports import card, compare
 from pytest_quantbench.reports import terminal as report
 from pytest_quantbench.results import run as results
 from pytest_quantbench.results import serialize
-from pytest_quantbench.suite import Suite, load_suite
+from pytest_quantbench.suite import Suite
 
 PLUGIN_NAME = "quantbench-reports"
 
@@ -88,7 +89,8 @@ class Reports:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
-            params = getattr(item, "callspec", None) and item.callspec.params
+            callspec = getattr(item, "callspec", None)
+            params = callspec and callspec.params
             value = params and (params.get("quantbench_case") or params.get("quantbench_measurement"))
             if value:
                 case = getattr(value, "case", value)
@@ -115,7 +117,7 @@ class Reports:
     def _note_suite(self, path: Path) -> None:
         """Under xdist the controller collects nothing: a suite file is read when its first result comes back."""
         if path.suffix in (".yaml", ".yml") and path not in self.suites:
-            self.suites[path] = load_suite(path)
+            self.suites[path] = read_suite(self.config, path)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_benchmark_update_json(self, config: pytest.Config, benchmarks: list, output_json: dict) -> None:

@@ -39,7 +39,8 @@ def _adapter(cls: Any) -> Any:
 
 def load(cls: type[T], data: Any) -> T:
     """The record `cls` from the plain data `dump` wrote."""
-    return _adapter(cls).validate_python(data)
+    adapter: Any = _adapter(cls)  # type: ignore[arg-type]  # classes are hashable
+    return adapter.validate_python(data)
 
 
 def write(path: Path, record: Any) -> None:

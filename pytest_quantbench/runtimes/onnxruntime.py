@@ -48,15 +48,16 @@ class OnnxRuntime(Backend):
 
         model_hash = self.models.model_hash(case.suite)
         opset = case.config.framework_args.opset
-        return digest("export", model_hash, case.suite.task, opset, library_versions(EXPORT_LIBRARIES))
+        task = self.data.of(case.suite).task.export_task
+        return digest("export", model_hash, task, opset, library_versions(EXPORT_LIBRARIES))
 
     def original(self, case: Case) -> Path:
         """The fp32 ONNX model of a case (shared by every config that exports alike)."""
         key, suite = self.export_key(case), case.suite
 
         def build(out: Path) -> None:
-            opset = case.config.framework_args.opset
-            export(self.models.model_dir(suite), suite.task, opset, out, suite.trust_remote_code)
+            opset, task = case.config.framework_args.opset, self.data.of(suite).task.export_task
+            export(self.models.model_dir(suite), task, opset, out, suite.trust_remote_code)
 
         return self._memo(("original", key), lambda: self.cache.build("export", key, build) / ONNX_FILE)
 

@@ -4,10 +4,10 @@ Everything downstream imports from here, never from the modules inside: what a s
 stays put while how it is read and checked may change.
 """
 
-from pytest_quantbench.suite.schema import (
-    PACKAGED_BUILDERS,
-    PRESETS,
-    SUITE_PATTERNS,
+from typing import Any
+
+from pytest_quantbench.suite.load import SUITE_PATTERNS, load_suite
+from pytest_quantbench.suite.records import (
     Calibration,
     Case,
     DatasetSpec,
@@ -17,8 +17,8 @@ from pytest_quantbench.suite.schema import (
     Threshold,
     TimeSpec,
     jsonable,
-    load_suite,
 )
+from pytest_quantbench.suite.vocabulary import PACKAGED_BUILDERS, PRESETS, TaskVocabulary, Vocabulary
 
 __all__ = [
     "PACKAGED_BUILDERS",
@@ -30,8 +30,22 @@ __all__ = [
     "FrameworkArgs",
     "QuantConfig",
     "Suite",
+    "TaskVocabulary",
     "Threshold",
     "TimeSpec",
+    "Vocabulary",
+    "json_schema",
     "jsonable",
     "load_suite",
 ]
+
+
+def json_schema(vocabulary: Vocabulary | None = None) -> dict[str, Any]:
+    """The JSON Schema of suite files (see `schema.json_schema`).
+
+    The schema module (pydantic) is imported on first use, as `load_suite` does: `pytest --help` and runs
+    without suites never pay for it.
+    """
+    from pytest_quantbench.suite import schema
+
+    return schema.json_schema(vocabulary)

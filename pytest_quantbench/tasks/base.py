@@ -34,6 +34,7 @@ class Task(ABC):
 
     name: ClassVar[str]
     model_class: ClassVar[str]  # the transformers auto class of its models
+    export_task: ClassVar[str]  # the task optimum's ONNX exporter knows it by
     metrics: ClassVar[tuple[str, ...]]  # what a suite may gate on
     default_metrics: ClassVar[tuple[str, ...]]
     default_data_keys: ClassVar[dict[str, str]]

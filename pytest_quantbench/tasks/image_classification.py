@@ -12,6 +12,7 @@ from pytest_quantbench.tasks.text_classification import CLASSIFICATION_METRICS
 
 class ImageClassification(Task):
     name = "image-classification"
+    export_task = "image-classification"
     model_class = "AutoModelForImageClassification"
     metrics = CLASSIFICATION_METRICS
     default_metrics = ("accuracy",)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pytest_quantbench.suite import DatasetSpec
 from pytest_quantbench.tasks.base import Encoded, Task
@@ -12,13 +12,14 @@ CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_cor
 
 class TextClassification(Task):
     name = "text-classification"
+    export_task = "text-classification"
     model_class = "AutoModelForSequenceClassification"
-    metrics = CLASSIFICATION_METRICS
-    default_metrics = ("accuracy",)
-    default_data_keys = {"primary": "sentence"}
-    default_ref_keys = ("label",)
+    metrics: ClassVar[tuple[str, ...]] = CLASSIFICATION_METRICS
+    default_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)
+    default_data_keys: ClassVar[dict[str, str]] = {"primary": "sentence"}
+    default_ref_keys: ClassVar[tuple[str, ...]] = ("label",)
     sort_by_length = True
-    split_into_words = False
+    split_into_words = False  # token classification reads pre-split words
 
     def _texts(self, spec: DatasetSpec, rows: dict[str, list]) -> list[list]:
         return [rows[spec.primary]] + ([rows[spec.secondary]] if spec.secondary else [])

@@ -28,10 +28,11 @@ def first_subtokens(word_ids: list[int | None]) -> list[int]:
 
 class TokenClassification(TextClassification):
     name = "token-classification"
+    export_task = "token-classification"
     model_class = "AutoModelForTokenClassification"
     metrics = SEQEVAL_METRICS
     default_metrics = SEQEVAL_METRICS
-    default_data_keys = {"primary": "tokens"}
+    default_data_keys = {"primary": "sentence"}  # the default suites have always had
     default_ref_keys = ("ner_tags",)
     split_into_words = True
 

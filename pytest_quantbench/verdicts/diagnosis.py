@@ -115,7 +115,7 @@ def diagnose(bench: Bench, case: Case, search: bool = False) -> Diagnosis:
     import onnx
 
     config = case.config
-    onnx_backend = bench.backends["onnxruntime"]
+    onnx_backend = bench.onnxruntime
     quantized = onnx_backend.quantized(case)
     fp32 = onnx_backend.original(case)
     excluded = {*excluded_nodes(fp32, config.node_exclusion), *config.nodes_to_exclude}

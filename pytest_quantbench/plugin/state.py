@@ -1,0 +1,56 @@
+"""The run's state in `config.stash`: the registry the hooks filled, the cache folder, and the `Bench`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_quantbench.registry import Registry
+from pytest_quantbench.suite import Suite, load_suite
+from pytest_quantbench.tasks import BUILTIN
+
+if TYPE_CHECKING:
+    from pytest_quantbench.bench import Bench
+    from pytest_quantbench.suite import Vocabulary
+    from pytest_quantbench.verdicts.diagnosis import DiagnoseOptions
+
+BENCH = pytest.StashKey["Bench"]()
+PROGRESS = pytest.StashKey[Callable[[str], None]]()
+REGISTRY = pytest.StashKey[Registry]()
+VOCABULARY: pytest.StashKey[Vocabulary | None] = pytest.StashKey()
+CACHE = pytest.StashKey[Path]()
+
+
+def registry(config: pytest.Config) -> Registry:
+    """The run's tasks and metrics, the users' hooks included."""
+    return config.stash[REGISTRY]
+
+
+def read_suite(config: pytest.Config, path: Path) -> Suite:
+    """A suite file, checked against the run's tasks and metrics (a user's hooks may add some)."""
+    reg = registry(config)
+    if VOCABULARY not in config.stash:
+        config.stash[VOCABULARY] = reg.vocabulary() if reg.metrics or len(reg.tasks) > len(BUILTIN) else None
+    return load_suite(path, config.stash[VOCABULARY])
+
+
+def bench(config: pytest.Config) -> Bench:
+    """The run's pipeline, made when a case first needs it (so collection imports no ML library)."""
+    if BENCH not in config.stash:
+        from pytest_quantbench.bench import Bench
+
+        config.stash[BENCH] = Bench(config.stash[CACHE], config.stash[PROGRESS], registry(config))
+    return config.stash[BENCH]
+
+
+def diagnose_options(config: pytest.Config) -> DiagnoseOptions:
+    from pytest_quantbench.verdicts.diagnosis import DiagnoseOptions
+
+    return DiagnoseOptions(
+        always=config.getoption("quantbench_diagnose"),
+        never=config.getoption("quantbench_no_diagnose"),
+        fallback=config.getoption("quantbench_fallback"),
+    )

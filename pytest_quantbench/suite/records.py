@@ -1,0 +1,161 @@
+"""What a suite *is*: the frozen records every later stage reads, whatever the file looked like.
+
+No pydantic here: the records are imported by every stage (and by `pytest --help`); only reading a suite file
+needs the schema.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where the eval (and calibration) data comes from, in `datasets.load_dataset` terms."""
+
+    path: str
+    name: str | None = None
+    data_files: Any = None
+    data_dir: str | None = None
+    eval_split: str = "validation"
+    calibration_split: str = "train"
+    data_keys: tuple[tuple[str, str], ...] = (("primary", "sentence"),)
+    ref_keys: tuple[str, ...] = ("label",)
+    num_eval_samples: int | None = None
+    max_length: int = 128
+    base_dir: str = "."
+
+    @property
+    def primary(self) -> str:
+        return dict(self.data_keys)["primary"]
+
+    @property
+    def secondary(self) -> str | None:
+        return dict(self.data_keys).get("secondary")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    method: str = "minmax"
+    num_calibration_samples: int = 100
+    padding: str = "max_length"
+    percentile: float = 99.999
+
+
+@dataclass(frozen=True)
+class FrameworkArgs:
+    opset: int | None = None
+    optimization_level: int = 99
+    intra_op_num_threads: int = 1
+    x64_quant_precision: bool = False  # ONNX Runtime's U8U8 kernels instead of saturating U8S8 (x64, no VNNI)
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """One point of the grid: everything that decides how the int8 model is built and run."""
+
+    framework: str = "onnxruntime"
+    quantization_approach: str = "dynamic"
+    operators_to_quantize: tuple[str, ...] | None = None
+    per_channel: bool = False
+    reduce_range: bool = False
+    weights_dtype: str = "int8"
+    activations_dtype: str | None = None
+    weights_symmetric: bool = True
+    activations_symmetric: bool = False
+    format: str | None = None
+    node_exclusion: tuple[str, ...] = ()
+    nodes_to_exclude: tuple[str, ...] = ()
+    calibration: Calibration = Calibration()
+    framework_args: FrameworkArgs = FrameworkArgs()
+
+    @property
+    def is_static(self) -> bool:
+        return self.quantization_approach == "static"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    max_drop: float | None = None
+    min_ratio: float | None = None
+    min: float | None = None
+
+
+@dataclass(frozen=True)
+class TimeSpec:
+    batch_sizes: tuple[int, ...] = (1,)
+    input_lengths: tuple[int, ...] = (128,)
+    rounds: int | None = None  # None: adaptive, until the mean is known to `target_ci` or `max_time_s` runs out
+    warmup_rounds: int = 1  # ONNX Runtime allocates on its first call; later calls are steady
+    max_time_s: float = 2.0
+    target_ci: float = 0.02
+
+
+@dataclass(frozen=True)
+class Case:
+    """A resolved config of a suite: what the `quantbench_case` fixture hands to a test."""
+
+    suite: Suite
+    id: str
+    config: QuantConfig
+    point: tuple[tuple[str, Any], ...]
+    thresholds: tuple[tuple[str, Threshold], ...]
+    expect: str | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The benchmarked values of this config as plain JSON data (for reports and pytest-benchmark)."""
+        return {k: jsonable(v) for k, v in self.point}
+
+    @property
+    def key(self) -> str:
+        """Unique within a run: the suite file and the config id."""
+        return f"{self.suite.path}::{self.id}"
+
+    @property
+    def baseline_id(self) -> str:
+        """Id of the fp32 model this config is compared with (shared by configs that export alike)."""
+        from pytest_quantbench.suite.grid import id_token  # the grid builds cases, so it imports this module
+
+        tokens = [id_token(k, v) for k, v in self.point if k in ("framework", "framework_args")]
+        return "-".join(["fp32", *tokens])
+
+
+@dataclass(frozen=True)
+class Suite:
+    path: Path
+    name: str
+    task: str
+    model_name_or_path: str
+    dataset: DatasetSpec
+    metrics: tuple[str, ...]
+    time: TimeSpec
+    fixed: tuple[tuple[str, Any], ...]
+    benchmarked: tuple[tuple[str, tuple[Any, ...]], ...]
+    revision: str | None = None
+    trust_remote_code: bool = False
+    markers: tuple[str, ...] = ()
+    timed_by_length: bool = True  # from the task: image inputs have no length to time at
+    cases: tuple[Case, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def shapes(self) -> list[tuple[int, int | None]]:
+        """(batch size, input length) pairs to time; image tasks have no input length."""
+        if not self.timed_by_length:
+            return [(b, None) for b in self.time.batch_sizes]
+        return [(b, n) for b in self.time.batch_sizes for n in self.time.input_lengths]
+
+
+def jsonable(value: Any) -> Any:
+    """A record or a tuple of them as plain JSON data (lists and dicts), for reports and result files."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, tuple):
+        return [jsonable(v) for v in value]
+    return value
