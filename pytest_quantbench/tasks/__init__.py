@@ -11,6 +11,6 @@ from pytest_quantbench.tasks.image_classification import ImageClassification
 from pytest_quantbench.tasks.text_classification import TextClassification
 from pytest_quantbench.tasks.token_classification import TokenClassification
 
-BUILTIN: tuple[Task, ...] = (TextClassification(), TokenClassification(), ImageClassification())
+BUILTIN: tuple[Task, ...] = (TextClassification(), ImageClassification(), TokenClassification())
 
 __all__ = ["BUILTIN", "Encoded", "MetricFn", "Task"]
