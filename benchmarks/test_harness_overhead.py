@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from pytest_quantbench.measure.timing import time_session
+from pytest_quantbench.plugin.benchmark import Timer
 from pytest_quantbench.suite import TimeSpec, load_suite
 
 SUITE = Path(__file__).parent.parent / "examples" / "tiny-sentiment.suite.yaml"
@@ -23,14 +24,14 @@ def test_harness_overhead(benchmark, quantbench, capsys) -> None:
     names = {i.name for i in session.get_inputs()}
     feed = {k: v for k, v in quantbench.timing_inputs(case.suite, 1, 32).items() if k in names}
     spec = TimeSpec(rounds=ROUNDS, warmup_rounds=10)
-    benchmark.group = "harness overhead"
-    timed = time_session(benchmark, session, feed, spec)
+    timer = Timer(benchmark, group="harness overhead")
+    timed = time_session(timer, session, feed, spec)
     start = time.perf_counter()
     for _ in range(ROUNDS):
         session.run(None, feed)
     bare_mean = (time.perf_counter() - start) / ROUNDS
     if timed is not None:
         ratio = statistics.fmean(timed.times) / bare_mean
-        benchmark.extra_info.update(bare_loop_mean_s=bare_mean, overhead_ratio=ratio)
+        timer.record({"bare_loop_mean_s": bare_mean, "overhead_ratio": ratio})
         with capsys.disabled():
             print(f"\nharness/bare session.run latency ratio: {ratio:.3f} (goal <= 1.02)")

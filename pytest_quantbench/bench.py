@@ -10,35 +10,23 @@ and timed once.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_quantbench import serialize
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays, library_versions
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.measure.accuracy import SCORE_LIBRARIES, Scorer
 from pytest_quantbench.progress import Progress, say
-from pytest_quantbench.records import NodeError, QuantizationReport
+from pytest_quantbench.records import NodeError
 from pytest_quantbench.registry import Registry
-from pytest_quantbench.results import serialize
 from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session
 from pytest_quantbench.runtimes.onnxruntime import OnnxRuntime
-from pytest_quantbench.runtimes.pytorch import PyTorch
 from pytest_quantbench.suite import Case, Suite
 from pytest_quantbench.verdicts import gates
-
-
-@dataclass
-class Evaluation:
-    """Original vs quantized scores of a case and the gate's verdict."""
-
-    case: Case
-    original: dict[str, float]
-    quantized: dict[str, float]
-    verdict: gates.Verdict
-    report: QuantizationReport
+from pytest_quantbench.verdicts.gates import Evaluation
 
 
 class Bench:
@@ -47,11 +35,14 @@ class Bench:
         self.progress = progress  # where long builds (fetching, fine-tuning) say how far they are
         self.registry = registry or Registry()
         self.models = Models(self.cache, progress)
-        self.data = DataStore(self.cache, self.models, self.registry, progress)
-        self.onnxruntime = OnnxRuntime(self.cache, self.models, self.data)  # the graphs the diagnosis reads
-        found: list[Backend] = [self.onnxruntime, PyTorch(self.models, self.registry)]
-        self.backends = {b.name: b for b in found}  # by the `framework:` value that picks them
-        self.scorer = Scorer(self.cache, self.data, self.registry, self.models.id2label)
+        self.data = DataStore(self.cache, self.models, self.registry.tasks, progress)
+        parts = (self.cache, self.models, self.data)
+        self.onnxruntime = OnnxRuntime(*parts)  # also the graphs the diagnosis reads
+        self.backends: dict[str, Backend] = {  # by the `framework:` value that picks them
+            name: self.onnxruntime if backend is OnnxRuntime else backend(*parts)
+            for name, backend in self.registry.backends.items()
+        }
+        self.scorer = Scorer(self.cache, self.data, self.registry.metric, self.models.id2label)
         self.evaluations: dict[str, Evaluation] = {}
 
     def backend(self, case: Case) -> Backend:

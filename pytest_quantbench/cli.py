@@ -9,8 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from pytest_quantbench import commands
 from pytest_quantbench.errors import BuildError, SourceUnavailable, SuiteError
-from pytest_quantbench.reports import commands
 from pytest_quantbench.results.run import RunFileError
 from pytest_quantbench.suite import SUITE_PATTERNS, json_schema, load_suite
 

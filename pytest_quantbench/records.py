@@ -1,7 +1,7 @@
 """The typed values that cross stages: what a quantizer reports, what the machine is, what a case measured.
 
 Plain frozen dataclasses with no behaviour beyond reading themselves: each stage builds them, later stages
-and the reports read their fields. `results.serialize` is the one writer (to `extra_info` and the run's
+and the reports read their fields. `serialize` is the one writer (to `extra_info` and the run's
 JSON) and the one reader (for card, plot and compare) of all of them.
 """
 

@@ -1,17 +1,29 @@
-"""What a run can use by name: tasks and metrics, built in or added by a user's hooks.
+"""What a run can use by name: tasks, metrics and backends, built in or added by a user's hooks.
 
 One `Registry` per run (the plugin builds it at configure time from the `pytest_quantbench_add_tasks` and
-`pytest_quantbench_add_metrics` hooks); plain-Python users call `add_task` / `add_metric`. The suite
-reader takes its vocabulary from here, so a suite may name a user's task or metric.
+`pytest_quantbench_add_metrics` hooks); plain-Python users call `add_task` / `add_metric` / `add_backend`.
+The suite reader takes its `vocabulary()` from here, so a suite may name a user's task or metric.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pytest_quantbench.suite.vocabulary import TaskVocabulary, Vocabulary
+from pytest_quantbench.suite.vocabulary import Vocabulary
 from pytest_quantbench.tasks import BUILTIN, MetricFn, Task
+
+if TYPE_CHECKING:
+    from pytest_quantbench.runtimes.base import Backend
+
+
+def _builtin_backends() -> dict[str, type[Backend]]:
+    from pytest_quantbench.runtimes.onnxruntime import OnnxRuntime
+    from pytest_quantbench.runtimes.pytorch import PyTorch
+
+    return {b.name: b for b in (OnnxRuntime, PyTorch)}
 
 
 @dataclass
@@ -19,12 +31,17 @@ class Registry:
     tasks: dict[str, Task] = field(default_factory=lambda: {t.name: t for t in BUILTIN})
     metrics: dict[str, MetricFn] = field(default_factory=dict)  # a user's, by name
     metric_tasks: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # None: every task
+    backends: dict[str, type[Backend]] = field(default_factory=_builtin_backends)  # by `framework:` value
 
     def task(self, name: str) -> Task:
         return self.tasks[name]
 
     def add_task(self, task: Task) -> None:
         self.tasks[task.name] = task
+
+    def add_backend(self, backend: type[Backend]) -> None:
+        """A `runtimes.base.Backend` subclass, picked by configs whose `framework:` is its `name`."""
+        self.backends[backend.name] = backend
 
     def add_metric(self, name: str, fn: MetricFn, tasks: Iterable[str] | None = None) -> None:
         """A metric a suite can list in `metrics:` and gate on; `fn(predictions, references) -> float`."""
@@ -33,26 +50,21 @@ class Registry:
 
     def metric(self, name: str) -> MetricFn:
         """The scoring function of `name`: a user's, else the `evaluate` module of that name."""
-        from pytest_quantbench.measure.metrics import evaluate_metric
+        from pytest_quantbench.tasks.metrics import evaluate_metric
 
         return self.metrics.get(name) or evaluate_metric(name)
 
     def metrics_of(self, task: str) -> tuple[str, ...]:
         """What a suite of `task` may gate on: the task's own metrics, then the users' that apply to it."""
         extra = [m for m, tasks in self.metric_tasks.items() if tasks is None or task in tasks]
-        return tuple(dict.fromkeys([*self.tasks[task].metrics, *extra]))
+        return tuple(dict.fromkeys([*self.tasks[task].vocabulary.metrics, *extra]))
 
     def vocabulary(self) -> Vocabulary:
-        """What a suite file may say: these tasks, each with its metrics and dataset defaults."""
+        """What a suite file may say: these tasks (each with its metrics and dataset defaults) and backends."""
         return Vocabulary(
             tasks={
-                name: TaskVocabulary(
-                    metrics=self.metrics_of(name),
-                    default_metrics=task.default_metrics,
-                    default_data_keys=task.default_data_keys,
-                    default_ref_keys=task.default_ref_keys,
-                    timed_by_length=task.timed_by_length,
-                )
+                name: dataclasses.replace(task.vocabulary, metrics=self.metrics_of(name))
                 for name, task in self.tasks.items()
-            }
+            },
+            backends={name: backend.vocabulary for name, backend in self.backends.items()},
         )

@@ -3,6 +3,7 @@ timing inputs, each prepared once (outside any timed call) and kept for every co
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pytest_quantbench.artifacts.cache import ArtifactCache
@@ -11,7 +12,6 @@ from pytest_quantbench.data import prepare
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.progress import Progress, say
-from pytest_quantbench.registry import Registry
 from pytest_quantbench.suite import Suite
 from pytest_quantbench.tasks import Task
 
@@ -58,10 +58,12 @@ class SuiteData:
 class DataStore:
     """`of(suite)`: the suite's `SuiteData`, one per suite file for the run."""
 
-    def __init__(self, cache: ArtifactCache, models: Models, registry: Registry, progress: Progress = say) -> None:
-        self.cache, self.models, self.registry, self.progress = cache, models, registry, progress
+    def __init__(
+        self, cache: ArtifactCache, models: Models, tasks: Mapping[str, Task], progress: Progress = say
+    ) -> None:
+        self.cache, self.models, self.tasks, self.progress = cache, models, tasks, progress
         self._memo = Memo()
 
     def of(self, suite: Suite) -> SuiteData:
-        task = self.registry.task(suite.task)
+        task = self.tasks[suite.task]
         return self._memo(str(suite.path), lambda: SuiteData(suite, task, self.models, self.cache, self.progress))

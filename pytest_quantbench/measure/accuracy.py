@@ -15,10 +15,9 @@ from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_ver
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.memo import Memo
-from pytest_quantbench.registry import Registry
 from pytest_quantbench.runtimes.base import Session, inputs_of
 from pytest_quantbench.suite import Suite
-from pytest_quantbench.tasks import Task
+from pytest_quantbench.tasks import MetricFn, Task
 
 SCORE_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
 
@@ -34,10 +33,12 @@ def predict(session: Session, data: EvalData, task: Task, id2label: dict[int, st
 
 
 class Scorer:
-    """Scores of sessions on their suite's eval split, through the task and the registry's metrics."""
+    """Scores of sessions on their suite's eval split, through the task and the metrics `metric` looks up."""
 
-    def __init__(self, cache: ArtifactCache, data: DataStore, registry: Registry, id2label: Callable) -> None:
-        self.cache, self.data, self.registry, self.id2label = cache, data, registry, id2label
+    def __init__(
+        self, cache: ArtifactCache, data: DataStore, metric: Callable[[str], MetricFn], id2label: Callable
+    ) -> None:
+        self.cache, self.data, self.metric, self.id2label = cache, data, metric, id2label
         self._memo = Memo()
 
     def evaluate(self, session: Session, suite: Suite, data: EvalData | None = None) -> dict[str, float]:
@@ -45,7 +46,7 @@ class Scorer:
         suite_data = self.data.of(suite)
         data = data or suite_data.eval
         predictions = predict(session, data, suite_data.task, self.id2label(suite))
-        return suite_data.task.score(suite.metrics, predictions, data.references, self.registry.metric)
+        return suite_data.task.score(suite.metrics, predictions, data.references, self.metric)
 
     def scores(self, model_id: str, suite: Suite, session: Callable[[], Session]) -> dict[str, float]:
         """A model's scores on the eval split, kept on disk under `model_id` and what it is scored on."""

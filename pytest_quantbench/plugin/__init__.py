@@ -76,6 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[state.REGISTRY] = registry = Registry()
     config.hook.pytest_quantbench_add_tasks(registry=registry)
     config.hook.pytest_quantbench_add_metrics(registry=registry)
+    config.hook.pytest_quantbench_add_backends(registry=registry)
     config.stash[state.CACHE] = Path(cache)
     config.stash[state.PROGRESS] = _terminal_progress(config)
     config.pluginmanager.register(reporting.Reports(config), reporting.PLUGIN_NAME)

@@ -1,7 +1,7 @@
 """The test functions that every suite file runs, parametrized per config (and per shape for latency).
 
 They only adapt: the work is `results.case.accuracy_outcome` and `measure.timing`; what they record goes
-through `results.serialize`.
+through `serialize`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_quantbench import serialize
 from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.measure.timing import Measurement, time_session, timing_result
 from pytest_quantbench.plugin.benchmark import Timer
-from pytest_quantbench.results import serialize
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench

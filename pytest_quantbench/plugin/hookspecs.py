@@ -30,6 +30,12 @@ def pytest_quantbench_add_tasks(registry: Registry) -> None:
     """Add tasks a suite can name in `task:`: `registry.add_task(MyTask())`, a `pytest_quantbench.tasks.Task`."""
 
 
+@hookspec
+def pytest_quantbench_add_backends(registry: Registry) -> None:
+    """Add backends a config can pick with `framework:`: `registry.add_backend(MyBackend)`, a
+    `pytest_quantbench.runtimes.base.Backend` subclass with a `name` and a `vocabulary`."""
+
+
 @hookspec(firstresult=True)
 def pytest_quantbench_case_result(case: Case, result: CaseResult) -> CaseResult | None:
     """Called before an accuracy case's result is stored (terminal table, card, JSON). Return a changed copy

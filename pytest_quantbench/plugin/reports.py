@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_quantbench import extras
+from pytest_quantbench import extras, serialize
 from pytest_quantbench.plugin import benchmark
 from pytest_quantbench.plugin.cases import RESULT_PROPERTY
 from pytest_quantbench.plugin.state import read_suite
@@ -19,7 +19,6 @@ from pytest_quantbench.records import CaseResult
 from pytest_quantbench.reports import card, compare
 from pytest_quantbench.reports import terminal as report
 from pytest_quantbench.results import run as results
-from pytest_quantbench.results import serialize
 from pytest_quantbench.suite import Suite
 
 PLUGIN_NAME = "quantbench-reports"

@@ -10,7 +10,6 @@ import pytest
 
 from pytest_quantbench.registry import Registry
 from pytest_quantbench.suite import Suite, load_suite
-from pytest_quantbench.tasks import BUILTIN
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 BENCH = pytest.StashKey["Bench"]()
 PROGRESS = pytest.StashKey[Callable[[str], None]]()
 REGISTRY = pytest.StashKey[Registry]()
-VOCABULARY: pytest.StashKey[Vocabulary | None] = pytest.StashKey()
+VOCABULARY: pytest.StashKey[Vocabulary] = pytest.StashKey()
 CACHE = pytest.StashKey[Path]()
 
 
@@ -31,9 +30,8 @@ def registry(config: pytest.Config) -> Registry:
 
 def read_suite(config: pytest.Config, path: Path) -> Suite:
     """A suite file, checked against the run's tasks and metrics (a user's hooks may add some)."""
-    reg = registry(config)
     if VOCABULARY not in config.stash:
-        config.stash[VOCABULARY] = reg.vocabulary() if reg.metrics or len(reg.tasks) > len(BUILTIN) else None
+        config.stash[VOCABULARY] = registry(config).vocabulary()
     return load_suite(path, config.stash[VOCABULARY])
 
 

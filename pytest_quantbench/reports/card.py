@@ -24,13 +24,13 @@ def render(run: Run) -> str:
 
 
 def _front_matter(suite: SuiteInfo) -> str:
-    lines = ["---", f"pipeline_tag: {suite.task}", "datasets:", f"- {suite.dataset['path']}", "metrics:"]
+    lines = ["---", f"pipeline_tag: {suite.task}", "datasets:", f"- {suite.dataset_path}", "metrics:"]
     return "\n".join([*lines, *(f"- {m}" for m in suite.metrics), "---", "", ""])
 
 
 def _body(run: Run, suite: SuiteInfo, level: int) -> str:
     h = "#" * level
-    samples = suite.dataset.get("num_eval_samples") or "All dataset"
+    samples = suite.num_eval_samples or "All dataset"
     lines = [
         f"**task**: `{suite.task}`  ",
         f"**Backend:** `onnxruntime {run.machine.onnxruntime if run.machine else '?'}` (CPUExecutionProvider)  ",
@@ -108,13 +108,13 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
     if not timings:
         return ["Not timed in this run."]
     spec = suite.time
-    warmup = f"{spec['warmup_rounds']} warm-up round{'' if spec['warmup_rounds'] == 1 else 's'}"
-    if spec.get("rounds"):
-        how = f"Time benchmarks were run for {spec['rounds']} rounds per config, after {warmup}."
+    warmup = f"{spec.warmup_rounds} warm-up round{'' if spec.warmup_rounds == 1 else 's'}"
+    if spec.rounds:
+        how = f"Time benchmarks were run for {spec.rounds} rounds per config, after {warmup}."
     else:
         how = (
             f"Time benchmarks ran, after {warmup}, until the mean was known to "
-            f"±{100 * spec.get('target_ci', 0.02):g}% (95% CI) or {spec.get('max_time_s', 2.0):g} s of calls."
+            f"±{100 * spec.target_ci:g}% (95% CI) or {spec.max_time_s:g} s of calls."
         )
     if any(t.paired_fp32 for t in timings):
         how += (

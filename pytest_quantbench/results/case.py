@@ -10,8 +10,9 @@ from pytest_quantbench.records import CaseResult
 from pytest_quantbench.verdicts import diagnosis
 
 if TYPE_CHECKING:
-    from pytest_quantbench.bench import Bench, Evaluation
     from pytest_quantbench.suite import Case
+    from pytest_quantbench.verdicts.gates import Evaluation
+    from pytest_quantbench.verdicts.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class AccuracyOutcome:
         return self.diagnosis.line() if self.diagnosis is not None else ""
 
 
-def accuracy_outcome(bench: Bench, case: Case, options: diagnosis.DiagnoseOptions) -> AccuracyOutcome:
+def accuracy_outcome(bench: Pipeline, case: Case, options: diagnosis.DiagnoseOptions) -> AccuracyOutcome:
     evaluation = bench.evaluate(case)
     verdict = evaluation.verdict
     found = diagnosis.for_case(bench, case, verdict.passed, options)

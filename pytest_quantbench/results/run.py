@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_quantbench import serialize
 from pytest_quantbench.records import CaseResult, MachineFacts, TimingResult
-from pytest_quantbench.results import serialize
-from pytest_quantbench.suite import Suite, jsonable
+from pytest_quantbench.suite import Suite, TimeSpec, jsonable
 
 KEY = "quantbench"
 LATEST = "latest"
@@ -67,15 +67,25 @@ class ConfigInfo:
 
 @dataclass(frozen=True)
 class SuiteInfo:
+    """A suite as a run's JSON keeps it: its settings as the card prints them, and its configs."""
+
     name: str
     task: str
     model: str
-    dataset: dict[str, Any]
+    dataset: dict[str, Any]  # the `dataset:` settings given, printed as they are
     metrics: tuple[str, ...]
     fixed: dict[str, Any]
     benchmarked: dict[str, list[Any]]
-    time: dict[str, Any]
+    time: TimeSpec
     configs: tuple[ConfigInfo, ...]
+
+    @property
+    def dataset_path(self) -> str:
+        return str(self.dataset["path"])
+
+    @property
+    def num_eval_samples(self) -> int | None:
+        return self.dataset.get("num_eval_samples")
 
     def config(self, config_id: str) -> ConfigInfo | None:
         return next((c for c in self.configs if c.id == config_id), None)
@@ -192,11 +202,7 @@ def resolve(spec: str, storage: Any) -> Path:
 
 
 def _suite(raw: dict[str, Any]) -> SuiteInfo:
-    configs = tuple(ConfigInfo(c["id"], c["settings"], c["baseline_id"], c.get("expect")) for c in raw["configs"])
-    return SuiteInfo(
-        raw["name"], raw["task"], raw["model"], raw["dataset"], tuple(raw["metrics"]), raw["fixed"],
-        raw["benchmarked"], raw["time"], configs,
-    )  # fmt: skip
+    return serialize.load(SuiteInfo, raw)
 
 
 def _timing(bench: dict[str, Any]) -> TimingRow:

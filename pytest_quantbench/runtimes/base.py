@@ -10,10 +10,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pytest_quantbench.records import QuantizationReport
 from pytest_quantbench.suite import Case
+from pytest_quantbench.suite.vocabulary import BackendVocabulary
+
+if TYPE_CHECKING:
+    from pytest_quantbench.artifacts.cache import ArtifactCache
+    from pytest_quantbench.artifacts.sources import Models
+    from pytest_quantbench.data.store import DataStore
 
 
 class Session(Protocol):
@@ -31,8 +37,15 @@ class QuantizedModel:
 
 
 class Backend(ABC):
+    """Made once per run with the stages before it: the cache, the model sources and the suites' data (which
+    knows each suite's task)."""
+
     name: ClassVar[str]
+    vocabulary: ClassVar[BackendVocabulary]  # what a suite may ask of it
     reads_onnx: ClassVar[bool] = False  # its models are ONNX graphs, which the diagnosis reads
+
+    def __init__(self, cache: ArtifactCache, models: Models, data: DataStore) -> None:
+        self.cache, self.models, self.data = cache, models, data
 
     @abstractmethod
     def quantized(self, case: Case) -> QuantizedModel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pytest_quantbench import serialize
 from pytest_quantbench.artifacts import quantize
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest
 from pytest_quantbench.artifacts.export import ONNX_FILE, export
@@ -12,9 +13,9 @@ from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import QuantizationReport
-from pytest_quantbench.results import serialize
 from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session
 from pytest_quantbench.suite import Case, FrameworkArgs
+from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
 
 X64_PRECISION_KEY = "session.x64quantprecision"  # U8U8 kernels instead of saturating U8S8 on x64 (no VNNI)
 EXPORT_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
@@ -37,10 +38,11 @@ def open_session(model_path: Path, args: FrameworkArgs, threads: int) -> Any:
 
 class OnnxRuntime(Backend):
     name = "onnxruntime"
+    vocabulary = BUILTIN_BACKENDS[name]
     reads_onnx = True
 
     def __init__(self, cache: ArtifactCache, models: Models, data: DataStore) -> None:
-        self.cache, self.models, self.data = cache, models, data
+        super().__init__(cache, models, data)
         self._memo = Memo()
 
     def export_key(self, case: Case) -> str:

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_quantbench.artifacts.cache import ArtifactCache
 from pytest_quantbench.artifacts.sources import Models
+from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import QuantizationReport
-from pytest_quantbench.registry import Registry
 from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session
 from pytest_quantbench.suite import Case, QuantConfig
+from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
 from pytest_quantbench.tasks import Task
 
 
@@ -83,9 +85,10 @@ class PyTorch(Backend):
     """The checkpoint itself, fp32 and quantized in memory: one model per suite, one int8 copy per setting."""
 
     name = "pytorch"
+    vocabulary = BUILTIN_BACKENDS[name]
 
-    def __init__(self, models: Models, registry: Registry) -> None:
-        self.models, self.registry = models, registry
+    def __init__(self, cache: ArtifactCache, models: Models, data: DataStore) -> None:
+        super().__init__(cache, models, data)
         self._memo = Memo()
 
     @staticmethod
@@ -95,7 +98,7 @@ class PyTorch(Backend):
 
     def model(self, case: Case) -> Any:
         suite = case.suite
-        task = self.registry.task(suite.task)
+        task = self.data.of(suite).task
         return self._memo(
             ("torch", str(suite.path)), lambda: load(self.models.model_dir(suite), task, suite.trust_remote_code)
         )

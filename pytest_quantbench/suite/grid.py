@@ -8,12 +8,13 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.suite.records import Case, QuantConfig, Suite, Threshold
-from pytest_quantbench.suite.vocabulary import PRESETS
+from pytest_quantbench.suite.vocabulary import PRESETS, BackendVocabulary
 
 MAX_CONFIGS = 4096  # a grid beyond this is a typo, not a benchmark; it would stall collection
 
@@ -36,17 +37,23 @@ def check_size(suite: Suite) -> None:
         )
 
 
-def expand(suite: Suite, thresholds: dict[str, Threshold], rules: list[Rule]) -> tuple[Case, ...]:
-    """Every combination of the benchmarked values, on top of the fixed ones; each rule must match one."""
+def expand(
+    suite: Suite, thresholds: dict[str, Threshold], rules: list[Rule], backends: Mapping[str, BackendVocabulary]
+) -> tuple[Case, ...]:
+    """Every combination of the benchmarked values, on top of the fixed ones; each rule must match one, and
+    each config's backend must run its quantization approach."""
     fixed, benchmarked = dict(suite.fixed), dict(suite.benchmarked)
     matched = [False] * len(rules)
     cases = []
     for values in itertools.product(*benchmarked.values()):
         point = tuple(zip(benchmarked, values, strict=True))
         config = QuantConfig(**{**fixed, **dict(point)})
-        if config.framework == "pytorch" and config.is_static:
+        approach = config.quantization_approach
+        if approach not in backends[config.framework].approaches:
             where = "benchmarked.framework" if "framework" in benchmarked else "fixed.framework"
-            msg = "pytorch runs dynamic quantization only: static configs need framework onnxruntime"
+            runs = " and ".join(backends[config.framework].approaches)
+            others = " or ".join(name for name, b in backends.items() if approach in b.approaches)
+            msg = f"{config.framework} runs {runs} quantization only: {approach} configs need framework {others}"
             raise SuiteError(suite.path, where, msg)
         case_thresholds, expect = dict(thresholds), None
         for i, rule in enumerate(rules):

@@ -129,10 +129,21 @@ class _Settings(_Section):
         return {key: _plain(getattr(self, key)) for key in self._order}
 
 
+def _vocabulary(info: ValidationInfo) -> Vocabulary:
+    return (info.context or {}).get("vocabulary") or Vocabulary.default()
+
+
+def _known_backend(name: Any, info: ValidationInfo) -> Any:
+    backends = tuple(_vocabulary(info).backends)
+    if name not in backends:
+        raise invalid(unknown_value(name, backends))
+    return name
+
+
 class FixedSchema(_Settings, title="fixed"):
     """Settings shared by every config of the suite."""
 
-    framework: Literal["onnxruntime", "pytorch"] = Field(
+    framework: Annotated[str, BeforeValidator(_known_backend)] = Field(
         "onnxruntime", description="onnxruntime, or pytorch: torch's dynamic int8 of the transformers model"
     )
     quantization_approach: Literal["dynamic", "static"] = Field("dynamic", description="dynamic or static int8")
@@ -263,10 +274,6 @@ class OverrideSchema(_Section, title="override"):
     )
 
 
-def _vocabulary(info: ValidationInfo) -> Vocabulary:
-    return (info.context or {}).get("vocabulary") or Vocabulary.default()
-
-
 def _known_task(task: Any, info: ValidationInfo) -> Any:
     tasks = tuple(_vocabulary(info).tasks)
     if task not in tasks:
@@ -349,7 +356,7 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     )  # fmt: skip
     grid.check_size(suite)
     rules = [_rule(path, rule, i, benchmarked, metrics, context) for i, rule in enumerate(model.overrides or [])]
-    object.__setattr__(suite, "cases", grid.expand(suite, thresholds, rules))
+    object.__setattr__(suite, "cases", grid.expand(suite, thresholds, rules, vocabulary.backends))
     return suite
 
 
@@ -445,6 +452,8 @@ def json_schema(vocabulary: Vocabulary | None = None) -> dict[str, Any]:
     metrics = list(dict.fromkeys(m for task in vocabulary.tasks.values() for m in task.metrics))
     properties = schema["properties"]
     properties["task"]["enum"] = list(vocabulary.tasks)
+    schema["$defs"]["FixedSchema"]["properties"]["framework"]["enum"] = list(vocabulary.backends)
+    schema["$defs"]["BenchmarkedSchema"]["properties"]["framework"]["items"]["enum"] = list(vocabulary.backends)
     properties["metrics"]["items"]["enum"] = metrics
     properties["thresholds"]["propertyNames"] = {"enum": metrics}
     override = schema["$defs"]["OverrideSchema"]["properties"]

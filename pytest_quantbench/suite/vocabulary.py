@@ -1,14 +1,13 @@
-"""The words a suite may use that depend on what the package can measure: tasks and their metrics.
+"""The words a suite may use that depend on what the package can measure: tasks, their metrics, backends.
 
-Plain data on purpose: a later registry of tasks and metrics (extended through hooks) only has to build a
-`Vocabulary`; the schema checks a suite against whichever one it is given.
+Plain data on purpose: the run's `registry.Registry` (extended through hooks) builds a `Vocabulary`, and
+the schema checks a suite against whichever one it is given.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # `datasets` builders that read local files: never need the hub.
 PACKAGED_BUILDERS = {"csv", "json", "parquet", "text", "arrow", "imagefolder", "audiofolder", "webdataset"}
@@ -28,15 +27,38 @@ class TaskVocabulary:
 
 
 @dataclass(frozen=True)
-class Vocabulary:
-    """The tasks a suite may name, each with its metrics and dataset defaults."""
+class BackendVocabulary:
+    """What a suite may ask of one `framework:` value."""
 
-    tasks: dict[str, TaskVocabulary]
+    approaches: tuple[str, ...]  # the quantization approaches it runs
+    description: str = ""
+
+
+CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
+SEQEVAL_METRICS = ("precision", "recall", "f1", "accuracy")
+# The words of the built-in tasks and backends: their modules (`tasks/`, `runtimes/`) take them from here,
+# so the suite stage knows them without importing the later stages.
+BUILTIN_TASKS: dict[str, TaskVocabulary] = {
+    "text-classification": TaskVocabulary(CLASSIFICATION_METRICS, ("accuracy",), {"primary": "sentence"}, ("label",)),
+    "image-classification": TaskVocabulary(
+        CLASSIFICATION_METRICS, ("accuracy",), {"primary": "image"}, ("label",), timed_by_length=False
+    ),
+    "token-classification": TaskVocabulary(SEQEVAL_METRICS, SEQEVAL_METRICS, {"primary": "sentence"}, ("ner_tags",)),
+}
+BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {
+    "onnxruntime": BackendVocabulary(("dynamic", "static"), "ONNX Runtime on the optimum export"),
+    "pytorch": BackendVocabulary(("dynamic",), "torch's dynamic int8 of the transformers model"),
+}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The tasks a suite may name, each with its metrics and dataset defaults, and the backends."""
+
+    tasks: Mapping[str, TaskVocabulary]
+    backends: Mapping[str, BackendVocabulary] = field(default_factory=lambda: BUILTIN_BACKENDS)
 
     @classmethod
-    @functools.cache
     def default(cls) -> Vocabulary:
-        """What the package measures itself: the built-in tasks (`pytest_quantbench.tasks`)."""
-        from pytest_quantbench.registry import Registry  # the tasks import the suite records
-
-        return Registry().vocabulary()
+        """What the package measures itself: the built-in tasks and backends."""
+        return cls(BUILTIN_TASKS, BUILTIN_BACKENDS)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pytest_quantbench.suite import DatasetSpec
+from pytest_quantbench.suite import DatasetSpec, TaskVocabulary
 
 # A metric as `score` uses it: predictions and references in, one number out.
 MetricFn = Callable[[list[Any], list[Any]], float]
@@ -33,13 +33,9 @@ class Task(ABC):
     """One kind of model and dataset: text, token or image classification, or a user's own."""
 
     name: ClassVar[str]
+    vocabulary: ClassVar[TaskVocabulary]  # what a suite of this task may say: metrics, dataset defaults
     model_class: ClassVar[str]  # the transformers auto class of its models
     export_task: ClassVar[str]  # the task optimum's ONNX exporter knows it by
-    metrics: ClassVar[tuple[str, ...]]  # what a suite may gate on
-    default_metrics: ClassVar[tuple[str, ...]]
-    default_data_keys: ClassVar[dict[str, str]]
-    default_ref_keys: ClassVar[tuple[str, ...]]
-    timed_by_length: ClassVar[bool] = True  # inputs have a length to time at (`time.input_lengths`)
     sort_by_length: ClassVar[bool] = False  # eval batches of like lengths pad less
 
     def load_processor(self, model_dir: Path) -> Any:

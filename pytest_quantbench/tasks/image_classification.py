@@ -6,19 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from pytest_quantbench.suite import DatasetSpec
+from pytest_quantbench.suite.vocabulary import BUILTIN_TASKS
 from pytest_quantbench.tasks.base import Encoded, Task
-from pytest_quantbench.tasks.text_classification import CLASSIFICATION_METRICS
 
 
 class ImageClassification(Task):
     name = "image-classification"
+    vocabulary = BUILTIN_TASKS[name]
     export_task = "image-classification"
     model_class = "AutoModelForImageClassification"
-    metrics = CLASSIFICATION_METRICS
-    default_metrics = ("accuracy",)
-    default_data_keys = {"primary": "image"}
-    default_ref_keys = ("label",)
-    timed_by_length = False
 
     def load_processor(self, model_dir: Path) -> Any:
         from transformers import AutoImageProcessor

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pytest_quantbench.suite import DatasetSpec
+from pytest_quantbench.suite.vocabulary import BUILTIN_TASKS
 from pytest_quantbench.tasks.base import Encoded, Task
-
-CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
 
 
 class TextClassification(Task):
     name = "text-classification"
+    vocabulary = BUILTIN_TASKS[name]
     export_task = "text-classification"
     model_class = "AutoModelForSequenceClassification"
-    metrics: ClassVar[tuple[str, ...]] = CLASSIFICATION_METRICS
-    default_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)
-    default_data_keys: ClassVar[dict[str, str]] = {"primary": "sentence"}
-    default_ref_keys: ClassVar[tuple[str, ...]] = ("label",)
     sort_by_length = True
     split_into_words = False  # token classification reads pre-split words
 

@@ -10,10 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from pytest_quantbench.suite import DatasetSpec
+from pytest_quantbench.suite.vocabulary import BUILTIN_TASKS, SEQEVAL_METRICS
 from pytest_quantbench.tasks.base import Encoded, MetricFn
 from pytest_quantbench.tasks.text_classification import TextClassification
-
-SEQEVAL_METRICS = ("precision", "recall", "f1", "accuracy")
 
 
 def first_subtokens(word_ids: list[int | None]) -> list[int]:
@@ -28,12 +27,9 @@ def first_subtokens(word_ids: list[int | None]) -> list[int]:
 
 class TokenClassification(TextClassification):
     name = "token-classification"
+    vocabulary = BUILTIN_TASKS[name]
     export_task = "token-classification"
     model_class = "AutoModelForTokenClassification"
-    metrics = SEQEVAL_METRICS
-    default_metrics = SEQEVAL_METRICS
-    default_data_keys = {"primary": "sentence"}  # the default suites have always had
-    default_ref_keys = ("ner_tags",)
     split_into_words = True
 
     def encode(
@@ -64,7 +60,7 @@ class TokenClassification(TextClassification):
     def score(
         self, metrics: tuple[str, ...], predictions: list[Any], references: list[Any], metric: Callable[[str], MetricFn]
     ) -> dict[str, float]:
-        from pytest_quantbench.measure.metrics import load_metric
+        from pytest_quantbench.tasks.metrics import load_metric
 
         builtin = [m for m in metrics if m in SEQEVAL_METRICS]
         scores = {}

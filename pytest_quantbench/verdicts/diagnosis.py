@@ -17,8 +17,8 @@ from pytest_quantbench.records import DiagnosisRecord, FallbackResult, HardwareR
 from pytest_quantbench.verdicts import fallback, hardware
 
 if TYPE_CHECKING:
-    from pytest_quantbench.bench import Bench
     from pytest_quantbench.suite import Case
+    from pytest_quantbench.verdicts.pipeline import Pipeline
 
 DIAGNOSE_SAMPLES = 8
 TOP = 5
@@ -104,13 +104,13 @@ class Diagnosis:
         return DiagnosisRecord(self.line(), self.findings, tuple(self.ranking[:TOP]), self.hardware, self.fallback)
 
 
-def hardware_risk(bench: Bench, case: Case) -> HardwareRisk | None:
+def hardware_risk(bench: Pipeline, case: Case) -> HardwareRisk | None:
     """The hardware-risk record every result of the case carries (None when the config has no risk)."""
     report = bench.quantized(case).report
     return hardware.risk_report(case.config, report.quantized_nodes, machine_facts().vnni)
 
 
-def diagnose(bench: Bench, case: Case, search: bool = False) -> Diagnosis:
+def diagnose(bench: Pipeline, case: Case, search: bool = False) -> Diagnosis:
     """Range check, sensitivity ranking and hardware record of a case; with `search`, the fallback too."""
     import onnx
 
@@ -144,7 +144,7 @@ def diagnose(bench: Bench, case: Case, search: bool = False) -> Diagnosis:
     return result
 
 
-def for_case(bench: Bench, case: Case, passed: bool, options: DiagnoseOptions) -> Diagnosis | Unavailable | None:
+def for_case(bench: Pipeline, case: Case, passed: bool, options: DiagnoseOptions) -> Diagnosis | Unavailable | None:
     """The diagnosis the options ask for, else None.
 
     A diagnosis that breaks must not hide the gate's verdict: it comes back as its own one-line cause.

@@ -21,8 +21,8 @@ from pytest_quantbench.runtimes.base import inputs_of
 from pytest_quantbench.verdicts import gates
 
 if TYPE_CHECKING:
-    from pytest_quantbench.bench import Bench
     from pytest_quantbench.suite import Case
+    from pytest_quantbench.verdicts.pipeline import Pipeline
 
 SEARCH_BATCHES = 4  # eval batches (of 32) each trial is scored on
 MAX_NODES = 64
@@ -44,14 +44,14 @@ def with_exclusion(case: Case, nodes: tuple[str, ...]) -> Case:
     return dataclasses.replace(case, id=f"{case.id}+fallback{len(nodes)}", config=config)
 
 
-def judge(bench: Bench, case: Case, data: EvalData, original: dict[str, float]) -> gates.Verdict:
+def judge(bench: Pipeline, case: Case, data: EvalData, original: dict[str, float]) -> gates.Verdict:
     """The case's gate on `data`, for the case's int8 model as the case's session options run it."""
     scores = bench.scorer.evaluate(bench.quantized_session(case, os.cpu_count()), case.suite, data)
     chance = bench.data.of(case.suite).task.chance(data.references)
     return gates.judge(original, scores, chance, dict(case.thresholds))
 
 
-def _latency_cost(bench: Bench, case: Case, trial: Case) -> float:
+def _latency_cost(bench: Pipeline, case: Case, trial: Case) -> float:
     """Median latency ratio, fallback over plain int8, at the suite's first timed shape."""
     suite = case.suite
     batch_size, input_length = suite.shapes[0]
@@ -68,7 +68,7 @@ def _latency_cost(bench: Bench, case: Case, trial: Case) -> float:
     return fallback / plain
 
 
-def search(bench: Bench, case: Case, ranked: list[str]) -> FallbackResult:
+def search(bench: Pipeline, case: Case, ranked: list[str]) -> FallbackResult:
     """Grow the fp32 set along `ranked` until the gate passes on the slice and then on the whole split."""
     suite = case.suite
     full = bench.eval_data(suite)

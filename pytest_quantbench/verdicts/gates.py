@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pytest_quantbench.errors import CollapseFailure, GateFailure
-from pytest_quantbench.records import MetricResult
-from pytest_quantbench.suite import Threshold
+from pytest_quantbench.records import MetricResult, QuantizationReport
+from pytest_quantbench.suite import Case, Threshold
 
 COLLAPSE_MARGIN = 0.1
 
@@ -51,6 +51,17 @@ class Verdict:
         if self.passed:
             return
         raise (CollapseFailure if self.collapsed else GateFailure)("; ".join(filter(None, [self.line(), cause])))
+
+
+@dataclass
+class Evaluation:
+    """Original vs quantized scores of a case and the gate's verdict."""
+
+    case: Case
+    original: dict[str, float]
+    quantized: dict[str, float]
+    verdict: Verdict
+    report: QuantizationReport
 
 
 def judge(

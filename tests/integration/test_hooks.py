@@ -49,6 +49,8 @@ def test_a_custom_metric_is_refused_for_another_task(suite_file, run, pytester) 
 def test_a_custom_task_runs_through_the_pipeline(suite_file, run, pytester) -> None:
     pytester.makeconftest(
         """
+        import dataclasses
+
         from pytest_quantbench.tasks.text_classification import TextClassification
 
         class Polarity(TextClassification):
@@ -56,7 +58,7 @@ def test_a_custom_task_runs_through_the_pipeline(suite_file, run, pytester) -> N
 
             name = "polarity"
             metrics = ("accuracy", "positive_share")
-            default_metrics = ("accuracy", "positive_share")
+            vocabulary = dataclasses.replace(TextClassification.vocabulary, metrics=metrics, default_metrics=metrics)
 
             def references(self, values, label_names, id2label):
                 return ["pos" if v else "neg" for v in values]

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
+from pytest_quantbench import serialize
 from pytest_quantbench.artifacts import ranges
 from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.records import FallbackResult, NodeError, RangeFinding
-from pytest_quantbench.results import serialize
 from pytest_quantbench.suite import FrameworkArgs, QuantConfig
 from pytest_quantbench.verdicts import fallback, hardware, sensitivity
 from pytest_quantbench.verdicts.diagnosis import Diagnosis

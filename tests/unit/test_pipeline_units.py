@@ -38,3 +38,27 @@ def test_hub_metric_offline_is_unavailable() -> None:
 
     with pytest.raises(SourceUnavailable, match="metric 'matthews_correlation' is not bundled"):
         Registry().metric("matthews_correlation")([1], [1])
+
+
+def test_a_registered_backend_is_a_framework_suites_may_name(tmp_path) -> None:
+    from pytest_quantbench.errors import SuiteError
+    from pytest_quantbench.runtimes.pytorch import PyTorch
+    from pytest_quantbench.suite import load_suite
+    from pytest_quantbench.suite.vocabulary import BackendVocabulary
+
+    class Static(PyTorch):
+        name = "torch-static"
+        vocabulary = BackendVocabulary(("static",))
+
+    registry = Registry()
+    suite = tmp_path / "s.suite.yaml"
+    suite.write_text("task: text-classification\nmodel_name_or_path: m\ndataset: {path: d}\n"
+                     "fixed: {framework: torch-static, quantization_approach: dynamic}\n")  # fmt: skip
+    with pytest.raises(SuiteError, match=r"fixed\.framework: unknown value 'torch-static'"):
+        load_suite(suite, registry.vocabulary())
+    registry.add_backend(Static)
+    with pytest.raises(SuiteError, match="torch-static runs static quantization only: dynamic configs need "
+                                         "framework onnxruntime or pytorch"):  # fmt: skip
+        load_suite(suite, registry.vocabulary())
+    suite.write_text(suite.read_text().replace("dynamic", "static"))
+    assert load_suite(suite, registry.vocabulary()).cases[0].config.framework == "torch-static"

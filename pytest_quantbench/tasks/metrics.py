@@ -13,7 +13,7 @@ from typing import Any
 
 from pytest_quantbench.artifacts import sources
 from pytest_quantbench.errors import SourceUnavailable
-from pytest_quantbench.tasks import MetricFn
+from pytest_quantbench.tasks.base import MetricFn
 
 BUNDLED_METRICS = Path(__file__).parent / "metric_modules"
 AVERAGED = {"f1", "precision", "recall"}  # macro-averaged so that multi-class tasks work
