@@ -177,6 +177,28 @@ class CaseResult:
 
 
 @dataclass(frozen=True)
+class OpTime:
+    """Time per call of one op type, summed over its nodes, in both models (ONNX Runtime's profiler)."""
+
+    op_type: str
+    original_ms: float
+    quantized_ms: float
+
+
+@dataclass(frozen=True)
+class SpeedDiagnosis:
+    """Why a quantized model is not faster: one cause and its fix, from the profiles of both sessions."""
+
+    cause: str
+    fix: str
+    op_times: tuple[OpTime, ...] = ()  # largest first
+
+    @property
+    def line(self) -> str:
+        return f"cause: {self.cause}; fix: {self.fix}"
+
+
+@dataclass(frozen=True)
 class LatencyStats:
     """Latency of a set of rounds, in ms; kept because saved runs drop the raw rounds."""
 
@@ -218,3 +240,4 @@ class TimingResult:
     quantization: QuantizationReport | None = None
     hardware_risk: HardwareRisk | None = None
     accuracy: dict[str, MetricResult] | None = None
+    speed_diagnosis: SpeedDiagnosis | None = None  # when the speed-up is below `speed.SLOW`

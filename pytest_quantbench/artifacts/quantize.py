@@ -22,6 +22,7 @@ INTEGER_OPS = {
     "QLinearLeakyRelu": "LeakyRelu", "QLinearSigmoid": "Sigmoid", "QLinearAveragePool": "AveragePool",
     "QLinearGlobalAveragePool": "GlobalAveragePool", "QLinearWhere": "Where",
     "QEmbedLayerNormalization": "EmbedLayerNormalization", "DynamicQuantizeLSTM": "LSTM",
+    "MatMulNBits": "MatMul",
 }  # fmt: skip
 QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
 ARTIFACT_FORMAT = 3  # bump when a quantized entry gains files or report fields (2: ranges.json, 3: graph_sha256)
@@ -76,7 +77,7 @@ def ort_quantization_config(config: QuantConfig, nodes_to_exclude: list[str]):
     from onnxruntime.quantization import QuantFormat, QuantizationMode, QuantType
     from optimum.onnxruntime.configuration import AutoQuantizationConfig, QuantizationConfig
 
-    dtype = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8}
+    dtype = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8, "int16": QuantType.QInt16, "uint16": QuantType.QUInt16}
     static = config.is_static
     fmt = config.format or ("qdq" if static else "qoperator")
     operators = config.operators_to_quantize
@@ -110,6 +111,64 @@ def _calibration_config(config: QuantConfig, dataset: Any):
 
 def quantize(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any = None) -> QuantizationReport:
     """Quantize `fp32_dir/model.onnx` into `out/model_quantized.onnx`; return the quantization report."""
+    if config.quantization_approach == "weight_only":
+        return weight_only(fp32_dir / ONNX_FILE, config, out / QUANTIZED_FILE)
+    if config.quantization_approach == "fp16":
+        return to_fp16(fp32_dir / ONNX_FILE, config, out / QUANTIZED_FILE)
+    return _int8(fp32_dir, config, out, calibration_data)
+
+
+def weight_only(source: Path, config: QuantConfig, target: Path) -> QuantizationReport:
+    """Blockwise 4/8-bit MatMul weights with ONNX Runtime's `MatMulNBitsQuantizer` (RTN or HQQ)."""
+    import onnx
+    from onnxruntime.quantization import matmul_nbits_quantizer as nbits
+
+    w = config.weight_only
+    if w.algorithm == "hqq":
+        algo: Any = nbits.HQQWeightOnlyQuantConfig(block_size=w.block_size, bits=w.bits)
+    else:
+        algo = nbits.DefaultWeightOnlyQuantConfig(
+            block_size=w.block_size, is_symmetric=w.symmetric, accuracy_level=w.accuracy_level, bits=w.bits
+        )
+    excluded = excluded_nodes(source, config.node_exclusion) + list(config.nodes_to_exclude)
+    with quiet():
+        try:
+            quantizer = nbits.MatMulNBitsQuantizer(
+                onnx.load(str(source)), bits=w.bits, block_size=w.block_size, is_symmetric=w.symmetric,
+                accuracy_level=w.accuracy_level, nodes_to_exclude=excluded, algo_config=algo,
+            )  # fmt: skip
+            quantizer.process()
+        except Exception as exc:
+            raise BuildError(f"weight-only quantization failed: {exc}") from exc
+    model = quantizer.model.model if hasattr(quantizer.model, "model") else quantizer.model
+    onnx.save(model, str(target))
+    report = quantization_report(target, ["MatMul"])
+    return dataclasses.replace(report, excluded_nodes=len(excluded))
+
+
+def to_fp16(source: Path, config: QuantConfig, target: Path) -> QuantizationReport:
+    """float16 weights and compute, fp32 inputs and outputs (`keep_io_types`), so feeds stay as they are."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    excluded = excluded_nodes(source, config.node_exclusion) + list(config.nodes_to_exclude)
+    with quiet():
+        try:
+            model = convert_float_to_float16(onnx.load(str(source)), keep_io_types=True, node_block_list=excluded)
+        except Exception as exc:
+            raise BuildError(f"fp16 conversion failed: {exc}") from exc
+    onnx.save(model, str(target))
+    counts = Counter(n.op_type for n in model.graph.node if n.op_type != "Cast" and n.name not in excluded)
+    total = sum(counts.values())
+    return QuantizationReport(
+        quantized_nodes=dict(sorted(counts.items())), total_quantized=total, quantized_nothing=total == 0,
+        graph_sha256=hashlib.sha256(model.graph.SerializeToString(deterministic=True)).hexdigest()[:24],
+        excluded_nodes=len(excluded),
+    )  # fmt: skip
+
+
+def _int8(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any) -> QuantizationReport:
+    """Dynamic or static int8 (16-bit activations for static QDQ) with optimum's `ORTQuantizer`."""
     from optimum.onnxruntime import ORTQuantizer
 
     source = fp32_dir / ONNX_FILE

@@ -6,6 +6,7 @@ through `serialize`.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import TYPE_CHECKING
 
@@ -62,7 +63,7 @@ def accuracy(
 def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -> None:
     """Latency and throughput of one model at one shape, with pytest-benchmark; an int8 model runs in pairs
     with its fp32 model, which gives its speed-up."""
-    from pytest_quantbench.verdicts import diagnosis
+    from pytest_quantbench.verdicts import diagnosis, speed
 
     m = quantbench_measurement
     case, suite = m.case, m.case.suite
@@ -79,4 +80,6 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
             m, timed, machine_facts(), quantbench.quantized(case).report, diagnosis.hardware_risk(quantbench, case),
             {r.name: r for r in evaluation.verdict.results} if evaluation else None,
         )  # fmt: skip
+        found = speed.diagnose(quantbench, m, feed, result.speedup)
+        result = dataclasses.replace(result, speed_diagnosis=found)
     timer.record(serialize.dump(result))

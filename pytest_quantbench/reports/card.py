@@ -140,7 +140,43 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
                 _time_row(suite, quantized, quantized.paired_fp32 or baselines.get((config.baseline_id, shape)))
             )
         lines += ["", f"Below, time metrics for {where}.", "", *table(header, body, markdown=True), ""]
-    return lines
+    return lines + _speed_diagnoses(run, suite)
+
+
+def _speed_diagnoses(run: Run, suite: SuiteInfo) -> list[str]:
+    """Why the configs that are not faster are not: the cause and fix, and the op times behind them."""
+    found = run.speed_diagnoses(suite.name)
+    if not found:
+        return []
+    header = [
+        *_settings_header(suite),
+        "",
+        "shape",
+        "speed-up",
+        "",
+        "cause",
+        "fix",
+        "",
+        "op times (ms/call, original -> quantized)",
+    ]
+    body = []
+    for t, d in found:
+        times = ", ".join(f"{o.op_type} {o.original_ms:.2f} -> {o.quantized_ms:.2f}" for o in d.op_times[:5])
+        speedup = f"x{t.speedup:.2f}" if t.speedup else "-"
+        body.append(
+            [
+                *_settings(suite, t.config_id),
+                SEPARATOR,
+                t.shape_id,
+                speedup,
+                SEPARATOR,
+                d.cause,
+                d.fix,
+                SEPARATOR,
+                times or "-",
+            ]
+        )
+    return ["Speed diagnosis (configs below x1.10):", "", *table(header, body, markdown=True), ""]
 
 
 def _time_row(suite: SuiteInfo, quantized: TimingRow, original: TimingRow | None) -> list[str]:

@@ -36,4 +36,10 @@ def summary_lines(run: Run) -> list[str]:
             rows.append([suite.name, config.id, drop, speedup_range(speedups.get(config.id, [])), verdict])
     if not rows:
         return []
-    return table(["suite", "config", "metric original->quantized (change)", "speed-up vs fp32", "verdict"], rows)
+    header = ["suite", "config", "metric original->quantized (change)", "speed-up vs fp32", "verdict"]
+    slow = [
+        f"speed {suite.name} {t.config_id} (x{t.speedup:.2f} at {t.shape_id}): {d.line}"
+        for suite in run.suites
+        for t, d in run.speed_diagnoses(suite.name)
+    ]
+    return [*table(header, rows), *slow]

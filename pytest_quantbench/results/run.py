@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_quantbench import serialize
-from pytest_quantbench.records import CaseResult, MachineFacts, TimingResult
+from pytest_quantbench.records import CaseResult, MachineFacts, SpeedDiagnosis, TimingResult
 from pytest_quantbench.suite import Suite, TimeSpec, jsonable
 
 KEY = "quantbench"
@@ -50,6 +50,10 @@ class TimingRow:
     @property
     def shape(self) -> tuple[int, int | None]:
         return (self.batch_size, self.input_length)
+
+    @property
+    def shape_id(self) -> str:
+        return f"bs{self.batch_size}" + (f"-len{self.input_length}" if self.input_length else "")
 
     @property
     def throughput(self) -> float:
@@ -105,6 +109,14 @@ class Run:
 
     def timings_of(self, suite: str) -> list[TimingRow]:
         return [t for t in self.timings if t.suite == suite]
+
+    def speed_diagnoses(self, suite: str) -> list[tuple[TimingRow, SpeedDiagnosis]]:
+        """Each config's first diagnosed shape (its cause is the same at the others, or close)."""
+        found: dict[str, tuple[TimingRow, SpeedDiagnosis]] = {}
+        for t in self.timings_of(suite):
+            if t.result is not None and t.result.speed_diagnosis is not None:
+                found.setdefault(t.config_id, (t, t.result.speed_diagnosis))
+        return list(found.values())
 
     def shapes(self, suite: str) -> list[tuple[int, int | None]]:
         return sorted({t.shape for t in self.timings_of(suite)}, key=lambda s: (s[0], s[1] or 0))

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from pytest_quantbench import serialize
 from pytest_quantbench.artifacts import quantize
-from pytest_quantbench.artifacts.cache import ArtifactCache, digest
+from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays, library_versions
 from pytest_quantbench.artifacts.export import ONNX_FILE, export
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import QuantizationReport
-from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session
+from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session, inputs_of
 from pytest_quantbench.suite import Case, FrameworkArgs
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
 
@@ -22,18 +24,47 @@ EXPORT_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transform
 REPORT_FILE = "report.json"
 
 
-def open_session(model_path: Path, args: FrameworkArgs, threads: int) -> Any:
-    """An ONNX Runtime CPU session with the config's optimization level and precision option."""
+def open_session(model_path: Path, args: FrameworkArgs, threads: int, level: int | None = None) -> Any:
+    """An ONNX Runtime CPU session with the config's optimization level (or `level`) and precision option."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel(args.optimization_level)
+    options.graph_optimization_level = ort.GraphOptimizationLevel(args.optimization_level if level is None else level)
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     if args.x64_quant_precision:
         options.add_session_config_entry(X64_PRECISION_KEY, "1")
     return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+
+
+def profile_op_times(
+    model_path: Path, args: FrameworkArgs, threads: int, level: int, feed: dict[str, Any], calls: int
+) -> dict[str, float]:
+    """Run `calls` profiled calls (after one warm-up) and sum each op type's kernel time per call, in ms."""
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel(level)
+        options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = threads, 1, 3
+        if args.x64_quant_precision:
+            options.add_session_config_entry(X64_PRECISION_KEY, "1")
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(tmp, "profile"))
+        session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        inputs = inputs_of(session, feed)
+        for _ in range(calls + 1):
+            session.run(None, inputs)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    totals: dict[str, float] = {}
+    runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
+    start = runs[1]["ts"] if len(runs) > 1 else 0  # the first profiled call warms this session up
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e.get("ts", 0) >= start:
+            op = e.get("args", {}).get("op_name", "?")
+            totals[op] = totals.get(op, 0.0) + e["dur"] / 1e3 / calls
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
 
 class OnnxRuntime(Backend):
@@ -46,8 +77,6 @@ class OnnxRuntime(Backend):
         self._memo = Memo()
 
     def export_key(self, case: Case) -> str:
-        from pytest_quantbench.artifacts.cache import library_versions
-
         model_hash = self.models.model_hash(case.suite)
         opset = case.config.framework_args.opset
         task = self.data.of(case.suite).task.export_task
@@ -87,19 +116,39 @@ class OnnxRuntime(Backend):
 
         return self._memo(("quantized", key), read)
 
-    def open(self, model_path: Path, args: FrameworkArgs, threads: int) -> Any:
+    def open(self, model_path: Path, args: FrameworkArgs, threads: int, level: int) -> Any:
         """One session per model file and session settings for the whole run."""
-        key = ("session", str(model_path), args.optimization_level, threads, args.x64_quant_precision)
-        return self._memo(key, lambda: open_session(model_path, args, threads))
+        key = ("session", str(model_path), level, threads, args.x64_quant_precision)
+        return self._memo(key, lambda: open_session(model_path, args, threads, level))
+
+    @staticmethod
+    def level(case: Case, role: str) -> int:
+        """The session's graph optimization level: the quantized model may have its own."""
+        args = case.config.framework_args
+        return args.optimization_level if role == "original" else args.quantized_level
 
     def session(self, case: Case, role: str, threads: int | None = None) -> Session:
         path = self.original(case) if role == "original" else self.quantized(case).path
         args = case.config.framework_args
-        return self.open(path, args, threads or args.intra_op_num_threads)
+        return self.open(path, args, threads or args.intra_op_num_threads, self.level(case, role))
+
+    def profile(self, case: Case, role: str, feed: dict[str, Any], calls: int) -> dict[str, float]:
+        """Milliseconds per call of each op type (ONNX Runtime's profiler, on a session of its own, with the
+        case's settings), kept on disk: a warm rerun profiles nothing again."""
+        args = case.config.framework_args
+        path = self.original(case) if role == "original" else self.quantized(case).path
+        level, threads = self.level(case, role), args.intra_op_num_threads
+        key = digest(
+            "profile", self.model_id(case, role), threads, calls, hash_arrays(feed), library_versions(EXPORT_LIBRARIES)
+        )
+
+        def build(out: Path) -> None:
+            (out / "op_times.json").write_text(json.dumps(profile_op_times(path, args, threads, level, feed, calls)))
+
+        return json.loads((self.cache.build("profile", key, build) / "op_times.json").read_text())
 
     def model_id(self, case: Case, role: str) -> str:
-        args = case.config.framework_args
-        runtime = (args.optimization_level, args.x64_quant_precision)
+        runtime = (self.level(case, role), case.config.framework_args.x64_quant_precision)
         if role == "original":
             return f"onnx-{self.export_key(case)}-{runtime}"
         return f"onnx-graph-{self.quantized(case).report.graph_sha256}-{runtime}"

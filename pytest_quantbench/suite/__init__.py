@@ -16,6 +16,7 @@ from pytest_quantbench.suite.records import (
     Suite,
     Threshold,
     TimeSpec,
+    WeightOnly,
     jsonable,
 )
 from pytest_quantbench.suite.vocabulary import PACKAGED_BUILDERS, PRESETS, TaskVocabulary, Vocabulary
@@ -34,6 +35,7 @@ __all__ = [
     "Threshold",
     "TimeSpec",
     "Vocabulary",
+    "WeightOnly",
     "json_schema",
     "jsonable",
     "load_suite",

@@ -55,6 +55,9 @@ def expand(
             others = " or ".join(name for name, b in backends.items() if approach in b.approaches)
             msg = f"{config.framework} runs {runs} quantization only: {approach} configs need framework {others}"
             raise SuiteError(suite.path, where, msg)
+        if (config.activations_dtype or "").endswith("16") and not config.is_static:
+            where = "benchmarked.activations_dtype" if "activations_dtype" in benchmarked else "fixed.activations_dtype"
+            raise SuiteError(suite.path, where, "16-bit activations need quantization_approach: static (QDQ)")
         case_thresholds, expect = dict(thresholds), None
         for i, rule in enumerate(rules):
             if all(dict(point).get(k) == v for k, v in rule.when.items()):
@@ -91,7 +94,13 @@ def id_token(key: str, value: Any) -> str:
         return f"{value.method}{value.num_calibration_samples}{pad}"
     if key == "framework_args":
         parts = [f"opset{value.opset}" if value.opset else "", f"O{value.optimization_level}"]
+        if value.quantized_optimization_level is not None:
+            parts.append(f"Oq{value.quantized_optimization_level}")
         parts += [f"t{value.intra_op_num_threads}", "x64prec" if value.x64_quant_precision else ""]
+        return "-".join(p for p in parts if p)
+    if key == "weight_only":
+        parts = [f"w{value.bits}", f"b{value.block_size}", value.algorithm, "" if value.symmetric else "asym"]
+        parts.append("" if value.accuracy_level is None else f"acc{value.accuracy_level}")
         return "-".join(p for p in parts if p)
     if isinstance(value, bool):
         return key if value else f"no-{key}"

@@ -51,6 +51,25 @@ class FrameworkArgs:
     optimization_level: int = 99
     intra_op_num_threads: int = 1
     x64_quant_precision: bool = False  # ONNX Runtime's U8U8 kernels instead of saturating U8S8 (x64, no VNNI)
+    # the quantized session's own level (None: the original's): QDQ pairs fuse into integer kernels from 2 on
+    quantized_optimization_level: int | None = None
+
+    @property
+    def quantized_level(self) -> int:
+        return (
+            self.optimization_level if self.quantized_optimization_level is None else self.quantized_optimization_level
+        )
+
+
+@dataclass(frozen=True)
+class WeightOnly:
+    """`quantization_approach: weight_only`: blockwise 4/8-bit weights (ONNX Runtime's `MatMulNBits`)."""
+
+    bits: int = 4
+    block_size: int = 32
+    symmetric: bool = True
+    accuracy_level: int | None = None  # MatMulNBits' compute type: 4 is int8, None the kernel's default
+    algorithm: str = "rtn"  # rtn | hqq
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,7 @@ class QuantConfig:
     node_exclusion: tuple[str, ...] = ()
     nodes_to_exclude: tuple[str, ...] = ()
     calibration: Calibration = Calibration()
+    weight_only: WeightOnly = WeightOnly()
     framework_args: FrameworkArgs = FrameworkArgs()
 
     @property
@@ -119,7 +139,10 @@ class Case:
         """Id of the fp32 model this config is compared with (shared by configs that export alike)."""
         from pytest_quantbench.suite.grid import id_token  # the grid builds cases, so it imports this module
 
-        tokens = [id_token(k, v) for k, v in self.point if k in ("framework", "framework_args")]
+        def original(key: str, value: Any) -> Any:  # the quantized session's level is not the original's
+            return dataclasses.replace(value, quantized_optimization_level=None) if key == "framework_args" else value
+
+        tokens = [id_token(k, original(k, v)) for k, v in self.point if k in ("framework", "framework_args")]
         return "-".join(["fp32", *tokens])
 
 

@@ -36,6 +36,7 @@ from pytest_quantbench.suite.records import (
     Suite,
     Threshold,
     TimeSpec,
+    WeightOnly,
 )
 from pytest_quantbench.suite.vocabulary import PACKAGED_BUILDERS, PRESETS, TaskVocabulary, Vocabulary
 
@@ -102,6 +103,22 @@ class FrameworkArgsSchema(_Section, title="framework_args"):
     x64_quant_precision: bool = Field(
         False, description="ONNX Runtime's U8U8 kernels instead of saturating U8S8 (x64 without VNNI)"
     )
+    quantized_optimization_level: Literal[0, 1, 2, 3, 99] | None = Field(
+        None, description="the quantized session's level (default: optimization_level); QDQ fuses from 2 on"
+    )
+
+
+class WeightOnlySchema(_Section, title="weight_only"):
+    """Blockwise weight-only quantization of MatMul weights (ONNX Runtime's MatMulNBits)."""
+
+    record_type = WeightOnly
+    bits: Literal[4, 8] = Field(4, description="bits per weight")
+    block_size: Literal[16, 32, 64, 128, 256] = Field(32, description="weights sharing one scale")
+    symmetric: bool = Field(True, description="symmetric blocks (no zero point)")
+    accuracy_level: Literal[0, 1, 2, 3, 4] | None = Field(
+        None, description="MatMulNBits compute type: 4 int8, 1 fp32 (default: the kernel's)"
+    )
+    algorithm: Literal["rtn", "hqq"] = Field("rtn", description="rtn: round to nearest; hqq: half-quadratic")
 
 
 def _not_a_preset_typo(name: str) -> str:
@@ -146,12 +163,16 @@ class FixedSchema(_Settings, title="fixed"):
     framework: Annotated[str, BeforeValidator(_known_backend)] = Field(
         "onnxruntime", description="onnxruntime, or pytorch: torch's dynamic int8 of the transformers model"
     )
-    quantization_approach: Literal["dynamic", "static"] = Field("dynamic", description="dynamic or static int8")
+    quantization_approach: Literal["dynamic", "static", "weight_only", "fp16"] = Field(
+        "dynamic", description="dynamic or static int8, weight_only (4/8-bit MatMulNBits) or fp16"
+    )
     operators_to_quantize: list[Operator] = Field(None, description="ONNX op types; [] is optimum's default set")
     per_channel: bool = Field(False, description="per-channel weight scales")
     reduce_range: bool = Field(False, description="7-bit weights")
     weights_dtype: Dtype = Field("int8", description="type of the quantized weights")
-    activations_dtype: Dtype = Field(None, description="default: int8 (static), uint8 (dynamic)")
+    activations_dtype: Literal["int8", "uint8", "int16", "uint16"] = Field(
+        None, description="default: int8 (static), uint8 (dynamic); 16-bit for static QDQ only"
+    )
     weights_symmetric: bool = Field(True, description="symmetric weight ranges")
     activations_symmetric: bool = Field(False, description="symmetric activation ranges")
     format: Literal["qdq", "qoperator"] = Field(None, description="default: qdq (static), qoperator (dynamic)")
@@ -160,6 +181,7 @@ class FixedSchema(_Settings, title="fixed"):
     )
     nodes_to_exclude: list[Text] = Field([], description="node names kept in fp32")
     calibration: CalibrationSchema = Field(default_factory=CalibrationSchema, description="static only")
+    weight_only: WeightOnlySchema = Field(default_factory=WeightOnlySchema, description="weight_only only")
     framework_args: FrameworkArgsSchema = Field(default_factory=FrameworkArgsSchema, description="export and run")
 
 

@@ -46,7 +46,9 @@ BUILTIN_TASKS: dict[str, TaskVocabulary] = {
     "token-classification": TaskVocabulary(SEQEVAL_METRICS, SEQEVAL_METRICS, {"primary": "sentence"}, ("ner_tags",)),
 }
 BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {
-    "onnxruntime": BackendVocabulary(("dynamic", "static"), "ONNX Runtime on the optimum export"),
+    "onnxruntime": BackendVocabulary(
+        ("dynamic", "static", "weight_only", "fp16"), "ONNX Runtime on the optimum export"
+    ),
     "pytorch": BackendVocabulary(("dynamic",), "torch's dynamic int8 of the transformers model"),
 }
 

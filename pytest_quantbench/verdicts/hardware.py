@@ -28,13 +28,15 @@ def saturation_risk(config: QuantConfig, quantized_ops: dict[str, int]) -> bool:
     converted to U8S8 by ONNX Runtime's graph fusions on x64. Reduced-range (7-bit) weights keep a pair sum
     within int16, uint8 weights use U8U8 kernels, and the precision option asks for U8U8 as well.
     """
+    if config.quantization_approach not in ("dynamic", "static"):  # MatMulNBits and fp16 run no U8S8 GEMM
+        return False
     if config.weights_dtype != "int8" or config.reduce_range or config.framework_args.x64_quant_precision:
         return False
     if not INTEGER_GEMM_OPS & {op for op, n in quantized_ops.items() if n}:
         return False
     activations = config.activations_dtype or ("int8" if config.is_static else "uint8")
     fmt = config.format or ("qdq" if config.is_static else "qoperator")
-    fused = fmt == "qdq" and config.framework_args.optimization_level >= QDQ_FUSION_LEVEL
+    fused = fmt == "qdq" and config.framework_args.quantized_level >= QDQ_FUSION_LEVEL
     return activations == "uint8" or fused
 
 

@@ -1,0 +1,90 @@
+"""Weight-only, fp16 and 16-bit-activation configs, the quantized session's own level, and the speed
+diagnosis from real profiles, on the tiny BERT."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from conftest import SENTIMENT
+from pytest_quantbench.bench import Bench
+from pytest_quantbench.measure.timing import measurements
+from pytest_quantbench.suite import load_suite
+from pytest_quantbench.verdicts import speed
+
+MODES = (
+    SENTIMENT
+    + """
+    fixed:
+      framework_args: {opset: 13, optimization_level: 1, quantized_optimization_level: 99}
+      calibration: {num_calibration_samples: 50, padding: none}
+      operators_to_quantize: [MatMul]
+    benchmarked:
+      quantization_approach: [weight_only, fp16]
+    time: {batch_sizes: [1], input_lengths: [16], rounds: 2, warmup_rounds: 0}
+"""
+)
+ACTIVATIONS_16 = (
+    SENTIMENT.replace("name: tiny-sentiment", "name: a16")
+    + """
+    fixed:
+      quantization_approach: static
+      framework_args: {opset: 13, optimization_level: 1, quantized_optimization_level: 99}
+      calibration: {num_calibration_samples: 50, padding: none}
+      operators_to_quantize: [MatMul]
+    benchmarked:
+      activations_dtype: [int16, uint16]
+    time: {batch_sizes: [1], input_lengths: [16], rounds: 2, warmup_rounds: 0}
+"""
+)
+
+
+def test_weight_only_fp16_and_16bit_activations_build_gate_time_and_reach_the_card(suite_file, run, pytester) -> None:
+    suite_file("modes.suite.yaml", MODES)
+    suite_file("a16.suite.yaml", ACTIVATIONS_16)
+    result = run("--benchmark-json=out.json", "--quantbench-card=card.md")
+    result.assert_outcomes(passed=2 * (2 + 1 + 2))
+    data = json.loads((pytester.path / "out.json").read_text())
+    rows = {(a["suite"], a["config_id"]): a for a in data["quantbench"]["accuracy"]}
+    assert rows[("tiny-sentiment", "weight_only")]["quantization"]["quantized_nodes"]["MatMul"] >= 8  # MatMulNBits
+    assert rows[("tiny-sentiment", "fp16")]["quantization"]["total_quantized"] > 0
+    for dtype in ("int16", "uint16"):
+        assert rows[("a16", dtype)]["quantization"]["quantized_nodes"]["MatMul"] >= 8
+    card = (pytester.path / "card.md").read_text()
+    assert "`weight_only`" in card and "`fp16`" in card and "`uint16`" in card
+
+
+def test_a_slow_static_config_is_diagnosed_from_its_profiles(qb_cache: Path, tmp_path: Path) -> None:
+    """The unfused QDQ graph at optimization level 1 and the same graph fused at 99: the profiles, not the
+    timings, decide the cause (the speed-up handed in only says the case is slow)."""
+    path = tmp_path / "slow.suite.yaml"
+    path.write_text(
+        textwrap.dedent(
+            SENTIMENT
+            + """
+    fixed:
+      quantization_approach: static
+      operators_to_quantize: [Add, MatMul]
+      calibration: {num_calibration_samples: 50, padding: none}
+    benchmarked:
+      framework_args: [{opset: 13, optimization_level: 1}, {opset: 13, optimization_level: 1, quantized_optimization_level: 99}]
+    time: {batch_sizes: [1], input_lengths: [64], rounds: 2}
+"""
+        )
+    )
+    suite = load_suite(path)
+    bench = Bench(qb_cache)
+    unfused, fused = [m for m in measurements(suite) if m.role == "int8"]
+    feed = bench.timing_inputs(suite, 1, 64)
+    first = speed.diagnose(bench, unfused, feed, speedup=0.6)
+    assert first is not None and first.cause.startswith("QDQ pairs left unfused at optimization level 1")
+    assert first.fix == "framework_args: {quantized_optimization_level: 99}"
+    assert {o.op_type for o in first.op_times} >= {"QuantizeLinear", "DequantizeLinear"}
+    second = speed.diagnose(bench, fused, feed, speedup=0.6)
+    assert second is not None and "unfused" not in second.cause
+    assert speed.diagnose(bench, fused, feed, speedup=1.5) is None
+    assert (
+        bench.onnxruntime.level(fused.case, "quantized") == 99 and bench.onnxruntime.level(fused.case, "original") == 1
+    )
+    assert unfused.case.baseline_id == fused.case.baseline_id  # one fp32 baseline: its level is the same

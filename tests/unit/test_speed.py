@@ -1,0 +1,52 @@
+"""The speed diagnosis's rules, on op times as ONNX Runtime's profiler reports them (ms per call by op type)."""
+
+from __future__ import annotations
+
+from pytest_quantbench.records import QuantizationReport
+from pytest_quantbench.verdicts import speed
+
+FP32 = {"MatMul": 8.9, "Add": 1.0, "BiasGelu": 0.6, "LayerNormalization": 0.3, "Softmax": 0.2}
+
+
+def report(*ops: str) -> QuantizationReport:
+    return QuantizationReport({op: 4 for op in ops}, 4 * len(ops), False, ops)
+
+
+def test_unfused_qdq_at_a_low_level_asks_for_the_quantized_level() -> None:
+    int8 = {"MatMul": 8.0, "DequantizeLinear": 4.6, "QuantizeLinear": 1.7, "Add": 0.8}
+    cause, fix = speed.explain(report("MatMul"), FP32, int8, quantized_level=1, shape="bs1-len64")
+    assert cause.startswith("QDQ pairs left unfused at optimization level 1: QuantizeLinear/DequantizeLinear take 42%")
+    assert fix == "framework_args: {quantized_optimization_level: 99}"
+
+
+def test_qdq_left_after_fusion_blames_quantized_adds() -> None:
+    int8 = {"MatMul": 4.4, "DequantizeLinear": 2.5, "QLinearMatMul": 1.4, "QuantizeLinear": 1.1, "Add": 0.7}
+    cause, fix = speed.explain(report("Add", "MatMul"), FP32, int8, quantized_level=99, shape="bs1-len64")
+    assert cause == "QuantizeLinear/DequantizeLinear still take 36% of the quantized call after fusion"
+    assert fix.startswith("operators_to_quantize: [MatMul]")
+
+
+def test_activation_quantization_overhead_names_the_shape() -> None:
+    int8 = {"MatMulInteger": 3.0, "DynamicQuantizeLinear": 1.5, "Add": 0.5, "BiasGelu": 0.5}
+    cause, _ = speed.explain(report("MatMul"), FP32, int8, quantized_level=99, shape="bs1-len16")
+    assert cause == "activation quantization (DynamicQuantizeLinear) takes 27% of the quantized call at bs1-len16"
+
+
+def test_lost_fusions_are_named() -> None:
+    int8 = {"MatMulInteger": 3.0, "Add": 1.0, "Erf": 0.5, "Mul": 0.4}
+    cause, fix = speed.explain(report("MatMul"), FP32, int8, quantized_level=1, shape="bs1-len64")
+    assert cause == "fusions lost: BiasGelu, LayerNormalization run fused in the fp32 graph only"
+    assert fix == "framework_args: {quantized_optimization_level: 99}"
+
+
+def test_fp32_compute_left_says_it_was_not_quantized() -> None:
+    int8 = {"MatMul": 6.0, "BiasGelu": 0.6, "LayerNormalization": 0.3, "MatMulInteger": 1.0}
+    cause, _ = speed.explain(report("Add"), FP32, int8, quantized_level=99, shape="bs1-len64")
+    assert cause == "fp32 MatMul still takes 76% of the quantized call: those nodes were not quantized"
+
+
+def test_op_times_side_by_side_largest_first() -> None:
+    rows = speed.op_times({"MatMul": 8.0, "Add": 1.0}, {"MatMul": 4.0, "DequantizeLinear": 2.0})
+    assert [(r.op_type, r.original_ms, r.quantized_ms) for r in rows] == [
+        ("MatMul", 8.0, 4.0), ("DequantizeLinear", 0.0, 2.0), ("Add", 1.0, 0.0),
+    ]  # fmt: skip
