@@ -3,8 +3,9 @@
 When a speed-up is below `SLOW`, a few calls of the original and the quantized session run under ONNX
 Runtime's profiler (`runtimes.onnxruntime.profile_op_times`, cached) and the time per op type is compared.
 Causes, most specific first: nothing was quantized; QDQ pairs left unfused at the quantized session's
-optimization level; Q/DQ or activation-quantization overhead that fusion did not remove; fusions the fp32
-graph gets and the quantized one loses; fp32 compute that was never quantized.
+optimization level; int8 (S8S8) activations that ONNX Runtime's x86 fusions only partly take; Q/DQ or
+activation-quantization overhead that fusion did not remove; weight-only blocks dequantized at every call;
+fusions the fp32 graph gets and the quantized one loses; fp32 compute that was never quantized.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pytest_quantbench.records import OpTime, QuantizationReport, SpeedDiagnosis
+from pytest_quantbench.suite import QuantConfig
 
 if TYPE_CHECKING:
     from pytest_quantbench.measure.timing import Measurement
@@ -35,6 +37,7 @@ def _share(times: dict[str, float], ops: tuple[str, ...]) -> float:
 
 
 def explain(
+    config: QuantConfig,
     report: QuantizationReport,
     original: dict[str, float],
     quantized: dict[str, float],
@@ -44,11 +47,19 @@ def explain(
     """(cause, fix) from the op times (ms per call, by op type) of the original and the quantized session."""
     ops = list(report.operators_to_quantize or ())
     qdq = _share(quantized, QDQ_OPS)
+    nbits = _share(quantized, ("MatMulNBits",))
     if qdq >= 0.10 and quantized_level < QDQ_FUSION_LEVEL:
         return (
             f"QDQ pairs left unfused at optimization level {quantized_level}: QuantizeLinear/DequantizeLinear take "
             f"{qdq:.0%} of the quantized call",
             "framework_args: {quantized_optimization_level: 99}",
+        )
+    signed = config.is_static and (config.activations_dtype or "int8") == "int8"
+    if qdq >= 0.20 and signed and quantized.get("MatMul"):
+        return (
+            f"int8 (S8S8) activations: ONNX Runtime leaves part of the QDQ MatMuls unfused on this CPU, and "
+            f"QuantizeLinear/DequantizeLinear take {qdq:.0%} of the quantized call",
+            "activations_dtype: uint8 (U8S8 kernels; exact on VNNI CPUs, see the hardware risk without VNNI)",
         )
     if qdq >= 0.20:
         fix = (
@@ -62,6 +73,12 @@ def explain(
         return (
             f"activation quantization (DynamicQuantizeLinear) takes {dynamic:.0%} of the quantized call at {shape}",
             "larger batches or inputs amortise it; static quantization removes it",
+        )
+    if nbits >= 0.30:
+        return (
+            f"MatMulNBits takes {nbits:.0%} of the quantized call: weight-only quantization dequantizes its blocks "
+            "at every call, so it shrinks the model but buys compute only where a call is bound by reading weights",
+            "weight_only: {accuracy_level: 4} (int8 compute), or dynamic int8 for speed",
         )
     lost = [op for op in FUSED_OPS if original.get(op) and not quantized.get(op)]
     if lost:
@@ -103,5 +120,5 @@ def diagnose(bench: Pipeline, m: Measurement, feed: dict[str, Any], speedup: flo
     onnx = bench.onnxruntime
     original = onnx.profile(case, "original", feed, PROFILED_CALLS)
     quantized = onnx.profile(case, "quantized", feed, PROFILED_CALLS)
-    cause, fix = explain(report, original, quantized, onnx.level(case, "quantized"), m.shape_id)
+    cause, fix = explain(case.config, report, original, quantized, onnx.level(case, "quantized"), m.shape_id)
     return SpeedDiagnosis(cause, fix, op_times(original, quantized))

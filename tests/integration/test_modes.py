@@ -82,7 +82,7 @@ def test_a_slow_static_config_is_diagnosed_from_its_profiles(qb_cache: Path, tmp
     assert first.fix == "framework_args: {quantized_optimization_level: 99}"
     assert {o.op_type for o in first.op_times} >= {"QuantizeLinear", "DequantizeLinear"}
     second = speed.diagnose(bench, fused, feed, speedup=0.6)
-    assert second is not None and "unfused" not in second.cause
+    assert second is not None and not second.cause.startswith("QDQ pairs left unfused")
     assert speed.diagnose(bench, fused, feed, speedup=1.5) is None
     assert (
         bench.onnxruntime.level(fused.case, "quantized") == 99 and bench.onnxruntime.level(fused.case, "original") == 1

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pytest_quantbench.records import QuantizationReport
+from pytest_quantbench.suite import QuantConfig
 from pytest_quantbench.verdicts import speed
 
 FP32 = {"MatMul": 8.9, "Add": 1.0, "BiasGelu": 0.6, "LayerNormalization": 0.3, "Softmax": 0.2}
+
+
+DYNAMIC, STATIC = QuantConfig(), QuantConfig(quantization_approach="static", activations_dtype="uint8")
 
 
 def report(*ops: str) -> QuantizationReport:
@@ -14,34 +18,34 @@ def report(*ops: str) -> QuantizationReport:
 
 def test_unfused_qdq_at_a_low_level_asks_for_the_quantized_level() -> None:
     int8 = {"MatMul": 8.0, "DequantizeLinear": 4.6, "QuantizeLinear": 1.7, "Add": 0.8}
-    cause, fix = speed.explain(report("MatMul"), FP32, int8, quantized_level=1, shape="bs1-len64")
+    cause, fix = speed.explain(DYNAMIC, report("MatMul"), FP32, int8, quantized_level=1, shape="bs1-len64")
     assert cause.startswith("QDQ pairs left unfused at optimization level 1: QuantizeLinear/DequantizeLinear take 42%")
     assert fix == "framework_args: {quantized_optimization_level: 99}"
 
 
 def test_qdq_left_after_fusion_blames_quantized_adds() -> None:
     int8 = {"MatMul": 4.4, "DequantizeLinear": 2.5, "QLinearMatMul": 1.4, "QuantizeLinear": 1.1, "Add": 0.7}
-    cause, fix = speed.explain(report("Add", "MatMul"), FP32, int8, quantized_level=99, shape="bs1-len64")
+    cause, fix = speed.explain(STATIC, report("Add", "MatMul"), FP32, int8, quantized_level=99, shape="bs1-len64")
     assert cause == "QuantizeLinear/DequantizeLinear still take 36% of the quantized call after fusion"
     assert fix.startswith("operators_to_quantize: [MatMul]")
 
 
 def test_activation_quantization_overhead_names_the_shape() -> None:
     int8 = {"MatMulInteger": 3.0, "DynamicQuantizeLinear": 1.5, "Add": 0.5, "BiasGelu": 0.5}
-    cause, _ = speed.explain(report("MatMul"), FP32, int8, quantized_level=99, shape="bs1-len16")
+    cause, _ = speed.explain(DYNAMIC, report("MatMul"), FP32, int8, quantized_level=99, shape="bs1-len16")
     assert cause == "activation quantization (DynamicQuantizeLinear) takes 27% of the quantized call at bs1-len16"
 
 
 def test_lost_fusions_are_named() -> None:
     int8 = {"MatMulInteger": 3.0, "Add": 1.0, "Erf": 0.5, "Mul": 0.4}
-    cause, fix = speed.explain(report("MatMul"), FP32, int8, quantized_level=1, shape="bs1-len64")
+    cause, fix = speed.explain(DYNAMIC, report("MatMul"), FP32, int8, quantized_level=1, shape="bs1-len64")
     assert cause == "fusions lost: BiasGelu, LayerNormalization run fused in the fp32 graph only"
     assert fix == "framework_args: {quantized_optimization_level: 99}"
 
 
 def test_fp32_compute_left_says_it_was_not_quantized() -> None:
     int8 = {"MatMul": 6.0, "BiasGelu": 0.6, "LayerNormalization": 0.3, "MatMulInteger": 1.0}
-    cause, _ = speed.explain(report("Add"), FP32, int8, quantized_level=99, shape="bs1-len64")
+    cause, _ = speed.explain(DYNAMIC, report("Add"), FP32, int8, quantized_level=99, shape="bs1-len64")
     assert cause == "fp32 MatMul still takes 76% of the quantized call: those nodes were not quantized"
 
 
@@ -50,3 +54,19 @@ def test_op_times_side_by_side_largest_first() -> None:
     assert [(r.op_type, r.original_ms, r.quantized_ms) for r in rows] == [
         ("MatMul", 8.0, 4.0), ("DequantizeLinear", 0.0, 2.0), ("Add", 1.0, 0.0),
     ]  # fmt: skip
+
+
+def test_signed_static_activations_ask_for_uint8() -> None:
+    int8 = {"MatMul": 4.4, "DequantizeLinear": 2.5, "QLinearMatMul": 1.4, "QuantizeLinear": 1.1}
+    signed = QuantConfig(quantization_approach="static")
+    cause, fix = speed.explain(signed, report("MatMul"), FP32, int8, quantized_level=99, shape="bs1-len64")
+    assert cause.startswith("int8 (S8S8) activations: ONNX Runtime leaves part of the QDQ MatMuls unfused")
+    assert fix.startswith("activations_dtype: uint8")
+
+
+def test_weight_only_blocks_are_named() -> None:
+    int8 = {"MatMulNBits": 6.0, "Add": 1.0, "BiasGelu": 0.6, "LayerNormalization": 0.3}
+    weight_only = QuantConfig(quantization_approach="weight_only")
+    cause, fix = speed.explain(weight_only, report("MatMul"), FP32, int8, quantized_level=99, shape="bs4-len64")
+    assert cause.startswith("MatMulNBits takes 76% of the quantized call")
+    assert fix.startswith("weight_only: {accuracy_level: 4}")
