@@ -15,7 +15,7 @@ from pathlib import Path
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_versions
 from pytest_quantbench.extras import needs
 from pytest_quantbench.progress import Progress, say
-from pytest_quantbench.zoo import dinov2, minilm, mnist, movie_reviews, ner_corpus, tiny
+from pytest_quantbench.zoo import dinov2, minilm, mnist, movie_reviews, ner_corpus, resnet, tiny
 from pytest_quantbench.zoo.training import BuildContext, every_core
 
 
@@ -46,6 +46,7 @@ MODELS: dict[str, ModelRecipe] = {
     "minilm-sentiment": ModelRecipe(minilm.build_minilm_sentiment, "movie-reviews", 2),
     "minilm-ner": ModelRecipe(minilm.build_minilm_ner, "generated-ner", 8),
     "dinov2-vit-s14-mnist": ModelRecipe(dinov2.build_dinov2_vit_mnist, "mnist", 1),
+    "resnet-mnist": ModelRecipe(resnet.build_resnet_mnist, "mnist", 1),
     "tiny-bert-sentiment": ModelRecipe(tiny.build_tiny_bert_sentiment, "synthetic-sentiment", 2),
     "tiny-bert-ner": ModelRecipe(tiny.build_tiny_bert_ner, "synthetic-ner", 2),
     "tiny-vit-shapes": ModelRecipe(tiny.build_tiny_vit_shapes, "synthetic-shapes", 2),
