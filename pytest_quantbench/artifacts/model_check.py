@@ -28,6 +28,10 @@ def read_config(suite_path: Path, model_dir: Path) -> dict[str, Any]:
         raise ModelError(suite_path, FIELD, f"{path}: cannot be read as JSON: {exc}") from None
     if not isinstance(config, dict):
         raise ModelError(suite_path, FIELD, f"{path}: expected a JSON object, got {type(config).__name__}")
+    if processor_files and not _any(model_dir, processor_files):
+        raise ModelError(
+            suite_path, FIELD, f"{model_dir}: no {task} processor files (one of {', '.join(processor_files)})"
+        )
     return config
 
 
@@ -53,14 +57,14 @@ def check_model_dir(
         )  # fmt: skip
     if not _any(model_dir, WEIGHTS):
         raise ModelError(suite_path, FIELD, f"{model_dir}: no weights (*.safetensors or pytorch_model.bin)")
-    if processor_files and not _any(model_dir, processor_files):
-        raise ModelError(
-            suite_path, FIELD, f"{model_dir}: no {task} processor files (one of {', '.join(processor_files)})"
-        )
     architectures = config.get("architectures") or []
     if head_suffix and architectures and not any(str(a).endswith(head_suffix) for a in architectures):
         raise ModelError(
             suite_path, FIELD, f"{where}: architectures: {', '.join(map(str, architectures))} has no head for {task} "
             f"(expected *{head_suffix})",
         )  # fmt: skip
+    if processor_files and not _any(model_dir, processor_files):
+        raise ModelError(
+            suite_path, FIELD, f"{model_dir}: no {task} processor files (one of {', '.join(processor_files)})"
+        )
     return config

@@ -6,6 +6,8 @@ A word's tag is predicted at its first sub-token, the convention its models are 
 
 from __future__ import annotations
 
+import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,14 @@ def first_subtokens(word_ids: list[int | None]) -> list[int]:
     return starts
 
 
+def byte_level(tokenizer: Any) -> bool:
+    """A byte-level BPE tokenizer: its pre-tokenizer (fast) or its class (slow) takes `add_prefix_space`."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        return '"ByteLevel"' in json.dumps(json.loads(backend.to_str()).get("pre_tokenizer"))
+    return "add_prefix_space" in inspect.signature(type(tokenizer).__init__).parameters
+
+
 class TokenClassification(TextClassification):
     name = "token-classification"
     vocabulary = BUILTIN_TASKS[name]
@@ -39,7 +49,7 @@ class TokenClassification(TextClassification):
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        if hasattr(tokenizer, "add_prefix_space") and not tokenizer.add_prefix_space:
+        if byte_level(tokenizer) and not getattr(tokenizer, "add_prefix_space", False):
             tokenizer = AutoTokenizer.from_pretrained(model_dir, add_prefix_space=True)
         return tokenizer
 
