@@ -12,7 +12,7 @@ WORDS = "the a movie film plot was is good bad great awful dull fine anna ben wo
 TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
 LABELS = ["NEGATIVE", "POSITIVE"]
 SHAPES = ["horizontal", "vertical", "diagonal"]
-POSITIONS = 64
+POSITIONS = 512
 
 
 def _labels(head: str) -> dict[str, Any]:
@@ -35,7 +35,9 @@ def byte_level_tokenizer(out: Path) -> None:
     from transformers import RobertaTokenizerFast
 
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator([" ".join(WORDS)] * 4, vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    bpe.train_from_iterator(
+        [" ".join(WORDS)] * 4, vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    )
     bpe.save_model(str(out))
     RobertaTokenizerFast(
         vocab_file=str(out / "vocab.json"), merges_file=str(out / "merges.txt"), model_max_length=POSITIONS - 2
@@ -50,8 +52,14 @@ def unigram_tokenizer(out: Path, fast_class: str) -> None:
     tokenizer = Tokenizer(models.Unigram())
     tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
     tokenizer.decoder = decoders.Metaspace()
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] if "Deberta" in fast_class else ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-    trainer = trainers.UnigramTrainer(vocab_size=120, special_tokens=specials, unk_token=specials[1 if "Deberta" in fast_class else 3])
+    specials = (
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        if "Deberta" in fast_class
+        else ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    )
+    trainer = trainers.UnigramTrainer(
+        vocab_size=120, special_tokens=specials, unk_token=specials[1 if "Deberta" in fast_class else 3]
+    )
     tokenizer.train_from_iterator([" ".join(WORDS)] * 8, trainer)
     getattr(transformers, fast_class)(tokenizer_object=tokenizer, model_max_length=POSITIONS - 2).save_pretrained(out)
 
@@ -69,7 +77,10 @@ TEXT_FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
 IMAGE_FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
     "vit": ("ViTConfig", {"image_size": 16, "patch_size": 8}),
     "deit": ("DeiTConfig", {"image_size": 16, "patch_size": 8}),
-    "swin": ("SwinConfig", {"image_size": 16, "patch_size": 4, "embed_dim": 8, "depths": [1], "num_heads": [2], "window_size": 2}),
+    "swin": (
+        "SwinConfig",
+        {"image_size": 16, "patch_size": 4, "embed_dim": 8, "depths": [1], "num_heads": [2], "window_size": 2},
+    ),
     "convnext": ("ConvNextConfig", {"num_stages": 2, "hidden_sizes": [8, 16], "depths": [1, 1], "image_size": 16}),
     "resnet": ("ResNetConfig", {"embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1], "layer_type": "basic"}),
 }
@@ -94,7 +105,11 @@ def text_model(out: Path, model_type: str = "bert", head: str = "sequence") -> P
     config = getattr(transformers, config_class)(
         vocab_size=vocab, max_position_embeddings=POSITIONS, **{**sizes, **extra}, **_labels(head)
     )
-    auto = transformers.AutoModelForTokenClassification if head == "token" else transformers.AutoModelForSequenceClassification
+    auto = (
+        transformers.AutoModelForTokenClassification
+        if head == "token"
+        else transformers.AutoModelForSequenceClassification
+    )
     torch.manual_seed(0)
     auto.from_config(config).save_pretrained(out)
     return out

@@ -28,10 +28,6 @@ def read_config(suite_path: Path, model_dir: Path) -> dict[str, Any]:
         raise ModelError(suite_path, FIELD, f"{path}: cannot be read as JSON: {exc}") from None
     if not isinstance(config, dict):
         raise ModelError(suite_path, FIELD, f"{path}: expected a JSON object, got {type(config).__name__}")
-    if processor_files and not _any(model_dir, processor_files):
-        raise ModelError(
-            suite_path, FIELD, f"{model_dir}: no {task} processor files (one of {', '.join(processor_files)})"
-        )
     return config
 
 

@@ -15,7 +15,7 @@ from pytest_quantbench.artifacts.model_check import check_model_dir
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data import prepare, validate
 from pytest_quantbench.data.prepare import EvalData
-from pytest_quantbench.errors import InputError
+from pytest_quantbench.errors import BuildError, InputError, SourceUnavailable
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.progress import Progress, say
 from pytest_quantbench.suite import Suite
@@ -77,11 +77,10 @@ class SuiteData:
         def load() -> Any:
             try:
                 return prepare.load_split(self.suite.dataset, name, self.cache, self.progress)
-            except ValueError as exc:
-                problem = validate.unknown_split(self.suite, name, exc)
-                if problem is None:
-                    raise
-                raise problem from None
+            except (SourceUnavailable, BuildError):  # already one line (the hub, a builtin recipe)
+                raise
+            except Exception as exc:  # a file datasets cannot read, a split that is not there
+                raise validate.load_failure(self.suite, name, exc) from None
 
         return self._memo(("split", name), load)
 

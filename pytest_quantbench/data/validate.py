@@ -96,11 +96,23 @@ def check_lengths(suite: Suite, config: dict[str, Any]) -> None:
             raise DataError(suite.path, f"time.input_lengths[{i}]", f"{length} is above {where}")
 
 
-def unknown_split(suite: Suite, split: str, exc: ValueError) -> DataError | None:
-    """`datasets`' error for a split that is not there, as one line listing the splits there are."""
+def load_failure(suite: Suite, split: str, exc: Exception) -> DataError:
+    """`datasets`' error while loading a split as one line: an unknown or empty split, or the root cause."""
     text = str(exc)
-    if "Unknown split" not in text:
-        return None
-    known = text.split("Should be one of", 1)[1].strip(" .") if "Should be one of" in text else ""
     field = "dataset.eval_split" if split == suite.dataset.eval_split else "dataset.calibration_split"
-    return DataError(suite.path, field, f"no split '{split}' in the dataset" + (f" (splits: {known})" if known else ""))
+    if isinstance(exc, ValueError) and text.startswith("Unknown split"):
+        known = text.split("Should be one of", 1)[1].strip(" .") if "Should be one of" in text else ""
+        return DataError(
+            suite.path, field, f"no split '{split}' in the dataset" + (f" (splits: {known})" if known else "")
+        )
+    if isinstance(exc, ValueError) and "corresponds to no data" in text:
+        return DataError(suite.path, field, f"split '{split}' is empty")
+    reasons: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(reasons) < 4:
+        line = " ".join(str(cause).split())
+        if line and line not in reasons:
+            reasons.append(line)
+        cause = cause.__cause__ or cause.__context__
+    reason = ": ".join(reasons) or type(exc).__name__
+    return DataError(suite.path, "dataset", f"datasets cannot load split '{split}': {reason}")
