@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import tiny_models as tm
+
 from pytest_quantbench.artifacts import quantize
 from pytest_quantbench.bench import Bench
 from pytest_quantbench.errors import BuildError
