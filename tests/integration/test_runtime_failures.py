@@ -13,9 +13,10 @@ import tiny_models as tm
 from pytest_quantbench.artifacts import quantize
 from pytest_quantbench.bench import Bench
 from pytest_quantbench.errors import BuildError
+from pytest_quantbench.measure.timing import time_session
 from pytest_quantbench.runtimes.base import run_checked
 from pytest_quantbench.runtimes.onnxruntime import open_session
-from pytest_quantbench.suite import FrameworkArgs, load_suite
+from pytest_quantbench.suite import FrameworkArgs, TimeSpec, load_suite
 
 
 def _add_model(path: Path) -> Path:
@@ -42,6 +43,28 @@ def test_a_failing_run_names_the_model_inputs_and_shapes(tmp_path: Path) -> None
     message = str(info.value)
     assert message.startswith(f"running {tmp_path / 'add.onnx'} on inputs x [2, 5] float32 failed: ")
     assert "\n" not in message and "x" in message.split("failed: ", 1)[1]
+
+
+class _Timer:
+    """pytest-benchmark's `pedantic`, untimed: runs the call `rounds` times."""
+
+    disabled = False
+
+    def times(self) -> list[float] | None:
+        return None
+
+    def pedantic(self, fn, args, setup, rounds, warmup_rounds, iterations) -> None:
+        for _ in range(rounds + warmup_rounds):
+            fn(*args)
+
+
+@pytest.mark.parametrize("rounds", [None, 2], ids=["adaptive", "fixed"])
+def test_a_failing_timed_call_is_one_line(tmp_path: Path, rounds: int | None) -> None:
+    """Whether the warm-up (adaptive rounds) or pytest-benchmark's own call (fixed rounds) hits it."""
+    session = open_session(_add_model(tmp_path / "add.onnx"), FrameworkArgs(), threads=1)
+    spec = TimeSpec(rounds=rounds, warmup_rounds=0)
+    with pytest.raises(BuildError, match=r"^running .*add.onnx on inputs x \[4\] float32 failed: [^\n]+$"):
+        time_session(_Timer(), session, {"x": np.zeros(4, np.float32)}, spec)
 
 
 def test_a_model_onnx_runtime_cannot_load_is_one_line(tmp_path: Path) -> None:
