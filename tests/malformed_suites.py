@@ -119,7 +119,11 @@ MALFORMED = [
     ),
     # the reader: duplicate keys, unsafe tags, and documents far beyond a suite file's size
     (BASE + "task: token-classification\n", "task", "duplicate key (lines 3 and 6)"),
-    (BASE + "fixed:\n  per_channel: true\n  per_channel: false\n", "per_channel", "duplicate key (lines 7 and 8)"),
+    (
+        BASE + "fixed:\n  per_channel: true\n  per_channel: false\n",
+        "fixed.per_channel",
+        "duplicate key (lines 7 and 8)",
+    ),
     (BASE + "fixed: !!python/object/apply:os.system [echo]\n", "", "could not determine a constructor"),
     (
         BASE

@@ -36,7 +36,7 @@ def _line(node: yaml.Node) -> int:
 
 
 class StrictLoader(yaml.SafeLoader):
-    """SafeLoader (plain data, never Python objects) that refuses duplicate keys and deep or alias-heavy files."""
+    """SafeLoader (plain data, never Python objects) that refuses deep or alias-heavy files as it composes."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -58,19 +58,32 @@ class StrictLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, (str, int, float, bool)) or key is None:
-                if key in seen:
+
+def _dotted(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _check_keys(node: yaml.Node, path: str, seen: set[int]) -> None:
+    """No mapping gives a key twice (`yaml.safe_load` would keep the last silently); the error names the
+    key's dotted path and both lines. Merge keys (`<<`) and their overrides are YAML's own and allowed."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_keys(item, f"{path}[{i}]", seen)
+    elif isinstance(node, yaml.MappingNode):
+        lines: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = (key_node.tag, key_node.value)
+                if key in lines:
                     raise _Refused(
-                        str(key), f"duplicate key (lines {seen[key]} and {_line(key_node)}): give each key once"
+                        _dotted(path, key_node.value),
+                        f"duplicate key (lines {lines[key]} and {_line(key_node)}): give each key once",
                     )
-                seen[key] = _line(key_node)
-        return super().construct_mapping(node, deep=deep)
+                lines[key] = _line(key_node)
+            _check_keys(value_node, _dotted(path, getattr(key_node, "value", "?")), seen)
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
@@ -95,6 +108,7 @@ def read_yaml(text: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
+        _check_keys(node, "", set())
         if _expanded_size(node, {}) > MAX_NODES:
             raise _Refused("", f"expands to more than {MAX_NODES} values through its aliases")
         return loader.construct_document(node)

@@ -246,6 +246,12 @@ MISTAKES = [
     Mistake(
         "duplicate-key", lambda s, c: DUPLICATE, C + "task: duplicate key (lines 2 and 5): give each key once", True
     ),
+    Mistake(
+        "duplicate-nested-key",
+        lambda s, c: "fixed:\n  per_channel: true\n  reduce_range: true\n  per_channel: false\n",
+        C + "fixed.per_channel: duplicate key (lines 2 and 4): give each key once",
+        True,
+    ),
     Mistake("alias-bomb", lambda s, c: BOMB, C + "expands to more than 100000 values through its aliases", True),
     Mistake(
         "deep-nesting", lambda s, c: "a: " + "[" * 40 + "]" * 40, C + "nested deeper than 32 levels (line 1)", True
@@ -399,7 +405,12 @@ MISTAKES = [
         _no_config,
         C + M + "{case}/model/config.json: no such file (a transformers model folder has a config.json)",
     ),
-    Mistake("config-not-json", _broken_config, C + M + "{case}/model/config.json: cannot be read as JSON: "),
+    Mistake(
+        "config-not-json",
+        _broken_config,
+        C + M + "{case}/model/config.json: cannot be read as JSON: Expecting property name enclosed in double quotes: "
+        "line 1 column 23 (char 22)",
+    ),
     Mistake("no-weights", _no_weights, C + M + "{case}/model: no weights (*.safetensors or pytorch_model.bin)"),
     Mistake(
         "no-tokenizer",
@@ -473,6 +484,17 @@ FINE = [
         passes=True,
     ),
     Mistake(
+        "num-calibration-samples-beyond-the-split",
+        lambda s, c: text_suite(
+            s.model("text"),
+            s.data("text"),
+            extra=LENIENT + "fixed: {quantization_approach: static, calibration: {num_calibration_samples: 500}}\n",
+        ),
+        C + "num_calibration_samples 500 > 24 rows of split 'train': using 24",
+        config="static",
+        passes=True,
+    ),
+    Mistake(
         "json-tokens", lambda s, c: token_suite(s.model("token"), s.data("tokens"), extra=LENIENT), "", passes=True
     ),
     Mistake(
@@ -520,7 +542,7 @@ def test_a_mistake_is_one_line(mistake: Mistake, report: str, setup: Setup) -> N
     nodeid = f"{mistake.id}/{mistake.id}.suite.yaml"
     prefix = "" if mistake.collect else f"{nodeid}::accuracy[{mistake.config}]: "
     lines = report.splitlines()
-    assert any(ln.startswith(prefix + line) for ln in lines), f"no line {prefix + line!r} in {setup.root}/runs/report"
+    assert prefix + line in lines, f"no line {prefix + line!r} in {setup.root}/runs/report"
     summary = f"ERROR {nodeid}" if mistake.collect else f"FAILED {nodeid}::accuracy[{mistake.config}]"
     assert any(ln.startswith(summary) for ln in lines)
     assert "Traceback" not in report
@@ -529,6 +551,6 @@ def test_a_mistake_is_one_line(mistake: Mistake, report: str, setup: Setup) -> N
 @pytest.mark.parametrize("fine", FINE, ids=[f.id for f in FINE])
 def test_what_fits_runs(fine: Mistake, report: str, setup: Setup) -> None:
     case = setup.root / "runs" / fine.id
-    assert f"PASSED {fine.id}/{fine.id}.suite.yaml::accuracy[dynamic]" in report.splitlines()
+    assert f"PASSED {fine.id}/{fine.id}.suite.yaml::accuracy[{fine.config}]" in report.splitlines()
     if fine.line:
         assert fine.line.format(path=case / f"{fine.id}.suite.yaml") in report.splitlines()
