@@ -30,5 +30,21 @@ class BuildError(Exception):
     """An artifact could not be built (export, calibration, quantization)."""
 
 
+class InputError(BuildError):
+    """The suite's model or data cannot serve it; the message names the suite file, the field and what was found."""
+
+    def __init__(self, path: object, field: str, message: str) -> None:
+        self.path, self.field, self.message = str(path), field, message
+        super().__init__(f"{self.path}: {field}: {message}" if field else f"{self.path}: {message}")
+
+
+class DataError(InputError):
+    """The dataset does not fit the suite or the model (a column, a split, a row, a label)."""
+
+
+class ModelError(InputError):
+    """The model folder cannot be built for the suite's task (a file, the head, custom code)."""
+
+
 class CacheError(BuildError):
     """The artifact cache cannot be written (read-only, full or not a directory)."""

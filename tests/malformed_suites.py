@@ -103,7 +103,7 @@ MALFORMED = [
         "more than 4096",
     ),
     (
-        BASE + "name: " + "x" * 100_000 + "\nfixed: {quantization_approach: dynamc}\n",
+        BASE.replace("name: demo", "name: " + "x" * 100_000) + "fixed: {quantization_approach: dynamc}\n",
         "fixed.quantization_approach",
         "did you mean 'dynamic'",
     ),
@@ -117,4 +117,23 @@ MALFORMED = [
         "dataset.data_files",
         "expected a path, a list or a split mapping, got int",
     ),
+    # the reader: duplicate keys, unsafe tags, and documents far beyond a suite file's size
+    (BASE + "task: token-classification\n", "task", "duplicate key (lines 3 and 6)"),
+    (
+        BASE + "fixed:\n  per_channel: true\n  per_channel: false\n",
+        "fixed.per_channel",
+        "duplicate key (lines 7 and 8)",
+    ),
+    (BASE + "fixed: !!python/object/apply:os.system [echo]\n", "", "could not determine a constructor"),
+    (
+        BASE
+        + "x0: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+        + "".join(f"x{i}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]\n" for i in range(1, 6)),
+        "",
+        "expands to more than 100000 values through its aliases",
+    ),
+    (BASE + "x: " + "[" * 100 + "]" * 100 + "\n", "", "nested deeper than 32 levels (line 6)"),
+    (BASE + "x: [" + ", ".join(["*a"] * 101) + "]\nx0: &a 1\n", "", "invalid YAML"),
+    (BASE + "x0: &a 1\nx: [" + ", ".join(["*a"] * 101) + "]\n", "", "more than 100 aliases (line 7)"),
+    (BASE + "# padding\n" * 100_000, "", "the file is larger than 1 MB"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import warnings
 from collections.abc import Iterator
@@ -29,11 +30,29 @@ def quiet() -> Iterator[None]:
             lg.setLevel(level)
 
 
+def check_exportable(model_dir: Path, task: str) -> None:
+    """optimum exports the model's type for the task, or one line names the type (not a traceback mid-export)."""
+    import optimum.exporters.onnx.model_configs  # noqa: F401  (registers the ONNX configs of each model type)
+    from optimum.exporters.tasks import TasksManager
+
+    model_type = json.loads((model_dir / "config.json").read_text(encoding="utf-8")).get("model_type")
+    if not isinstance(model_type, str):
+        return  # a custom model (trust_remote_code): optimum decides from the loaded model
+    where = f"{model_dir / 'config.json'}: model_type '{model_type}'"
+    try:
+        tasks = TasksManager.get_supported_tasks_for_model_type(model_type, "onnx", library_name="transformers")
+    except KeyError:
+        raise BuildError(f"{where}: optimum cannot export this architecture to ONNX") from None
+    if task not in tasks:
+        raise BuildError(f"{where}: optimum exports it to ONNX for {', '.join(sorted(tasks))}, not {task}")
+
+
 def export(model_dir: Path, task: str, opset: int | None, out: Path, trust_remote_code: bool = False) -> None:
     """fp32 ONNX export of a transformers checkpoint (eager attention below opset 14, which SDPA needs)."""
     from optimum.exporters.onnx import onnx_export_from_model
     from optimum.exporters.tasks import TasksManager
 
+    check_exportable(model_dir, task)
     kwargs = {"attn_implementation": "eager"} if opset is not None and opset < 14 else {}
     with quiet():
         try:
@@ -42,4 +61,5 @@ def export(model_dir: Path, task: str, opset: int | None, out: Path, trust_remot
             )
             onnx_export_from_model(model, out, opset=opset, task=task, do_validation=False)
         except Exception as exc:
-            raise BuildError(f"ONNX export of {model_dir} for {task} (opset {opset}) failed: {exc}") from exc
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise BuildError(f"ONNX export of {model_dir} for {task} (opset {opset}) failed: {reason}") from exc

@@ -178,6 +178,7 @@ def _int8(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any)
         quantizer = ORTQuantizer.from_pretrained(fp32_dir, file_name=ONNX_FILE)
         ranges = None
         if config.is_static:
+            calibration_data = _model_inputs_only(source, calibration_data)
             try:
                 ranges = quantizer.fit(
                     dataset=calibration_data,
@@ -200,6 +201,14 @@ def _int8(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any)
     report = quantization_report(out / QUANTIZED_FILE, qconfig.operators_to_quantize)
     found = () if ranges is None else _range_check(source, ranges, qconfig, out / RANGES_FILE)
     return dataclasses.replace(report, excluded_nodes=len(qconfig.nodes_to_exclude), range_check=found)
+
+
+def _model_inputs_only(source: Path, calibration_data: Any) -> Any:
+    """The calibration columns the graph takes: a tokenizer may give more (DistilBERT's no `token_type_ids`)."""
+    import onnx
+
+    wanted = {i.name for i in onnx.load(str(source), load_external_data=False).graph.input}
+    return calibration_data.remove_columns([c for c in calibration_data.column_names if c not in wanted])
 
 
 def _range_check(source: Path, calibration: Any, qconfig: Any, ranges_file: Path) -> tuple[RangeFinding, ...]:

@@ -7,15 +7,16 @@ it skips at once with the reason instead of retrying for minutes.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from pytest_quantbench.artifacts import builtins
 from pytest_quantbench.artifacts.builtins import PREFIX
 from pytest_quantbench.artifacts.cache import ArtifactCache, hash_files
+from pytest_quantbench.artifacts.model_check import read_config
 from pytest_quantbench.errors import SourceUnavailable
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.progress import Progress, say
@@ -103,9 +104,12 @@ class Models:
     def model_hash(self, suite: Suite) -> str:
         return self._memo(("model_hash", str(suite.path)), lambda: hash_files(self.model_dir(suite)))
 
+    def config(self, suite: Suite) -> dict[str, Any]:
+        """The model's config.json; a `ModelError` line when it is missing or unreadable."""
+        return self._memo(("config", str(suite.path)), lambda: read_config(suite.path, self.model_dir(suite)))
+
     def id2label(self, suite: Suite) -> dict[int, str]:
         def read() -> dict[int, str]:
-            config = json.loads((self.model_dir(suite) / "config.json").read_text())
-            return {int(k): v for k, v in (config.get("id2label") or {}).items()}
+            return {int(k): v for k, v in (self.config(suite).get("id2label") or {}).items()}
 
         return self._memo(("id2label", str(suite.path)), read)

@@ -45,16 +45,35 @@ def _resolve_files(value: Any, base: Path) -> Any:
     return {k: _resolve_files(v, base) for k, v in value.items()}
 
 
+def saved_to_disk(folder: Path | None) -> bool:
+    """A folder written by `save_to_disk` (a `DatasetDict`, or one `Dataset`), which `load_dataset` misreads."""
+    return folder is not None and ((folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file())
+
+
+def load_from_disk(folder: Path, split: str) -> Any:
+    """One split of a saved `DatasetDict`; a saved single `Dataset` serves every split the suite names."""
+    import datasets
+
+    saved = datasets.load_from_disk(str(folder))
+    if isinstance(saved, datasets.Dataset):
+        return saved
+    if split not in saved:
+        raise ValueError(f'Unknown split "{split}". Should be one of {list(saved)}.')  # as `load_dataset` says it
+    return saved[split]
+
+
 def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache, progress: Progress = say) -> Any:
-    """One split as a `datasets.Dataset`, from a builtin recipe, local files or the hub."""
+    """One split as a `datasets.Dataset`, from a builtin recipe, local files, a saved dataset or the hub."""
     import datasets
 
     base = Path(spec.base_dir)
+    local = None if spec.path.startswith(builtins.PREFIX) else sources.resolve_local(spec.path, base)
+    if local is not None and saved_to_disk(local):
+        return load_from_disk(local, split)
     if spec.path.startswith(builtins.PREFIX):
         kwargs = builtins.dataset_args(spec.path[len(builtins.PREFIX) :], cache, progress)
     else:
         sources.check_dataset_reachable(spec.path, base)
-        local = sources.resolve_local(spec.path, base)
         kwargs = {"path": str(local) if local else spec.path, "name": spec.name}
         if spec.data_files is not None:
             kwargs["data_files"] = _resolve_files(spec.data_files, base)
@@ -70,20 +89,32 @@ def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache, progress: Pr
         raise
 
 
-def _label_names(dataset: Any, column: str) -> list[str] | None:
+def eval_rows(spec: DatasetSpec, dataset: Any) -> Any:
+    """The rows evaluated: the first `num_eval_samples`, or every row when the split has fewer."""
+    if spec.num_eval_samples is not None:
+        return dataset.select(range(min(spec.num_eval_samples, len(dataset))))
+    return dataset
+
+
+def calibration_rows(dataset: Any, num_samples: int) -> Any:
+    """The rows calibrated on: a seeded sample of `num_samples`, or every row when the split has fewer."""
+    return dataset.shuffle(seed=CALIBRATION_SEED).select(range(min(num_samples, len(dataset))))
+
+
+def label_names(dataset: Any, column: str) -> list[str] | None:
+    """The dataset's own label names (a `ClassLabel` column, or a sequence of them for tags)."""
     feature = dataset.features[column]
     feature = getattr(feature, "feature", feature)  # Sequence(ClassLabel) for token tags
     return list(feature.names) if hasattr(feature, "names") else None
 
 
 def eval_data(task: Task, spec: DatasetSpec, dataset: Any, processor: Any, id2label: dict[int, str]) -> EvalData:
-    if spec.num_eval_samples is not None:
-        dataset = dataset.select(range(min(spec.num_eval_samples, len(dataset))))
+    dataset = eval_rows(spec, dataset)
     if task.sort_by_length:  # every metric ignores order
         counts = task.lengths(processor, spec, dataset[:])
         dataset = dataset.select(sorted(range(len(dataset)), key=counts.__getitem__))
     ref_col = spec.ref_keys[0]
-    names = _label_names(dataset, ref_col)
+    names = label_names(dataset, ref_col)
     data = EvalData(batches=[], references=[], label_names=names)
     for start in range(0, len(dataset), EVAL_BATCH_SIZE):
         rows = dataset[start : start + EVAL_BATCH_SIZE]
@@ -104,7 +135,7 @@ def calibration_dataset(
     """
     import datasets
 
-    dataset = dataset.shuffle(seed=CALIBRATION_SEED).select(range(min(num_samples, len(dataset))))
+    dataset = calibration_rows(dataset, num_samples)
     if padding == "none":
         rows = [task.encode(processor, spec, dataset[i : i + 1], padding=False).inputs for i in range(len(dataset))]
         return datasets.Dataset.from_dict({k: [row[k][0] for row in rows] for k in rows[0]})

@@ -1,5 +1,9 @@
 """Each suite's data for the run: its splits, the model's processor, eval batches, calibration samples and
-timing inputs, each prepared once (outside any timed call) and kept for every config of the suite."""
+timing inputs, each prepared once (outside any timed call) and kept for every config of the suite.
+
+The model folder and the data are checked (`check`) the first time a suite's data is asked for, before any
+export or calibration: a mistake fails every case of the suite with the same line.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_quantbench.artifacts.cache import ArtifactCache
+from pytest_quantbench.artifacts.model_check import check_model_dir
 from pytest_quantbench.artifacts.sources import Models
-from pytest_quantbench.data import prepare
+from pytest_quantbench.data import prepare, validate
 from pytest_quantbench.data.prepare import EvalData
+from pytest_quantbench.errors import BuildError, InputError, SourceUnavailable
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.progress import Progress, say
 from pytest_quantbench.suite import Suite
@@ -20,15 +26,63 @@ class SuiteData:
     def __init__(self, suite: Suite, task: Task, models: Models, cache: ArtifactCache, progress: Progress) -> None:
         self.suite, self.task, self.models, self.cache, self.progress = suite, task, models, cache, progress
         self._memo = Memo()
+        self._problem: InputError | None = None
+        self._checked = False
+
+    def check(self) -> None:
+        """Model folder, then data, against the suite and the model; the first problem is kept and raised again."""
+        if not self._checked:
+            try:
+                self._check()
+            except InputError as exc:
+                self._problem = exc
+            self._checked = True
+        if self._problem is not None:
+            raise self._problem
+
+    def _check(self) -> None:
+        suite, task, spec = self.suite, self.task, self.suite.dataset
+        config = check_model_dir(
+            suite.path, self.models.model_dir(suite), task.name, task.head_suffix, task.processor_files,
+            suite.trust_remote_code,
+        )  # fmt: skip
+        validate.check_lengths(suite, config)
+        id2label = self.models.id2label(suite)
+        used = {spec.eval_split: prepare.eval_rows(spec, self.split(spec.eval_split))}
+        static = [c.config.calibration for c in suite.cases if c.config.is_static]
+        if static:
+            most = max(c.num_calibration_samples for c in static)
+            used[spec.calibration_split] = prepare.calibration_rows(self.split(spec.calibration_split), most)
+        for name, rows in used.items():
+            validate.check_columns(suite, self.split(name), name)
+            names = prepare.label_names(rows, spec.ref_keys[0])
+            validate.check_rows(suite, task, rows, name, id2label, names)
+        self._note_short_splits(static)
+
+    def _note_short_splits(self, static: list[Any]) -> None:
+        """Asking for more samples than a split has uses every row: said once, not an error."""
+        spec = self.suite.dataset
+        wanted = [("num_eval_samples", spec.eval_split, spec.num_eval_samples)]
+        wanted += [("num_calibration_samples", spec.calibration_split, c.num_calibration_samples) for c in static]
+        for field, name, count in dict.fromkeys(wanted):
+            size = len(self.split(name))
+            if count is not None and count > size:
+                self.progress(f"{self.suite.path}: {field} {count} > {size} rows of split '{name}': using {size}")
 
     @property
     def processor(self) -> Any:
         return self._memo("processor", lambda: self.task.load_processor(self.models.model_dir(self.suite)))
 
     def split(self, name: str) -> Any:
-        return self._memo(
-            ("split", name), lambda: prepare.load_split(self.suite.dataset, name, self.cache, self.progress)
-        )
+        def load() -> Any:
+            try:
+                return prepare.load_split(self.suite.dataset, name, self.cache, self.progress)
+            except (SourceUnavailable, BuildError):  # already one line (the hub, a builtin recipe)
+                raise
+            except Exception as exc:  # a file datasets cannot read, a split that is not there
+                raise validate.load_failure(self.suite, name, exc) from None
+
+        return self._memo(("split", name), load)
 
     @property
     def eval(self) -> EvalData:
@@ -66,4 +120,6 @@ class DataStore:
 
     def of(self, suite: Suite) -> SuiteData:
         task = self.tasks[suite.task]
-        return self._memo(str(suite.path), lambda: SuiteData(suite, task, self.models, self.cache, self.progress))
+        data = self._memo(str(suite.path), lambda: SuiteData(suite, task, self.models, self.cache, self.progress))
+        data.check()
+        return data

@@ -15,7 +15,7 @@ from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_ver
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.memo import Memo
-from pytest_quantbench.runtimes.base import Session, inputs_of
+from pytest_quantbench.runtimes.base import Session, inputs_of, run_checked
 from pytest_quantbench.suite import Suite
 from pytest_quantbench.tasks import MetricFn, Task
 
@@ -26,7 +26,7 @@ def predict(session: Session, data: EvalData, task: Task, id2label: dict[int, st
     """The task's predictions for every eval sample, batch by batch."""
     predictions: list[Any] = []
     for batch in data.batches:
-        logits = session.run(None, inputs_of(session, batch))[0]
+        logits = run_checked(session, inputs_of(session, batch))[0]
         lo, hi = len(predictions), len(predictions) + len(logits)
         predictions += task.predict(logits, data.alignments[lo:hi], data.references[lo:hi], id2label)
     return predictions

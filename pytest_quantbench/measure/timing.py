@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pytest_quantbench.errors import BuildError
 from pytest_quantbench.records import (
     HardwareRisk,
     LatencyStats,
@@ -18,7 +19,7 @@ from pytest_quantbench.records import (
     QuantizationReport,
     TimingResult,
 )
-from pytest_quantbench.runtimes.base import inputs_of
+from pytest_quantbench.runtimes.base import inputs_of, run_failure
 from pytest_quantbench.suite import Case, Suite, TimeSpec
 
 Z95 = 1.96
@@ -82,7 +83,10 @@ def ci95_rel(values: list[float]) -> float:
 
 def _timed_call(session: Any, feed: dict) -> float:
     start = time.perf_counter()
-    session.run(None, feed)
+    try:  # free until it raises (zero-cost exceptions): the timed call stays a bare `run`
+        session.run(None, feed)
+    except Exception as exc:
+        raise run_failure(session, feed, exc) from exc
     return time.perf_counter() - start
 
 
@@ -138,10 +142,15 @@ def time_session(timer: Timer, session: Any, feed: dict, spec: TimeSpec, baselin
         warm = [calls() for _ in range(warmup if rounds else max(warmup, 1))]  # both models warm up
         rounds = rounds or _adaptive_rounds(warm[-1], calls, baseline is not None, spec)
         warmup = 0
-    timer.pedantic(
-        session.run, args=(None, feed), setup=setup if baseline is not None else None, rounds=rounds or 1,
-        warmup_rounds=warmup, iterations=1,
-    )  # fmt: skip
+    try:
+        timer.pedantic(
+            session.run, args=(None, feed), setup=setup if baseline is not None else None, rounds=rounds or 1,
+            warmup_rounds=warmup, iterations=1,
+        )  # fmt: skip
+    except BuildError:  # the paired fp32 call, already worded
+        raise
+    except Exception as exc:
+        raise run_failure(session, feed, exc) from exc
     times = timer.times()
     return Timed(times, paired) if times is not None else None
 

@@ -188,7 +188,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     """A broken gate (metric, original, quantized, drop, limit) or a failed build is one line, not a traceback."""
     report = yield
     if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, (GateFailure, BuildError)):
-        report.longrepr = f"{item.nodeid}: {call.excinfo.value}"
+        message = str(call.excinfo.value)
+        if isinstance(call.excinfo.value, BuildError):  # a library's message may span lines: the report is one
+            message = " ".join(message.split())
+        report.longrepr = f"{item.nodeid}: {message}"
     return report
 
 

@@ -64,3 +64,26 @@ def inputs_of(session: Session, feed: dict[str, Any]) -> dict[str, Any]:
     """The part of a prepared feed that the session's model takes."""
     wanted = {i.name for i in session.get_inputs()}
     return {k: v for k, v in feed.items() if k in wanted}
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (ONNX Runtime's span several), or its type when it has none."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def run_failure(session: Session, feed: dict[str, Any], exc: Exception) -> Exception:
+    """A failed `session.run` as a `BuildError` naming the model file and each input's shape and type (ONNX
+    Runtime's message names the node)."""
+    from pytest_quantbench.errors import BuildError
+
+    model = getattr(session, "_model_path", None) or "the model"
+    shapes = ", ".join(f"{k} {list(getattr(v, 'shape', ()))} {getattr(v, 'dtype', '')}" for k, v in feed.items())
+    return BuildError(f"running {model} on inputs {shapes} failed: {one_line(exc)}")
+
+
+def run_checked(session: Session, feed: dict[str, Any]) -> list[Any]:
+    """`session.run`, failing with `run_failure`'s one line."""
+    try:
+        return session.run(None, feed)
+    except Exception as exc:
+        raise run_failure(session, feed, exc) from exc

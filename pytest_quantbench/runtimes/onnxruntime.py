@@ -13,9 +13,10 @@ from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays
 from pytest_quantbench.artifacts.export import ONNX_FILE, export
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.store import DataStore
+from pytest_quantbench.errors import BuildError
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import QuantizationReport
-from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session, inputs_of
+from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session, inputs_of, one_line
 from pytest_quantbench.suite import Case, FrameworkArgs
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
 
@@ -35,7 +36,10 @@ def open_session(model_path: Path, args: FrameworkArgs, threads: int, level: int
     options.log_severity_level = 3
     if args.x64_quant_precision:
         options.add_session_config_entry(X64_PRECISION_KEY, "1")
-    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's own error types: a broken or unsupported graph
+        raise BuildError(f"ONNX Runtime cannot load {model_path}: {one_line(exc)}") from exc
 
 
 def profile_op_times(

@@ -37,6 +37,8 @@ class Task(ABC):
     model_class: ClassVar[str]  # the transformers auto class of its models
     export_task: ClassVar[str]  # the task optimum's ONNX exporter knows it by
     sort_by_length: ClassVar[bool] = False  # eval batches of like lengths pad less
+    head_suffix: ClassVar[str] = ""  # what config.json's `architectures` of its models end with ("": any)
+    processor_files: ClassVar[tuple[str, ...]] = ()  # globs; a model folder needs one of them to encode rows
 
     def load_processor(self, model_dir: Path) -> Any:
         from transformers import AutoTokenizer
@@ -54,12 +56,45 @@ class Task(ABC):
         """Input length per row after truncation (what a batch of them pads to); used when `sort_by_length`."""
         return [0] * len(rows[spec.primary])
 
+    def check_input(self, value: Any) -> str | None:
+        """Why one value of the input column cannot be encoded (`is null`), or None: named with its row."""
+        return None
+
+    def check_references(
+        self, values: list[Any], label_names: list[str] | None, id2label: dict[int, str]
+    ) -> str | None:
+        """Why the reference column cannot be scored against this model's labels, or None.
+
+        Default: one label per row, an id below the model's label count or a name of its `label2id`.
+        """
+        if not id2label:
+            return None
+        if label_names and len(label_names) > len(id2label):
+            return (
+                f"the dataset has {len(label_names)} classes ({', '.join(label_names)}) but the model's head has "
+                f"{len(id2label)} ({', '.join(id2label.values())})"
+            )
+        label2id = {v.lower(): k for k, v in id2label.items()}
+        for row, value in enumerate(values):
+            if isinstance(value, str):
+                if value.lower() not in label2id:
+                    unknown = sorted({v for v in values if isinstance(v, str) and v.lower() not in label2id})
+                    return (
+                        f"labels the model's label2id lacks: {', '.join(map(repr, unknown))} "
+                        f"(model labels: {', '.join(id2label.values())})"
+                    )
+            elif isinstance(value, bool) or not isinstance(value, int):
+                return f"row {row}: label {value!r} is neither a label id nor a label name"
+            elif not 0 <= value < len(id2label):
+                return f"row {row}: label {value} is outside the model's {len(id2label)} labels (0-{len(id2label) - 1})"
+        return None
+
     def references(self, values: list[Any], label_names: list[str] | None, id2label: dict[int, str]) -> list[Any]:
-        """The dataset's reference column as `score` compares it with predictions."""
+        """The dataset's reference column as `score` compares it with predictions: the model's label ids."""
         label2id = {v.lower(): k for k, v in id2label.items()}
         if label_names and all(n.lower() in label2id for n in label_names):
             return [label2id[label_names[r].lower()] for r in values]  # align dataset and model label ids
-        return list(values)
+        return [label2id[v.lower()] if isinstance(v, str) else v for v in values]
 
     def predict(self, logits: Any, alignments: list[Any], references: list[Any], id2label: dict[int, str]) -> list:
         """Predictions of one batch, comparable with its references: label ids by default."""

@@ -15,6 +15,13 @@ class ImageClassification(Task):
     vocabulary = BUILTIN_TASKS[name]
     export_task = "image-classification"
     model_class = "AutoModelForImageClassification"
+    head_suffix = "ForImageClassification"
+    processor_files = ("preprocessor_config.json",)
+
+    def check_input(self, value: Any) -> str | None:
+        if value is None:
+            return "is null"
+        return None if hasattr(value, "convert") else f"is {type(value).__name__} {value!r}, not an image"
 
     def load_processor(self, model_dir: Path) -> Any:
         from transformers import AutoImageProcessor

@@ -15,10 +15,17 @@ class TextClassification(Task):
     export_task = "text-classification"
     model_class = "AutoModelForSequenceClassification"
     sort_by_length = True
+    head_suffix = "ForSequenceClassification"
+    processor_files = ("tokenizer.json", "vocab.txt", "vocab.json", "*.model")
     split_into_words = False  # token classification reads pre-split words
 
     def _texts(self, spec: DatasetSpec, rows: dict[str, list]) -> list[list]:
         return [rows[spec.primary]] + ([rows[spec.secondary]] if spec.secondary else [])
+
+    def check_input(self, value: Any) -> str | None:
+        if value is None:
+            return "is null"
+        return None if isinstance(value, str) else f"is {type(value).__name__} {value!r}, not text"
 
     def tokenize(
         self, processor: Any, spec: DatasetSpec, rows: dict[str, list], padding: bool | str, max_length: int | None

@@ -6,7 +6,10 @@ A word's tag is predicted at its first sub-token, the convention its models are 
 
 from __future__ import annotations
 
+import inspect
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pytest_quantbench.suite import DatasetSpec
@@ -25,12 +28,56 @@ def first_subtokens(word_ids: list[int | None]) -> list[int]:
     return starts
 
 
+def byte_level(tokenizer: Any) -> bool:
+    """A byte-level BPE tokenizer: its pre-tokenizer (fast) or its class (slow) takes `add_prefix_space`."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        return '"ByteLevel"' in json.dumps(json.loads(backend.to_str()).get("pre_tokenizer"))
+    return "add_prefix_space" in inspect.signature(type(tokenizer).__init__).parameters
+
+
 class TokenClassification(TextClassification):
     name = "token-classification"
     vocabulary = BUILTIN_TASKS[name]
     export_task = "token-classification"
     model_class = "AutoModelForTokenClassification"
     split_into_words = True
+    head_suffix = "ForTokenClassification"
+
+    def load_processor(self, model_dir: Path) -> Any:
+        """Byte-level BPE tokenizers (RoBERTa, GPT-2 and kin) take pre-split words only with a prefix space."""
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        if byte_level(tokenizer) and not getattr(tokenizer, "add_prefix_space", False):
+            tokenizer = AutoTokenizer.from_pretrained(model_dir, add_prefix_space=True)
+        return tokenizer
+
+    def check_input(self, value: Any) -> str | None:
+        if not isinstance(value, list) or not all(isinstance(word, str) for word in value):
+            return f"is {value!r}, not a list of words (strings)"
+        return None
+
+    def check_references(
+        self, values: list[Any], label_names: list[str] | None, id2label: dict[int, str]
+    ) -> str | None:
+        """Tags name the model's labels (`id2label`), or are ids the dataset's names or the model's cover."""
+        if not id2label:
+            return None
+        names = label_names or [id2label[i] for i in sorted(id2label)]
+        for row, tags in enumerate(values):
+            if not isinstance(tags, list):
+                return f"row {row}: {tags!r} is not a list of tags"
+            for tag in tags:
+                if not isinstance(tag, str) and (isinstance(tag, bool) or not isinstance(tag, int)):
+                    return f"row {row}: tag {tag!r} is neither a tag id nor a tag name"
+                if isinstance(tag, int) and not 0 <= tag < len(names):
+                    return f"row {row}: tag {tag} is outside the {len(names)} tags (0-{len(names) - 1})"
+        used = {t if isinstance(t, str) else names[t] for tags in values for t in tags}
+        missing = sorted(used - set(id2label.values()))
+        if missing:
+            return f"tags the model's id2label lacks: {', '.join(missing)} (model tags: {', '.join(id2label.values())})"
+        return None
 
     def encode(
         self, processor: Any, spec: DatasetSpec, rows: dict[str, list], padding: bool | str = True,

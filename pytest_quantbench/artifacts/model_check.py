@@ -1,0 +1,66 @@
+"""A model folder checked before anything is built from it: its config, weights, processor files and head.
+
+transformers and optimum report a missing tokenizer or a base model without a head deep inside an export, as
+a traceback; here each is one `ModelError` line naming the file. What the task needs (its head, its processor
+files) comes in as plain values, so this stage knows no task.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pytest_quantbench.errors import ModelError
+
+FIELD = "model_name_or_path"
+WEIGHTS = ("*.safetensors", "pytorch_model.bin", "pytorch_model*.bin", "*.safetensors.index.json")
+
+
+def read_config(suite_path: Path, model_dir: Path) -> dict[str, Any]:
+    """config.json as a mapping, or one line saying why not."""
+    path = model_dir / "config.json"
+    if not path.is_file():
+        raise ModelError(suite_path, FIELD, f"{path}: no such file (a transformers model folder has a config.json)")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(suite_path, FIELD, f"{path}: cannot be read as JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise ModelError(suite_path, FIELD, f"{path}: expected a JSON object, got {type(config).__name__}")
+    return config
+
+
+def _any(model_dir: Path, patterns: tuple[str, ...]) -> bool:
+    return any(next(model_dir.glob(p), None) is not None for p in patterns)
+
+
+def check_model_dir(
+    suite_path: Path,
+    model_dir: Path,
+    task: str,
+    head_suffix: str,
+    processor_files: tuple[str, ...],
+    trust_remote_code: bool,
+) -> dict[str, Any]:
+    """The model folder's config.json once it fits the task; `ModelError` naming the file that does not."""
+    config = read_config(suite_path, model_dir)
+    where = model_dir / "config.json"
+    if config.get("auto_map") and not trust_remote_code:
+        raise ModelError(
+            suite_path, FIELD, f"{where}: auto_map: the model needs its own Python code; it is not run unless the "
+            "suite sets trust_remote_code: true",
+        )  # fmt: skip
+    if not _any(model_dir, WEIGHTS):
+        raise ModelError(suite_path, FIELD, f"{model_dir}: no weights (*.safetensors or pytorch_model.bin)")
+    architectures = config.get("architectures") or []
+    if head_suffix and architectures and not any(str(a).endswith(head_suffix) for a in architectures):
+        raise ModelError(
+            suite_path, FIELD, f"{where}: architectures: {', '.join(map(str, architectures))} has no head for {task} "
+            f"(expected *{head_suffix})",
+        )  # fmt: skip
+    if processor_files and not _any(model_dir, processor_files):
+        raise ModelError(
+            suite_path, FIELD, f"{model_dir}: no {task} processor files (one of {', '.join(processor_files)})"
+        )
+    return config

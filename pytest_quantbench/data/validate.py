@@ -1,0 +1,118 @@
+"""The suite's data checked against the suite and the model before anything is built.
+
+A missing column, an unknown split, a null text or a label the model's head cannot output would otherwise
+surface minutes later as a tokenizer or scoring traceback; each is one `DataError` line here, naming the
+suite file, the field and what was found. What a valid row or label is belongs to the task
+(`Task.check_input`, `Task.check_references`); this module only walks the data.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pytest_quantbench.errors import DataError
+from pytest_quantbench.suite import Suite
+from pytest_quantbench.tasks import Task
+
+ROWS_PER_READ = 256
+# Models whose position ids start after the padding index (fairseq's convention): two positions are taken.
+POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer": 2, "bart": 2}
+
+
+def _columns_hint(column: str, columns: list[str]) -> str:
+    close = difflib.get_close_matches(column, columns, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"({hint}columns: {', '.join(columns)})"
+
+
+def check_columns(suite: Suite, dataset: Any, split: str) -> None:
+    """Every column the suite names is in the split, and the split has rows."""
+    spec = suite.dataset
+    columns = list(dataset.column_names)
+    named = [(f"dataset.data_keys.{key}", column) for key, column in spec.data_keys]
+    named += [(f"dataset.ref_keys[{i}]", column) for i, column in enumerate(spec.ref_keys)]
+    for field, column in named:
+        if column not in columns:
+            raise DataError(
+                suite.path, field, f"no column '{column}' in split '{split}' {_columns_hint(column, columns)}"
+            )
+    if len(dataset) == 0:
+        field = "dataset.eval_split" if split == spec.eval_split else "dataset.calibration_split"
+        raise DataError(suite.path, field, f"split '{split}' is empty")
+
+
+def _rows(dataset: Any, column: str, suite: Suite, split: str, field: str) -> list[Any]:
+    """A column's values; a value that does not decode (an image file) is named with its row."""
+    values: list[Any] = []
+    for start in range(0, len(dataset), ROWS_PER_READ):
+        try:
+            values += dataset[start : start + ROWS_PER_READ][column]
+        except Exception:  # find the row, and say what it is
+            for row in range(start, min(start + ROWS_PER_READ, len(dataset))):
+                try:
+                    values.append(dataset[row][column])
+                except Exception as exc:
+                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    raise DataError(
+                        suite.path, field, f"split '{split}', row {row}: '{column}' does not decode: {reason}"
+                    ) from None
+    return values
+
+
+def check_rows(suite: Suite, task: Task, dataset: Any, split: str, id2label: dict[int, str], label_names: Any) -> None:
+    """The rows that will be used: inputs the task can encode and references the model's labels cover."""
+    spec = suite.dataset
+    for key, column in spec.data_keys:
+        field = f"dataset.data_keys.{key}"
+        for row, value in enumerate(_rows(dataset, column, suite, split, field)):
+            problem = task.check_input(value)
+            if problem:
+                raise DataError(suite.path, field, f"split '{split}', row {row}: '{column}' {problem}")
+    column = spec.ref_keys[0]
+    problem = task.check_references(list(dataset[column]), label_names, id2label)
+    if problem:
+        raise DataError(suite.path, "dataset.ref_keys[0]", f"split '{split}', column '{column}': {problem}")
+
+
+def position_limit(config: dict[str, Any]) -> int | None:
+    """The longest input the model's position embeddings take (config.json `max_position_embeddings`)."""
+    limit = config.get("max_position_embeddings")
+    if not isinstance(limit, int) or config.get("position_embedding_type", "absolute") != "absolute":
+        return None
+    return limit - POSITION_OFFSET.get(str(config.get("model_type")), 0)
+
+
+def check_lengths(suite: Suite, config: dict[str, Any]) -> None:
+    """`max_length` and the timed `input_lengths` fit the model's positions: past them it crashes or reads garbage."""
+    limit = position_limit(config)
+    if limit is None or not suite.timed_by_length:
+        return
+    where = f"the model's position limit {limit} (config.json max_position_embeddings)"
+    if suite.dataset.max_length > limit:
+        raise DataError(suite.path, "dataset.max_length", f"{suite.dataset.max_length} is above {where}")
+    for i, length in enumerate(suite.time.input_lengths):
+        if length > limit:
+            raise DataError(suite.path, f"time.input_lengths[{i}]", f"{length} is above {where}")
+
+
+def load_failure(suite: Suite, split: str, exc: Exception) -> DataError:
+    """`datasets`' error while loading a split as one line: an unknown or empty split, or the root cause."""
+    text = str(exc)
+    field = "dataset.eval_split" if split == suite.dataset.eval_split else "dataset.calibration_split"
+    if isinstance(exc, ValueError) and text.startswith("Unknown split"):
+        known = text.split("Should be one of", 1)[1].strip(" .") if "Should be one of" in text else ""
+        return DataError(
+            suite.path, field, f"no split '{split}' in the dataset" + (f" (splits: {known})" if known else "")
+        )
+    if isinstance(exc, ValueError) and "corresponds to no data" in text:
+        return DataError(suite.path, field, f"split '{split}' is empty")
+    reasons: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(reasons) < 4:
+        line = " ".join(str(cause).split())
+        if line and line not in reasons:
+            reasons.append(line)
+        cause = cause.__cause__ or cause.__context__
+    reason = ": ".join(reasons) or type(exc).__name__
+    return DataError(suite.path, "dataset", f"datasets cannot load split '{split}': {reason}")

@@ -1,0 +1,160 @@
+"""Tiny randomly initialised models and their processors, built in the tests (no hub): one per family.
+
+Hidden sizes of 16-32 and one layer: each saves in well under a second, and exports and quantizes in a few.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+WORDS = "the a movie film plot was is good bad great awful dull fine anna ben works for in paris oslo acme".split()
+TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+LABELS = ["NEGATIVE", "POSITIVE"]
+SHAPES = ["horizontal", "vertical", "diagonal"]
+POSITIONS = 512
+
+
+def _labels(head: str) -> dict[str, Any]:
+    names = TAGS if head == "token" else SHAPES if head == "image" else LABELS
+    return {"id2label": dict(enumerate(names)), "label2id": {n: i for i, n in enumerate(names)}}
+
+
+def word_tokenizer(out: Path) -> None:
+    """A WordPiece tokenizer over `WORDS` (BERT's format: vocab.txt)."""
+    from transformers import BertTokenizerFast
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    (out / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(out / "vocab.txt"), model_max_length=POSITIONS).save_pretrained(out)
+
+
+def byte_level_tokenizer(out: Path) -> None:
+    """A byte-level BPE tokenizer (RoBERTa's format), trained on `WORDS` in memory."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import RobertaTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        [" ".join(WORDS)] * 4, vocab_size=300, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    )
+    bpe.save_model(str(out))
+    RobertaTokenizerFast(
+        vocab_file=str(out / "vocab.json"), merges_file=str(out / "merges.txt"), model_max_length=POSITIONS - 2
+    ).save_pretrained(out)
+
+
+def unigram_tokenizer(out: Path, fast_class: str) -> None:
+    """A Unigram (sentencepiece-style) tokenizer, saved in tokenizer.json only (DeBERTa-v2, XLM-R)."""
+    import transformers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.Unigram())
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    specials = (
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        if "Deberta" in fast_class
+        else ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    )
+    trainer = trainers.UnigramTrainer(
+        vocab_size=120, special_tokens=specials, unk_token=specials[1 if "Deberta" in fast_class else 3]
+    )
+    tokenizer.train_from_iterator([" ".join(WORDS)] * 8, trainer)
+    getattr(transformers, fast_class)(tokenizer_object=tokenizer, model_max_length=POSITIONS - 2).save_pretrained(out)
+
+
+TEXT_FAMILIES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    # model_type: (config class, tokenizer kind, config arguments)
+    "bert": ("BertConfig", "word", {}),
+    "distilbert": ("DistilBertConfig", "word", {"dim": 16, "hidden_dim": 32, "n_layers": 1, "n_heads": 2}),
+    "roberta": ("RobertaConfig", "byte", {"pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2}),
+    "electra": ("ElectraConfig", "word", {"embedding_size": 16}),
+    "deberta-v2": ("DebertaV2Config", "DebertaV2TokenizerFast", {"pad_token_id": 0}),
+    "xlm-roberta": ("XLMRobertaConfig", "XLMRobertaTokenizerFast", {"pad_token_id": 1}),
+    "funnel": ("FunnelConfig", "word", {"block_sizes": [1], "d_model": 16, "n_head": 2, "d_head": 8, "d_inner": 32}),
+}
+IMAGE_FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "vit": ("ViTConfig", {"image_size": 16, "patch_size": 8}),
+    "deit": ("DeiTConfig", {"image_size": 16, "patch_size": 8}),
+    "swin": (
+        "SwinConfig",
+        {"image_size": 16, "patch_size": 4, "embed_dim": 8, "depths": [1], "num_heads": [2], "window_size": 2},
+    ),
+    "convnext": ("ConvNextConfig", {"num_stages": 2, "hidden_sizes": [8, 16], "depths": [1, 1], "image_size": 16}),
+    "resnet": ("ResNetConfig", {"embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1], "layer_type": "basic"}),
+}
+SMALL = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32}
+
+
+def text_model(out: Path, model_type: str = "bert", head: str = "sequence") -> Path:
+    """A tiny text model with a sequence (or `token`) classification head, and its tokenizer."""
+    import torch
+    import transformers
+
+    config_class, tokenizer, extra = TEXT_FAMILIES[model_type]
+    out.mkdir(parents=True, exist_ok=True)
+    if tokenizer == "word":
+        word_tokenizer(out)
+    elif tokenizer == "byte":
+        byte_level_tokenizer(out)
+    else:
+        unigram_tokenizer(out, tokenizer)
+    vocab = len(transformers.AutoTokenizer.from_pretrained(out))
+    sizes = {} if model_type in ("distilbert", "funnel") else SMALL
+    config = getattr(transformers, config_class)(
+        vocab_size=vocab, max_position_embeddings=POSITIONS, **{**sizes, **extra}, **_labels(head)
+    )
+    auto = (
+        transformers.AutoModelForTokenClassification
+        if head == "token"
+        else transformers.AutoModelForSequenceClassification
+    )
+    torch.manual_seed(0)
+    auto.from_config(config).save_pretrained(out)
+    return out
+
+
+def image_model(out: Path, model_type: str = "vit") -> Path:
+    """A tiny image classifier over 16x16 images, and its image processor."""
+    import torch
+    import transformers
+
+    config_class, extra = IMAGE_FAMILIES[model_type]
+    out.mkdir(parents=True, exist_ok=True)
+    sizes = SMALL if model_type in ("vit", "deit") else {}
+    config = getattr(transformers, config_class)(num_channels=3, **{**sizes, **extra}, **_labels("image"))
+    config.architectures = [config_class.removesuffix("Config") + "ForImageClassification"]  # DeiT has two heads
+    torch.manual_seed(0)
+    transformers.AutoModelForImageClassification.from_config(config).save_pretrained(out)
+    transformers.ViTImageProcessor(
+        size={"height": 16, "width": 16}, image_mean=[0.5] * 3, image_std=[0.5] * 3
+    ).save_pretrained(out)
+    return out
+
+
+def sentences(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    import random
+
+    rng = random.Random(seed)
+    return [{"sentence": " ".join(rng.choices(WORDS, k=rng.randint(3, 9))), "label": i % 2} for i in range(n)]
+
+
+def tagged(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        tokens = rng.choices(WORDS, k=rng.randint(3, 8))
+        rows.append({"tokens": tokens, "ner_tags": [rng.randrange(len(TAGS)) for _ in tokens]})
+    return rows
+
+
+def images(n: int, seed: int = 0) -> list[Any]:
+    """`(PIL image, label)` pairs of 16x16 noise."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    return [(Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)), i % len(SHAPES)) for i in range(n)]
