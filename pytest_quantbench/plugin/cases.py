@@ -53,7 +53,7 @@ def accuracy(
             QuantizedNothingWarning(f"{case.id}: quantizing {ops} changed no node; the model is still fp32"),
             stacklevel=1,
         )
-    outcome.evaluation.verdict.raise_for_failure(outcome.cause)
+    outcome.evaluation.verdict.raise_for_failure(outcome.cause, outcome.artifacts)
     if quantbench_compare is not None:
         quantbench_compare.check(case.suite.name, case.id, outcome.evaluation.quantized)
 
