@@ -433,7 +433,9 @@ def _thresholds(
         )  # fmt: skip
         if given - allowed:
             wrong = sorted(given - allowed)[0]
-            raise SuiteError(path, f"{where}.{key}.{wrong}", f"does not apply to {key}: give {', '.join(sorted(allowed))}")
+            raise SuiteError(
+                path, f"{where}.{key}.{wrong}", f"does not apply to {key}: give {', '.join(sorted(allowed))}"
+            )
         if key not in GATES and not given & {"max_drop", "min_ratio", "min"}:
             raise SuiteError(path, f"{where}.{key}", "gives no bound: add max_drop, min_ratio or min")
         if threshold.confidence is not None and threshold.max_drop is None:

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from pytest_quantbench.errors import CollapseFailure, GateFailure
-from pytest_quantbench.records import MetricResult, ModelSize, PairedStats, PredictionPaths, QuantizationReport
+from pytest_quantbench.records import (
+    MetricResult,
+    ModelSize,
+    PairedStats,
+    PredictionPaths,
+    QuantizationReport,
+    TimingResult,
+)
 from pytest_quantbench.suite import Case, Threshold
 from pytest_quantbench.suite.records import FIDELITY_GATES, SIZE_GATE, SPEED_GATE
 from pytest_quantbench.tasks import MetricFn, Task
@@ -177,3 +184,19 @@ def judge(
             unsure.append(inconclusive_line(r, threshold))
             unsure_fails = unsure_fails or threshold.on_inconclusive == "fail"
     return Verdict(tuple(results), tuple(failures), fell, tuple(unsure), unsure_fails)
+
+
+def speed_violation(result: TimingResult, threshold: Threshold) -> str | None:
+    """The speed gate of a latency case: fails when the paired speed-up's median is below `min` and so is its
+    whole 95% interval (a noisy round cannot fail it); None when it holds or nothing was timed."""
+    if threshold.min is None or result.speedup is None:
+        return None
+    half = result.speedup * (result.speedup_ci95_rel or 0.0)
+    high = result.speedup + half
+    if result.speedup >= threshold.min or high >= threshold.min:
+        return None
+    slower = ", SLOWER than fp32" if result.slower else ""
+    return (
+        f"speedup x{result.speedup:.2f} (95% CI x{result.speedup - half:.2f}..x{high:.2f}) < min "
+        f"x{threshold.min:g}{slower}"
+    )
