@@ -24,8 +24,9 @@ def render(run: Run) -> str:
 
 
 def _front_matter(suite: SuiteInfo) -> str:
-    lines = ["---", f"pipeline_tag: {suite.task}", "datasets:", f"- {suite.dataset_path}", "metrics:"]
-    return "\n".join([*lines, *(f"- {m}" for m in suite.metrics), "---", "", ""])
+    lines = ["---", f"pipeline_tag: {suite.task}", "datasets:", f"- {suite.dataset_path}"]
+    metrics = ["metrics:", *(f"- {m}" for m in suite.metrics)] if suite.metrics else ["metrics: []"]
+    return "\n".join([*lines, *metrics, "---", "", ""])
 
 
 def _body(run: Run, suite: SuiteInfo, level: int) -> str:
@@ -36,6 +37,7 @@ def _body(run: Run, suite: SuiteInfo, level: int) -> str:
         f"**Backend:** `onnxruntime {run.machine.onnxruntime if run.machine else '?'}` (CPUExecutionProvider)  ",
         f"**Machine:** `{_machine(run.machine)}`  ",
         f"**Number of evaluation samples:** `{samples}`  ",
+        *([] if suite.metrics else ["**References:** none: gated on fidelity to the original model alone  "]),
         "",
         "Fixed parameters:",
         *_bullets({"model_name_or_path": suite.model, "dataset": suite.dataset, **suite.fixed}),
