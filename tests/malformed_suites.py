@@ -119,9 +119,16 @@ MALFORMED = [
     ),
     (BASE + "thresholds: {speedup: {max_drop: 0.1}}\n", "thresholds.speedup.max_drop", "does not apply to speedup"),
     (BASE + "thresholds: {accuracy: {confidence: 0.95}}\n", "thresholds.accuracy", "gives no bound"),
-    (BASE + "thresholds: {accuracy: {min: 0.5, confidence: 0.95}}\n", "thresholds.accuracy.confidence", "needs max_drop"),
-    (BASE + "thresholds: {accuracy: {max_drop: 0.1, on_inconclusive: maybe}}\n", "thresholds.accuracy.on_inconclusive",
-     "maybe"),
+    (
+        BASE + "thresholds: {accuracy: {min: 0.5, confidence: 0.95}}\n",
+        "thresholds.accuracy.confidence",
+        "needs max_drop",
+    ),
+    (
+        BASE + "thresholds: {accuracy: {max_drop: 0.1, on_inconclusive: maybe}}\n",
+        "thresholds.accuracy.on_inconclusive",
+        "maybe",
+    ),
     (BASE + "thresholds: {agreemnt: {min: 0.9}}\n", "thresholds.agreemnt", "did you mean 'agreement'"),
     (BASE.replace("ref_keys: [label]", "ref_keys: []") + "metrics: [accuracy]\n", "metrics", "need references"),
 ]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from pytest_quantbench.errors import CollapseFailure, GateFailure
-from pytest_quantbench.suite import Threshold
 from pytest_quantbench.records import ModelSize
+from pytest_quantbench.suite import Threshold
 from pytest_quantbench.verdicts.gates import Pairs, Verdict, judge, speed_violation
 
 
