@@ -18,14 +18,13 @@ def speedup_range(values: list[float], slower: bool = False) -> str:
 
 
 def _change(m: MetricResult) -> str:
-    text = f"{m.name} {m.original:.3f}->{m.quantized:.3f} ({m.quantized - m.original:+.3f}"
-    if m.paired is not None:
-        p = m.paired
-        text += (
-            f", drop CI{100 * p.confidence:g} [{p.ci_low:+.3f}, {p.ci_high:+.3f}], "
-            f"flips {p.flips_to_wrong}/{p.flips_to_right}"
-        )
-    return text + ")"
+    text = f"{m.name} {m.original:.3f}->{m.quantized:.3f} ({m.quantized - m.original:+.3f})"
+    if m.paired is None:
+        return text
+    p = m.paired
+    return text + (
+        f" [drop CI{100 * p.confidence:g} {p.ci_low:+.3f}..{p.ci_high:+.3f}, flips {p.flips_to_wrong}/{p.flips_to_right}]"
+    )
 
 
 def summary_lines(run: Run) -> list[str]:

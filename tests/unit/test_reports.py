@@ -332,7 +332,7 @@ def test_terminal_and_card_show_the_interval_flips_size_and_slower() -> None:
     run = results.from_json(data, "run.json")
     lines = terminal.summary_lines(run)
     static = next(line for line in lines if "static-per_tensor" in line)
-    assert "accuracy 0.900->0.850 (-0.050, drop CI95 [+0.030, +0.070], flips 11/1), size x0.30" in static
+    assert "accuracy 0.900->0.850 (-0.050) [drop CI95 +0.030..+0.070, flips 11/1], size x0.30" in static
     assert "SLOWER" in next(line for line in lines if "static-per_channel" in line)  # x0.80 at every shape
     assert "SLOWER" not in static
     text = card.render(run)
