@@ -20,7 +20,7 @@ from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.measure.accuracy import SCORE_LIBRARIES, Scorer
 from pytest_quantbench.progress import Progress, say
-from pytest_quantbench.records import NodeError
+from pytest_quantbench.records import NodeError, PredictionPaths
 from pytest_quantbench.registry import Registry
 from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session
 from pytest_quantbench.runtimes.onnxruntime import OnnxRuntime
@@ -64,19 +64,28 @@ class Bench:
         return self.data.of(suite).timing_inputs(batch_size, input_length)
 
     def evaluate(self, case: Case) -> Evaluation:
-        """Original vs quantized scores of a case on every core, and the gate's verdict (memoised for the run)."""
+        """Original vs quantized scores of a case on every core, their paired statistics and the gate's verdict
+        (memoised for the run)."""
         if case.key in self.evaluations:
             return self.evaluations[case.key]
         backend, suite, threads = self.backend(case), case.suite, os.cpu_count()
         quantized = backend.quantized(case)
-        original = self.scorer.scores(
+        original = self.scorer.scored(
             backend.model_id(case, "original"), suite, lambda: backend.session(case, "original", threads)
         )
-        scores = self.scorer.scores(
+        scored = self.scorer.scored(
             backend.model_id(case, "quantized"), suite, lambda: backend.session(case, "quantized", threads)
         )
-        verdict = gates.judge(original, scores, self.scorer.chance(suite), dict(case.thresholds))
-        result = Evaluation(case, original, scores, verdict, quantized.report)
+        data = self.data.of(suite)
+        pairs = gates.Pairs(
+            data.task, original.predictions, scored.predictions, data.eval.references, self.registry.metric,
+            original.logits, scored.logits,
+        )  # fmt: skip
+        size = backend.model_size(case)
+        thresholds = dict(case.thresholds)
+        verdict = gates.judge(original.scores, scored.scores, self.scorer.chance(suite), thresholds, pairs, size)
+        paths = PredictionPaths(str(original.predictions_path), str(scored.predictions_path))
+        result = Evaluation(case, original.scores, scored.scores, verdict, quantized.report, paths, size)
         self.evaluations[case.key] = result
         return result
 

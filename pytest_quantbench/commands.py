@@ -31,6 +31,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=compare.FailSpec.parse,
         help="exit 1 when a config's quantized METRIC dropped more than MAX_DROP, e.g. accuracy:0.005",
     )
+    d.add_argument(
+        "--force",
+        action="store_true",
+        help="compare speed even when the runs' int8 kernels differ (VNNI, AMX, ONNX Runtime version)",
+    )
     d.set_defaults(func=compare_command)
 
     e = sub.add_parser("export", help="write a saved run in a format other tools read")
@@ -89,17 +94,26 @@ def card_command(args: argparse.Namespace) -> int:
 
 
 def compare_command(args: argparse.Namespace) -> int:
+    """Exit 1 when a --fail limit breaks, 2 when the speed comparison is refused (other int8 kernels)."""
     saved, now = _load(args.saved, args.storage), _load(args.now, args.storage)
+    warning = compare.kernel_warning(saved, now)
+    if warning:
+        print(warning)
     deltas = compare.accuracy_deltas(saved, now)
-    print(f"quantized metrics: {saved.source} -> {now.source}")
+    kernels = " (the int8 kernels differ)" if warning else ""
+    print(f"quantized metrics: {saved.source} -> {now.source}{kernels}")
     print("\n".join(compare.accuracy_table(deltas, args.fail, saved.source)) if deltas else "no config in common")
     speed = compare.speed_deltas(saved, now)
     print(f"\nlatency: {saved.source} -> {now.source}")
-    print("\n".join(compare.speed_table(speed, saved.source)) if speed else "no timed case in common")
+    refused = bool(warning) and not args.force
+    if refused:
+        print(compare.SPEED_REFUSED.format(option="--force"))
+    else:
+        print("\n".join(compare.speed_table(speed, saved.source)) if speed else "no timed case in common")
     broken = [d.message(s, saved.source) for d in deltas for s in args.fail if s.broken_by(d)]
     for line in broken:
         print(f"FAIL {line}", file=sys.stderr)
-    return 1 if broken else 0
+    return 1 if broken else (2 if refused else 0)
 
 
 def export_command(args: argparse.Namespace) -> int:

@@ -123,13 +123,63 @@ class DiagnosisRecord:
 
 
 @dataclass(frozen=True)
+class PairedStats:
+    """A metric's drop judged on paired predictions: the same samples through both models.
+
+    `ci_low`..`ci_high` is the seeded paired-bootstrap interval of the drop at `confidence`; the flips count
+    the task's units (samples, or tokens for token classification) the quantized model got newly wrong or
+    newly right, and `mcnemar_p` is the exact McNemar test of those flips; `n` is the samples resampled."""
+
+    metric: str
+    drop: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    flips_to_wrong: int
+    flips_to_right: int
+    mcnemar_p: float
+    n: int
+
+    def describe(self) -> str:
+        return (
+            f"{100 * self.confidence:g}% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}], "
+            f"flips {self.flips_to_wrong} right->wrong / {self.flips_to_right} wrong->right "
+            f"(McNemar p={self.mcnemar_p:.2g}, n={self.n})"
+        )
+
+
+@dataclass(frozen=True)
+class PredictionPaths:
+    """Where the per-sample predictions of both models lie in the artifact cache (JSON lists)."""
+
+    original: str
+    quantized: str
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """Bytes on disk of the original and quantized model files."""
+
+    original_bytes: int
+    quantized_bytes: int
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("ratio",)
+
+    @property
+    def ratio(self) -> float:
+        return self.quantized_bytes / self.original_bytes if self.original_bytes else float("nan")
+
+
+@dataclass(frozen=True)
 class MetricResult:
-    """One metric of an accuracy case: original and quantized scores, and the chance level a collapse falls to."""
+    """One metric of an accuracy case: original and quantized scores, and the chance level a collapse falls to.
+
+    Fidelity gates (`agreement`, `cosine`) ride here too, the original scoring 1.0 against itself."""
 
     name: str
     original: float
     quantized: float
     chance: float = 0.0
+    paired: PairedStats | None = None
     JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("drop", "ratio")
 
     @property
@@ -156,6 +206,9 @@ class CaseResult:
     machine: MachineFacts | None = None
     hardware_risk: HardwareRisk | None = None
     diagnosis: DiagnosisRecord | None = None
+    inconclusive: bool = False  # a confidence gate whose interval straddles its limit
+    predictions: PredictionPaths | None = None
+    size: ModelSize | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what `pytest_quantbench_case_result` hooks add
 
     @property
@@ -164,8 +217,11 @@ class CaseResult:
 
     @property
     def status(self) -> str:
-        """PASS, FAIL or COLLAPSE, saying when a collapse is expected or the quantizer changed nothing."""
+        """PASS, FAIL, COLLAPSE or INCONCLUSIVE, saying when a collapse is expected or the quantizer changed
+        nothing."""
         status = "PASS" if self.passed else ("COLLAPSE" if self.collapse else "FAIL")
+        if self.inconclusive and not self.collapse:
+            status = "INCONCLUSIVE" + (" (passed)" if self.passed else "")
         if self.expect == "collapse":
             status += " (expected)"
         if self.quantized_nothing:
@@ -241,3 +297,10 @@ class TimingResult:
     hardware_risk: HardwareRisk | None = None
     accuracy: dict[str, MetricResult] | None = None
     speed_diagnosis: SpeedDiagnosis | None = None  # when the speed-up is below `speed.SLOW`
+    size: ModelSize | None = None
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("slower",)
+
+    @property
+    def slower(self) -> bool:
+        """The int8 model is slower than its fp32 model beyond doubt: its whole speed-up interval is below 1."""
+        return self.speedup is not None and self.speedup * (1 + (self.speedup_ci95_rel or 0.0)) < 1

@@ -136,4 +136,18 @@ MALFORMED = [
     (BASE + "x: [" + ", ".join(["*a"] * 101) + "]\nx0: &a 1\n", "", "invalid YAML"),
     (BASE + "x0: &a 1\nx: [" + ", ".join(["*a"] * 101) + "]\n", "", "more than 100 aliases (line 7)"),
     (BASE + "# padding\n" * 100_000, "", "the file is larger than 1 MB"),
+    (BASE + "thresholds: {speedup: {max_drop: 0.1}}\n", "thresholds.speedup.max_drop", "does not apply to speedup"),
+    (BASE + "thresholds: {accuracy: {confidence: 0.95}}\n", "thresholds.accuracy", "gives no bound"),
+    (
+        BASE + "thresholds: {accuracy: {min: 0.5, confidence: 0.95}}\n",
+        "thresholds.accuracy.confidence",
+        "needs max_drop",
+    ),
+    (
+        BASE + "thresholds: {accuracy: {max_drop: 0.1, on_inconclusive: maybe}}\n",
+        "thresholds.accuracy.on_inconclusive",
+        "maybe",
+    ),
+    (BASE + "thresholds: {agreemnt: {min: 0.9}}\n", "thresholds.agreemnt", "did you mean 'agreement'"),
+    (BASE.replace("ref_keys: [label]", "ref_keys: []") + "metrics: [accuracy]\n", "metrics", "need references"),
 ]

@@ -113,15 +113,16 @@ def eval_data(task: Task, spec: DatasetSpec, dataset: Any, processor: Any, id2la
     if task.sort_by_length:  # every metric ignores order
         counts = task.lengths(processor, spec, dataset[:])
         dataset = dataset.select(sorted(range(len(dataset)), key=counts.__getitem__))
-    ref_col = spec.ref_keys[0]
-    names = label_names(dataset, ref_col)
+    ref_col = spec.ref_keys[0] if spec.ref_keys else None  # none: label-free, gated on fidelity alone
+    names = label_names(dataset, ref_col) if ref_col else None
     data = EvalData(batches=[], references=[], label_names=names)
     for start in range(0, len(dataset), EVAL_BATCH_SIZE):
         rows = dataset[start : start + EVAL_BATCH_SIZE]
         encoded = task.encode(processor, spec, rows)
         data.batches.append(encoded.inputs)
         data.alignments += encoded.alignments
-        data.references += task.references(rows[ref_col], names, id2label)
+        count = len(rows[spec.primary])
+        data.references += task.references(rows[ref_col], names, id2label) if ref_col else [None] * count
     return data
 
 

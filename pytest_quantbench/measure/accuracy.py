@@ -1,15 +1,20 @@
 """Batched evaluation of a session: the task reads predictions from the logits and scores them.
 
 A model's scores are kept on disk under what the model computes (its backend's `model_id`) and what it is
-scored on, so identical graphs are scored once and a warm rerun evaluates nothing again.
+scored on, so identical graphs are scored once and a warm rerun evaluates nothing again. Beside the scores
+lie the per-sample predictions and the logits rows they were read from: the paired statistics, the fidelity
+gates and a failing case's evidence need them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_versions
 from pytest_quantbench.data.prepare import EvalData
@@ -20,16 +25,41 @@ from pytest_quantbench.suite import Suite
 from pytest_quantbench.tasks import MetricFn, Task
 
 SCORE_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
+ENTRY_LAYOUT = 2  # scores.json, predictions.json, logits.npy
+PREDICTIONS_FILE = "predictions.json"
 
 
-def predict(session: Session, data: EvalData, task: Task, id2label: dict[int, str]) -> list[Any]:
-    """The task's predictions for every eval sample, batch by batch."""
+def predict_with_logits(
+    session: Session, data: EvalData, task: Task, id2label: dict[int, str]
+) -> tuple[list[Any], np.ndarray]:
+    """The task's predictions for every eval sample, batch by batch, and the logits rows they come from."""
     predictions: list[Any] = []
+    rows = []
     for batch in data.batches:
         logits = run_checked(session, inputs_of(session, batch))[0]
         lo, hi = len(predictions), len(predictions) + len(logits)
         predictions += task.predict(logits, data.alignments[lo:hi], data.references[lo:hi], id2label)
-    return predictions
+        rows.append(np.asarray(task.logit_rows(logits, data.alignments[lo:hi]), dtype=np.float32))
+    return predictions, (np.concatenate(rows) if rows else np.zeros((0, 0), np.float32))
+
+
+def predict(session: Session, data: EvalData, task: Task, id2label: dict[int, str]) -> list[Any]:
+    """The task's predictions for every eval sample, batch by batch."""
+    return predict_with_logits(session, data, task, id2label)[0]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model's scores on the eval split, its per-sample predictions and logits rows, and their cache entry."""
+
+    scores: dict[str, float]
+    predictions: list[Any]
+    logits: np.ndarray
+    entry: Path
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.entry / PREDICTIONS_FILE
 
 
 class Scorer:
@@ -48,20 +78,37 @@ class Scorer:
         predictions = predict(session, data, suite_data.task, self.id2label(suite))
         return suite_data.task.score(suite.metrics, predictions, data.references, self.metric)
 
-    def scores(self, model_id: str, suite: Suite, session: Callable[[], Session]) -> dict[str, float]:
-        """A model's scores on the eval split, kept on disk under `model_id` and what it is scored on."""
+    def scored(self, model_id: str, suite: Suite, session: Callable[[], Session]) -> Scored:
+        """A model's scores, predictions and logits on the eval split, kept on disk under `model_id` and what
+        it is scored on."""
         suite_data = self.data.of(suite)
         split = suite_data.split(suite.dataset.eval_split)
-        spec = (suite.task, suite.metrics, suite.dataset.num_eval_samples, suite.dataset.max_length)
-        key = digest("scores", model_id, split._fingerprint, spec, library_versions(SCORE_LIBRARIES))
+        dataset = suite.dataset
+        spec = (suite.task, suite.metrics, dataset.num_eval_samples, dataset.max_length, dataset.ref_keys)
+        key = digest("scores", ENTRY_LAYOUT, model_id, split._fingerprint, spec, library_versions(SCORE_LIBRARIES))
 
         def build(out: Path) -> None:
-            (out / "scores.json").write_text(json.dumps(self.evaluate(session(), suite)))
+            data, task = suite_data.eval, suite_data.task
+            predictions, logits = predict_with_logits(session(), data, task, self.id2label(suite))
+            scores = task.score(suite.metrics, predictions, data.references, self.metric)
+            (out / "scores.json").write_text(json.dumps(scores))
+            (out / PREDICTIONS_FILE).write_text(json.dumps(predictions))
+            np.save(out / "logits.npy", logits)
 
-        return self._memo(
-            ("scores", key), lambda: json.loads((self.cache.build("scores", key, build) / "scores.json").read_text())
-        )
+        def load() -> Scored:
+            entry = self.cache.build("scores", key, build)
+            return Scored(
+                json.loads((entry / "scores.json").read_text()),
+                json.loads((entry / PREDICTIONS_FILE).read_text()),
+                np.load(entry / "logits.npy"),
+                entry,
+            )
+
+        return self._memo(("scores", key), load)
 
     def chance(self, suite: Suite) -> dict[str, float]:
+        """Chance level per metric; none without references."""
         suite_data = self.data.of(suite)
+        if not suite.dataset.ref_keys:
+            return {}
         return suite_data.task.chance(suite_data.eval.references)

@@ -16,6 +16,7 @@ from pytest_quantbench.records import (
     LatencyStats,
     MachineFacts,
     MetricResult,
+    ModelSize,
     QuantizationReport,
     TimingResult,
 )
@@ -211,6 +212,7 @@ def timing_result(
     report: QuantizationReport | None = None,
     risk: HardwareRisk | None = None,
     accuracy: dict[str, MetricResult] | None = None,
+    size: ModelSize | None = None,
 ) -> TimingResult:
     """What a latency case records: the model and shape, the machine, and the figures of its rounds."""
     case, suite = m.case, m.case.suite
@@ -221,7 +223,7 @@ def timing_result(
         batch_size=m.batch_size, input_length=m.input_length,
         intra_op_num_threads=case.config.framework_args.intra_op_num_threads, machine=machine,
         quantized_nothing=None if report is None else report.quantized_nothing,
-        quantization=report, hardware_risk=risk, accuracy=accuracy,
+        quantization=report, hardware_risk=risk, accuracy=accuracy, size=size,
     )  # fmt: skip
     if timed is None:
         return result

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_quantbench import serialize
+from pytest_quantbench.errors import GateFailure
 from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.measure.timing import Measurement, time_session, timing_result
 from pytest_quantbench.plugin.benchmark import Timer
+from pytest_quantbench.suite.records import SPEED_GATE
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench
@@ -54,7 +56,7 @@ def accuracy(
             QuantizedNothingWarning(f"{case.id}: quantizing {ops} changed no node; the model is still fp32"),
             stacklevel=1,
         )
-    outcome.evaluation.verdict.raise_for_failure(outcome.cause)
+    outcome.evaluation.verdict.raise_for_failure(outcome.cause, outcome.artifacts)
     if quantbench_compare is not None:
         quantbench_compare.check(case.suite.name, case.id, outcome.evaluation.quantized)
 
@@ -63,7 +65,7 @@ def accuracy(
 def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -> None:
     """Latency and throughput of one model at one shape, with pytest-benchmark; an int8 model runs in pairs
     with its fp32 model, which gives its speed-up."""
-    from pytest_quantbench.verdicts import diagnosis, speed
+    from pytest_quantbench.verdicts import diagnosis, gates, speed
 
     m = quantbench_measurement
     case, suite = m.case, m.case.suite
@@ -79,7 +81,12 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
         result = timing_result(
             m, timed, machine_facts(), quantbench.quantized(case).report, diagnosis.hardware_risk(quantbench, case),
             {r.name: r for r in evaluation.verdict.results} if evaluation else None,
+            quantbench.backend(case).model_size(case),
         )  # fmt: skip
         found = speed.diagnose(quantbench, m, feed, result.speedup)
         result = dataclasses.replace(result, speed_diagnosis=found)
     timer.record(serialize.dump(result))
+    threshold = dict(case.thresholds).get(SPEED_GATE)
+    broken = gates.speed_violation(result, threshold) if threshold is not None and m.role == "int8" else None
+    if broken:
+        raise GateFailure(broken)

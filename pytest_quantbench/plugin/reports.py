@@ -56,6 +56,11 @@ def addoption(group: Any) -> None:
         help="fail a config whose quantized METRIC dropped more than MAX_DROP against --quantbench-compare, "
         "e.g. accuracy:0.005 (repeatable)",
     )
+    group.addoption(
+        "--quantbench-compare-force",
+        action="store_true",
+        help="compare speed with the saved run even when its int8 kernels differ (VNNI, AMX, ONNX Runtime version)",
+    )
 
 
 class Reports:
@@ -84,7 +89,9 @@ class Reports:
                 raise pytest.UsageError(f"--quantbench-compare: {exc}") from None
             self.notes.append(f"nothing to compare with: {exc}")  # a first run, as pytest-benchmark does
             return
-        self.gate = compare.Gate(saved, specs)
+        from pytest_quantbench.measure.machine import machine_facts
+
+        self.gate = compare.Gate(saved, specs, machine_facts())
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
@@ -154,7 +161,19 @@ class Reports:
                 terminalreporter.write_line(line)
         if self.gate and self.run:
             terminalreporter.section("quantbench compare")
-            terminalreporter.write_line(f"quantized metrics against saved run {self.gate.saved.source}:")
-            deltas = compare.accuracy_deltas(self.gate.saved, self.run)
-            for line in compare.accuracy_table(deltas, self.gate.specs, self.gate.saved.source):
+            saved = self.gate.saved
+            warning = compare.kernel_warning(saved, self.run)
+            if warning:
+                terminalreporter.write_line(warning)
+            kernels = " (the int8 kernels differ)" if warning else ""
+            terminalreporter.write_line(f"quantized metrics against saved run {saved.source}{kernels}:")
+            deltas = compare.accuracy_deltas(saved, self.run)
+            for line in compare.accuracy_table(deltas, self.gate.specs, saved.source):
                 terminalreporter.write_line(line)
+            speed = compare.speed_deltas(saved, self.run)
+            if warning and not self.config.getoption("quantbench_compare_force"):
+                terminalreporter.write_line(compare.SPEED_REFUSED.format(option="--quantbench-compare-force"))
+            elif speed:
+                terminalreporter.write_line(f"latency against saved run {saved.source}:")
+                for line in compare.speed_table(speed, saved.source):
+                    terminalreporter.write_line(line)

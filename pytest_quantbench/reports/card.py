@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_quantbench.records import MachineFacts
+from pytest_quantbench.records import MachineFacts, MetricResult
 from pytest_quantbench.reports.table import table
 from pytest_quantbench.results.run import Run, SuiteInfo, TimingRow
 
@@ -24,8 +24,9 @@ def render(run: Run) -> str:
 
 
 def _front_matter(suite: SuiteInfo) -> str:
-    lines = ["---", f"pipeline_tag: {suite.task}", "datasets:", f"- {suite.dataset_path}", "metrics:"]
-    return "\n".join([*lines, *(f"- {m}" for m in suite.metrics), "---", "", ""])
+    lines = ["---", f"pipeline_tag: {suite.task}", "datasets:", f"- {suite.dataset_path}"]
+    metrics = ["metrics:", *(f"- {m}" for m in suite.metrics)] if suite.metrics else ["metrics: []"]
+    return "\n".join([*lines, *metrics, "---", "", ""])
 
 
 def _body(run: Run, suite: SuiteInfo, level: int) -> str:
@@ -36,6 +37,7 @@ def _body(run: Run, suite: SuiteInfo, level: int) -> str:
         f"**Backend:** `onnxruntime {run.machine.onnxruntime if run.machine else '?'}` (CPUExecutionProvider)  ",
         f"**Machine:** `{_machine(run.machine)}`  ",
         f"**Number of evaluation samples:** `{samples}`  ",
+        *([] if suite.metrics else ["**References:** none: gated on fidelity to the original model alone  "]),
         "",
         "Fixed parameters:",
         *_bullets({"model_name_or_path": suite.model, "dataset": suite.dataset, **suite.fixed}),
@@ -83,24 +85,45 @@ def _settings_header(suite: SuiteInfo) -> list[str]:
 
 
 def _metrics_table(run: Run, suite: SuiteInfo) -> list[str]:
+    """Original and quantized per metric (and per fidelity gate), the paired interval of each drop and its
+    flips, the size ratio, and the verdict."""
     rows = run.accuracy_of(suite.name)
     if not rows:
         return ["Not evaluated in this run."]
+    names = list(dict.fromkeys([*suite.metrics, *(n for r in rows.values() for n in r.metrics)]))
+    paired = any(m.paired is not None for r in rows.values() for m in r.metrics.values())
+    sized = any(r.size is not None for r in rows.values())
     header = _settings_header(suite)
-    for m in suite.metrics:
+    for m in names:
         header += ["", f"{m} (original)", f"{m} (quantized)"]
-    header += ["", "verdict"]
+        if paired:
+            header += [f"{m} drop CI", f"{m} flips (to wrong / to right)"]
+    header += [*(["", "size (quantized / original)"] if sized else []), "", "verdict"]
     body = []
     for config in suite.configs:
         row = rows.get(config.id)
         if row is None:
             continue
         cells = _settings(suite, config.id)
-        for name in suite.metrics:
+        for name in names:
             metric = row.metric(name)
             cells += [SEPARATOR, *((f"{metric.original:.3f}", f"{metric.quantized:.3f}") if metric else ("-", "-"))]
+            if paired:
+                cells += _paired_cells(metric)
+        if sized:
+            cells += [SEPARATOR, f"{row.size.ratio:.3f}" if row.size else "-"]
         body.append([*cells, SEPARATOR, row.status])
     return table(header, body, markdown=True)
+
+
+def _paired_cells(metric: MetricResult | None) -> list[str]:
+    if metric is None or metric.paired is None:
+        return ["-", "-"]
+    p = metric.paired
+    return [
+        f"[{p.ci_low:+.3f}, {p.ci_high:+.3f}] ({100 * p.confidence:g}%)",
+        f"{p.flips_to_wrong} / {p.flips_to_right} (McNemar p={p.mcnemar_p:.2g})",
+    ]
 
 
 def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
@@ -184,4 +207,5 @@ def _time_row(suite: SuiteInfo, quantized: TimingRow, original: TimingRow | None
     for field in ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "throughput"):
         before = f"{getattr(original, field):.2f}" if original else "-"
         cells += [SEPARATOR, before, f"{getattr(quantized, field):.2f}"]
-    return [*cells, SEPARATOR, f"x{quantized.speedup:.2f}" if quantized.speedup else "-"]
+    slower = " SLOWER" if quantized.result is not None and quantized.result.slower else ""
+    return [*cells, SEPARATOR, f"x{quantized.speedup:.2f}{slower}" if quantized.speedup else "-"]

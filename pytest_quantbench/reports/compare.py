@@ -2,6 +2,8 @@
 
 pytest-benchmark compares timings across runs but knows nothing of accuracy; this compares the quantized
 metrics config by config and fails a config whose metric dropped more than allowed (`accuracy:0.005`).
+Int8 kernels differ with the CPU's VNNI and AMX support and with ONNX Runtime's version: across such runs a
+speed comparison is refused unless forced, and accuracy deltas are said to come from other kernels.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 from dataclasses import dataclass
 
 from pytest_quantbench.errors import GateFailure
+from pytest_quantbench.records import MachineFacts
 from pytest_quantbench.reports.table import table
 from pytest_quantbench.results.run import Run
 
@@ -73,6 +76,42 @@ class SpeedDelta:
         return self.now_ms / self.saved_ms - 1
 
 
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _amx(machine: MachineFacts) -> bool:
+    return any(i.startswith("amx") for i in machine.instructions)
+
+
+def kernel_differences(saved: MachineFacts | None, now: MachineFacts | None) -> list[str]:
+    """What differs between two runs' machines that changes the int8 kernels: VNNI, AMX, ONNX Runtime."""
+    if saved is None or now is None:
+        return []
+    out = []
+    if saved.vnni != now.vnni:
+        out.append(f"VNNI {_yes(saved.vnni)} -> {_yes(now.vnni)}")
+    if _amx(saved) != _amx(now):
+        out.append(f"AMX {_yes(_amx(saved))} -> {_yes(_amx(now))}")
+    if saved.onnxruntime != now.onnxruntime:
+        out.append(f"onnxruntime {saved.onnxruntime} -> {now.onnxruntime}")
+    return out
+
+
+def kernel_warning(saved: Run, now: Run) -> str | None:
+    """The one warning line when the saved run used other int8 kernels, else None."""
+    differences = kernel_differences(saved.machine, now.machine)
+    if not differences:
+        return None
+    return (
+        f"warning: saved run {saved.source} ran other int8 kernels ({', '.join(differences)}): accuracy deltas may "
+        "come from the kernels, and speed is not comparable"
+    )
+
+
+SPEED_REFUSED = "speed not compared: the int8 kernels differ (force it with {option})"
+
+
 def accuracy_deltas(saved: Run, now: Run) -> list[AccuracyDelta]:
     """Quantized metrics of the configs present in both runs (matched by suite name and config id)."""
     old = {(r.suite, r.config_id, m.name): m.quantized for r in saved.accuracy for m in r.metrics.values()}
@@ -96,8 +135,9 @@ def speed_deltas(saved: Run, now: Run) -> list[SpeedDelta]:
 class Gate:
     """The compare gate of a pytest run: the saved run and the allowed drops, checked case by case."""
 
-    def __init__(self, saved: Run, specs: list[FailSpec]) -> None:
+    def __init__(self, saved: Run, specs: list[FailSpec], machine: MachineFacts | None = None) -> None:
         self.saved, self.specs = saved, specs
+        self.kernels = kernel_differences(saved.machine, machine)  # this run's machine against the saved one's
 
     def check(self, suite: str, config_id: str, quantized: dict[str, float]) -> None:
         """Raise `CompareFailure` (one line, both numbers) when a metric dropped more than allowed."""
@@ -112,7 +152,8 @@ class Gate:
             if spec.broken_by(delta := AccuracyDelta(suite, config_id, m.name, m.quantized, quantized[m.name]))
         ]
         if broken:
-            raise CompareFailure("; ".join(broken))
+            kernels = f" (the int8 kernels differ: {', '.join(self.kernels)})" if self.kernels else ""
+            raise CompareFailure("; ".join(broken) + kernels)
 
 
 def accuracy_table(deltas: list[AccuracyDelta], specs: list[FailSpec], saved: str) -> list[str]:

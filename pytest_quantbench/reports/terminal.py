@@ -7,16 +7,24 @@ from pytest_quantbench.reports.table import table
 from pytest_quantbench.results.run import Run
 
 
-def speedup_range(values: list[float]) -> str:
-    """The speed-up over every timed shape: `x1.20`, or `x0.80..x1.20 (4 shapes)`."""
+def speedup_range(values: list[float], slower: bool = False) -> str:
+    """The speed-up over every timed shape: `x1.20`, or `x0.80..x1.20 (4 shapes)`; SLOWER when some shape's
+    int8 model is slower than fp32 beyond its interval."""
     if not values:
         return "not timed"
     low, high = min(values), max(values)
-    return f"x{low:.2f}" if len(values) == 1 else f"x{low:.2f}..x{high:.2f} ({len(values)} shapes)"
+    text = f"x{low:.2f}" if len(values) == 1 else f"x{low:.2f}..x{high:.2f} ({len(values)} shapes)"
+    return text + (" SLOWER" if slower else "")
 
 
 def _change(m: MetricResult) -> str:
-    return f"{m.name} {m.original:.3f}->{m.quantized:.3f} ({m.quantized - m.original:+.3f})"
+    text = f"{m.name} {m.original:.3f}->{m.quantized:.3f} ({m.quantized - m.original:+.3f})"
+    if m.paired is None:
+        return text
+    p = m.paired
+    return text + (
+        f" [drop CI{100 * p.confidence:g} {p.ci_low:+.3f}..{p.ci_high:+.3f}, flips {p.flips_to_wrong}/{p.flips_to_right}]"
+    )
 
 
 def summary_lines(run: Run) -> list[str]:
@@ -24,16 +32,22 @@ def summary_lines(run: Run) -> list[str]:
     for suite in run.suites:
         accuracy = run.accuracy_of(suite.name)
         speedups: dict[str, list[float]] = {}
+        slower: set[str] = set()
         for t in run.timings_of(suite.name):
             if t.speedup is not None:
                 speedups.setdefault(t.config_id, []).append(t.speedup)
+            if t.result is not None and t.result.slower:
+                slower.add(t.config_id)
         for config in suite.configs:
             row = accuracy.get(config.id)
             if row is None and config.id not in speedups:
                 continue
             drop = ", ".join(_change(m) for m in row.metrics.values()) if row else "not evaluated"
+            if row and row.size is not None:
+                drop += f", size x{row.size.ratio:.2f}"
             verdict = row.status if row else ""
-            rows.append([suite.name, config.id, drop, speedup_range(speedups.get(config.id, [])), verdict])
+            speed = speedup_range(speedups.get(config.id, []), config.id in slower)
+            rows.append([suite.name, config.id, drop, speed, verdict])
     if not rows:
         return []
     header = ["suite", "config", "metric original->quantized (change)", "speed-up vs fp32", "verdict"]

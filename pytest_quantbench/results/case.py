@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_quantbench.measure.machine import machine_facts
@@ -22,6 +23,8 @@ class AccuracyOutcome:
     result: CaseResult
     evaluation: Evaluation
     diagnosis: diagnosis.Diagnosis | diagnosis.Unavailable | None
+
+    artifacts: str = ""
 
     @property
     def cause(self) -> str:
@@ -44,5 +47,16 @@ def accuracy_outcome(bench: Pipeline, case: Case, options: diagnosis.DiagnoseOpt
         machine=machine_facts(),
         hardware_risk=diagnosis.hardware_risk(bench, case),
         diagnosis=found.record() if found is not None else None,
+        inconclusive=bool(verdict.inconclusive),
+        predictions=evaluation.predictions,
+        size=evaluation.size,
     )
-    return AccuracyOutcome(result, evaluation, found)
+    return AccuracyOutcome(result, evaluation, found, "" if verdict.passed else artifacts_line(bench, case, evaluation))
+
+
+def artifacts_line(bench: Pipeline, case: Case, evaluation: Evaluation) -> str:
+    """Where a failing case's quantized model, calibration ranges and predictions lie, to look at at once."""
+    found = dict(bench.backend(case).artifacts(case))
+    if evaluation.predictions is not None:
+        found["predictions"] = Path(evaluation.predictions.quantized)
+    return "artifacts: " + ", ".join(f"{what} {path}" for what, path in found.items()) if found else ""

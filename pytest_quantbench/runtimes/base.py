@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pytest_quantbench.records import QuantizationReport
+from pytest_quantbench.records import ModelSize, QuantizationReport
 from pytest_quantbench.suite import Case
 from pytest_quantbench.suite.vocabulary import BackendVocabulary
 
@@ -58,6 +58,14 @@ class Backend(ABC):
     @abstractmethod
     def model_id(self, case: Case, role: str) -> str:
         """Identity of what a session of `role` computes: configs whose models are alike share scores."""
+
+    def model_size(self, case: Case) -> ModelSize | None:
+        """Bytes on disk of the original and quantized model files; None where the models live in memory."""
+        return None
+
+    def artifacts(self, case: Case) -> dict[str, Path]:
+        """What a failing case leaves on disk to look at (the quantized model, its calibration ranges)."""
+        return {}
 
 
 def inputs_of(session: Session, feed: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.errors import BuildError
 from pytest_quantbench.memo import Memo
-from pytest_quantbench.records import QuantizationReport
+from pytest_quantbench.records import ModelSize, QuantizationReport
 from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session, inputs_of, one_line
 from pytest_quantbench.suite import Case, FrameworkArgs
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
@@ -95,6 +95,14 @@ class OnnxRuntime(Backend):
             export(self.models.model_dir(suite), task, opset, out, suite.trust_remote_code)
 
         return self._memo(("original", key), lambda: self.cache.build("export", key, build) / ONNX_FILE)
+
+    def model_size(self, case: Case) -> ModelSize:
+        return ModelSize(self.original(case).stat().st_size, self.quantized(case).path.stat().st_size)
+
+    def artifacts(self, case: Case) -> dict[str, Path]:
+        path = self.quantized(case).path
+        ranges = path.parent / quantize.RANGES_FILE
+        return {"quantized model": path, **({"calibration ranges": ranges} if ranges.is_file() else {})}
 
     def quantized(self, case: Case) -> QuantizedModel:
         config, suite = case.config, case.suite

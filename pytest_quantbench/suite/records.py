@@ -97,11 +97,25 @@ class QuantConfig:
         return self.quantization_approach == "static"
 
 
+# Threshold keys beside the suite's metrics: label-free fidelity of the int8 model to the fp32 one (top-1
+# agreement, mean cosine similarity of the logits), its speed-up and its size on disk.
+FIDELITY_GATES = ("agreement", "cosine")
+SPEED_GATE = "speedup"
+SIZE_GATE = "size"
+GATES = (*FIDELITY_GATES, SPEED_GATE, SIZE_GATE)
+
+
 @dataclass(frozen=True)
 class Threshold:
+    """A gate. With `confidence`, `max_drop` is judged on the paired-bootstrap interval of the drop; an
+    interval that straddles it is inconclusive, failing unless `on_inconclusive` is `pass`."""
+
     max_drop: float | None = None
     min_ratio: float | None = None
     min: float | None = None
+    max_ratio: float | None = None  # size: quantized / original bytes
+    confidence: float | None = None
+    on_inconclusive: str = "fail"
 
 
 @dataclass(frozen=True)

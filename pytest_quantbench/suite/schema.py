@@ -30,6 +30,10 @@ from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.suite import grid
 from pytest_quantbench.suite.errors import Wording, invalid, suite_error, unknown_field, unknown_value
 from pytest_quantbench.suite.records import (
+    FIDELITY_GATES,
+    GATES,
+    SIZE_GATE,
+    SPEED_GATE,
     Calibration,
     DatasetSpec,
     FrameworkArgs,
@@ -219,7 +223,7 @@ class DataKeysSchema(_Section, title="data_keys"):
     secondary: Text = Field(None, description="second text column, for sentence pairs")
 
 
-_ONE_COLUMN = "expected exactly one reference column, got {count}"
+_ONE_COLUMN = "expected exactly one reference column, or none ([]), got {count}"
 
 
 class DatasetSchema(_Section, title="dataset"):
@@ -234,9 +238,11 @@ class DatasetSchema(_Section, title="dataset"):
     eval_split: Text = Field("validation", description="split evaluated")
     calibration_split: Text | None = Field("train", description="split static quantization calibrates on")
     data_keys: DataKeysSchema = Field(None, description="default: primary sentence (image for image tasks)")
-    ref_keys: Annotated[
-        list[Text], Field(min_length=1, max_length=1), Wording(too_short=_ONE_COLUMN, too_long=_ONE_COLUMN)
-    ] = Field(None, description="the reference column; default: label (ner_tags for token-classification)")
+    ref_keys: Annotated[list[Text], Field(max_length=1), Wording(too_long=_ONE_COLUMN)] = Field(
+        None,
+        description="the reference column; default: label (ner_tags for token-classification); "
+        "[]: no labels, gated on fidelity (agreement, cosine) alone",
+    )
     num_eval_samples: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
         None, description="evaluate the first N samples only"
     )
@@ -276,13 +282,20 @@ class ThresholdSchema(_Section, title="threshold", json_schema_extra={"minProper
     record_type = Threshold
     max_drop: float = Field(None, ge=0.0, le=1e6, description="largest allowed fp32 - int8 difference")
     min_ratio: float = Field(None, ge=0.0, le=1.0, description="smallest allowed int8 / fp32 ratio")
-    min: float = Field(None, ge=-1e6, le=1e6, description="smallest allowed int8 value")
+    min: float = Field(None, ge=-1e6, le=1e6, description="smallest allowed int8 value (agreement, cosine, speedup)")
+    max_ratio: float = Field(None, ge=0.0, le=1e6, description="size only: largest int8 / fp32 bytes on disk")
+    confidence: float = Field(
+        None, ge=0.5, le=0.9999, description="judge max_drop on the paired-bootstrap interval at this confidence"
+    )
+    on_inconclusive: Literal["fail", "pass"] = Field(
+        "fail", description="an interval that straddles max_drop: fail (default) or pass"
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _not_empty(cls, data: Any) -> Any:
         if data == {}:
-            raise invalid("is empty: give max_drop, min_ratio or min")
+            raise invalid("is empty: give max_drop, min_ratio, min or max_ratio")
         return data
 
 
@@ -361,13 +374,15 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     task = vocabulary.tasks[model.task]
     _check_local(path, model.model_name_or_path, "model_name_or_path")
     dataset = _dataset(path, model.dataset, task)
-    metrics = tuple(model.metrics or task.default_metrics)
+    if not dataset.ref_keys and model.metrics:
+        raise SuiteError(path, "metrics", "need references: the dataset has ref_keys: [] (gate on agreement or cosine)")
+    metrics = tuple(model.metrics or task.default_metrics) if dataset.ref_keys else ()
     fixed = model.fixed.given() if model.fixed else {}
     benchmarked = model.benchmarked.given() if model.benchmarked else {}
     for key in benchmarked:
         if key in fixed:
             raise SuiteError(path, f"benchmarked.{key}", "is also in 'fixed': give each parameter in one place")
-    thresholds = {m: Threshold(max_drop=DEFAULT_MAX_DROP) for m in metrics}
+    thresholds = {m: Threshold(max_drop=DEFAULT_MAX_DROP) for m in metrics} or {"agreement": Threshold(min=0.99)}
     thresholds.update(_thresholds(path, model.thresholds, "thresholds", metrics))
     suite = Suite(
         path=path, name=model.name or path.name.split(".")[0], task=model.task,
@@ -395,7 +410,7 @@ def _dataset(path: Path, model: DatasetSchema, task: TaskVocabulary) -> DatasetS
         eval_split=model.eval_split,
         calibration_split=model.calibration_split or "train",
         data_keys=tuple(sorted(data_keys.items())),
-        ref_keys=tuple(model.ref_keys or task.default_ref_keys),
+        ref_keys=tuple(task.default_ref_keys if model.ref_keys is None else model.ref_keys),
         num_eval_samples=model.num_eval_samples,
         max_length=model.max_length,
         base_dir=str(path.parent),
@@ -427,10 +442,26 @@ def _check_local(path: Path, spec: Any, field: str, every_path: bool = False) ->
 def _thresholds(
     path: Path, value: dict[str, ThresholdSchema] | None, where: str, metrics: tuple[str, ...]
 ) -> dict[str, Threshold]:
-    """Thresholds of the metrics the suite gates on (the schema knows every metric of the task)."""
-    for key in value or {}:
-        if key not in metrics:
-            raise SuiteError(path, f"{where}.{key}", unknown_field(key, metrics))
+    """Thresholds of the metrics the suite gates on (the schema knows every metric of the task) and of the
+    fidelity, speed and size gates, each with the bounds that apply to it."""
+    for key, threshold in (value or {}).items():
+        if key not in (*metrics, *GATES):
+            raise SuiteError(path, f"{where}.{key}", unknown_field(key, (*metrics, *GATES)))
+        given = {k for k, v in threshold if v is not None and k != "on_inconclusive"}
+        allowed = (
+            {"min"} if key in (*FIDELITY_GATES, SPEED_GATE)
+            else {"max_ratio"} if key == SIZE_GATE
+            else {"max_drop", "min_ratio", "min", "confidence"}
+        )  # fmt: skip
+        if given - allowed:
+            wrong = sorted(given - allowed)[0]
+            raise SuiteError(
+                path, f"{where}.{key}.{wrong}", f"does not apply to {key}: give {', '.join(sorted(allowed))}"
+            )
+        if key not in GATES and not given & {"max_drop", "min_ratio", "min"}:
+            raise SuiteError(path, f"{where}.{key}", "gives no bound: add max_drop, min_ratio or min")
+        if threshold.confidence is not None and threshold.max_drop is None:
+            raise SuiteError(path, f"{where}.{key}.confidence", "needs max_drop: the interval is of the drop")
     return {m: t.record() for m, t in (value or {}).items()}
 
 
@@ -477,7 +508,7 @@ def json_schema(vocabulary: Vocabulary | None = None) -> dict[str, Any]:
     schema["$defs"]["FixedSchema"]["properties"]["framework"]["enum"] = list(vocabulary.backends)
     schema["$defs"]["BenchmarkedSchema"]["properties"]["framework"]["items"]["enum"] = list(vocabulary.backends)
     properties["metrics"]["items"]["enum"] = metrics
-    properties["thresholds"]["propertyNames"] = {"enum": metrics}
+    properties["thresholds"]["propertyNames"] = {"enum": [*metrics, *GATES]}
     override = schema["$defs"]["OverrideSchema"]["properties"]
     # `when` is checked as `fixed` is, once the benchmarked keys are known (see `_rule`)
     override["when"] = {"$ref": "#/$defs/FixedSchema", **{k: override["when"][k] for k in ("title", "description")}}

@@ -106,6 +106,20 @@ class Task(ABC):
         """Each metric of the suite; `metric(name)` gives the scoring function (bundled, hub or a user's)."""
         return {name: metric(name)(predictions, references) for name in metrics}
 
+    def sample_counts(self, metric: str, predictions: list[Any], references: list[Any]) -> tuple[Any, Any] | None:
+        """Per sample a numerator and a denominator whose sums' ratio is `metric`, so a bootstrap resamples
+        arrays instead of rescoring; None when the metric does not split so (it is then rescored)."""
+        import numpy as np
+
+        if metric != "accuracy":
+            return None
+        right = np.array([p == r for p, r in zip(predictions, references, strict=True)], dtype=float)
+        return right, np.ones_like(right)
+
+    def logit_rows(self, logits: Any, alignments: list[Any]) -> Any:
+        """The logits a prediction is read from, one row per flat unit (sample, or word): what cosine compares."""
+        return logits.reshape(len(logits), -1)
+
     def chance(self, references: list[Any]) -> dict[str, float]:
         """What always answering the most frequent label scores: the floor a collapse falls to."""
         labels = self.flat_labels(references)

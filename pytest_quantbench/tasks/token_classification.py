@@ -101,7 +101,8 @@ class TokenClassification(TextClassification):
         out = []
         for row, starts, reference in zip(logits.argmax(-1), alignments, references, strict=True):
             tags = [id2label[int(row[pos])] for pos in starts]
-            out.append(tags + ["O"] * (len(reference) - len(tags)))  # words cut by truncation count as "O"
+            words = len(tags) if reference is None else len(reference)  # no references: label-free
+            out.append(tags + ["O"] * (words - len(tags)))  # words cut by truncation count as "O"
         return out
 
     def score(
@@ -116,6 +117,35 @@ class TokenClassification(TextClassification):
             scores = {k: float(result[f"overall_{k}"]) for k in builtin}
         others = {m: metric(m)(predictions, references) for m in metrics if m not in SEQEVAL_METRICS}
         return {m: {**scores, **others}[m] for m in metrics}
+
+    def sample_counts(self, metric: str, predictions: list[Any], references: list[Any]) -> tuple[Any, Any] | None:
+        """seqeval's micro scores per sentence: tokens right of tokens, or entity matches of predicted or gold
+        entities (F1 = 2 TP / (predicted + gold))."""
+        import numpy as np
+        from seqeval.metrics.sequence_labeling import get_entities
+
+        if metric == "accuracy":
+            pairs = list(zip(predictions, references, strict=True))
+            return (
+                np.array([sum(p == r for p, r in zip(ps, rs, strict=True)) for ps, rs in pairs], dtype=float),
+                np.array([len(rs) for _, rs in pairs], dtype=float),
+            )
+        if metric not in ("precision", "recall", "f1"):
+            return None
+        tp, pred, gold = [], [], []
+        for ps, rs in zip(predictions, references, strict=True):
+            p, g = set(get_entities(list(ps))), set(get_entities(list(rs)))
+            tp.append(len(p & g))
+            pred.append(len(p))
+            gold.append(len(g))
+        t, pr, go = (np.array(v, dtype=float) for v in (tp, pred, gold))
+        return {"precision": (t, pr), "recall": (t, go), "f1": (2 * t, pr + go)}[metric]
+
+    def logit_rows(self, logits: Any, alignments: list[Any]) -> Any:
+        import numpy as np
+
+        rows = [row[starts] for row, starts in zip(logits, alignments, strict=True)]
+        return np.concatenate(rows) if rows else np.zeros((0, logits.shape[-1]))
 
     def flat_labels(self, references: list[Any]) -> list[Any]:
         return [t for tags in references for t in tags]

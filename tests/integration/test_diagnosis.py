@@ -37,7 +37,8 @@ def test_collapse_names_the_mask_add_and_its_suggestion_passes(suite_file, run, 
         r"COLLAPSE: accuracy 1\.000 -> 0\.\d+ .*; cause: calibration range of Add "
         + re.escape(MASK_ADD)
         + r" \(feeds Softmax\) is \[-3\.4e\+38, [\d.]+\].*; fix: node_exclusion: \[/bert/encoder/layer\.0/attention/self/Add, "
-        r"/bert/encoder/layer\.1/attention/self/Add\] \(the softmax preset\) or calibration padding: none$",
+        r"/bert/encoder/layer\.1/attention/self/Add\] \(the softmax preset\) or calibration padding: none"
+        r"; artifacts: quantized model \S+\.onnx, calibration ranges \S+/ranges\.json, predictions \S+\.json$",
         failure[0],
     ), failure[0]
     result.stdout.fnmatch_lines(
@@ -72,7 +73,7 @@ def test_fallback_search_finds_a_passing_set_with_its_latency_cost(suite_file, r
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            f"*; fix: node_exclusion: [[]{MASK_ADD}[]] (fallback search: accuracy 1.000, latency x*)",
+            f"*; fix: node_exclusion: [[]{MASK_ADD}[]] (fallback search: accuracy 1.000, latency x*); artifacts: *",
             "*fallback search:*",
         ]
     )

@@ -155,3 +155,33 @@ def test_expect_fail_documents_a_known_gate_failure(tmp_path: Path) -> None:
         )
     )
     assert [c.expect for c in suite.cases] == [None, "fail"]
+
+
+def test_confidence_fidelity_speed_and_size_thresholds(tmp_path: Path) -> None:
+    suite = load_suite(
+        write(
+            tmp_path,
+            BASE
+            + """
+thresholds:
+  accuracy: {max_drop: 0.01, confidence: 0.95, on_inconclusive: pass}
+  agreement: {min: 0.99}
+  cosine: {min: 0.999}
+  speedup: {min: 1.5}
+  size: {max_ratio: 0.35}
+""",
+        )
+    )
+    assert dict(suite.cases[0].thresholds) == {
+        "accuracy": Threshold(max_drop=0.01, confidence=0.95, on_inconclusive="pass"),
+        "agreement": Threshold(min=0.99),
+        "cosine": Threshold(min=0.999),
+        "speedup": Threshold(min=1.5),
+        "size": Threshold(max_ratio=0.35),
+    }
+
+
+def test_a_suite_without_references_gates_on_agreement(tmp_path: Path) -> None:
+    suite = load_suite(write(tmp_path, BASE.replace("ref_keys: [label]", "ref_keys: []")))
+    assert suite.dataset.ref_keys == () and suite.metrics == ()
+    assert dict(suite.cases[0].thresholds) == {"agreement": Threshold(min=0.99)}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
+import numpy as np
 import pytest
 
 from pytest_quantbench.errors import CollapseFailure, GateFailure
+from pytest_quantbench.records import ModelSize
 from pytest_quantbench.suite import Threshold
-from pytest_quantbench.verdicts.gates import judge
+from pytest_quantbench.verdicts.gates import Pairs, Verdict, judge, speed_violation
 
 
 def test_within_threshold_passes() -> None:
@@ -58,3 +63,97 @@ def test_each_threshold_kind(threshold: Threshold, passes: bool, message: str) -
     v = judge({"accuracy": 0.95}, {"accuracy": 0.90}, {"accuracy": 0.5}, {"accuracy": threshold})
     assert v.passed is passes
     assert message in v.line()
+
+
+def _pairs(original: list[int], quantized: list[int], references: list[int]) -> Pairs:
+    from pytest_quantbench.tasks.text_classification import TextClassification
+
+    def accuracy(p: list, r: list) -> float:
+        return sum(a == b for a, b in zip(p, r, strict=True)) / len(r)
+
+    logits = np.eye(2)[original], np.eye(2)[quantized]
+    return Pairs(TextClassification(), original, quantized, references, lambda name: accuracy, *logits)
+
+
+def _judge(pairs: Pairs, threshold: Threshold, **extra) -> Verdict:
+    scores = {
+        "accuracy": sum(a == r for a, r in zip(pairs.original, pairs.references, strict=True)) / len(pairs.references)
+    }
+    quantized = {
+        "accuracy": sum(a == r for a, r in zip(pairs.quantized, pairs.references, strict=True)) / len(pairs.references)
+    }
+    return judge(scores, quantized, {"accuracy": 0.5}, {"accuracy": threshold, **extra}, pairs)
+
+
+def _flipped(n: int, to_wrong: int) -> Pairs:
+    """All `n` right in fp32, `to_wrong` of them wrong in int8; labels alternate 0/1."""
+    refs = [i % 2 for i in range(n)]
+    return _pairs(refs, [1 - r if i < to_wrong else r for i, r in enumerate(refs)], refs)
+
+
+def test_confidence_gate_passes_when_the_whole_interval_is_within() -> None:
+    v = _judge(_flipped(2000, 2), Threshold(max_drop=0.01, confidence=0.95))
+    assert v.passed and not v.inconclusive
+    paired = v.results[0].paired
+    assert paired is not None and paired.ci_high <= 0.01 and paired.flips_to_wrong == 2
+
+
+def test_confidence_gate_fails_when_the_whole_interval_is_beyond() -> None:
+    v = _judge(_flipped(400, 40), Threshold(max_drop=0.01, confidence=0.95))
+    assert not v.passed
+    line = v.line()
+    assert "drop > max_drop 0.01 at 95% confidence" in line
+    assert "95% CI [+0.0" in line and "flips 40 right->wrong / 0 wrong->right" in line and "n=400" in line
+
+
+def test_confidence_gate_straddling_the_limit_is_inconclusive_with_a_sample_size() -> None:
+    v = _judge(_flipped(100, 1), Threshold(max_drop=0.01, confidence=0.95))
+    assert not v.passed and v.inconclusive and not v.failures
+    with pytest.raises(GateFailure) as info:
+        v.raise_for_failure()
+    message = str(info.value)
+    assert message.startswith("INCONCLUSIVE: accuracy drop 0.010, 95% CI [+0.000, +0.0")
+    assert "straddles max_drop 0.01 on 100 samples" in message
+    v = _judge(_flipped(20, 1), Threshold(max_drop=0.01, confidence=0.95))
+    paired = v.results[0].paired
+    assert paired is not None
+    needed = math.ceil(20 * ((paired.ci_high - paired.ci_low) / 2 / (paired.drop - 0.01)) ** 2)
+    assert f"about {needed} evaluation samples would decide it" in v.line()
+
+
+def test_on_inconclusive_pass_keeps_the_case_green_but_says_so() -> None:
+    v = _judge(_flipped(20, 1), Threshold(max_drop=0.01, confidence=0.95, on_inconclusive="pass"))
+    assert v.passed and v.inconclusive
+    v.raise_for_failure()
+    assert v.line().startswith("INCONCLUSIVE: ")
+
+
+def test_without_confidence_the_point_gate_decides_and_the_interval_is_evidence() -> None:
+    v = _judge(_flipped(100, 1), Threshold(max_drop=0.02))
+    assert v.passed and not v.inconclusive and v.results[0].paired is not None
+
+
+def test_fidelity_and_size_gates() -> None:
+    pairs = _flipped(100, 5)
+    size = ModelSize(1000, 400)
+    thresholds = {"agreement": Threshold(min=0.99), "cosine": Threshold(min=0.9), "size": Threshold(max_ratio=0.35)}
+    v = judge({}, {}, {}, thresholds, pairs, size)
+    assert {r.name: r.quantized for r in v.results} == {"agreement": 0.95, "cosine": 0.95}
+    assert v.failures == (
+        "agreement 1.000 -> 0.950 (drop 0.050): 0.950 < min 0.99",
+        "size ratio 0.400 > max_ratio 0.35",
+    )
+    assert judge({}, {}, {}, thresholds).passed  # without pairs and size nothing is judged
+
+
+def test_speed_gate_fails_only_below_the_whole_interval() -> None:
+    from pytest_quantbench.records import MachineFacts, TimingResult
+
+    machine = MachineFacts("cpu", 2, (), False, "1.0", "3.11")
+    base = TimingResult("s", "t", "m", "int8", "c", {}, 1, 16, 1, machine, speedup=1.0, speedup_ci95_rel=0.05)
+    line = speed_violation(base, Threshold(min=1.3))
+    assert line == "speedup x1.00 (95% CI x0.95..x1.05) < min x1.3"
+    assert speed_violation(dataclasses.replace(base, speedup_ci95_rel=0.4), Threshold(min=1.3)) is None
+    slower = dataclasses.replace(base, speedup=0.8)
+    assert slower.slower and "SLOWER than fp32" in (speed_violation(slower, Threshold(min=1.3)) or "")
+    assert not base.slower

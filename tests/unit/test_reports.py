@@ -269,3 +269,76 @@ def test_shards_merge_into_the_card_of_one_run(tmp_path: Path) -> None:
     merged = tmp_path / "merged.md"
     assert cli.main(["card", f"{halves[0]},{halves[1]}", "-o", str(merged)]) == 0
     assert merged.read_text() == card.render(results.load(tmp_path / "whole.json"))
+
+
+def _on_machine(path: Path, **facts: object) -> Path:
+    """A saved run whose machine facts (run-level and per timing) are changed by `facts`."""
+    data = json.loads(path.read_text())
+    data["quantbench"]["machine"].update(facts)
+    for b in data["benchmarks"]:
+        b["extra_info"]["machine"].update(facts)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_kernel_differences_name_vnni_amx_and_onnxruntime() -> None:
+    from pytest_quantbench.records import MachineFacts
+
+    old = MachineFacts("cpu", 4, ("avx2",), False, "1.2.3", "3.11")
+    new = MachineFacts("cpu", 4, ("avx2", "avx512_vnni", "amx_int8"), True, "1.3.0", "3.11")
+    assert compare.kernel_differences(old, old) == []
+    assert compare.kernel_differences(old, new) == ["VNNI no -> yes", "AMX no -> yes", "onnxruntime 1.2.3 -> 1.3.0"]
+    assert compare.kernel_differences(None, new) == []
+
+
+def test_cli_compare_across_int8_kernels_warns_and_refuses_speed_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = write_run(tmp_path / "saved.json")
+    now = _on_machine(write_run(tmp_path / "now.json"), vnni=True, instructions=["avx2", "avx512_vnni"])
+    assert cli.main(["compare", str(saved), str(now)]) == 2
+    out = capsys.readouterr().out
+    warnings = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: saved run saved.json ran other int8 kernels (VNNI no -> yes): accuracy deltas may come from the "
+        "kernels, and speed is not comparable"
+    ]
+    assert "quantized metrics: saved.json -> now.json (the int8 kernels differ)" in out
+    assert "speed not compared: the int8 kernels differ (force it with --force)" in out
+    assert "latency[fp32-bs8-len128]" not in out
+    assert cli.main(["compare", str(saved), str(now), "--force"]) == 0
+    assert "latency[fp32-bs8-len128]" in capsys.readouterr().out
+
+
+def test_compare_gate_says_when_the_kernels_differ() -> None:
+    from pytest_quantbench.records import MachineFacts
+
+    saved = results.from_json(recorded_run(), "0001_abc.json")
+    gate = compare.Gate(saved, [compare.FailSpec.parse("accuracy:0.005")], MachineFacts("c", 4, (), False, "9.9", "3"))
+    with pytest.raises(compare.CompareFailure, match=r"\(the int8 kernels differ: onnxruntime 1.2.3 -> 9.9\)$"):
+        gate.check("sst2", "dynamic-per_tensor", {"accuracy": 0.88})
+
+
+def test_terminal_and_card_show_the_interval_flips_size_and_slower() -> None:
+    from pytest_quantbench.reports import terminal
+
+    data = recorded_run({"static-per_tensor": 0.85})
+    row = next(r for r in data["quantbench"]["accuracy"] if r["config_id"] == "static-per_tensor")
+    row["metrics"]["accuracy"]["paired"] = {
+        "metric": "accuracy", "drop": 0.05, "ci_low": 0.03, "ci_high": 0.07, "confidence": 0.95,
+        "flips_to_wrong": 11, "flips_to_right": 1, "mcnemar_p": 0.0063, "n": 200,
+    }  # fmt: skip
+    row["size"] = {"original_bytes": 1000, "quantized_bytes": 300}
+    run = results.from_json(data, "run.json")
+    lines = terminal.summary_lines(run)
+    static = next(line for line in lines if "static-per_tensor" in line)
+    assert "accuracy 0.900->0.850 (-0.050) [drop CI95 +0.030..+0.070, flips 11/1], size x0.30" in static
+    assert "SLOWER" in next(line for line in lines if "static-per_channel" in line)  # x0.80 at every shape
+    assert "SLOWER" not in static
+    text = card.render(run)
+    header = next(line for line in text.splitlines() if "accuracy drop CI" in line)
+    cells = [c.strip() for c in header.split("|")]
+    at = cells.index("accuracy (quantized)")
+    assert cells[at + 1 : at + 4] == ["accuracy drop CI", "accuracy flips (to wrong / to right)", ""]
+    assert "[+0.030, +0.070] (95%)" in text and "11 / 1 (McNemar p=0.0063)" in text and "0.300" in text
+    assert "x0.80 SLOWER" in text and "x2.00 SLOWER" not in text

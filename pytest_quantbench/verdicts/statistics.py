@@ -1,0 +1,133 @@
+"""Paired statistics of a drop: both models saw the same samples, so judge the pairs, not two numbers.
+
+A point drop on 200 samples moves by a sample or two between runs; the flips (samples the quantized model
+got newly wrong, or newly right), the exact McNemar test of them, and a seeded paired bootstrap interval of
+the drop say whether it is real. The bootstrap resamples sample indices once and applies them to both
+models' predictions, and scores through the task (`Task.score`), so a user's metric gets an interval too;
+metrics the task can split into per-sample counts (`Task.sample_counts`) are resampled vectorized.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from pytest_quantbench.records import PairedStats
+from pytest_quantbench.tasks import MetricFn, Task
+
+RESAMPLES = 1000
+SEED = 2016
+
+
+def mcnemar_p(to_wrong: int, to_right: int) -> float:
+    """Exact (binomial) two-sided McNemar p-value of the discordant pairs; 1.0 when there are none.
+
+    Twice the tail of Binomial(n, 1/2) at the smaller count, in integers (no scipy needed, exact for any n)."""
+    n = to_wrong + to_right
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(to_wrong, to_right) + 1))
+    return min(1.0, 2 * tail / 2**n)
+
+
+def flips(task: Task, original: list[Any], quantized: list[Any], references: list[Any]) -> tuple[int, int]:
+    """Units (samples, or the task's flat units such as tokens) right -> wrong, and wrong -> right."""
+    ref = task.flat_labels(references)
+    o, q = task.flat_labels(original), task.flat_labels(quantized)
+    right_o = np.array([a == r for a, r in zip(o, ref, strict=True)], dtype=bool)
+    right_q = np.array([b == r for b, r in zip(q, ref, strict=True)], dtype=bool)
+    return int((right_o & ~right_q).sum()), int((~right_o & right_q).sum())
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    top, bottom = num[idx].sum(axis=1), den[idx].sum(axis=1)
+    return np.divide(top, bottom, out=np.zeros_like(top, dtype=float), where=bottom != 0)
+
+
+def bootstrap_drops(
+    task: Task,
+    metric_name: str,
+    original: list[Any],
+    quantized: list[Any],
+    references: list[Any],
+    metric: Callable[[str], MetricFn],
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> np.ndarray:
+    """The drop (original - quantized score) on `resamples` paired resamples of the samples."""
+    n = len(references)
+    idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    full = task.score((metric_name,), original, references, metric)[metric_name]
+    counts_o = task.sample_counts(metric_name, original, references)
+    counts_q = task.sample_counts(metric_name, quantized, references)
+    if (
+        counts_o is not None
+        and counts_q is not None
+        and math.isclose(_ratio(*counts_o, np.arange(n)[None])[0], full, abs_tol=1e-9)
+    ):  # the counts reproduce the task's score: resample them
+        return _ratio(*counts_o, idx) - _ratio(*counts_q, idx)
+
+    def score(predictions: list[Any], rows: np.ndarray) -> float:
+        picked = [predictions[i] for i in rows]
+        return task.score((metric_name,), picked, [references[i] for i in rows], metric)[metric_name]
+
+    return np.array([score(original, rows) - score(quantized, rows) for rows in idx])
+
+
+def paired_stats(
+    task: Task,
+    metric_name: str,
+    original: list[Any],
+    quantized: list[Any],
+    references: list[Any],
+    metric: Callable[[str], MetricFn],
+    confidence: float = 0.95,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> PairedStats:
+    """Drop, its bootstrap interval at `confidence`, flips and McNemar p of one metric."""
+    scores_o = task.score((metric_name,), original, references, metric)[metric_name]
+    scores_q = task.score((metric_name,), quantized, references, metric)[metric_name]
+    drops = bootstrap_drops(task, metric_name, original, quantized, references, metric, resamples, seed)
+    low, high = np.quantile(drops, [(1 - confidence) / 2, (1 + confidence) / 2])
+    to_wrong, to_right = flips(task, original, quantized, references)
+    return PairedStats(
+        metric=metric_name, drop=scores_o - scores_q, ci_low=float(low), ci_high=float(high), confidence=confidence,
+        flips_to_wrong=to_wrong, flips_to_right=to_right, mcnemar_p=mcnemar_p(to_wrong, to_right), n=len(references),
+    )  # fmt: skip
+
+
+def agreement(task: Task, original: list[Any], quantized: list[Any]) -> float:
+    """Top-1 agreement of the quantized with the original predictions, per the task's flat unit (token, sample)."""
+    o, q = task.flat_labels(original), task.flat_labels(quantized)
+    return sum(a == b for a, b in zip(o, q, strict=True)) / len(o) if o else 1.0
+
+
+def agreement_chance(task: Task, original: list[Any]) -> float:
+    """What a constant answer agrees with the original: its majority prediction's share (a collapse's floor)."""
+    labels = task.flat_labels(original)
+    if not labels:
+        return 0.0
+    _, counts = np.unique(np.array([str(x) for x in labels]), return_counts=True)
+    return float(counts.max() / len(labels))
+
+
+def mean_cosine(original: np.ndarray, quantized: np.ndarray) -> float:
+    """Mean cosine similarity of the logits rows (one per sample, or per word for token classification)."""
+    if len(original) == 0:
+        return 1.0
+    norms = np.linalg.norm(original, axis=1) * np.linalg.norm(quantized, axis=1)
+    dots = (original * quantized).sum(axis=1)
+    return float(np.mean(np.divide(dots, norms, out=np.ones_like(dots), where=norms > 0)))
+
+
+def samples_to_decide(drop: float, ci_low: float, ci_high: float, limit: float, n: int) -> int | None:
+    """Eval samples whose interval would clear `limit`: the half-width shrinks as 1/sqrt(n); None when the
+    drop sits on the limit and no size decides it."""
+    gap, half = abs(drop - limit), (ci_high - ci_low) / 2
+    if gap <= 1e-12:
+        return None
+    return max(n + 1, math.ceil(n * (half / gap) ** 2))
