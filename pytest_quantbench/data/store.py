@@ -55,7 +55,7 @@ class SuiteData:
             used[spec.calibration_split] = prepare.calibration_rows(self.split(spec.calibration_split), most)
         for name, rows in used.items():
             validate.check_columns(suite, self.split(name), name)
-            names = prepare.label_names(rows, spec.ref_keys[0])
+            names = prepare.label_names(rows, spec.ref_keys[0]) if spec.ref_keys else None
             validate.check_rows(suite, task, rows, name, id2label, names)
         self._note_short_splits(static)
 

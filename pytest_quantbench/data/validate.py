@@ -69,6 +69,8 @@ def check_rows(suite: Suite, task: Task, dataset: Any, split: str, id2label: dic
             problem = task.check_input(value)
             if problem:
                 raise DataError(suite.path, field, f"split '{split}', row {row}: '{column}' {problem}")
+    if not spec.ref_keys:  # label-free: gated on fidelity alone
+        return
     column = spec.ref_keys[0]
     problem = task.check_references(list(dataset[column]), label_names, id2label)
     if problem:
