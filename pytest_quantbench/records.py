@@ -25,7 +25,8 @@ class MachineFacts:
 
 @dataclass(frozen=True)
 class KernelProbe:
-    """This machine's U8S8 kernels, by default and with `x64_quant_precision`: `exact`, `saturates` or `wrong`."""
+    """This machine's U8S8 kernels, by default and with `x64_quant_precision`: `exact`, `saturates`, `wrong`, or
+    `unavailable (why)` when the probe could not run."""
 
     default: str
     x64_quant_precision: str

@@ -87,8 +87,9 @@ IMAGE_FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
 SMALL = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32}
 
 
-def text_model(out: Path, model_type: str = "bert", head: str = "sequence") -> Path:
-    """A tiny text model with a sequence (or `token`) classification head, and its tokenizer."""
+def text_model(out: Path, model_type: str = "bert", head: str = "sequence", init_range: float | None = None) -> Path:
+    """A tiny text model with a sequence (or `token`) classification head, and its tokenizer; a wide
+    `init_range` spreads its random logits, so its answers vary from sentence to sentence."""
     import torch
     import transformers
 
@@ -105,6 +106,8 @@ def text_model(out: Path, model_type: str = "bert", head: str = "sequence") -> P
     config = getattr(transformers, config_class)(
         vocab_size=vocab, max_position_embeddings=POSITIONS, **{**sizes, **extra}, **_labels(head)
     )
+    if init_range is not None:
+        config.initializer_range = init_range
     auto = (
         transformers.AutoModelForTokenClassification
         if head == "token"

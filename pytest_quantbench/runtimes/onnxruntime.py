@@ -16,7 +16,7 @@ from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.errors import BuildError
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import ModelSize, QuantizationReport
-from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session, inputs_of, one_line
+from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session, inputs_of, one_line, run_checked
 from pytest_quantbench.suite import Case, FrameworkArgs
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
 
@@ -59,7 +59,7 @@ def profile_op_times(
         session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         inputs = inputs_of(session, feed)
         for _ in range(calls + 1):
-            session.run(None, inputs)
+            run_checked(session, inputs)
         events = json.loads(Path(session.end_profiling()).read_text())
     totals: dict[str, float] = {}
     runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.records import FallbackResult, FallbackTrial
-from pytest_quantbench.runtimes.base import inputs_of
+from pytest_quantbench.runtimes.base import inputs_of, run_checked
 from pytest_quantbench.verdicts import gates
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def _latency_cost(bench: Pipeline, case: Case, trial: Case) -> float:
     for _ in range(TIMING_ROUNDS + 2):  # interleaved, so both see the same machine load; 2 warm-up rounds
         for i, (session, inputs) in enumerate(zip(sessions, feeds, strict=True)):
             start = time.perf_counter()
-            session.run(None, inputs)
+            run_checked(session, inputs)
             times[i].append(time.perf_counter() - start)
     plain, fallback = (statistics.median(t[2:]) for t in times)
     return fallback / plain

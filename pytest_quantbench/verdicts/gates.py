@@ -33,8 +33,11 @@ COLLAPSE_MARGIN = 0.1
 
 
 def collapsed(r: MetricResult) -> bool:
-    """Fell to chance: kept under a tenth of the original's margin over always answering the majority label."""
-    return r.chance < r.original and r.quantized - r.chance <= COLLAPSE_MARGIN * (r.original - r.chance)
+    """Fell to chance: kept under a tenth of the original's margin over always answering the majority label,
+    by a drop that is real (its paired interval above zero, when there is one): an original a hair above
+    chance that loses its hair is noise, not a collapse."""
+    fell = r.chance < r.original and r.quantized - r.chance <= COLLAPSE_MARGIN * (r.original - r.chance)
+    return fell and (r.paired is None or r.paired.ci_low > 0)
 
 
 def violations(r: MetricResult, threshold: Threshold) -> list[str]:

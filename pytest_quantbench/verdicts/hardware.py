@@ -12,6 +12,7 @@ import functools
 from typing import Any
 
 from pytest_quantbench.records import HardwareRisk, KernelProbe
+from pytest_quantbench.runtimes.base import one_line
 from pytest_quantbench.runtimes.onnxruntime import X64_PRECISION_KEY
 from pytest_quantbench.suite import QuantConfig
 
@@ -88,10 +89,14 @@ def _run_matmul_integer(a: Any, b: Any, precise: bool) -> Any:
 def probe() -> KernelProbe:
     """This machine's U8S8 kernels, by default and with the precision option: `exact` or `saturates`."""
     a, b = probe_operands()
-    return KernelProbe(
-        default=verdict(_run_matmul_integer(a, b, precise=False), a, b),
-        x64_quant_precision=verdict(_run_matmul_integer(a, b, precise=True), a, b),
-    )
+
+    def kernels(precise: bool) -> str:
+        try:
+            return verdict(_run_matmul_integer(a, b, precise=precise), a, b)
+        except Exception as exc:  # a build without the kernel: the risk stays named, the probe says why it is unknown
+            return f"unavailable ({one_line(exc)})"
+
+    return KernelProbe(default=kernels(False), x64_quant_precision=kernels(True))
 
 
 def risk_report(config: QuantConfig, quantized_ops: dict[str, int], vnni: bool) -> HardwareRisk | None:

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import tiny_models as tm
 
 from conftest import ADD_MATMUL, SENTIMENT
 from pytest_quantbench import serialize
@@ -76,6 +77,69 @@ def test_a_tiny_eval_set_is_inconclusive_and_names_a_sample_size(suite_file, run
     result.stdout.fnmatch_lines(["*static*INCONCLUSIVE*"])
     (row,) = _accuracy_rows(pytester)
     assert row["inconclusive"] and not row["passed"]
+
+
+@pytest.fixture(scope="module")
+def teacher_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A user's model folder and a csv labelled with that model's own fp32 answers: the original scores 1.0, and
+    every sample int4 changes is a flip right -> wrong."""
+    import datasets
+    import torch
+    import transformers
+
+    root = tmp_path_factory.mktemp("teacher")
+    model_dir = tm.text_model(root / "model", init_range=1.0)
+    rows = tm.sentences(600, 3)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    encoded = tokenizer(
+        [r["sentence"] for r in rows], padding=True, truncation=True, max_length=16, return_tensors="pt"
+    )
+    with torch.inference_mode():
+        answers = model(**encoded).logits.argmax(-1).tolist()
+    data = root / "validation.csv"
+    datasets.Dataset.from_list([{**r, "label": a} for r, a in zip(rows, answers, strict=True)]).to_csv(str(data))
+    return model_dir, data
+
+
+def test_a_few_flips_on_a_users_model_are_inconclusive_with_a_built_in_metric(
+    teacher_data, suite_file, run, pytester
+) -> None:
+    """Int4 weights change a handful of a user's model's 600 answers: a drop near max_drop 0.01 whose interval
+    straddles it. The gate says INCONCLUSIVE and how many samples would decide, rather than a verdict on noise."""
+    model_dir, data = teacher_data
+    suite_file(
+        "user.suite.yaml",
+        f"""
+        name: user-model
+        task: text-classification
+        model_name_or_path: {model_dir}
+        dataset:
+          path: csv
+          data_files: {{train: {data}, validation: {data}}}
+          data_keys: {{primary: sentence}}
+          ref_keys: [label]
+          max_length: 16
+        metrics: [accuracy]
+        fixed: {{quantization_approach: weight_only, operators_to_quantize: [MatMul], weight_only: {{block_size: 32}}}}
+        thresholds: {{accuracy: {{max_drop: 0.01, confidence: 0.95}}}}
+        """,
+    )
+    result = run("--benchmark-disable", "-k", "accuracy", "--quantbench-no-diagnose", "--benchmark-json=out.json")
+    result.assert_outcomes(failed=1)
+    line = next(ln for ln in result.stdout.lines if ln.startswith("user.suite.yaml::accuracy["))
+    found = re.search(
+        r"INCONCLUSIVE: accuracy drop (\d\.\d+), 95% CI \[\+(\d\.\d+), \+(\d\.\d+)\] straddles max_drop 0.01 "
+        r"on 600 samples; about (\d+) evaluation samples would decide it",
+        line,
+    )
+    assert found, line
+    low, high, needed = float(found[2]), float(found[3]), int(found[4])
+    assert low <= 0.01 < high and needed > 600 and "COLLAPSE" not in line
+    (row,) = _accuracy_rows(pytester)
+    paired = row["metrics"]["accuracy"]["paired"]
+    assert row["metrics"]["accuracy"]["original"] == 1.0
+    assert paired["flips_to_wrong"] > 0 and paired["flips_to_right"] == 0  # the labels are the original's answers
 
 
 def test_on_inconclusive_pass_keeps_it_green(suite_file, run, pytester) -> None:

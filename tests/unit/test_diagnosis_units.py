@@ -44,6 +44,22 @@ def test_probe_runs_onnx_runtime_for_real() -> None:
         assert kernels.default == "saturates"  # MLAS's AVX2 U8S8 kernel uses VPMADDUBSW
 
 
+def test_a_probe_that_cannot_run_says_why_instead_of_failing_the_case(monkeypatch) -> None:
+    def broken(a, b, precise):
+        raise RuntimeError("[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED :\n Could not find an implementation")
+
+    monkeypatch.setattr(hardware, "_run_matmul_integer", broken)
+    hardware.probe.cache_clear()
+    try:
+        kernels = hardware.probe()
+    finally:
+        hardware.probe.cache_clear()
+    assert (
+        kernels.default == "unavailable ([ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : Could not find an implementation)"
+    )
+    assert kernels.x64_quant_precision.startswith("unavailable (")
+
+
 def test_x64_quant_precision_knob_reaches_the_session(tmp_path) -> None:
     from onnx import numpy_helper
 

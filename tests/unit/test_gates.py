@@ -157,3 +157,16 @@ def test_speed_gate_fails_only_below_the_whole_interval() -> None:
     slower = dataclasses.replace(base, speedup=0.8)
     assert slower.slower and "SLOWER than fp32" in (speed_violation(slower, Threshold(min=1.3)) or "")
     assert not base.slower
+
+
+def test_a_drop_to_chance_inside_noise_is_no_collapse() -> None:
+    """An original a hair above chance (0.507 on 600, the majority 0.500) losing 8 of 600 answers both ways
+    is noise: the interval of the drop straddles zero, so it is judged as any drop, here INCONCLUSIVE."""
+    from pytest_quantbench.records import MetricResult, PairedStats
+    from pytest_quantbench.verdicts.gates import collapsed
+
+    noise = PairedStats("accuracy", 0.0067, -0.0017, 0.0167, 0.95, 6, 2, 0.29, 600)
+    assert not collapsed(MetricResult("accuracy", 0.507, 0.500, 0.500, noise))
+    real = dataclasses.replace(noise, drop=0.42, ci_low=0.38, ci_high=0.46)
+    assert collapsed(MetricResult("accuracy", 0.911, 0.490, 0.509, real))
+    assert collapsed(MetricResult("accuracy", 0.507, 0.500, 0.500))  # without pairs, the point rule alone
