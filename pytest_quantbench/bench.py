@@ -55,6 +55,10 @@ class Bench:
     def original_session(self, case: Case, threads: int | None = None) -> Session:
         return self.backend(case).session(case, "original", threads)
 
+    def baseline_session(self, case: Case, threads: int | None = None) -> Session:
+        """The fp32 session a case's latency is timed against: its suite's `baseline:` backend, else its own."""
+        return self.backends[case.baseline].session(case, "original", threads)
+
     def quantized_session(self, case: Case, threads: int | None = None) -> Session:
         return self.backend(case).session(case, "quantized", threads)
 

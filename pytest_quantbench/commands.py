@@ -109,6 +109,8 @@ def compare_command(args: argparse.Namespace) -> int:
     if refused:
         print(compare.SPEED_REFUSED.format(option="--force"))
     else:
+        if note := compare.baseline_note(speed):
+            print(note)
         print("\n".join(compare.speed_table(speed, saved.source)) if speed else "no timed case in common")
     broken = [d.message(s, saved.source) for d in deltas for s in args.fail if s.broken_by(d)]
     for line in broken:

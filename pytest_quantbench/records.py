@@ -299,6 +299,9 @@ class TimingResult:
     accuracy: dict[str, MetricResult] | None = None
     speed_diagnosis: SpeedDiagnosis | None = None  # when the speed-up is below `speed.SLOW`
     size: ModelSize | None = None
+    # the backend whose fp32 model was timed (fp32 case) or paired with this one (int8 case); None in files
+    # written before it was recorded, where it is the config's own framework (`results.run` resolves it)
+    baseline: str | None = None
     JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("slower",)
 
     @property

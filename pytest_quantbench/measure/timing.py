@@ -223,7 +223,7 @@ def timing_result(
         batch_size=m.batch_size, input_length=m.input_length,
         intra_op_num_threads=case.config.framework_args.intra_op_num_threads, machine=machine,
         quantized_nothing=None if report is None else report.quantized_nothing,
-        quantization=report, hardware_risk=risk, accuracy=accuracy, size=size,
+        quantization=report, hardware_risk=risk, accuracy=accuracy, size=size, baseline=case.baseline,
     )  # fmt: skip
     if timed is None:
         return result

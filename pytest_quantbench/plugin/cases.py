@@ -64,7 +64,7 @@ def accuracy(
 @pytest.mark.latency
 def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -> None:
     """Latency and throughput of one model at one shape, with pytest-benchmark; an int8 model runs in pairs
-    with its fp32 model, which gives its speed-up."""
+    with its fp32 baseline (the suite's `baseline:` backend, else its own), which gives its speed-up."""
     from pytest_quantbench.verdicts import diagnosis, gates, speed
 
     m = quantbench_measurement
@@ -72,10 +72,10 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
     timer = Timer(benchmark, m.group)
     feed = quantbench.timing_inputs(suite, m.batch_size, m.input_length)
     if m.role == "fp32":
-        timed = time_session(timer, quantbench.original_session(case), feed, suite.time)
+        timed = time_session(timer, quantbench.baseline_session(case), feed, suite.time)
         result = timing_result(m, timed, machine_facts())
     else:
-        session, baseline = quantbench.quantized_session(case), quantbench.original_session(case)
+        session, baseline = quantbench.quantized_session(case), quantbench.baseline_session(case)
         timed = time_session(timer, session, feed, suite.time, baseline)
         evaluation = quantbench.evaluations.get(case.key)
         result = timing_result(

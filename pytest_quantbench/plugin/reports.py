@@ -174,6 +174,8 @@ class Reports:
             if warning and not self.config.getoption("quantbench_compare_force"):
                 terminalreporter.write_line(compare.SPEED_REFUSED.format(option="--quantbench-compare-force"))
             elif speed:
+                if note := compare.baseline_note(speed):
+                    terminalreporter.write_line(note)
                 terminalreporter.write_line(f"latency against saved run {saved.source}:")
                 for line in compare.speed_table(speed, saved.source):
                     terminalreporter.write_line(line)

@@ -2,7 +2,8 @@
 
 Per suite: task and machine, fixed and benchmarked parameters, the non-time metrics (original and quantized
 per metric, and the verdict), then one time table per batch size and input length: latency mean and
-percentiles, throughput, original and quantized side by side, and the speed-up.
+percentiles, throughput, original and quantized side by side, and the speed-up with the fp32 baseline it
+is against (the config's own framework, or the suite's `baseline:`).
 """
 
 from __future__ import annotations
@@ -144,12 +145,24 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
             " Each quantized round ran right after an original round on the same inputs: the original columns"
             " are those paired calls, the speed-up the median of the per-pair ratios."
         )
+    if suite.baseline:
+        how += (
+            f" The original is {suite.baseline} fp32 for every config (`baseline: {suite.baseline}`); the non-time"
+            " metrics compare each config with its own framework's fp32 model."
+        )
     lines = [how, ""]
     baselines = {(t.config_id, t.shape): t for t in timings if t.role == "fp32"}
+    one = run.speedup_baseline(suite.name)  # named once in the header, else in each speed-up cell
     header = _settings_header(suite)
     for label, unit in (("latency_mean", "ms"), ("latency_p50", "ms"), ("latency_p90", "ms"), ("latency_p99", "ms")):
         header += ["", f"{label} (original, {unit})", f"{label} (quantized, {unit})"]
-    header += ["", "throughput (original, /s)", "throughput (quantized, /s)", "", "speed-up"]
+    header += [
+        "",
+        "throughput (original, /s)",
+        "throughput (quantized, /s)",
+        "",
+        f"speed-up vs fp32 ({one})" if one else "speed-up",
+    ]
     for shape in run.shapes(suite.name):
         batch_size, input_length = shape
         where = f"batch size = {batch_size}" + (f", input length = {input_length}" if input_length else "")
@@ -159,9 +172,8 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
             if config.id not in int8:
                 continue
             quantized = int8[config.id]
-            body.append(
-                _time_row(suite, quantized, quantized.paired_fp32 or baselines.get((config.baseline_id, shape)))
-            )
+            original = quantized.paired_fp32 or baselines.get((config.baseline_id, shape))
+            body.append(_time_row(suite, quantized, original, named=one is None))
         lines += ["", f"Below, time metrics for {where}.", "", *table(header, body, markdown=True), ""]
     return lines + _speed_diagnoses(run, suite)
 
@@ -202,10 +214,12 @@ def _speed_diagnoses(run: Run, suite: SuiteInfo) -> list[str]:
     return ["Speed diagnosis (configs below x1.10):", "", *table(header, body, markdown=True), ""]
 
 
-def _time_row(suite: SuiteInfo, quantized: TimingRow, original: TimingRow | None) -> list[str]:
+def _time_row(suite: SuiteInfo, quantized: TimingRow, original: TimingRow | None, named: bool) -> list[str]:
+    """A config's row; `named`: the speed-up cell says its baseline (the suite's speed-ups have several)."""
     cells = _settings(suite, quantized.config_id)
     for field in ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "throughput"):
         before = f"{getattr(original, field):.2f}" if original else "-"
         cells += [SEPARATOR, before, f"{getattr(quantized, field):.2f}"]
     slower = " SLOWER" if quantized.result is not None and quantized.result.slower else ""
-    return [*cells, SEPARATOR, f"x{quantized.speedup:.2f}{slower}" if quantized.speedup else "-"]
+    against = f" vs {quantized.baseline}" if named else ""
+    return [*cells, SEPARATOR, f"x{quantized.speedup:.2f}{slower}{against}" if quantized.speedup else "-"]

@@ -69,6 +69,7 @@ class SpeedDelta:
     now_ms: float
     saved_speedup: float | None
     now_speedup: float | None
+    baselines: tuple[str, str] | None = None  # (saved, now) fp32 backends when they differ: speed-ups not compared
 
     @property
     def change(self) -> float:
@@ -124,12 +125,28 @@ def accuracy_deltas(saved: Run, now: Run) -> list[AccuracyDelta]:
 
 
 def speed_deltas(saved: Run, now: Run) -> list[SpeedDelta]:
+    """Latency of the cases in both runs, and their speed-ups where both are against the same fp32 baseline
+    (`baseline:`): a speed-up over PyTorch fp32 is no change from one over ONNX Runtime fp32."""
     old = {(t.suite, t.name): t for t in saved.timings}
-    return [
-        SpeedDelta(t.suite, t.name, o.mean_ms, t.mean_ms, o.speedup, t.speedup)
-        for t in now.timings
-        if (o := old.get((t.suite, t.name))) is not None
-    ]
+    out = []
+    for t in now.timings:
+        o = old.get((t.suite, t.name))
+        if o is None or (o.baseline != t.baseline and t.role == "fp32"):  # another model under the same name
+            continue
+        if o.baseline != t.baseline:
+            out.append(SpeedDelta(t.suite, t.name, o.mean_ms, t.mean_ms, None, None, (o.baseline, t.baseline)))
+        else:
+            out.append(SpeedDelta(t.suite, t.name, o.mean_ms, t.mean_ms, o.speedup, t.speedup))
+    return out
+
+
+def baseline_note(deltas: list[SpeedDelta]) -> str | None:
+    """The one line saying which speed-ups were left out because the two runs timed other fp32 baselines."""
+    differ = [d.baselines for d in deltas if d.baselines]
+    if not differ:
+        return None
+    changes = ", ".join(sorted({f"{a} -> {b}" for a, b in differ}))
+    return f"speed-ups of {len(differ)} cases not compared: measured against another fp32 baseline ({changes})"
 
 
 class Gate:

@@ -46,6 +46,7 @@ def points(run: Run, suite: SuiteInfo, shape: tuple[int, int | None]) -> tuple[l
             continue
         if baseline is not None:
             label = "fp32" if len(suite.benchmarked.get("framework_args", [])) < 2 else config.baseline_id
+            label += f" ({suite.baseline})" if suite.baseline and label == "fp32" else ""
             originals.setdefault(config.baseline_id, Point(baseline.mean_ms, measured.original, label, "original"))
         kind = "fail" if not row.passed else ("nothing" if row.quantized_nothing else "pass")
         configs.append(Point(timing.mean_ms, measured.quantized, str(number), kind))

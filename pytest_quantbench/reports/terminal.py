@@ -29,13 +29,16 @@ def _change(m: MetricResult) -> str:
 
 def summary_lines(run: Run) -> list[str]:
     rows = []
+    one = run.speedup_baseline()  # the header names it; speed-ups against several get it per row
     for suite in run.suites:
         accuracy = run.accuracy_of(suite.name)
         speedups: dict[str, list[float]] = {}
+        baselines: dict[str, str] = {}
         slower: set[str] = set()
         for t in run.timings_of(suite.name):
             if t.speedup is not None:
                 speedups.setdefault(t.config_id, []).append(t.speedup)
+                baselines[t.config_id] = t.baseline
             if t.result is not None and t.result.slower:
                 slower.add(t.config_id)
         for config in suite.configs:
@@ -47,10 +50,13 @@ def summary_lines(run: Run) -> list[str]:
                 drop += f", size x{row.size.ratio:.2f}"
             verdict = row.status if row else ""
             speed = speedup_range(speedups.get(config.id, []), config.id in slower)
+            if one is None and config.id in baselines:
+                speed += f" vs {baselines[config.id]}"
             rows.append([suite.name, config.id, drop, speed, verdict])
     if not rows:
         return []
-    header = ["suite", "config", "metric original->quantized (change)", "speed-up vs fp32", "verdict"]
+    against = f"speed-up vs fp32 ({one})" if one else "speed-up vs fp32"
+    header = ["suite", "config", "metric original->quantized (change)", against, "verdict"]
     slow = [
         f"speed {suite.name} {t.config_id} (x{t.speedup:.2f} at {t.shape_id}): {d.line}"
         for suite in run.suites

@@ -46,6 +46,8 @@ class TimingRow:
     speedup: float | None
     paired_fp32: TimingRow | None = None  # an int8 case's fp32 calls, interleaved with its own
     result: TimingResult | None = None  # everything the case recorded
+    baseline: str = "onnxruntime"  # the backend of the fp32 model timed (fp32) or paired with it (int8)
+    framework: str = "onnxruntime"  # the config's own backend: a baseline other than it was chosen by the suite
 
     @property
     def shape(self) -> tuple[int, int | None]:
@@ -82,6 +84,7 @@ class SuiteInfo:
     benchmarked: dict[str, list[Any]]
     time: TimeSpec
     configs: tuple[ConfigInfo, ...]
+    baseline: str | None = None  # the suite's `baseline:` (None: each config's own framework)
 
     @property
     def dataset_path(self) -> str:
@@ -93,6 +96,11 @@ class SuiteInfo:
 
     def config(self, config_id: str) -> ConfigInfo | None:
         return next((c for c in self.configs if c.id == config_id), None)
+
+    def framework(self, config_id: str) -> str:
+        """The backend of a config, or of the configs of an fp32 baseline id."""
+        config = self.config(config_id) or next((c for c in self.configs if c.baseline_id == config_id), None)
+        return (config.settings if config else {}).get("framework") or self.fixed.get("framework") or "onnxruntime"
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,12 @@ class Run:
             if t.result is not None and t.result.speed_diagnosis is not None:
                 found.setdefault(t.config_id, (t, t.result.speed_diagnosis))
         return list(found.values())
+
+    def speedup_baseline(self, suite: str | None = None) -> str | None:
+        """The one backend every speed-up (of a suite, or of the run) is against, None when they differ or
+        none was timed: a table then names it once in its header, else in each speed-up cell."""
+        found = {t.baseline for t in self.timings if t.speedup is not None and suite in (None, t.suite)}
+        return found.pop() if len(found) == 1 else None
 
     def shapes(self, suite: str) -> list[tuple[int, int | None]]:
         return sorted({t.shape for t in self.timings_of(suite)}, key=lambda s: (s[0], s[1] or 0))
@@ -162,6 +176,7 @@ def suite_payload(suite: Suite) -> dict[str, Any]:
         "fixed": {k: jsonable(v) for k, v in suite.fixed},
         "benchmarked": {k: [jsonable(v) for v in values] for k, values in suite.benchmarked},
         "time": dataclasses.asdict(suite.time),
+        "baseline": suite.baseline,
         "configs": [
             {"id": c.id, "settings": c.settings(), "baseline_id": c.baseline_id, "expect": c.expect}
             for c in suite.cases
@@ -188,7 +203,12 @@ def from_json(data: dict[str, Any], source: str) -> Run:
         raise RunFileError(f"{source}: no '{KEY}' results in it (not written by pytest-quantbench)")
     suites = tuple(_suite(s) for s in ours.get("suites", []))
     accuracy = tuple(serialize.load(CaseResult, a) for a in ours.get("accuracy", []))
-    timings = tuple(_timing(b) for b in data.get("benchmarks", []) if {"suite", "role"} <= b["extra_info"].keys())
+    named = {s.name: s for s in suites}
+    timings = tuple(
+        _timing(b, named.get(b["extra_info"]["suite"]))
+        for b in data.get("benchmarks", [])
+        if {"suite", "role"} <= b["extra_info"].keys()
+    )
     machine = serialize.load(MachineFacts, ours["machine"]) if ours.get("machine") else None
     return Run(source, machine, data.get("commit_info", {}), suites, accuracy, timings)
 
@@ -217,8 +237,9 @@ def _suite(raw: dict[str, Any]) -> SuiteInfo:
     return serialize.load(SuiteInfo, raw)
 
 
-def _timing(bench: dict[str, Any]) -> TimingRow:
+def _timing(bench: dict[str, Any], suite: SuiteInfo | None) -> TimingRow:
     info = serialize.load(TimingResult, bench["extra_info"])
+    framework = suite.framework(info.config_id) if suite else info.config.get("framework") or "onnxruntime"
     row = TimingRow(
         suite=info.suite,
         name=bench["name"],
@@ -232,6 +253,8 @@ def _timing(bench: dict[str, Any]) -> TimingRow:
         p99_ms=info.latency_p99_ms or 0.0,
         speedup=info.speedup,
         result=info,
+        baseline=info.baseline or framework,  # files written before it was recorded: the config's own framework
+        framework=framework,
     )
     paired = info.paired_fp32
     if paired is None:

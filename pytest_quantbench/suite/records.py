@@ -149,14 +149,25 @@ class Case:
         return f"{self.suite.path}::{self.id}"
 
     @property
+    def baseline(self) -> str:
+        """The backend whose fp32 model this config's speed-up is against: the suite's `baseline:`, else the
+        config's own framework."""
+        return self.suite.baseline or self.config.framework
+
+    @property
     def baseline_id(self) -> str:
-        """Id of the fp32 model this config is compared with (shared by configs that export alike)."""
+        """Id of the fp32 model this config is compared with (shared by configs that export alike). It names
+        the baseline's backend when `framework` is benchmarked or the suite's `baseline:` is another backend."""
         from pytest_quantbench.suite.grid import id_token  # the grid builds cases, so it imports this module
 
-        def original(key: str, value: Any) -> Any:  # the quantized session's level is not the original's
+        def original(key: str, value: Any) -> Any:  # the baseline's backend; the original session's level
+            if key == "framework":
+                return self.baseline
             return dataclasses.replace(value, quantized_optimization_level=None) if key == "framework_args" else value
 
         tokens = [id_token(k, original(k, v)) for k, v in self.point if k in ("framework", "framework_args")]
+        if "framework" not in dict(self.point) and self.baseline != self.config.framework:
+            tokens.insert(0, id_token("framework", self.baseline))
         return "-".join(["fp32", *tokens])
 
 
@@ -175,6 +186,7 @@ class Suite:
     trust_remote_code: bool = False
     markers: tuple[str, ...] = ()
     timed_by_length: bool = True  # from the task: image inputs have no length to time at
+    baseline: str | None = None  # the backend every speed-up is against; None: each config's own framework
     cases: tuple[Case, ...] = field(default=(), compare=False, repr=False)
 
     @property

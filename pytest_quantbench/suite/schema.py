@@ -349,6 +349,11 @@ class SuiteSchema(_Section, title="pytest-quantbench suite"):
     fixed: FixedSchema | None = None
     benchmarked: BenchmarkedSchema | None = None  # type: ignore[valid-type]
     time: TimeSchema = Field(default_factory=TimeSchema)
+    baseline: Annotated[str, BeforeValidator(_known_backend)] = Field(
+        None,
+        description="backend whose fp32 model the latency cases time and every speed-up is against, e.g. pytorch "
+        "(as the seed cards timed the original); default: each config's own framework",
+    )
     thresholds: dict[str, ThresholdSchema] | None = Field(None, description="default: max_drop 0.01 on every metric")
     overrides: Annotated[list[OverrideSchema], Wording(list_type="expected a list, got {type}")] | None = Field(
         None, description="per-config thresholds and known failures"
@@ -389,7 +394,7 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
         model_name_or_path=model.model_name_or_path, revision=model.revision,
         trust_remote_code=model.trust_remote_code, dataset=dataset, metrics=metrics, time=model.time.record(),
         fixed=tuple(fixed.items()), benchmarked=tuple(benchmarked.items()), markers=tuple(model.markers),
-        timed_by_length=task.timed_by_length,
+        timed_by_length=task.timed_by_length, baseline=model.baseline,
     )  # fmt: skip
     grid.check_size(suite)
     rules = [_rule(path, rule, i, benchmarked, metrics, context) for i, rule in enumerate(model.overrides or [])]
@@ -507,6 +512,7 @@ def json_schema(vocabulary: Vocabulary | None = None) -> dict[str, Any]:
     properties["task"]["enum"] = list(vocabulary.tasks)
     schema["$defs"]["FixedSchema"]["properties"]["framework"]["enum"] = list(vocabulary.backends)
     schema["$defs"]["BenchmarkedSchema"]["properties"]["framework"]["items"]["enum"] = list(vocabulary.backends)
+    properties["baseline"]["enum"] = list(vocabulary.backends)
     properties["metrics"]["items"]["enum"] = metrics
     properties["thresholds"]["propertyNames"] = {"enum": [*metrics, *GATES]}
     override = schema["$defs"]["OverrideSchema"]["properties"]

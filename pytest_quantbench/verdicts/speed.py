@@ -5,7 +5,9 @@ Runtime's profiler (`runtimes.onnxruntime.profile_op_times`, cached) and the tim
 Causes, most specific first: nothing was quantized; QDQ pairs left unfused at the quantized session's
 optimization level; int8 (S8S8) activations that ONNX Runtime's x86 fusions only partly take; Q/DQ or
 activation-quantization overhead that fusion did not remove; weight-only blocks dequantized at every call;
-fusions the fp32 graph gets and the quantized one loses; fp32 compute that was never quantized.
+fusions the fp32 graph gets and the quantized one loses; fp32 compute that was never quantized. Against
+another backend's fp32 (`baseline: pytorch`) the profiles still compare the config's own two models, and the
+cause says so.
 """
 
 from __future__ import annotations
@@ -109,10 +111,14 @@ def diagnose(bench: Pipeline, m: Measurement, feed: dict[str, Any], speedup: flo
     if speedup is None or speedup >= SLOW:
         return None
     report = bench.quantized(case).report
+    own, baseline = case.config.framework, case.baseline
+    # against another backend's fp32 (`baseline:`) the profiles still compare the config's own fp32 and int8
+    note = "" if baseline == own else f" (profiled: {own} fp32 vs int8; the speed-up is vs {baseline} fp32)"
     if report.quantized_nothing:
         ops = list(report.operators_to_quantize or ())
+        same = f"the int8 model runs the fp32 graph{note}" if note else "both sessions run the same fp32 graph"
         return SpeedDiagnosis(
-            f"quantizing {ops} changed no node: both sessions run the same fp32 graph",
+            f"quantizing {ops} changed no node: {same}",
             "operators_to_quantize: [MatMul] (the ops that carry the weights)",
         )
     if not bench.backend(case).reads_onnx:
@@ -121,4 +127,4 @@ def diagnose(bench: Pipeline, m: Measurement, feed: dict[str, Any], speedup: flo
     original = onnx.profile(case, "original", feed, PROFILED_CALLS)
     quantized = onnx.profile(case, "quantized", feed, PROFILED_CALLS)
     cause, fix = explain(case.config, report, original, quantized, onnx.level(case, "quantized"), m.shape_id)
-    return SpeedDiagnosis(cause, fix, op_times(original, quantized))
+    return SpeedDiagnosis(cause + note, fix, op_times(original, quantized))

@@ -39,3 +39,26 @@ def test_pytorch_quantizes_the_linear_layers(qb_cache: Path, tmp_path: Path) -> 
     cases = {c.id: c for c in load_suite(path).cases}
     report = Bench(qb_cache).quantized(cases["pytorch-Add+MatMul"]).report
     assert report.quantized_nodes == {"Linear": report.total_quantized} and report.total_quantized >= 8
+
+
+def test_a_pytorch_baseline_times_every_config_against_pytorch_fp32(suite_file, run, pytester: pytest.Pytester) -> None:
+    """`baseline: pytorch`: one PyTorch fp32 row per shape, every int8 row (ONNX Runtime's and PyTorch's) paired
+    with it, and the JSON, the table and the card say so."""
+    suite_file("frameworks.suite.yaml", FRAMEWORKS + "    baseline: pytorch\n")
+    result = run("-m", "latency", "-v", "--benchmark-json", "out.json", "--quantbench-card", "card.md")
+    result.assert_outcomes(passed=1 + 4)
+    result.stdout.fnmatch_lines(["*latency[[]fp32-pytorch-bs1-len16[]] PASSED*"])
+    assert "fp32-onnxruntime" not in result.stdout.str()
+    rows = {b["name"]: b["extra_info"] for b in json.loads((pytester.path / "out.json").read_text())["benchmarks"]}
+    assert sorted(rows) == [
+        "latency[fp32-pytorch-bs1-len16]",
+        "latency[int8-onnxruntime-Add+MatMul-bs1-len16]", "latency[int8-onnxruntime-Add-bs1-len16]",
+        "latency[int8-pytorch-Add+MatMul-bs1-len16]", "latency[int8-pytorch-Add-bs1-len16]",
+    ]  # fmt: skip
+    assert {info["baseline"] for info in rows.values()} == {"pytorch"}
+    ort = rows["latency[int8-onnxruntime-Add+MatMul-bs1-len16]"]
+    assert ort["speedup"] > 0 and ort["paired_fp32"]["rounds"] == ort["rounds"]  # paired with the PyTorch fp32 calls
+    result.stdout.fnmatch_lines(["*suite*config*speed-up vs fp32 (pytorch)*verdict*"])
+    card = (pytester.path / "card.md").read_text()
+    assert "The original is pytorch fp32 for every config (`baseline: pytorch`)" in card
+    assert "speed-up vs fp32 (pytorch)" in card

@@ -130,7 +130,12 @@ def test_card_from_recorded_run_has_the_seed_cards_tables() -> None:
     for label in ("latency_mean", "latency_p50", "latency_p90", "latency_p99"):
         i = header.index(f"{label} (original, ms)")
         assert header[i + 1] == f"{label} (quantized, ms)"
-    assert header[-4:] == ["throughput (original, /s)", "throughput (quantized, /s)", "", "speed-up"]
+    assert header[-4:] == [
+        "throughput (original, /s)",
+        "throughput (quantized, /s)",
+        "",
+        "speed-up vs fp32 (onnxruntime)",
+    ]
     for table in times:
         assert len(table) == 1 + len(CONFIGS)
         assert all(len(row) == len(header) for row in table)
@@ -138,7 +143,7 @@ def test_card_from_recorded_run_has_the_seed_cards_tables() -> None:
     assert row["latency_mean (original, ms)"] == "80.00" and row["latency_mean (quantized, ms)"] == "40.00"
     assert row["latency_p99 (original, ms)"] == "120.00" and row["latency_p99 (quantized, ms)"] == "60.00"
     assert row["throughput (original, /s)"] == "100.00" and row["throughput (quantized, /s)"] == "200.00"
-    assert row["speed-up"] == "x2.00"
+    assert row["speed-up vs fp32 (onnxruntime)"] == "x2.00"  # a file without `baseline`: the config's own framework
 
 
 def test_card_of_a_run_without_paired_calls_does_not_claim_them() -> None:
@@ -342,3 +347,95 @@ def test_terminal_and_card_show_the_interval_flips_size_and_slower() -> None:
     assert cells[at + 1 : at + 4] == ["accuracy drop CI", "accuracy flips (to wrong / to right)", ""]
     assert "[+0.030, +0.070] (95%)" in text and "11 / 1 (McNemar p=0.0063)" in text and "0.300" in text
     assert "x0.80 SLOWER" in text and "x2.00 SLOWER" not in text
+
+
+def pytorch_baseline_run(only: set[str] | None = None) -> dict:
+    """`recorded_run` timed against PyTorch fp32 (`baseline: pytorch`): every int8 row, or those of `only`."""
+    data = recorded_run()
+    data["quantbench"]["suites"][0]["baseline"] = None if only else "pytorch"
+    for b in data["benchmarks"]:
+        info = b["extra_info"]
+        if info["role"] == "fp32" and not only:
+            b["name"] = b["name"].replace("[fp32-", "[fp32-pytorch-")
+            info["config_id"] = "fp32-pytorch"
+        if info["role"] == "fp32" or only is None or info["config_id"] in only:
+            info["baseline"] = "pytorch" if info["role"] == "int8" or not only else "onnxruntime"
+    if not only:
+        for c in data["quantbench"]["suites"][0]["configs"]:
+            c["baseline_id"] = "fp32-pytorch"
+    return data
+
+
+def test_a_file_without_baselines_reads_as_each_configs_own_framework() -> None:
+    data = recorded_run()
+    config = data["quantbench"]["suites"][0]["configs"][0]
+    config["settings"]["framework"] = "pytorch"  # written before `baseline` was recorded
+    config["baseline_id"] = "fp32-pytorch"
+    run = results.from_json(data, "old.json")
+    rows = {(t.config_id, t.shape): t for t in run.timings}
+    assert rows[(config["id"], (1, 32))].baseline == "pytorch"
+    assert rows[("dynamic-per_channel", (1, 32))].baseline == "onnxruntime"
+    assert run.speedup_baseline() is None  # two baselines: each row names its own
+
+
+def test_terminal_and_card_name_the_pytorch_baseline() -> None:
+    from pytest_quantbench.reports import terminal
+
+    run = results.from_json(pytorch_baseline_run(), "run.json")
+    assert {t.baseline for t in run.timings} == {"pytorch"}
+    lines = terminal.summary_lines(run)
+    assert "speed-up vs fp32 (pytorch)" in lines[0]
+    assert "vs pytorch" not in "".join(lines[1:])
+    text = card.render(run)
+    assert "The original is pytorch fp32 for every config (`baseline: pytorch`)" in text
+    header, first, *_ = tables(text)[1]
+    assert dict(zip(header, first, strict=True))["speed-up vs fp32 (pytorch)"] == "x2.00"
+    bigger, _ = export.github_action_benchmark(run)
+    names = {e["name"] for e in bigger}
+    assert "sst2 latency[int8-dynamic-per_tensor-bs1-len32] speed-up vs fp32 (pytorch)" in names
+
+
+def test_speedups_against_several_baselines_name_theirs_per_row() -> None:
+    from pytest_quantbench.reports import terminal
+
+    run = results.from_json(pytorch_baseline_run(only={"static-per_channel"}), "run.json")
+    lines = terminal.summary_lines(run)
+    assert "speed-up vs fp32" in lines[0] and "(pytorch)" not in lines[0] and "(onnxruntime)" not in lines[0]
+    rows = {line.split()[1]: line for line in lines[1:]}
+    assert "(2 shapes) SLOWER vs pytorch" in rows["static-per_channel"]
+    assert "(2 shapes) vs onnxruntime" in rows["dynamic-per_tensor"]
+    header, *body = tables(card.render(run))[1]
+    speedups = [dict(zip(header, row, strict=True))["speed-up"] for row in body]
+    assert speedups == [
+        "x2.00 vs onnxruntime",
+        "x2.50 vs onnxruntime",
+        "x1.25 vs onnxruntime",
+        "x0.80 SLOWER vs pytorch",
+    ]
+
+
+def test_compare_leaves_out_speedups_against_another_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = results.from_json(recorded_run(), "0001.json")
+    now = results.from_json(pytorch_baseline_run(), "0002.json")
+    deltas = compare.speed_deltas(saved, now)
+    int8 = [d for d in deltas if "int8" in d.name]
+    assert len(deltas) == len(int8) == len(SHAPES) * len(CONFIGS)  # the fp32 rows timed other models
+    assert all(d.saved_speedup is None and d.now_speedup is None and d.baselines for d in int8)
+    note = "speed-ups of 8 cases not compared: measured against another fp32 baseline (onnxruntime -> pytorch)"
+    assert compare.baseline_note(deltas) == note
+    assert compare.baseline_note(compare.speed_deltas(saved, saved)) is None
+    same_name = recorded_run()
+    for b in same_name["benchmarks"]:
+        b["extra_info"]["baseline"] = "pytorch"  # same names, other fp32 models: not one latency compared as alike
+    assert [d.name for d in compare.speed_deltas(saved, results.from_json(same_name, "x"))] == [d.name for d in int8]
+
+    (tmp_path / "saved.json").write_text(json.dumps(recorded_run()))
+    (tmp_path / "now.json").write_text(json.dumps(pytorch_baseline_run()))
+    assert cli.main(["compare", str(tmp_path / "saved.json"), str(tmp_path / "now.json")]) == 0
+    out = capsys.readouterr().out
+    assert note in out.splitlines()
+    assert ["sst2", "latency[int8-dynamic-per_tensor-bs1-len32]", "5.000", "5.000", "+0.0%", "-", "-"] in [
+        line.split() for line in out.splitlines()
+    ]

@@ -150,6 +150,7 @@ def test_shipped_suites_pass_the_shipped_schema(shipped: dict, path: Path) -> No
         "thresholds: {accuracy: {}}\n",
         "metrics: [seqeval]\n",
         "fixed: {quantization_approach: dynamc}\n",
+        "baseline: tensorflow\n",
     ],
 )
 def test_schema_refuses_what_the_loader_refuses(shipped: dict, tmp_path: Path, extra: str) -> None:
