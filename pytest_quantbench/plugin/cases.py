@@ -21,6 +21,7 @@ from pytest_quantbench.suite.records import SPEED_GATE
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench
+    from pytest_quantbench.records import MemoryStats
     from pytest_quantbench.reports.compare import Gate
 
 CASE_FUNCTIONS = ("accuracy", "latency")
@@ -71,9 +72,13 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
     case, suite = m.case, m.case.suite
     timer = Timer(benchmark, m.group)
     feed = quantbench.timing_inputs(suite, m.batch_size, m.input_length)
+
+    def memory(role: str) -> MemoryStats | None:  # measured after the timed rounds, which its child would disturb
+        return None if timer.disabled else quantbench.memory(case, role, m.batch_size, m.input_length)
+
     if m.role == "fp32":
         timed = time_session(timer, quantbench.original_session(case), feed, suite.time)
-        result = timing_result(m, timed, machine_facts())
+        result = timing_result(m, timed, machine_facts(), memory=memory("original"))
     else:
         session, baseline = quantbench.quantized_session(case), quantbench.original_session(case)
         timed = time_session(timer, session, feed, suite.time, baseline)
@@ -81,7 +86,7 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
         result = timing_result(
             m, timed, machine_facts(), quantbench.quantized(case).report, diagnosis.hardware_risk(quantbench, case),
             {r.name: r for r in evaluation.verdict.results} if evaluation else None,
-            quantbench.backend(case).model_size(case),
+            quantbench.backend(case).model_size(case), memory("quantized"), memory("original"),
         )  # fmt: skip
         found = speed.diagnose(quantbench, m, feed, result.speedup)
         result = dataclasses.replace(result, speed_diagnosis=found)

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_quantbench.records import MachineFacts, MetricResult
+from pytest_quantbench.records import MachineFacts, MemoryStats, MetricResult
 from pytest_quantbench.reports.table import table
 from pytest_quantbench.results.run import Run, SuiteInfo, TimingRow
 
 SEPARATOR = "\\|"  # the seeds' empty column between groups of columns
+MB = 1e6
+MEMORY_HEADER = [
+    "", "load peak (original, MB)", "load peak (quantized, MB)", "run peak (original, MB)", "run peak (quantized, MB)",
+    "run peak (quantized / original)",
+]  # fmt: skip
 
 
 def render(run: Run) -> str:
@@ -144,12 +149,21 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
             " Each quantized round ran right after an original round on the same inputs: the original columns"
             " are those paired calls, the speed-up the median of the per-pair ratios."
         )
+    measured = [t.result.memory for t in timings if t.result is not None and t.result.memory is not None]
+    if measured:
+        how += (
+            " Peak memory is the resident memory of a child process that loads the session (load) and runs the"
+            " time benchmarks' inputs smallest first up to this shape (run), net of the"
+            f" {measured[0].baseline_bytes / MB:.0f} MB or so that Python and onnxruntime hold before it."
+        )
     lines = [how, ""]
     baselines = {(t.config_id, t.shape): t for t in timings if t.role == "fp32"}
     header = _settings_header(suite)
     for label, unit in (("latency_mean", "ms"), ("latency_p50", "ms"), ("latency_p90", "ms"), ("latency_p99", "ms")):
         header += ["", f"{label} (original, {unit})", f"{label} (quantized, {unit})"]
     header += ["", "throughput (original, /s)", "throughput (quantized, /s)", "", "speed-up"]
+    if measured:
+        header += MEMORY_HEADER
     for shape in run.shapes(suite.name):
         batch_size, input_length = shape
         where = f"batch size = {batch_size}" + (f", input length = {input_length}" if input_length else "")
@@ -158,10 +172,9 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
         for config in suite.configs:
             if config.id not in int8:
                 continue
-            quantized = int8[config.id]
-            body.append(
-                _time_row(suite, quantized, quantized.paired_fp32 or baselines.get((config.baseline_id, shape)))
-            )
+            quantized, baseline = int8[config.id], baselines.get((config.baseline_id, shape))
+            row = _time_row(suite, quantized, quantized.paired_fp32 or baseline)
+            body.append(row + (_memory_cells(quantized, baseline) if measured else []))
         lines += ["", f"Below, time metrics for {where}.", "", *table(header, body, markdown=True), ""]
     return lines + _speed_diagnoses(run, suite)
 
@@ -209,3 +222,19 @@ def _time_row(suite: SuiteInfo, quantized: TimingRow, original: TimingRow | None
         cells += [SEPARATOR, before, f"{getattr(quantized, field):.2f}"]
     slower = " SLOWER" if quantized.result is not None and quantized.result.slower else ""
     return [*cells, SEPARATOR, f"x{quantized.speedup:.2f}{slower}" if quantized.speedup else "-"]
+
+
+def _memory_cells(quantized: TimingRow, baseline: TimingRow | None) -> list[str]:
+    """Load and run peaks of both models in MB, and the run peaks' ratio; the original's from the int8 row, or
+    else the fp32 baseline's row."""
+    mine = quantized.result.memory if quantized.result else None
+    fp32 = quantized.result.fp32_memory if quantized.result else None
+    if fp32 is None and baseline is not None and baseline.result is not None:
+        fp32 = baseline.result.memory
+
+    def mb(stats: MemoryStats | None, field: str) -> str:
+        return f"{getattr(stats, field) / MB:.1f}" if stats else "-"
+
+    peaks = [mb(stats, f) for f in ("load_peak_bytes", "run_peak_bytes") for stats in (fp32, mine)]
+    ratio = f"x{mine.run_peak_bytes / fp32.run_peak_bytes:.2f}" if mine and fp32 and fp32.run_peak_bytes else "-"
+    return [SEPARATOR, *peaks, ratio]
