@@ -17,7 +17,6 @@ from pytest_quantbench.errors import GateFailure
 from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.measure.timing import Measurement, time_session, timing_result
 from pytest_quantbench.plugin.benchmark import Timer
-from pytest_quantbench.suite.records import SPEED_GATE
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench
@@ -91,7 +90,6 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
         found = speed.diagnose(quantbench, m, feed, result.speedup)
         result = dataclasses.replace(result, speed_diagnosis=found)
     timer.record(serialize.dump(result))
-    threshold = dict(case.thresholds).get(SPEED_GATE)
-    broken = gates.speed_violation(result, threshold) if threshold is not None and m.role == "int8" else None
+    broken = gates.latency_violations(result, dict(case.thresholds)) if m.role == "int8" else []
     if broken:
-        raise GateFailure(broken)
+        raise GateFailure("; ".join(broken))

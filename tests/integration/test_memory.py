@@ -1,5 +1,6 @@
 """Peak memory of loading and running each session, on the tiny built-in model: measured in one child process
-per model, in the JSON, the card and the terminal table, kept in the cache, and a failed probe is a warning."""
+per model, in the JSON, the card and the terminal table, kept in the cache, gated, and a failed probe is a
+warning."""
 
 from __future__ import annotations
 
@@ -51,8 +52,13 @@ def test_peak_memory_reaches_json_card_and_table_and_a_warm_run_reuses_it(suite_
     ratio = by[("int8", 3)]["memory_ratio"]
     assert re.search(rf"\| +x{ratio:.2f} +\|\n", card)  # the last column of its row
 
+    # Warm, and with a memory gate no int8 session of this model meets: it fails each int8 case, probing nothing.
+    suite_file("s.suite.yaml", _suite([1, 3], 12) + "    thresholds: {memory: {max_ratio: 0.01}}\n")
     again = run(*args)
-    again.assert_outcomes(passed=4)
+    again.assert_outcomes(passed=2, failed=2)
+    again.stdout.fnmatch_lines(
+        ["*latency[[]int8-*-bs3-len12[]]*memory run peak ratio * MB at bs3-len12) > max_ratio 0.01"]
+    )
     assert _memory_builds(qb_cache)[len(before) :] == built  # the warm run spawned no probe
     assert [r["memory"] for r in _rows(pytester)] == [r["memory"] for r in rows]
     largest = max((r for r in rows if r["role"] == "int8"), key=lambda r: r["memory"]["run_peak_bytes"])
