@@ -145,10 +145,13 @@ def probe(
     order = sorted(feeds, key=lambda shape: sum(np.asarray(v).size for v in feeds[shape].values()))
     with tempfile.TemporaryDirectory(prefix="quantbench-memory-") as tmp:
         work = Path(tmp)
-        for i, shape in enumerate(order):
-            np.savez(work / f"{i}.npz", **feeds[shape])
         spec = {"model": str(model), "threads": threads, "level": level, "shapes": order}
-        (work / SPEC).write_text(json.dumps({**spec, "x64_quant_precision": x64_quant_precision}))
+        try:
+            for i, shape in enumerate(order):
+                np.savez(work / f"{i}.npz", **feeds[shape])
+            (work / SPEC).write_text(json.dumps({**spec, "x64_quant_precision": x64_quant_precision}))
+        except OSError as exc:
+            raise ProbeError(f"cannot hand the inputs to the probe in {work}: {exc.strerror or exc}") from None
         try:
             done = subprocess.run(
                 [sys.executable, "-m", MODULE, str(work)], capture_output=True, text=True, timeout=TIMEOUT_S,
