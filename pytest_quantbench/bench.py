@@ -20,8 +20,9 @@ from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.measure.accuracy import SCORE_LIBRARIES, Scorer
+from pytest_quantbench.measure.timing import shape_id
 from pytest_quantbench.progress import Progress, say
-from pytest_quantbench.records import NodeError, PredictionPaths
+from pytest_quantbench.records import MemoryStats, NodeError, PredictionPaths
 from pytest_quantbench.registry import Registry
 from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session
 from pytest_quantbench.runtimes.onnxruntime import OnnxRuntime
@@ -67,6 +68,15 @@ class Bench:
 
     def timing_inputs(self, suite: Suite, batch_size: int, input_length: int | None) -> dict[str, Any]:
         return self.data.of(suite).timing_inputs(batch_size, input_length)
+
+    def memory(self, case: Case, role: str, batch_size: int, input_length: int | None) -> MemoryStats | None:
+        """Peak memory of a timing session of `role` at one shape: the backend measures every shape of the
+        suite at once (one child process per model), and keeps the figures."""
+        suite = case.suite
+        feeds = {shape_id(b, n): self.timing_inputs(suite, b, n) for b, n in suite.shapes}
+        backend = self.backends[case.baseline] if role == "original" else self.backend(case)  # what the row timed
+        found = backend.memory(case, role, feeds)
+        return found.get(shape_id(batch_size, input_length)) if found else None
 
     def evaluate(self, case: Case) -> Evaluation:
         """Original vs quantized scores of a case on every core, their paired statistics and the gate's verdict

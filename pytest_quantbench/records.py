@@ -171,6 +171,20 @@ class ModelSize:
 
 
 @dataclass(frozen=True)
+class MemoryStats:
+    """Peak resident memory of one model's session at one timing shape, net of `baseline_bytes`.
+
+    Measured in a child process (`runtimes.memory_probe`) that has imported onnxruntime and read the feeds
+    (the baseline): the peak while the session loads, and the peak while it runs the timing feeds, smallest
+    first, up to and including `shape`; both count the weights the session holds."""
+
+    load_peak_bytes: int
+    run_peak_bytes: int
+    shape: str  # as latency ids write it: bs8-len128
+    baseline_bytes: int
+
+
+@dataclass(frozen=True)
 class MetricResult:
     """One metric of an accuracy case: original and quantized scores, and the chance level a collapse falls to.
 
@@ -302,9 +316,18 @@ class TimingResult:
     # the backend whose fp32 model was timed (fp32 case) or paired with this one (int8 case); None in files
     # written before it was recorded, where it is the config's own framework (`results.run` resolves it)
     baseline: str | None = None
-    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("slower",)
+    memory: MemoryStats | None = None  # this row's model at this shape; None when not measured
+    fp32_memory: MemoryStats | None = None  # an int8 row's fp32 baseline, at the same shape
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("slower", "memory_ratio")
 
     @property
     def slower(self) -> bool:
         """The int8 model is slower than its fp32 model beyond doubt: its whole speed-up interval is below 1."""
         return self.speedup is not None and self.speedup * (1 + (self.speedup_ci95_rel or 0.0)) < 1
+
+    @property
+    def memory_ratio(self) -> float | None:
+        """An int8 row's run peak over its fp32 model's, at this shape."""
+        if self.memory is None or self.fp32_memory is None or not self.fp32_memory.run_peak_bytes:
+            return None
+        return self.memory.run_peak_bytes / self.fp32_memory.run_peak_bytes

@@ -15,6 +15,7 @@ from pytest_quantbench.records import (
     HardwareRisk,
     LatencyStats,
     MachineFacts,
+    MemoryStats,
     MetricResult,
     ModelSize,
     QuantizationReport,
@@ -28,6 +29,11 @@ MIN_ROUNDS = PILOT_ROUNDS = 5
 PILOT_WORTH_IT = MIN_ROUNDS + 2 * PILOT_ROUNDS  # affordable rounds from which a pilot may save what it costs
 
 
+def shape_id(batch_size: int, input_length: int | None) -> str:
+    """A timing shape as latency ids write it: `bs8-len128`, or `bs8` for image tasks."""
+    return f"bs{batch_size}" + (f"-len{input_length}" if input_length else "")
+
+
 @dataclass(frozen=True)
 class Measurement:
     """One timing case: the fp32 baseline or a config's int8 model, at one batch size and input length."""
@@ -39,7 +45,7 @@ class Measurement:
 
     @property
     def shape_id(self) -> str:
-        return f"bs{self.batch_size}" + (f"-len{self.input_length}" if self.input_length else "")
+        return shape_id(self.batch_size, self.input_length)
 
     @property
     def id(self) -> str:
@@ -213,6 +219,8 @@ def timing_result(
     risk: HardwareRisk | None = None,
     accuracy: dict[str, MetricResult] | None = None,
     size: ModelSize | None = None,
+    memory: MemoryStats | None = None,
+    fp32_memory: MemoryStats | None = None,
 ) -> TimingResult:
     """What a latency case records: the model and shape, the machine, and the figures of its rounds."""
     case, suite = m.case, m.case.suite
@@ -224,6 +232,7 @@ def timing_result(
         intra_op_num_threads=case.config.framework_args.intra_op_num_threads, machine=machine,
         quantized_nothing=None if report is None else report.quantized_nothing,
         quantization=report, hardware_risk=risk, accuracy=accuracy, size=size, baseline=case.baseline,
+        memory=memory, fp32_memory=fp32_memory,
     )  # fmt: skip
     if timed is None:
         return result

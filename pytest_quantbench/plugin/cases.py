@@ -17,10 +17,10 @@ from pytest_quantbench.errors import GateFailure
 from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.measure.timing import Measurement, time_session, timing_result
 from pytest_quantbench.plugin.benchmark import Timer
-from pytest_quantbench.suite.records import SPEED_GATE
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench
+    from pytest_quantbench.records import MemoryStats
     from pytest_quantbench.reports.compare import Gate
 
 CASE_FUNCTIONS = ("accuracy", "latency")
@@ -71,9 +71,13 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
     case, suite = m.case, m.case.suite
     timer = Timer(benchmark, m.group)
     feed = quantbench.timing_inputs(suite, m.batch_size, m.input_length)
+
+    def memory(role: str) -> MemoryStats | None:  # measured after the timed rounds, which its child would disturb
+        return None if timer.disabled else quantbench.memory(case, role, m.batch_size, m.input_length)
+
     if m.role == "fp32":
         timed = time_session(timer, quantbench.baseline_session(case), feed, suite.time)
-        result = timing_result(m, timed, machine_facts())
+        result = timing_result(m, timed, machine_facts(), memory=memory("original"))
     else:
         session, baseline = quantbench.quantized_session(case), quantbench.baseline_session(case)
         timed = time_session(timer, session, feed, suite.time, baseline)
@@ -81,12 +85,11 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
         result = timing_result(
             m, timed, machine_facts(), quantbench.quantized(case).report, diagnosis.hardware_risk(quantbench, case),
             {r.name: r for r in evaluation.verdict.results} if evaluation else None,
-            quantbench.backend(case).model_size(case),
+            quantbench.backend(case).model_size(case), memory("quantized"), memory("original"),
         )  # fmt: skip
         found = speed.diagnose(quantbench, m, feed, result.speedup)
         result = dataclasses.replace(result, speed_diagnosis=found)
     timer.record(serialize.dump(result))
-    threshold = dict(case.thresholds).get(SPEED_GATE)
-    broken = gates.speed_violation(result, threshold) if threshold is not None and m.role == "int8" else None
+    broken = gates.latency_violations(result, dict(case.thresholds)) if m.role == "int8" else []
     if broken:
-        raise GateFailure(broken)
+        raise GateFailure("; ".join(broken))

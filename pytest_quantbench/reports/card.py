@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_quantbench.records import MachineFacts, MetricResult
+from pytest_quantbench.records import MachineFacts, MemoryStats, MetricResult
 from pytest_quantbench.reports.table import table
 from pytest_quantbench.results.run import Run, SuiteInfo, TimingRow
 
 SEPARATOR = "\\|"  # the seeds' empty column between groups of columns
+MB = 1e6
+MEMORY_HEADER = [
+    "", "load peak (original, MB)", "load peak (quantized, MB)", "run peak (original, MB)", "run peak (quantized, MB)",
+    "run peak (quantized / original)",
+]  # fmt: skip
 
 
 def render(run: Run) -> str:
@@ -150,6 +155,13 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
             f" The original is {suite.baseline} fp32 for every config (`baseline: {suite.baseline}`); the non-time"
             " metrics compare each config with its own framework's fp32 model."
         )
+    measured = [t.result.memory for t in timings if t.result is not None and t.result.memory is not None]
+    if measured:
+        how += (
+            " Peak memory is the resident memory of a child process that loads the session (load) and runs the"
+            " time benchmarks' inputs smallest first up to this shape (run), net of the"
+            f" {measured[0].baseline_bytes / MB:.0f} MB or so that Python and onnxruntime hold before it."
+        )
     lines = [how, ""]
     baselines = {(t.config_id, t.shape): t for t in timings if t.role == "fp32"}
     one = run.speedup_baseline(suite.name)  # named once in the header, else in each speed-up cell
@@ -163,6 +175,8 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
         "",
         f"speed-up vs fp32 ({one})" if one else "speed-up",
     ]
+    if measured:
+        header += MEMORY_HEADER
     for shape in run.shapes(suite.name):
         batch_size, input_length = shape
         where = f"batch size = {batch_size}" + (f", input length = {input_length}" if input_length else "")
@@ -171,9 +185,9 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
         for config in suite.configs:
             if config.id not in int8:
                 continue
-            quantized = int8[config.id]
-            original = quantized.paired_fp32 or baselines.get((config.baseline_id, shape))
-            body.append(_time_row(suite, quantized, original, named=one is None))
+            quantized, baseline = int8[config.id], baselines.get((config.baseline_id, shape))
+            row = _time_row(suite, quantized, quantized.paired_fp32 or baseline, named=one is None)
+            body.append(row + (_memory_cells(quantized, baseline) if measured else []))
         lines += ["", f"Below, time metrics for {where}.", "", *table(header, body, markdown=True), ""]
     return lines + _speed_diagnoses(run, suite)
 
@@ -223,3 +237,19 @@ def _time_row(suite: SuiteInfo, quantized: TimingRow, original: TimingRow | None
     slower = " SLOWER" if quantized.result is not None and quantized.result.slower else ""
     against = f" vs {quantized.baseline}" if named else ""
     return [*cells, SEPARATOR, f"x{quantized.speedup:.2f}{slower}{against}" if quantized.speedup else "-"]
+
+
+def _memory_cells(quantized: TimingRow, baseline: TimingRow | None) -> list[str]:
+    """Load and run peaks of both models in MB, and the run peaks' ratio; the original's from the int8 row, or
+    else the fp32 baseline's row."""
+    mine = quantized.result.memory if quantized.result else None
+    fp32 = quantized.result.fp32_memory if quantized.result else None
+    if fp32 is None and baseline is not None and baseline.result is not None:
+        fp32 = baseline.result.memory
+
+    def mb(stats: MemoryStats | None, field: str) -> str:
+        return f"{getattr(stats, field) / MB:.1f}" if stats else "-"
+
+    peaks = [mb(stats, f) for f in ("load_peak_bytes", "run_peak_bytes") for stats in (fp32, mine)]
+    ratio = f"x{mine.run_peak_bytes / fp32.run_peak_bytes:.2f}" if mine and fp32 and fp32.run_peak_bytes else "-"
+    return [SEPARATOR, *peaks, ratio]

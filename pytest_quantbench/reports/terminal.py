@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_quantbench.records import MetricResult
+from pytest_quantbench.records import MetricResult, TimingResult
 from pytest_quantbench.reports.table import table
 from pytest_quantbench.results.run import Run
 
@@ -35,12 +35,15 @@ def summary_lines(run: Run) -> list[str]:
         speedups: dict[str, list[float]] = {}
         baselines: dict[str, str] = {}
         slower: set[str] = set()
+        measured: dict[str, list[TimingResult]] = {}  # int8 rows with both models' peak memory
         for t in run.timings_of(suite.name):
             if t.speedup is not None:
                 speedups.setdefault(t.config_id, []).append(t.speedup)
                 baselines[t.config_id] = t.baseline
             if t.result is not None and t.result.slower:
                 slower.add(t.config_id)
+            if t.result is not None and t.result.memory_ratio is not None:
+                measured.setdefault(t.config_id, []).append(t.result)
         for config in suite.configs:
             row = accuracy.get(config.id)
             if row is None and config.id not in speedups:
@@ -52,6 +55,9 @@ def summary_lines(run: Run) -> list[str]:
             speed = speedup_range(speedups.get(config.id, []), config.id in slower)
             if one is None and config.id in baselines:
                 speed += f" vs {baselines[config.id]}"
+            if config.id in measured:  # at the shape of its largest run peak
+                top = max(measured[config.id], key=lambda r: r.memory.run_peak_bytes if r.memory else 0)
+                speed += f", memory x{top.memory_ratio:.2f}"
             rows.append([suite.name, config.id, drop, speed, verdict])
     if not rows:
         return []

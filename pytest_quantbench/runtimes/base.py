@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pytest_quantbench.records import ModelSize, QuantizationReport
+from pytest_quantbench.records import MemoryStats, ModelSize, QuantizationReport
 from pytest_quantbench.suite import Case
 from pytest_quantbench.suite.vocabulary import BackendVocabulary
 
@@ -61,6 +61,11 @@ class Backend(ABC):
 
     def model_size(self, case: Case) -> ModelSize | None:
         """Bytes on disk of the original and quantized model files; None where the models live in memory."""
+        return None
+
+    def memory(self, case: Case, role: str, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
+        """Peak memory of loading a timing session of `role` and of running it on each feed (by shape id); None
+        where the backend cannot measure it apart from the run's own process."""
         return None
 
     def artifacts(self, case: Case) -> dict[str, Path]:

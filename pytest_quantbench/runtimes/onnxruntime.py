@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.errors import BuildError
 from pytest_quantbench.memo import Memo
-from pytest_quantbench.records import ModelSize, QuantizationReport
+from pytest_quantbench.records import MemoryStats, ModelSize, QuantizationReport
 from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session, inputs_of, one_line, run_checked
 from pytest_quantbench.suite import Case, FrameworkArgs
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
@@ -23,6 +24,7 @@ from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
 X64_PRECISION_KEY = "session.x64quantprecision"  # U8U8 kernels instead of saturating U8S8 on x64 (no VNNI)
 EXPORT_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
 REPORT_FILE = "report.json"
+MEMORY_FILE = "memory.json"
 
 
 def open_session(model_path: Path, args: FrameworkArgs, threads: int, level: int | None = None) -> Any:
@@ -158,6 +160,37 @@ class OnnxRuntime(Backend):
             (out / "op_times.json").write_text(json.dumps(profile_op_times(path, args, threads, level, feed, calls)))
 
         return json.loads((self.cache.build("profile", key, build) / "op_times.json").read_text())
+
+    def memory(self, case: Case, role: str, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
+        """Measured by `memory_probe` in one child process per model, with the timing session's settings, and
+        kept on disk by the model's identity, those settings and the feeds' shapes: a warm run spawns nothing.
+        A failed probe is one warning, once a run, and no figures."""
+        from pytest_quantbench.runtimes import memory_probe
+
+        args = case.config.framework_args
+        path = self.original(case) if role == "original" else self.quantized(case).path
+        level, threads = self.level(case, role), args.intra_op_num_threads
+        shapes = {s: {k: [str(v.dtype), list(v.shape)] for k, v in sorted(f.items())} for s, f in feeds.items()}
+        key = digest(
+            "memory", memory_probe.FORMAT, self.model_id(case, role), threads, shapes,
+            library_versions(("onnxruntime",)),
+        )  # fmt: skip
+
+        def build(out: Path) -> None:
+            found = memory_probe.probe(path, threads, level, args.x64_quant_precision, feeds)
+            serialize.write(out / MEMORY_FILE, found)
+
+        def read() -> dict[str, MemoryStats] | None:
+            try:
+                entry = self.cache.build("memory", key, build)
+            except memory_probe.ProbeError as exc:
+                warnings.warn(
+                    memory_probe.MemoryProbeWarning(f"peak memory of {path} not measured: {exc}"), stacklevel=1
+                )
+                return None
+            return serialize.read(entry / MEMORY_FILE, dict[str, MemoryStats])
+
+        return self._memo(("memory", key), read)
 
     def model_id(self, case: Case, role: str) -> str:
         runtime = (self.level(case, role), case.config.framework_args.x64_quant_precision)

@@ -98,11 +98,13 @@ class QuantConfig:
 
 
 # Threshold keys beside the suite's metrics: label-free fidelity of the int8 model to the fp32 one (top-1
-# agreement, mean cosine similarity of the logits), its speed-up and its size on disk.
+# agreement, mean cosine similarity of the logits), its speed-up, its size on disk and its peak memory.
 FIDELITY_GATES = ("agreement", "cosine")
 SPEED_GATE = "speedup"
 SIZE_GATE = "size"
-GATES = (*FIDELITY_GATES, SPEED_GATE, SIZE_GATE)
+MEMORY_GATE = "memory"
+GATES = (*FIDELITY_GATES, SPEED_GATE, SIZE_GATE, MEMORY_GATE)
+LATENCY_GATES = (SPEED_GATE, MEMORY_GATE)  # judged by the latency cases
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ class Threshold:
     max_drop: float | None = None
     min_ratio: float | None = None
     min: float | None = None
-    max_ratio: float | None = None  # size: quantized / original bytes
+    max_ratio: float | None = None  # size: quantized / original bytes; memory: quantized / original run peak
     confidence: float | None = None
     on_inconclusive: str = "fail"
 

@@ -32,6 +32,7 @@ from pytest_quantbench.suite.errors import Wording, invalid, suite_error, unknow
 from pytest_quantbench.suite.records import (
     FIDELITY_GATES,
     GATES,
+    MEMORY_GATE,
     SIZE_GATE,
     SPEED_GATE,
     Calibration,
@@ -283,7 +284,9 @@ class ThresholdSchema(_Section, title="threshold", json_schema_extra={"minProper
     max_drop: float = Field(None, ge=0.0, le=1e6, description="largest allowed fp32 - int8 difference")
     min_ratio: float = Field(None, ge=0.0, le=1.0, description="smallest allowed int8 / fp32 ratio")
     min: float = Field(None, ge=-1e6, le=1e6, description="smallest allowed int8 value (agreement, cosine, speedup)")
-    max_ratio: float = Field(None, ge=0.0, le=1e6, description="size only: largest int8 / fp32 bytes on disk")
+    max_ratio: float = Field(
+        None, ge=0.0, le=1e6, description="size and memory: largest int8 / fp32 bytes on disk, or peak memory running"
+    )
     confidence: float = Field(
         None, ge=0.5, le=0.9999, description="judge max_drop on the paired-bootstrap interval at this confidence"
     )
@@ -448,14 +451,14 @@ def _thresholds(
     path: Path, value: dict[str, ThresholdSchema] | None, where: str, metrics: tuple[str, ...]
 ) -> dict[str, Threshold]:
     """Thresholds of the metrics the suite gates on (the schema knows every metric of the task) and of the
-    fidelity, speed and size gates, each with the bounds that apply to it."""
+    fidelity, speed, size and memory gates, each with the bounds that apply to it."""
     for key, threshold in (value or {}).items():
         if key not in (*metrics, *GATES):
             raise SuiteError(path, f"{where}.{key}", unknown_field(key, (*metrics, *GATES)))
         given = {k for k, v in threshold if v is not None and k != "on_inconclusive"}
         allowed = (
             {"min"} if key in (*FIDELITY_GATES, SPEED_GATE)
-            else {"max_ratio"} if key == SIZE_GATE
+            else {"max_ratio"} if key in (SIZE_GATE, MEMORY_GATE)
             else {"max_drop", "min_ratio", "min", "confidence"}
         )  # fmt: skip
         if given - allowed:

@@ -24,7 +24,7 @@ from pytest_quantbench.records import (
     TimingResult,
 )
 from pytest_quantbench.suite import Case, Threshold
-from pytest_quantbench.suite.records import FIDELITY_GATES, SIZE_GATE, SPEED_GATE
+from pytest_quantbench.suite.records import FIDELITY_GATES, LATENCY_GATES, MEMORY_GATE, SIZE_GATE, SPEED_GATE
 from pytest_quantbench.tasks import MetricFn, Task
 from pytest_quantbench.verdicts import statistics
 
@@ -157,10 +157,10 @@ def judge(
     size: ModelSize | None = None,
 ) -> Verdict:
     """The verdict of a case's thresholds; fidelity gates need `pairs`, the size gate `size` (each is skipped
-    without), the speed gate belongs to the latency case."""
+    without), the speed and memory gates belong to the latency cases."""
     results, failures, fell, unsure, unsure_fails = [], [], False, [], False
     for name, threshold in thresholds.items():
-        if name == SPEED_GATE or (name == SIZE_GATE and size is None) or (name in FIDELITY_GATES and pairs is None):
+        if name in LATENCY_GATES or (name == SIZE_GATE and size is None) or (name in FIDELITY_GATES and pairs is None):
             continue
         if name == SIZE_GATE:
             assert size is not None and threshold.max_ratio is not None
@@ -203,3 +203,24 @@ def speed_violation(result: TimingResult, threshold: Threshold) -> str | None:
         f"speedup x{result.speedup:.2f} (95% CI x{result.speedup - half:.2f}..x{high:.2f}) < min "
         f"x{threshold.min:g}{slower}"
     )
+
+
+def memory_violation(result: TimingResult, threshold: Threshold) -> str | None:
+    """The memory gate of an int8 latency case: its run peak over its fp32 model's, at the case's shape, above
+    `max_ratio`; None when it holds or nothing was measured."""
+    ratio = result.memory_ratio
+    if threshold.max_ratio is None or ratio is None or ratio <= threshold.max_ratio:
+        return None
+    assert result.memory is not None and result.fp32_memory is not None
+    mine, fp32 = result.memory.run_peak_bytes / 1e6, result.fp32_memory.run_peak_bytes / 1e6
+    return (
+        f"memory run peak ratio {ratio:.3f} ({mine:.1f} MB / {fp32:.1f} MB at {result.memory.shape}) > max_ratio "
+        f"{threshold.max_ratio:g}"
+    )
+
+
+def latency_violations(result: TimingResult, thresholds: dict[str, Threshold]) -> list[str]:
+    """What an int8 latency case breaks of its speed and memory gates."""
+    judged = ((speed_violation, SPEED_GATE), (memory_violation, MEMORY_GATE))
+    found = [check(result, thresholds[name]) for check, name in judged if name in thresholds]
+    return [line for line in found if line]

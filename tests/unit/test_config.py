@@ -157,7 +157,7 @@ def test_expect_fail_documents_a_known_gate_failure(tmp_path: Path) -> None:
     assert [c.expect for c in suite.cases] == [None, "fail"]
 
 
-def test_confidence_fidelity_speed_and_size_thresholds(tmp_path: Path) -> None:
+def test_confidence_fidelity_speed_size_and_memory_thresholds(tmp_path: Path) -> None:
     suite = load_suite(
         write(
             tmp_path,
@@ -169,6 +169,7 @@ thresholds:
   cosine: {min: 0.999}
   speedup: {min: 1.5}
   size: {max_ratio: 0.35}
+  memory: {max_ratio: 0.6}
 """,
         )
     )
@@ -178,6 +179,7 @@ thresholds:
         "cosine": Threshold(min=0.999),
         "speedup": Threshold(min=1.5),
         "size": Threshold(max_ratio=0.35),
+        "memory": Threshold(max_ratio=0.6),
     }
 
 

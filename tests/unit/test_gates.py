@@ -170,3 +170,20 @@ def test_a_drop_to_chance_inside_noise_is_no_collapse() -> None:
     real = dataclasses.replace(noise, drop=0.42, ci_low=0.38, ci_high=0.46)
     assert collapsed(MetricResult("accuracy", 0.911, 0.490, 0.509, real))
     assert collapsed(MetricResult("accuracy", 0.507, 0.500, 0.500))  # without pairs, the point rule alone
+
+
+def test_memory_gate_reads_the_run_peaks_at_the_case_shape_and_skips_what_was_not_measured() -> None:
+    from pytest_quantbench.records import MachineFacts, MemoryStats, TimingResult
+    from pytest_quantbench.verdicts.gates import latency_violations
+
+    machine = MachineFacts("cpu", 2, (), False, "1.0", "3.11")
+    fp32, int8 = (
+        MemoryStats(90_000_000, 100_000_000, "bs1-len16", 1),
+        MemoryStats(40_000_000, 70_000_000, "bs1-len16", 1),
+    )
+    row = TimingResult("s", "t", "m", "int8", "c", {}, 1, 16, 1, machine, memory=int8, fp32_memory=fp32)
+    broken = latency_violations(row, {"memory": Threshold(max_ratio=0.5), "accuracy": Threshold(max_drop=0.01)})
+    assert broken == ["memory run peak ratio 0.700 (70.0 MB / 100.0 MB at bs1-len16) > max_ratio 0.5"]
+    assert latency_violations(row, {"memory": Threshold(max_ratio=0.7)}) == []
+    assert latency_violations(dataclasses.replace(row, fp32_memory=None), {"memory": Threshold(max_ratio=0.5)}) == []
+    assert judge({}, {}, {}, {"memory": Threshold(max_ratio=0.5)}).passed  # not the accuracy case's gate

@@ -439,3 +439,36 @@ def test_compare_leaves_out_speedups_against_another_baseline(
     assert ["sst2", "latency[int8-dynamic-per_tensor-bs1-len32]", "5.000", "5.000", "+0.0%", "-", "-"] in [
         line.split() for line in out.splitlines()
     ]
+
+
+def test_card_and_terminal_show_peak_memory_in_mb_with_the_int8_fp32_ratio() -> None:
+    from pytest_quantbench.reports import terminal
+
+    data = recorded_run()
+    for b in data["benchmarks"]:
+        info = b["extra_info"]
+        shape = f"bs{info['batch_size']}-len{info['input_length']}"
+        grow = 2 if info["batch_size"] == 8 else 1  # the larger shape holds more
+        fp32 = {"load_peak_bytes": 250_000_000, "run_peak_bytes": 200_000_000 * grow, "shape": shape,
+                "baseline_bytes": 60_000_000}  # fmt: skip
+        if info["role"] == "fp32":
+            info["memory"] = fp32
+        else:
+            info["memory"] = {**fp32, "load_peak_bytes": 80_000_000, "run_peak_bytes": 50_000_000 * grow * (1 + grow)}
+            info["fp32_memory"] = fp32 if info["config_id"] != "static-per_channel" else None  # from the fp32 row
+    run = results.from_json(data, "run.json")
+    text = card.render(run)
+    assert "net of the 60 MB or so that Python and onnxruntime hold before it" in text
+    header, first, *_ = tables(text)[2]  # batch size 8: run peaks 400 MB fp32, 300 MB int8
+    assert header[-6:] == card.MEMORY_HEADER
+    row = dict(zip(header, first, strict=True))
+    assert (row["load peak (original, MB)"], row["load peak (quantized, MB)"]) == ("250.0", "80.0")
+    assert (row["run peak (original, MB)"], row["run peak (quantized, MB)"]) == ("400.0", "300.0")
+    assert row["run peak (quantized / original)"] == "x0.75"
+    last = dict(zip(header, tables(text)[2][-1], strict=True))  # static-per_channel: the fp32 baseline row's figures
+    assert last["run peak (original, MB)"] == "400.0" and last["run peak (quantized / original)"] == "x0.75"
+    lines = terminal.summary_lines(run)
+    dynamic = next(line for line in lines if "dynamic-per_tensor" in line)
+    assert "x2.00..x2.00 (2 shapes), memory x0.75" in dynamic  # at the largest run peak (x0.50 at bs1)
+    assert "memory" not in next(line for line in lines if "static-per_channel" in line)  # no ratio on its rows
+    assert "peak" not in card.render(results.from_json(recorded_run(), "run.json"))

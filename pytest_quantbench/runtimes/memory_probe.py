@@ -1,0 +1,173 @@
+"""Peak resident memory of loading and running one ONNX Runtime session, measured in a short child process.
+
+In the run's own process the figures would hold everything else it keeps (datasets, other sessions, torch),
+so a child measures them: it imports onnxruntime and reads the feeds, takes what it holds then as the
+baseline (resetting the peak to it), opens the session with the harness's own `open_session` (threads, the
+role's optimization level, precision option) and reads the peak (the load peak), resets the peak to what the
+loaded session holds, then runs each timing feed twice, smallest first, reading the peak after each (the run
+peak up to that shape: ONNX Runtime's arena keeps what a call allocated for the next). Every figure is net of
+the baseline. Linux reads VmRSS/VmHWM and resets the peak through /proc/self/clear_refs; elsewhere
+`ru_maxrss`, the baseline being the peak so far and the run peaks including the load's.
+
+`python -m pytest_quantbench.runtimes.memory_probe DIR` is the child; `probe` is the parent's side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import site
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pytest_quantbench.records import MemoryStats
+
+FORMAT = 1  # part of the cache key: bump when what is measured changes
+MODULE = "pytest_quantbench.runtimes.memory_probe"
+SPEC, RESULT = "probe.json", "memory.json"
+CALLS_PER_FEED = 2  # ONNX Runtime plans its memory pattern on the first call and allocates by it from the second
+TIMEOUT_S = 300
+ROOT = Path(__file__).resolve().parents[2]  # where this copy of the package is imported from
+
+
+class ProbeError(Exception):
+    """The child could not measure: one line saying why."""
+
+
+class MemoryProbeWarning(UserWarning):
+    """A model's peak memory was not measured; its case runs on without it."""
+
+
+# --- the child -------------------------------------------------------------------------------------------
+
+
+def _status() -> dict[str, int]:
+    """VmRSS and VmHWM of this process in bytes (Linux), or nothing elsewhere."""
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return {}
+    fields = (line.partition(":") for line in text.splitlines())
+    return {k: int(v.split()[0]) * 1024 for k, _, v in fields if k in ("VmRSS", "VmHWM")}
+
+
+def peak() -> int:
+    """The peak resident memory of this process so far, in bytes."""
+    found = _status()
+    if "VmHWM" in found:
+        return found["VmHWM"]
+    import resource
+
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss if sys.platform == "darwin" else maxrss * 1024  # bytes on macOS, KiB elsewhere
+
+
+def reset_peak() -> int:
+    """Reset the peak to the current resident memory where the OS allows, and return the baseline later peaks
+    are net of: that memory, or the peak so far where the peak cannot be reset."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return _status()["VmRSS"]
+    except (OSError, KeyError):
+        return peak()
+
+
+def main(argv: list[str]) -> int:
+    import numpy as np
+    import onnxruntime  # noqa: F401  (part of the baseline)
+
+    from pytest_quantbench.runtimes.base import inputs_of, run_checked
+    from pytest_quantbench.runtimes.onnxruntime import open_session
+    from pytest_quantbench.suite import FrameworkArgs
+
+    work = Path(argv[0])
+    spec = json.loads((work / SPEC).read_text())
+    feeds = [dict(np.load(work / f"{i}.npz")) for i in range(len(spec["shapes"]))]
+    baseline = reset_peak()
+    args = FrameworkArgs(x64_quant_precision=spec["x64_quant_precision"])
+    session = open_session(Path(spec["model"]), args, spec["threads"], spec["level"])
+    load = peak()
+    reset_peak()  # run peaks start from what the loaded session holds, not from loading's transient peak
+    runs = {}
+    for shape, feed in zip(spec["shapes"], feeds, strict=True):
+        inputs = inputs_of(session, feed)
+        for _ in range(CALLS_PER_FEED):
+            run_checked(session, inputs)
+        runs[shape] = peak()
+    (work / RESULT).write_text(json.dumps({"baseline": baseline, "load": load, "runs": runs}))
+    return 0
+
+
+# --- the parent ------------------------------------------------------------------------------------------
+
+
+def parse(raw: dict[str, Any]) -> dict[str, MemoryStats]:
+    """The child's raw readings (bytes) as one record per shape, net of the baseline (never below 0)."""
+    baseline, load = int(raw["baseline"]), int(raw["load"])
+    return {
+        shape: MemoryStats(max(load - baseline, 0), max(int(after) - baseline, 0), shape, baseline)
+        for shape, after in raw["runs"].items()
+    }
+
+
+def failure(returncode: int, stderr: str) -> str:
+    """What a failed child says, on one line: the signal that killed it, or the last line it wrote."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return f"the probe was killed by signal {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else f"the probe exited with status {returncode}"
+
+
+def _env() -> dict[str, str]:
+    """The parent's environment, with this copy of the package first on the child's path (an interpreter's
+    own site directories stay where they are)."""
+    sites = {Path(p).resolve() for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if ROOT not in sites:
+        paths.insert(0, str(ROOT))
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def probe(
+    model: Path, threads: int, level: int, x64_quant_precision: bool, feeds: dict[str, dict[str, Any]]
+) -> dict[str, MemoryStats]:
+    """Peak memory of loading `model` and of running it on each feed (by shape id), in one child process."""
+    import numpy as np
+
+    order = sorted(feeds, key=lambda shape: sum(np.asarray(v).size for v in feeds[shape].values()))
+    with tempfile.TemporaryDirectory(prefix="quantbench-memory-") as tmp:
+        work = Path(tmp)
+        spec = {"model": str(model), "threads": threads, "level": level, "shapes": order}
+        try:
+            for i, shape in enumerate(order):
+                np.savez(work / f"{i}.npz", **feeds[shape])
+            (work / SPEC).write_text(json.dumps({**spec, "x64_quant_precision": x64_quant_precision}))
+        except OSError as exc:
+            raise ProbeError(f"cannot hand the inputs to the probe in {work}: {exc.strerror or exc}") from None
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", MODULE, str(work)], capture_output=True, text=True, timeout=TIMEOUT_S,
+                env=_env(), check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise ProbeError(f"the probe took over {TIMEOUT_S} s") from None
+        except OSError as exc:
+            raise ProbeError(f"cannot start the probe: {exc.strerror or exc}") from None
+        if done.returncode != 0:
+            raise ProbeError(failure(done.returncode, done.stderr))
+        try:
+            return parse(json.loads((work / RESULT).read_text()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ProbeError(f"unreadable probe result: {exc}") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,87 @@
+"""The peak-memory probe: its readings as records, its failures as one line, and one real child process on a
+small graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_quantbench import serialize
+from pytest_quantbench.records import MemoryStats, TimingResult
+from pytest_quantbench.runtimes import memory_probe
+
+WIDTH = 512  # a 1 MB weight: the session's memory is more than a page or two
+
+
+def _matmul_model(path: Path) -> Path:
+    """y = x @ W for x of shape [batch, WIDTH]."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = np.random.default_rng(0).standard_normal((WIDTH, WIDTH)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "matmul",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", WIDTH])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", WIDTH])], [numpy_helper.from_array(weight, "w")],
+    )  # fmt: skip
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return path
+
+
+def test_readings_become_one_record_per_shape_net_of_the_baseline() -> None:
+    raw = {"baseline": 60_000_000, "load": 75_000_000, "runs": {"bs1-len16": 70_000_000, "bs8-len16": 90_000_000}}
+    found = memory_probe.parse(raw)
+    assert found == {
+        "bs1-len16": MemoryStats(15_000_000, 10_000_000, "bs1-len16", 60_000_000),
+        "bs8-len16": MemoryStats(15_000_000, 30_000_000, "bs8-len16", 60_000_000),
+    }
+    assert memory_probe.parse({"baseline": 100, "load": 90, "runs": {"bs1": 80}})["bs1"].run_peak_bytes == 0
+    assert serialize.load(dict[str, MemoryStats], serialize.dump(found)) == found
+
+
+def test_an_int8_row_reads_its_run_peak_against_its_fp32_model() -> None:
+    fp32, int8 = MemoryStats(90, 100, "bs1", 5), MemoryStats(20, 40, "bs1", 5)
+    base = serialize.load(TimingResult, {
+        "suite": "s", "task": "t", "model": "m", "role": "int8", "config_id": "c", "config": {}, "batch_size": 1,
+        "input_length": None, "intra_op_num_threads": 1,
+        "machine": {"cpu": "c", "cpu_count": 1, "instructions": [], "vnni": False, "onnxruntime": "1", "python": "3"},
+    })  # fmt: skip
+    row = serialize.load(
+        TimingResult, serialize.dump(TimingResult(**{**vars(base), "memory": int8, "fp32_memory": fp32}))
+    )
+    assert row.memory == int8 and row.fp32_memory == fp32 and row.memory_ratio == pytest.approx(0.4)
+    assert serialize.dump(row)["memory_ratio"] == pytest.approx(0.4)
+    assert base.memory_ratio is None  # not measured (disabled benchmarks, PyTorch)
+
+
+@pytest.mark.parametrize(
+    ("returncode", "stderr", "line"),
+    [
+        (-9, "", "the probe was killed by signal SIGKILL (out of memory?)"),
+        (1, "Traceback (most recent call last):\n  ...\nBuildError: cannot load m.onnx: bad\n\n", "BuildError: cannot load m.onnx: bad"),
+        (3, "", "the probe exited with status 3"),
+    ],
+)  # fmt: skip
+def test_a_failed_child_is_one_line(returncode: int, stderr: str, line: str) -> None:
+    assert memory_probe.failure(returncode, stderr) == line
+
+
+def test_the_child_measures_loading_and_each_shape(tmp_path: Path) -> None:
+    model = _matmul_model(tmp_path / "m.onnx")
+    feeds = {f"bs{b}": {"x": np.ones((b, WIDTH), np.float32), "unused": np.zeros(1)} for b in (64, 1)}
+    found = memory_probe.probe(model, threads=1, level=1, x64_quant_precision=False, feeds=feeds)
+    assert set(found) == {"bs1", "bs64"}
+    for shape, stats in found.items():
+        assert stats.shape == shape and stats.load_peak_bytes > 0 and stats.run_peak_bytes > 0
+        assert stats.baseline_bytes > 0
+    assert found["bs64"].run_peak_bytes >= found["bs1"].run_peak_bytes  # run smallest first, the peak only grows
+
+
+def test_a_model_the_child_cannot_load_is_a_probe_error_naming_it(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(memory_probe.ProbeError) as exc:
+        memory_probe.probe(broken, 1, 1, False, {"bs1": {"x": np.ones((1, 4), np.float32)}})
+    assert str(broken) in str(exc.value) and "\n" not in str(exc.value)
