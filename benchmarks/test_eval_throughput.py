@@ -1,14 +1,15 @@
 """Evaluation-throughput benchmark (not a test): our evaluation against `evaluate.evaluator` with a pipeline.
 
 Both score the fp32 ONNX export of the minilm-sentiment suite on the same first `SAMPLES` sentences of its
-eval split (a subset, to stay within seconds), with the same ONNX Runtime settings (the eval path's thread
-count, the suite's optimization level). Ours is what the `Scorer` runs below its on-disk cache: encoding the
-rows into length-sorted batches (`prepare.eval_data`, as the pipeline tokenizes), then `Scorer.evaluate`.
-Theirs is `evaluate.evaluator("text-classification")` over a transformers pipeline of optimum's
-`ORTModelForSequenceClassification` loaded from the same export folder (one sentence per call, the
-pipeline's default), scored with the same bundled accuracy module. Each round is a pair, the evaluator's call
-run in pytest-benchmark's untimed `setup` right before ours, so both see the same moment of a shared machine;
-the ratio is that of the two median throughputs.
+eval split (a subset, to stay within seconds), on every core, at the suite's optimization level. Ours is
+what the `Scorer` runs below its on-disk cache: encoding the rows into length-sorted batches
+(`prepare.eval_data`, as the pipeline tokenizes), then `Scorer.evaluate`, one batch per core side by side on
+a one-thread session, as `Bench.evaluate` runs. Theirs is `evaluate.evaluator("text-classification")` over a
+transformers pipeline of optimum's `ORTModelForSequenceClassification` loaded from the same export folder
+(one sentence per call, the pipeline's default, on `os.cpu_count()` intra-op threads), scored with the same
+bundled accuracy module. Each round is a pair, the evaluator's call run in pytest-benchmark's untimed `setup`
+right before ours, so both see the same moment of a shared machine; the ratio is that of the two median
+throughputs.
 
 Prints the throughput ratio; the goal is >= 2. Nothing is asserted on it (timings belong in benchmarks,
 never in pass/fail); that both paths score the same accuracy is asserted.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_quantbench.data import prepare
+from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS
 from pytest_quantbench.plugin.benchmark import Timer
 from pytest_quantbench.suite import load_suite
 from pytest_quantbench.tasks.metrics import load_metric
@@ -55,10 +57,10 @@ def test_eval_throughput(benchmark, quantbench, capsys) -> None:
 
     suite = load_suite(SUITE)
     case = next(c for c in suite.cases if c.config.framework == "onnxruntime")
-    threads, level = os.cpu_count() or 1, case.config.framework_args.optimization_level  # as `Bench.evaluate`
+    threads, level = os.cpu_count() or 1, case.config.framework_args.optimization_level
     data, id2label = quantbench.data.of(suite), quantbench.models.id2label(suite)
     split = data.split(suite.dataset.eval_split)
-    session = quantbench.original_session(case, threads)
+    session = quantbench.original_session(case, EVAL_SESSION_THREADS)  # as `Bench.evaluate`: batches side by side
     pipe = evaluator_pipeline(quantbench.onnxruntime.original(case).parent, level, threads, suite.dataset.max_length)
     evaluator, accuracy = evaluate.evaluator("text-classification"), load_metric("accuracy")
     label2id = {name: i for i, name in id2label.items()}

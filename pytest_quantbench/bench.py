@@ -10,7 +10,6 @@ and timed once.
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.data.store import DataStore
-from pytest_quantbench.measure.accuracy import SCORE_LIBRARIES, Scorer
+from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, SCORE_LIBRARIES, Scorer
 from pytest_quantbench.measure.timing import shape_id
 from pytest_quantbench.progress import Progress, say
 from pytest_quantbench.records import MemoryStats, NodeError, PredictionPaths
@@ -83,7 +82,7 @@ class Bench:
         (memoised for the run)."""
         if case.key in self.evaluations:
             return self.evaluations[case.key]
-        backend, suite, threads = self.backend(case), case.suite, os.cpu_count()
+        backend, suite, threads = self.backend(case), case.suite, EVAL_SESSION_THREADS
         quantized = backend.quantized(case)
         original = self.scorer.scored(
             backend.model_id(case, "original"), suite, lambda: backend.session(case, "original", threads)

@@ -9,7 +9,9 @@ gates and a failing case's evidence need them.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,25 +29,39 @@ from pytest_quantbench.tasks import MetricFn, Task
 SCORE_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
 ENTRY_LAYOUT = 2  # scores.json, predictions.json, logits.npy
 PREDICTIONS_FILE = "predictions.json"
+# Evaluation runs batches side by side, each on one intra-op thread: at eval shapes (32 short sentences) ONNX
+# Runtime's intra-op threads idle through a good part of each call, and data parallelism wastes none of a core.
+EVAL_SESSION_THREADS = 1
+
+
+def eval_workers() -> int:
+    """Batches evaluated at once: one per core."""
+    return os.cpu_count() or 1
 
 
 def predict_with_logits(
-    session: Session, data: EvalData, task: Task, id2label: dict[int, str]
+    session: Session, data: EvalData, task: Task, id2label: dict[int, str], workers: int = 1
 ) -> tuple[list[Any], np.ndarray]:
-    """The task's predictions for every eval sample, batch by batch, and the logits rows they come from."""
+    """The task's predictions for every eval sample, and the logits rows they come from; `workers` batches run
+    at once (a session's `run` is thread-safe, and releases the GIL), and their outputs are read in order."""
+
+    def logits_of(batch: dict[str, Any]) -> Any:
+        return run_checked(session, inputs_of(session, batch))[0]
+
     predictions: list[Any] = []
     rows = []
-    for batch in data.batches:
-        logits = run_checked(session, inputs_of(session, batch))[0]
-        lo, hi = len(predictions), len(predictions) + len(logits)
-        predictions += task.predict(logits, data.alignments[lo:hi], data.references[lo:hi], id2label)
-        rows.append(np.asarray(task.logit_rows(logits, data.alignments[lo:hi]), dtype=np.float32))
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        outputs = list(pool.map(logits_of, data.batches)) if workers > 1 else map(logits_of, data.batches)
+        for logits in outputs:
+            lo, hi = len(predictions), len(predictions) + len(logits)
+            predictions += task.predict(logits, data.alignments[lo:hi], data.references[lo:hi], id2label)
+            rows.append(np.asarray(task.logit_rows(logits, data.alignments[lo:hi]), dtype=np.float32))
     return predictions, (np.concatenate(rows) if rows else np.zeros((0, 0), np.float32))
 
 
-def predict(session: Session, data: EvalData, task: Task, id2label: dict[int, str]) -> list[Any]:
-    """The task's predictions for every eval sample, batch by batch."""
-    return predict_with_logits(session, data, task, id2label)[0]
+def predict(session: Session, data: EvalData, task: Task, id2label: dict[int, str], workers: int = 1) -> list[Any]:
+    """The task's predictions for every eval sample."""
+    return predict_with_logits(session, data, task, id2label, workers)[0]
 
 
 @dataclass(frozen=True)
@@ -63,19 +79,26 @@ class Scored:
 
 
 class Scorer:
-    """Scores of sessions on their suite's eval split, through the task and the metrics `metric` looks up."""
+    """Scores of sessions on their suite's eval split, through the task and the metrics `metric` looks up; the
+    sessions are opened with `EVAL_SESSION_THREADS`, and `workers` batches run at once."""
 
     def __init__(
-        self, cache: ArtifactCache, data: DataStore, metric: Callable[[str], MetricFn], id2label: Callable
+        self,
+        cache: ArtifactCache,
+        data: DataStore,
+        metric: Callable[[str], MetricFn],
+        id2label: Callable,
+        workers: int | None = None,
     ) -> None:
         self.cache, self.data, self.metric, self.id2label = cache, data, metric, id2label
+        self.workers = workers or eval_workers()
         self._memo = Memo()
 
     def evaluate(self, session: Session, suite: Suite, data: EvalData | None = None) -> dict[str, float]:
         """Scores of `session` on `data` (default: the suite's eval split), not cached."""
         suite_data = self.data.of(suite)
         data = data or suite_data.eval
-        predictions = predict(session, data, suite_data.task, self.id2label(suite))
+        predictions = predict(session, data, suite_data.task, self.id2label(suite), self.workers)
         return suite_data.task.score(suite.metrics, predictions, data.references, self.metric)
 
     def scored(self, model_id: str, suite: Suite, session: Callable[[], Session]) -> Scored:
@@ -89,7 +112,7 @@ class Scorer:
 
         def build(out: Path) -> None:
             data, task = suite_data.eval, suite_data.task
-            predictions, logits = predict_with_logits(session(), data, task, self.id2label(suite))
+            predictions, logits = predict_with_logits(session(), data, task, self.id2label(suite), self.workers)
             scores = task.score(suite.metrics, predictions, data.references, self.metric)
             (out / "scores.json").write_text(json.dumps(scores))
             (out / PREDICTIONS_FILE).write_text(json.dumps(predictions))

@@ -10,12 +10,12 @@ against the plain int8 model. Every trial is an ordinary cached artifact, so pas
 from __future__ import annotations
 
 import dataclasses
-import os
 import statistics
 import time
 from typing import TYPE_CHECKING
 
 from pytest_quantbench.data.prepare import EvalData
+from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS
 from pytest_quantbench.records import FallbackResult, FallbackTrial
 from pytest_quantbench.runtimes.base import inputs_of, run_checked
 from pytest_quantbench.verdicts import gates
@@ -46,7 +46,7 @@ def with_exclusion(case: Case, nodes: tuple[str, ...]) -> Case:
 
 def judge(bench: Pipeline, case: Case, data: EvalData, original: dict[str, float]) -> gates.Verdict:
     """The case's gate on `data`, for the case's int8 model as the case's session options run it."""
-    scores = bench.scorer.evaluate(bench.quantized_session(case, os.cpu_count()), case.suite, data)
+    scores = bench.scorer.evaluate(bench.quantized_session(case, EVAL_SESSION_THREADS), case.suite, data)
     chance = bench.data.of(case.suite).task.chance(data.references)
     return gates.judge(original, scores, chance, dict(case.thresholds))
 
@@ -73,7 +73,7 @@ def search(bench: Pipeline, case: Case, ranked: list[str]) -> FallbackResult:
     suite = case.suite
     full = bench.eval_data(suite)
     head = full.head(SEARCH_BATCHES)
-    head_original = bench.scorer.evaluate(bench.original_session(case, os.cpu_count()), suite, head)
+    head_original = bench.scorer.evaluate(bench.original_session(case, EVAL_SESSION_THREADS), suite, head)
     trials = []
     for n in sizes(len(ranked)):
         trial = with_exclusion(case, tuple(ranked[:n]))

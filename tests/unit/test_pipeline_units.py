@@ -62,3 +62,40 @@ def test_a_registered_backend_is_a_framework_suites_may_name(tmp_path) -> None:
         load_suite(suite, registry.vocabulary())
     suite.write_text(suite.read_text().replace("dynamic", "static"))
     assert load_suite(suite, registry.vocabulary()).cases[0].config.framework == "torch-static"
+
+
+def test_batches_evaluated_side_by_side_come_back_in_order() -> None:
+    """The Scorer runs a batch per core at once; a batch that finishes first must not move its answers."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from pytest_quantbench.data.prepare import EvalData
+    from pytest_quantbench.measure.accuracy import predict_with_logits
+    from pytest_quantbench.tasks.text_classification import TextClassification
+
+    class Session:
+        """Batch i answers label i % 2; earlier batches are slower, so they finish last."""
+
+        def __init__(self) -> None:
+            self.threads: set[int] = set()
+
+        def get_inputs(self) -> list:
+            return [type("Input", (), {"name": "input_ids"})()]
+
+        def run(self, names, feed):
+            self.threads.add(threading.get_ident())
+            i = int(feed["input_ids"][0, 0])
+            time.sleep(0.02 * (6 - i))
+            return [np.tile(np.array([[1.0, 0.0]] if i % 2 == 0 else [[0.0, 1.0]]), (2, 1))]
+
+    batches = [{"input_ids": np.full((2, 3), i)} for i in range(6)]
+    data = EvalData(batches, [0] * 12, [None] * 12)
+    task, labels = TextClassification(), {0: "neg", 1: "pos"}
+    serial = predict_with_logits(Session(), data, task, labels)
+    parallel_session = Session()
+    parallel = predict_with_logits(parallel_session, data, task, labels, workers=3)
+    assert serial[0] == parallel[0] == [0, 0, 1, 1] * 3
+    assert np.array_equal(serial[1], parallel[1])
+    assert len(parallel_session.threads) > 1  # really side by side
