@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,9 @@ INTEGER_OPS = {
     "MatMulNBits": "MatMul",
 }  # fmt: skip
 QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
-ARTIFACT_FORMAT = 3  # bump when a quantized entry gains files or report fields (2: ranges.json, 3: graph_sha256)
+# Bump when a quantized entry gains files or report fields (2: ranges.json, 3: graph_sha256, 4: excluded nodes
+# no longer counted as quantized).
+ARTIFACT_FORMAT = 4
 RANGES_FILE = "ranges.json"
 
 
@@ -192,15 +196,48 @@ def _int8(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any)
             finally:
                 (out / "augmented.onnx").unlink(missing_ok=True)
         try:
-            quantizer.quantize(qconfig, save_dir=out, calibration_tensors_range=ranges)
+            with qdq_extra_options(_extra_options(config)):
+                quantizer.quantize(qconfig, save_dir=out, calibration_tensors_range=ranges)
         except Exception as exc:
             raise BuildError(f"quantization failed: {exc}") from exc
     produced = out / f"{Path(ONNX_FILE).stem}_quantized.onnx"
     if produced.name != QUANTIZED_FILE:
         produced.rename(out / QUANTIZED_FILE)
-    report = quantization_report(out / QUANTIZED_FILE, qconfig.operators_to_quantize)
+    report = quantization_report(out / QUANTIZED_FILE, qconfig.operators_to_quantize, set(qconfig.nodes_to_exclude))
     found = () if ranges is None else _range_check(source, ranges, qconfig, out / RANGES_FILE)
     return dataclasses.replace(report, excluded_nodes=len(qconfig.nodes_to_exclude), range_check=found)
+
+
+def _extra_options(config: QuantConfig) -> dict[str, Any]:
+    """ONNX Runtime QDQ options that optimum's `QuantizationConfig` has no field for."""
+    if not (config.is_static and config.fp32_outputs):
+        return {}  # dynamic (QOperator) int8 never quantizes a node's outputs
+    return {"OpTypesToExcludeOutputQuantization": list(config.fp32_outputs)}
+
+
+@contextmanager
+def qdq_extra_options(options: dict[str, Any]) -> Iterator[None]:
+    """Add `options` to the extra options `ORTQuantizer.quantize` builds for ONNX Runtime's `QDQQuantizer`.
+
+    optimum passes a fixed set; it looks the quantizer class up in its module at call time, so a wrapper
+    there for the duration of one call adds ours (tests/unit/test_quantize_units.py pins this).
+    """
+    if not options:
+        yield
+        return
+    from optimum.onnxruntime import quantization as optimum_quantization
+
+    factory = optimum_quantization.QDQQuantizer
+
+    def with_options(*args: Any, **kwargs: Any) -> Any:
+        kwargs["extra_options"] = {**(kwargs.get("extra_options") or {}), **options}
+        return factory(*args, **kwargs)
+
+    optimum_quantization.QDQQuantizer = with_options
+    try:
+        yield
+    finally:
+        optimum_quantization.QDQQuantizer = factory
 
 
 def _model_inputs_only(source: Path, calibration_data: Any) -> Any:
@@ -226,11 +263,13 @@ def _range_check(source: Path, calibration: Any, qconfig: Any, ranges_file: Path
     return tuple(found)
 
 
-def quantization_report(model_path: Path, operators: list[str] | None = None) -> QuantizationReport:
+def quantization_report(
+    model_path: Path, operators: list[str] | None = None, excluded: set[str] | None = None
+) -> QuantizationReport:
     """How many nodes of each float op type run quantized: QOperator integer ops and QDQ-wrapped nodes.
 
     With `operators`, a QDQ-adjacent node counts only when its op type was asked for: a LayerNorm that
-    reads a dequantized tensor still computes in fp32.
+    reads a dequantized tensor still computes in fp32, and so does an `excluded` residual Add that reads one.
     """
     import onnx
 
@@ -239,7 +278,7 @@ def quantization_report(model_path: Path, operators: list[str] | None = None) ->
     dq_inputs = {i for n in graph.node if n.op_type == "DequantizeLinear" for i in n.input}
     counts: Counter[str] = Counter()
     for node in graph.node:
-        if node.op_type in QDQ_OPS:
+        if node.op_type in QDQ_OPS or node.name in (excluded or ()):
             continue
         if node.op_type in INTEGER_OPS:
             counts[INTEGER_OPS[node.op_type]] += 1

@@ -58,6 +58,9 @@ def expand(
         if (config.activations_dtype or "").endswith("16") and not config.is_static:
             where = "benchmarked.activations_dtype" if "activations_dtype" in benchmarked else "fixed.activations_dtype"
             raise SuiteError(suite.path, where, "16-bit activations need quantization_approach: static (QDQ)")
+        if config.fp32_outputs and config.is_static and config.format == "qoperator":
+            where = "benchmarked.fp32_outputs" if "fp32_outputs" in benchmarked else "fixed.fp32_outputs"
+            raise SuiteError(suite.path, where, "fp32 outputs need format: qdq (QLinear ops output int8)")
         case_thresholds, expect = dict(thresholds), None
         for i, rule in enumerate(rules):
             if all(dict(point).get(k) == v for k, v in rule.when.items()):
@@ -83,6 +86,8 @@ def id_token(key: str, value: Any) -> str:
         return "reduce_range" if value else "full_range"
     if key == "operators_to_quantize":
         return "+".join(value) if value else "default-ops"  # optimum reads [] as its default operator set
+    if key == "fp32_outputs":
+        return "fp32out-" + "+".join(value) if value else "int8-outputs"
     if key == "node_exclusion":
         presets = [v for v in value if v in PRESETS]
         nodes = [f"{len(value) - len(presets)}nodes"] if len(value) > len(presets) else []

@@ -86,6 +86,7 @@ class QuantConfig:
     weights_symmetric: bool = True
     activations_symmetric: bool = False
     format: str | None = None
+    fp32_outputs: tuple[str, ...] = ()  # static QDQ: op types whose outputs only a quantized reader quantizes
     node_exclusion: tuple[str, ...] = ()
     nodes_to_exclude: tuple[str, ...] = ()
     calibration: Calibration = Calibration()

@@ -95,6 +95,16 @@ class CalibrationSchema(_Section, title="calibration"):
     )
     percentile: float = Field(99.999, ge=90.0, le=100.0, description="cut-off of the percentile method")
 
+    @model_validator(mode="after")
+    def _histograms_need_equal_shapes(self) -> "CalibrationSchema":
+        if self.padding == "none" and self.method != "minmax":
+            raise invalid(
+                f"method {self.method} with padding none: ONNX Runtime's histogram calibrators stack every "
+                "sample into one array, so unpadded samples of unequal lengths cannot be collected; use "
+                "method minmax, or padding longest or max_length"
+            )
+        return self
+
 
 class FrameworkArgsSchema(_Section, title="framework_args"):
     """How the model is exported and run by ONNX Runtime."""
@@ -181,6 +191,12 @@ class FixedSchema(_Settings, title="fixed"):
     weights_symmetric: bool = Field(True, description="symmetric weight ranges")
     activations_symmetric: bool = Field(False, description="symmetric activation ranges")
     format: Literal["qdq", "qoperator"] = Field(None, description="default: qdq (static), qoperator (dynamic)")
+    fp32_outputs: list[Operator] = Field(
+        [],
+        description="static QDQ: op types whose outputs stay fp32 unless a quantized node reads them (ONNX "
+        "Runtime's OpTypesToExcludeOutputQuantization; a MatMul then runs as MatMulIntegerToFloat); "
+        "dynamic int8 never quantizes outputs",
+    )
     node_exclusion: list[Annotated[Text, AfterValidator(_not_a_preset_typo)]] = Field(
         [], description=f"presets ({', '.join(PRESETS)}) or node names of the exported graph, kept in fp32"
     )

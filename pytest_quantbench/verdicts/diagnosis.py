@@ -44,13 +44,19 @@ class Diagnosis:
     fallback: FallbackResult | None = None
     precise: str | None = None  # the gate's line with x64_quant_precision, when it passes that way
 
+    def live_findings(self) -> list[RangeFinding]:
+        """Absurd ranges a quantized node uses; one no quantized node touches (the mask's, once the softmax
+        preset keeps its Adds in fp32) is evidence, not a cause."""
+        return [f for f in self.findings if f.exclude]
+
     def range_exclusion(self) -> list[str]:
-        return list(dict.fromkeys(name for f in self.findings for name in f.exclude))
+        return list(dict.fromkeys(name for f in self.live_findings() for name in f.exclude))
 
     def cause(self) -> str:
-        if self.findings:
-            more = f" (and {len(self.findings) - 1} more)" if len(self.findings) > 1 else ""
-            return self.findings[0].describe() + more
+        live = self.live_findings()
+        if live:
+            more = f" (and {len(live) - 1} more)" if len(live) > 1 else ""
+            return live[0].describe() + more
         if self.precise:
             return (
                 f"this CPU's U8S8 kernels saturate int16 pair sums (no VNNI): with x64_quant_precision {self.precise}"
@@ -69,7 +75,7 @@ class Diagnosis:
         if not names:
             return "none found"
         preset = " (the softmax preset)" if set(names) == set(self.softmax_preset) else ""
-        unpadded = " or calibration padding: none" if self.findings else ""
+        unpadded = " or calibration padding: none" if self.live_findings() else ""
         searched = "; the fallback search found no passing set" if fb is not None else ""
         return f"node_exclusion: [{', '.join([*self.config_exclusion, *names])}]{preset}{unpadded}{searched}"
 

@@ -219,6 +219,16 @@ def test_message_names_range_cause_and_a_ready_exclusion() -> None:
     )
 
 
+def test_a_range_no_quantized_node_uses_is_not_the_cause() -> None:
+    mask = RangeFinding("mask", -3.4e38, 0.0, "/bert/Mul", "Mul", ("Add",), ())  # the softmax preset kept its Adds
+    errors = [NodeError("/ffn/MatMul", "MatMul", 3.0, 0.5, 0.4)]
+    line = _diagnosis(findings=[mask], ranking=errors).line()
+    assert line == (
+        "cause: largest quantization error at MatMul /ffn/MatMul (SQNR 3.0 dB); fix: node_exclusion: [gelu, /ffn/MatMul]"
+    )
+    assert "range check" in _diagnosis(findings=[mask], ranking=errors).text()  # still shown as evidence
+
+
 def test_message_for_saturation_gives_the_remedies() -> None:
     report = hardware.risk_report(QuantConfig(), MATMUL, vnni=False)
     line = _diagnosis(hardware=report, precise="accuracy 0.91 -> 0.91 (drop +0.000)").line()

@@ -43,6 +43,11 @@ def test_weight_only_settings_and_ids(tmp_path: Path) -> None:
          "pytorch runs dynamic quantization only: fp16 configs need framework onnxruntime"),
         ("fixed: {framework_args: {quantized_optimization_level: 5}}",
          "fixed.framework_args.quantized_optimization_level", "unknown value 5"),
+        ("fixed: {quantization_approach: static, format: qoperator, fp32_outputs: [MatMul]}", "fixed.fp32_outputs",
+         "fp32 outputs need format: qdq"),
+        ("fixed: {fp32_outputs: [Matmul]}", "fixed.fp32_outputs[0]", "unknown value 'Matmul'"),
+        ("fixed: {calibration: {method: percentile, padding: none}}", "fixed.calibration",
+         "method percentile with padding none: ONNX Runtime's histogram calibrators"),
     ],
 )  # fmt: skip
 def test_errors_name_the_field(tmp_path: Path, text: str, field: str, message: str) -> None:
@@ -62,3 +67,16 @@ def test_the_quantized_level_is_its_own_id_token_but_not_the_baselines(tmp_path:
     assert [c.id for c in cases] == ["O1-t1", "O1-Oq99-t1"]
     assert cases[0].baseline_id == cases[1].baseline_id == "fp32-O1-t1"
     assert [c.config.framework_args.quantized_level for c in cases] == [1, 99]
+
+
+def test_fp32_outputs_ids_and_the_approaches_they_apply_to(tmp_path: Path) -> None:
+    cases = load_suite(
+        suite(
+            tmp_path,
+            "fixed: {quantization_approach: static}\nbenchmarked:\n  fp32_outputs: [[], [MatMul, Conv]]\n",
+        )
+    ).cases
+    assert [c.id for c in cases] == ["int8-outputs", "fp32out-MatMul+Conv"]
+    assert cases[1].config.fp32_outputs == ("MatMul", "Conv")
+    dynamic = load_suite(suite(tmp_path, "fixed: {fp32_outputs: [MatMul]}\n")).cases[0]
+    assert dynamic.config.fp32_outputs == ("MatMul",)  # no-op for dynamic int8, which never quantizes outputs
