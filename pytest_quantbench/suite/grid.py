@@ -49,18 +49,34 @@ def expand(
         point = tuple(zip(benchmarked, values, strict=True))
         config = QuantConfig(**{**fixed, **dict(point)})
         approach = config.quantization_approach
+
+        def where(key: str) -> str:
+            return f"benchmarked.{key}" if key in benchmarked else f"fixed.{key}"
+
         if approach not in backends[config.framework].approaches:
-            where = "benchmarked.framework" if "framework" in benchmarked else "fixed.framework"
             runs = " and ".join(backends[config.framework].approaches)
             others = " or ".join(name for name, b in backends.items() if approach in b.approaches)
             msg = f"{config.framework} runs {runs} quantization only: {approach} configs need framework {others}"
-            raise SuiteError(suite.path, where, msg)
+            raise SuiteError(suite.path, where("framework"), msg)
         if (config.activations_dtype or "").endswith("16") and not config.is_static:
-            where = "benchmarked.activations_dtype" if "activations_dtype" in benchmarked else "fixed.activations_dtype"
-            raise SuiteError(suite.path, where, "16-bit activations need quantization_approach: static (QDQ)")
+            msg = "16-bit activations need quantization_approach: static (QDQ)"
+            raise SuiteError(suite.path, where("activations_dtype"), msg)
         if config.fp32_outputs and config.is_static and config.format == "qoperator":
-            where = "benchmarked.fp32_outputs" if "fp32_outputs" in benchmarked else "fixed.fp32_outputs"
-            raise SuiteError(suite.path, where, "fp32 outputs need format: qdq (QLinear ops output int8)")
+            raise SuiteError(
+                suite.path, where("fp32_outputs"), "fp32 outputs need format: qdq (QLinear ops output int8)"
+            )
+        opset = config.framework_args.opset
+        if (
+            config.per_channel
+            and config.is_static
+            and config.format != "qoperator"
+            and opset is not None
+            and opset < 13
+        ):
+            msg = (
+                f"per-channel static QDQ needs opset >= 13 (DequantizeLinear's axis), got framework_args.opset {opset}"
+            )
+            raise SuiteError(suite.path, where("per_channel"), msg)
         case_thresholds, expect = dict(thresholds), None
         for i, rule in enumerate(rules):
             if all(dict(point).get(k) == v for k, v in rule.when.items()):

@@ -46,6 +46,8 @@ def test_weight_only_settings_and_ids(tmp_path: Path) -> None:
         ("fixed: {quantization_approach: static, format: qoperator, fp32_outputs: [MatMul]}", "fixed.fp32_outputs",
          "fp32 outputs need format: qdq"),
         ("fixed: {fp32_outputs: [Matmul]}", "fixed.fp32_outputs[0]", "unknown value 'Matmul'"),
+        ("fixed: {quantization_approach: static, framework_args: {opset: 11}}\nbenchmarked: {per_channel: [false, true]}",
+         "benchmarked.per_channel", "per-channel static QDQ needs opset >= 13 (DequantizeLinear's axis), got"),
         ("fixed: {calibration: {method: percentile, padding: none}}", "fixed.calibration",
          "method percentile with padding none: ONNX Runtime's histogram calibrators"),
     ],
