@@ -122,9 +122,9 @@ class Pairs:
     original_logits: np.ndarray
     quantized_logits: np.ndarray
 
-    def stats(self, name: str, confidence: float) -> PairedStats:
+    def stats(self, name: str, confidence: float, scores: tuple[float, float] | None = None) -> PairedStats:
         return statistics.paired_stats(
-            self.task, name, self.original, self.quantized, self.references, self.metric, confidence
+            self.task, name, self.original, self.quantized, self.references, self.metric, confidence, scores=scores
         )
 
     def fidelity(self, name: str) -> MetricResult:
@@ -171,7 +171,8 @@ def judge(
             assert pairs is not None
             r = pairs.fidelity(name)
         else:
-            paired = pairs.stats(name, threshold.confidence or DEFAULT_CONFIDENCE) if pairs is not None else None
+            confidence, scores = threshold.confidence or DEFAULT_CONFIDENCE, (original[name], quantized[name])
+            paired = pairs.stats(name, confidence, scores) if pairs is not None else None
             r = MetricResult(name, original[name], quantized[name], chance.get(name, 0.0), paired)
         results.append(r)
         broken = violations(r, threshold)

@@ -56,11 +56,14 @@ def bootstrap_drops(
     metric: Callable[[str], MetricFn],
     resamples: int = RESAMPLES,
     seed: int = SEED,
+    full: float | None = None,
 ) -> np.ndarray:
-    """The drop (original - quantized score) on `resamples` paired resamples of the samples."""
+    """The drop (original - quantized score) on `resamples` paired resamples of the samples; `full`: the
+    original's score on all of them, when known (scoring is what costs, e.g. seqeval)."""
     n = len(references)
     idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-    full = task.score((metric_name,), original, references, metric)[metric_name]
+    if full is None:
+        full = task.score((metric_name,), original, references, metric)[metric_name]
     counts_o = task.sample_counts(metric_name, original, references)
     counts_q = task.sample_counts(metric_name, quantized, references)
     if (
@@ -87,11 +90,17 @@ def paired_stats(
     confidence: float = 0.95,
     resamples: int = RESAMPLES,
     seed: int = SEED,
+    scores: tuple[float, float] | None = None,
 ) -> PairedStats:
-    """Drop, its bootstrap interval at `confidence`, flips and McNemar p of one metric."""
-    scores_o = task.score((metric_name,), original, references, metric)[metric_name]
-    scores_q = task.score((metric_name,), quantized, references, metric)[metric_name]
-    drops = bootstrap_drops(task, metric_name, original, quantized, references, metric, resamples, seed)
+    """Drop, its bootstrap interval at `confidence`, flips and McNemar p of one metric; `scores`: both models'
+    scores on all samples, when already known."""
+    if scores is None:
+        scores = (
+            task.score((metric_name,), original, references, metric)[metric_name],
+            task.score((metric_name,), quantized, references, metric)[metric_name],
+        )
+    scores_o, scores_q = scores
+    drops = bootstrap_drops(task, metric_name, original, quantized, references, metric, resamples, seed, scores_o)
     low, high = np.quantile(drops, [(1 - confidence) / 2, (1 + confidence) / 2])
     to_wrong, to_right = flips(task, original, quantized, references)
     return PairedStats(
