@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_versions
-from pytest_quantbench.data.prepare import EvalData
+from pytest_quantbench.data.prepare import EVAL_BATCH_SIZE, EvalData
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.runtimes.base import Session, inputs_of, run_checked
@@ -29,7 +29,7 @@ from pytest_quantbench.tasks import MetricFn, Task
 SCORE_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
 ENTRY_LAYOUT = 2  # scores.json, predictions.json, logits.npy
 PREDICTIONS_FILE = "predictions.json"
-# Evaluation runs batches side by side, each on one intra-op thread: at eval shapes (32 short sentences) ONNX
+# Evaluation runs batches side by side, each on one intra-op thread: at eval shapes (8 short sentences) ONNX
 # Runtime's intra-op threads idle through a good part of each call, and data parallelism wastes none of a core.
 EVAL_SESSION_THREADS = 1
 
@@ -107,7 +107,14 @@ class Scorer:
         suite_data = self.data.of(suite)
         split = suite_data.split(suite.dataset.eval_split)
         dataset = suite.dataset
-        spec = (suite.task, suite.metrics, dataset.num_eval_samples, dataset.max_length, dataset.ref_keys)
+        spec = (
+            suite.task,
+            suite.metrics,
+            dataset.num_eval_samples,
+            dataset.max_length,
+            dataset.ref_keys,
+            EVAL_BATCH_SIZE,
+        )
         key = digest("scores", ENTRY_LAYOUT, model_id, split._fingerprint, spec, library_versions(SCORE_LIBRARIES))
 
         def build(out: Path) -> None:

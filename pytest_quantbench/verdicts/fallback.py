@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pytest_quantbench.suite import Case
     from pytest_quantbench.verdicts.pipeline import Pipeline
 
-SEARCH_BATCHES = 4  # eval batches (of 32) each trial is scored on
+SEARCH_SAMPLES = 128  # the shortest eval samples each trial is scored on first
 MAX_NODES = 64
 TIMING_ROUNDS = 20
 
@@ -72,7 +72,7 @@ def search(bench: Pipeline, case: Case, ranked: list[str]) -> FallbackResult:
     """Grow the fp32 set along `ranked` until the gate passes on the slice and then on the whole split."""
     suite = case.suite
     full = bench.eval_data(suite)
-    head = full.head(SEARCH_BATCHES)
+    head = full.head(SEARCH_SAMPLES)
     head_original = bench.scorer.evaluate(bench.original_session(case, EVAL_SESSION_THREADS), suite, head)
     trials = []
     for n in sizes(len(ranked)):

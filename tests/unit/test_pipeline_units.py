@@ -99,3 +99,18 @@ def test_batches_evaluated_side_by_side_come_back_in_order() -> None:
     assert serial[0] == parallel[0] == [0, 0, 1, 1] * 3
     assert np.array_equal(serial[1], parallel[1])
     assert len(parallel_session.threads) > 1  # really side by side
+
+
+def test_eval_head_counts_samples_in_whole_batches() -> None:
+    """The fallback search's first slice is a number of samples, so it does not move with the batch size."""
+    import numpy as np
+
+    from pytest_quantbench.data.prepare import EvalData
+
+    batches = [{"input_ids": np.zeros((n, 3))} for n in (4, 4, 4, 2)]
+    data = EvalData(batches, list(range(14)), list(range(14)), ["a"])
+    head = data.head(6)
+    assert len(head.batches) == 2 and head.references == list(range(8)) and head.alignments == list(range(8))
+    assert head.label_names == ["a"]
+    assert data.head(100).references == list(range(14))
+    assert data.head(4).references == list(range(4))
