@@ -112,7 +112,7 @@ class Bench:
         onnx = self.onnxruntime
         quantized = onnx.quantized(case)
         key = digest(
-            "sensitivity", onnx.model_id(case, "original"), quantized.report.graph_sha256, sorted(candidates),
+            "sensitivity", sensitivity.RANKING_FORMAT, onnx.model_id(case, "original"), quantized.report.graph_sha256, sorted(candidates),
             [hash_arrays(feed) for feed in feeds], library_versions(SCORE_LIBRARIES),
         )  # fmt: skip
 

@@ -163,6 +163,20 @@ def test_compare_leaves_mask_values_out() -> None:
     assert sqnr == pytest.approx(0.0) and rel == pytest.approx(1.0)
 
 
+def test_compare_sees_a_bulk_flattened_under_outliers() -> None:
+    """An outlier of 194 owns the tensor's norm; a scale that rounds every other entry to zero must still
+    read as a large error (MiniLM's FFN outputs under uint8 QDQ)."""
+    rng = np.random.default_rng(0)
+    fp32 = rng.normal(scale=0.3, size=1000)
+    fp32[::100] = 194.0
+    flattened = np.where(np.abs(fp32) > 100, fp32, 0.0)
+    sqnr, rel = sensitivity.compare(fp32, flattened)
+    assert sqnr > 20  # the whole-tensor view calls this a small error...
+    assert rel == pytest.approx(1.0)  # ...the bulk's says nothing of the bulk is left
+    noisy = fp32 + rng.normal(scale=0.003, size=1000)  # uniform 1% noise: the two views agree it is small
+    assert sensitivity.compare(fp32, noisy)[1] < 0.02
+
+
 def test_rank_blames_the_node_that_adds_the_error_not_its_consumers() -> None:
     graph = _attention_graph()
     rng = np.random.default_rng(0)
