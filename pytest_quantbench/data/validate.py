@@ -9,6 +9,7 @@ suite file, the field and what was found. What a valid row or label is belongs t
 from __future__ import annotations
 
 import difflib
+import importlib
 from typing import Any
 
 from pytest_quantbench.errors import DataError
@@ -16,8 +17,6 @@ from pytest_quantbench.suite import Suite
 from pytest_quantbench.tasks import Task
 
 ROWS_PER_READ = 256
-# Models whose position ids start after the padding index (fairseq's convention): two positions are taken.
-POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2, "longformer": 2, "bart": 2}
 
 
 def _columns_hint(column: str, columns: list[str]) -> str:
@@ -77,12 +76,34 @@ def check_rows(suite: Suite, task: Task, dataset: Any, split: str, id2label: dic
         raise DataError(suite.path, "dataset.ref_keys[0]", f"split '{split}', column '{column}': {problem}")
 
 
+def position_offset(config: dict[str, Any]) -> int:
+    """Positions a model spends before its first token.
+
+    Fairseq-style encoders (RoBERTa, XLM-R, CamemBERT, MPNet, Longformer, ...) number positions from
+    `pad_token_id + 1`, so `max_position_embeddings` overstates their limit by that much. transformers marks
+    them with a module-level `create_position_ids_from_input_ids`; asking the model's own module keeps this
+    right for architectures added after this was written, where a table of model types would not.
+    """
+    from transformers.models.auto.configuration_auto import model_type_to_module_name
+
+    pad = config.get("pad_token_id")
+    model_type = config.get("model_type")
+    if not isinstance(pad, int) or not isinstance(model_type, str):
+        return 0
+    name = model_type_to_module_name(model_type)
+    try:
+        module = importlib.import_module(f"transformers.models.{name}.modeling_{name}")
+    except Exception:  # an architecture this transformers lacks: the model check reports it
+        return 0
+    return pad + 1 if hasattr(module, "create_position_ids_from_input_ids") else 0
+
+
 def position_limit(config: dict[str, Any]) -> int | None:
     """The longest input the model's position embeddings take (config.json `max_position_embeddings`)."""
     limit = config.get("max_position_embeddings")
     if not isinstance(limit, int) or config.get("position_embedding_type", "absolute") != "absolute":
         return None
-    return limit - POSITION_OFFSET.get(str(config.get("model_type")), 0)
+    return limit - position_offset(config)
 
 
 def check_lengths(suite: Suite, config: dict[str, Any]) -> None:
