@@ -248,6 +248,26 @@ class CaseResult:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """A session's profiled calls, in ms per call: by op type, and by the element type of each kernel's first
+    input (`float`, `float16`, `uint8`, ...). The second tells a float16 or 16-bit model that ONNX Runtime ran
+    in fp32 (Casts inserted, float kernels) from one whose kernels took the converted types."""
+
+    op_ms: dict[str, float]
+    input_type_ms: dict[str, float] = field(default_factory=dict)
+
+    def share(self, *ops: str) -> float:
+        """The share of the call that `ops` take."""
+        total = sum(self.op_ms.values())
+        return sum(self.op_ms.get(op, 0.0) for op in ops) / total if total else 0.0
+
+    def type_share(self, element_type: str) -> float:
+        """The share of the call in kernels whose first input is of `element_type`."""
+        total = sum(self.input_type_ms.values())
+        return self.input_type_ms.get(element_type, 0.0) / total if total else 0.0
+
+
+@dataclass(frozen=True)
 class OpTime:
     """Time per call of one op type, summed over its nodes, in both models (ONNX Runtime's profiler)."""
 

@@ -16,7 +16,7 @@ from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.errors import BuildError
 from pytest_quantbench.memo import Memo
-from pytest_quantbench.records import MemoryStats, ModelSize, QuantizationReport
+from pytest_quantbench.records import MemoryStats, ModelSize, Profile, QuantizationReport
 from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session, inputs_of, one_line, run_checked
 from pytest_quantbench.suite import Case, FrameworkArgs
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
@@ -25,10 +25,14 @@ X64_PRECISION_KEY = "session.x64quantprecision"  # U8U8 kernels instead of satur
 EXPORT_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
 REPORT_FILE = "report.json"
 MEMORY_FILE = "memory.json"
+PROFILE_FILE = "profile.json"  # in the profile key too: entries of the op-times-only layout are not read
 
 
-def open_session(model_path: Path, args: FrameworkArgs, threads: int, level: int | None = None) -> Any:
-    """An ONNX Runtime CPU session with the config's optimization level (or `level`) and precision option."""
+def open_session(
+    model_path: Path, args: FrameworkArgs, threads: int, level: int | None = None, profile_prefix: str | None = None
+) -> Any:
+    """An ONNX Runtime CPU session with the config's optimization level (or `level`) and precision option;
+    with `profile_prefix`, profiling into files of that prefix."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -38,39 +42,39 @@ def open_session(model_path: Path, args: FrameworkArgs, threads: int, level: int
     options.log_severity_level = 3
     if args.x64_quant_precision:
         options.add_session_config_entry(X64_PRECISION_KEY, "1")
+    if profile_prefix is not None:
+        options.enable_profiling, options.profile_file_prefix = True, profile_prefix
     try:
         return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's own error types: a broken or unsupported graph
         raise BuildError(f"ONNX Runtime cannot load {model_path}: {one_line(exc)}") from exc
 
 
-def profile_op_times(
+def profile_session(
     model_path: Path, args: FrameworkArgs, threads: int, level: int, feed: dict[str, Any], calls: int
-) -> dict[str, float]:
-    """Run `calls` profiled calls (after one warm-up) and sum each op type's kernel time per call, in ms."""
-    import onnxruntime as ort
-
+) -> Profile:
+    """Run `calls` profiled calls (after one warm-up) and sum the kernel time per call, in ms, by op type and by
+    the element type of each kernel's first input."""
     with tempfile.TemporaryDirectory() as tmp:
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel(level)
-        options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = threads, 1, 3
-        if args.x64_quant_precision:
-            options.add_session_config_entry(X64_PRECISION_KEY, "1")
-        options.enable_profiling = True
-        options.profile_file_prefix = str(Path(tmp, "profile"))
-        session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        session = open_session(model_path, args, threads, level, profile_prefix=str(Path(tmp, "profile")))
         inputs = inputs_of(session, feed)
         for _ in range(calls + 1):
             run_checked(session, inputs)
         events = json.loads(Path(session.end_profiling()).read_text())
-    totals: dict[str, float] = {}
+    by_op: dict[str, float] = {}
+    by_type: dict[str, float] = {}
     runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
     start = runs[1]["ts"] if len(runs) > 1 else 0  # the first profiled call warms this session up
     for e in events:
         if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e.get("ts", 0) >= start:
-            op = e.get("args", {}).get("op_name", "?")
-            totals[op] = totals.get(op, 0.0) + e["dur"] / 1e3 / calls
-    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+            ms, args_ = e["dur"] / 1e3 / calls, e.get("args", {})
+            op = args_.get("op_name", "?")
+            by_op[op] = by_op.get(op, 0.0) + ms
+            first = (args_.get("input_type_shape") or [{}])[0]
+            element = next(iter(first), "?")
+            by_type[element] = by_type.get(element, 0.0) + ms
+    ordered = dict(sorted(by_op.items(), key=lambda kv: -kv[1]))
+    return Profile(ordered, dict(sorted(by_type.items(), key=lambda kv: -kv[1])))
 
 
 class OnnxRuntime(Backend):
@@ -146,20 +150,21 @@ class OnnxRuntime(Backend):
         args = case.config.framework_args
         return self.open(path, args, threads or args.intra_op_num_threads, self.level(case, role))
 
-    def profile(self, case: Case, role: str, feed: dict[str, Any], calls: int) -> dict[str, float]:
-        """Milliseconds per call of each op type (ONNX Runtime's profiler, on a session of its own, with the
-        case's settings), kept on disk: a warm rerun profiles nothing again."""
+    def profile(self, case: Case, role: str, feed: dict[str, Any], calls: int) -> Profile:
+        """Milliseconds per call by op type and input element type (ONNX Runtime's profiler, on a session of its
+        own, with the case's settings), kept on disk: a warm rerun profiles nothing again."""
         args = case.config.framework_args
         path = self.original(case) if role == "original" else self.quantized(case).path
         level, threads = self.level(case, role), args.intra_op_num_threads
         key = digest(
-            "profile", self.model_id(case, role), threads, calls, hash_arrays(feed), library_versions(EXPORT_LIBRARIES)
-        )
+            "profile", PROFILE_FILE, self.model_id(case, role), threads, calls, hash_arrays(feed),
+            library_versions(EXPORT_LIBRARIES),
+        )  # fmt: skip
 
         def build(out: Path) -> None:
-            (out / "op_times.json").write_text(json.dumps(profile_op_times(path, args, threads, level, feed, calls)))
+            serialize.write(out / PROFILE_FILE, profile_session(path, args, threads, level, feed, calls))
 
-        return json.loads((self.cache.build("profile", key, build) / "op_times.json").read_text())
+        return serialize.read(self.cache.build("profile", key, build) / PROFILE_FILE, Profile)
 
     def memory(self, case: Case, role: str, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
         """Measured by `memory_probe` in one child process per model, with the timing session's settings, and

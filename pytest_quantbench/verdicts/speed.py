@@ -1,9 +1,11 @@
 """Why a quantized model is not faster: the profiles of both sessions, side by side, named in one line.
 
 When a speed-up is below `SLOW`, a few calls of the original and the quantized session run under ONNX
-Runtime's profiler (`runtimes.onnxruntime.profile_op_times`, cached) and the time per op type is compared.
-Causes, most specific first: nothing was quantized; QDQ pairs left unfused at the quantized session's
-optimization level; int8 (S8S8) activations that ONNX Runtime's x86 fusions only partly take; Q/DQ or
+Runtime's profiler (`runtimes.onnxruntime.profile_session`, cached) and the time per op type, and per
+element type the kernels take, is compared.
+Causes, most specific first: nothing was quantized; float16 that ONNX Runtime ran in fp32 on this CPU; QDQ
+pairs left unfused at the quantized session's optimization level; 16-bit activations, which no integer kernel
+takes; int8 (S8S8) activations that ONNX Runtime's x86 fusions only partly take; Q/DQ or
 activation-quantization overhead that fusion did not remove; weight-only blocks dequantized at every call;
 fusions the fp32 graph gets and the quantized one loses; fp32 compute that was never quantized. Against
 another backend's fp32 (`baseline: pytorch`) the profiles still compare the config's own two models, and the
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pytest_quantbench.records import OpTime, QuantizationReport, SpeedDiagnosis
+from pytest_quantbench.records import OpTime, Profile, QuantizationReport, SpeedDiagnosis
 from pytest_quantbench.suite import QuantConfig
 
 if TYPE_CHECKING:
@@ -33,31 +35,53 @@ FP32_COMPUTE = ("MatMul", "FusedMatMul", "Gemm", "Conv")
 TOP = 8
 
 
-def _share(times: dict[str, float], ops: tuple[str, ...]) -> float:
-    total = sum(times.values())
-    return sum(times.get(op, 0.0) for op in ops) / total if total else 0.0
+SIXTEEN_BIT = ("int16", "uint16")
 
 
 def explain(
     config: QuantConfig,
     report: QuantizationReport,
-    original: dict[str, float],
-    quantized: dict[str, float],
+    original: Profile,
+    quantized: Profile,
     quantized_level: int,
     shape: str,
 ) -> tuple[str, str]:
-    """(cause, fix) from the op times (ms per call, by op type) of the original and the quantized session."""
+    """(cause, fix) from the profiles (ms per call by op type and input type) of the original and quantized
+    session."""
     ops = list(report.operators_to_quantize or ())
-    qdq = _share(quantized, QDQ_OPS)
-    nbits = _share(quantized, ("MatMulNBits",))
+    qdq, nbits = quantized.share(*QDQ_OPS), quantized.share("MatMulNBits")
+    in_float = quantized.type_share("float")
+    if config.quantization_approach == "fp16":
+        if in_float >= 0.5:
+            return (
+                f"float16 runs in fp32 on this CPU: ONNX Runtime's CPU kernels for "
+                f"{'/'.join(op for op in FP32_COMPUTE if quantized.op_ms.get(op)) or 'most ops'} take float, so "
+                f"it inserted Casts ({quantized.share('Cast'):.0%} of the call) and {in_float:.0%} of the call "
+                "computes in fp32",
+                "fp16 pays on GPU execution providers or CPUs with fp16 arithmetic (ARM64); for speed here, "
+                "quantization_approach: dynamic",
+            )
+        return (
+            f"float16 kernels take {quantized.type_share('float16'):.0%} of the call and are no faster than fp32 "
+            "on this CPU",
+            "quantization_approach: dynamic (int8 kernels)",
+        )
     if qdq >= 0.10 and quantized_level < QDQ_FUSION_LEVEL:
         return (
             f"QDQ pairs left unfused at optimization level {quantized_level}: QuantizeLinear/DequantizeLinear take "
             f"{qdq:.0%} of the quantized call",
             "framework_args: {quantized_optimization_level: 99}",
         )
+    if config.is_static and config.activations_dtype in SIXTEEN_BIT:
+        return (
+            f"{config.activations_dtype} activations: ONNX Runtime has no integer kernels that take them, so the "
+            f"int8 weights are dequantized into float MatMuls ({in_float:.0%} of the call computes in fp32) and "
+            f"QuantizeLinear/DequantizeLinear take {qdq:.0%}",
+            "16-bit activations buy accuracy, not speed: activations_dtype: uint8 with the sensitive nodes in fp32 "
+            "(node_exclusion; the accuracy diagnosis ranks them)",
+        )
     signed = config.is_static and (config.activations_dtype or "int8") == "int8"
-    if qdq >= 0.20 and signed and quantized.get("MatMul"):
+    if qdq >= 0.20 and signed and quantized.op_ms.get("MatMul"):
         return (
             f"int8 (S8S8) activations: ONNX Runtime leaves part of the QDQ MatMuls unfused on this CPU, and "
             f"QuantizeLinear/DequantizeLinear take {qdq:.0%} of the quantized call",
@@ -70,19 +94,23 @@ def explain(
             else "node_exclusion for the nodes between Q/DQ pairs, or dynamic quantization"
         )
         return f"QuantizeLinear/DequantizeLinear still take {qdq:.0%} of the quantized call after fusion", fix
-    dynamic = _share(quantized, ("DynamicQuantizeLinear",))
+    dynamic = quantized.share("DynamicQuantizeLinear")
     if dynamic >= 0.15:
         return (
             f"activation quantization (DynamicQuantizeLinear) takes {dynamic:.0%} of the quantized call at {shape}",
             "larger batches or inputs amortise it; static quantization removes it",
         )
     if nbits >= 0.30:
+        int8_compute = config.weight_only.accuracy_level == 4
         return (
             f"MatMulNBits takes {nbits:.0%} of the quantized call: weight-only quantization dequantizes its blocks "
-            "at every call, so it shrinks the model but buys compute only where a call is bound by reading weights",
-            "weight_only: {accuracy_level: 4} (int8 compute), or dynamic int8 for speed",
+            + ("even with int8 compute (accuracy_level 4) " if int8_compute else "at every call ")
+            + "and shrinks the model, but buys time only where a call is bound by reading weights",
+            "quantization_approach: dynamic for speed"
+            if int8_compute
+            else "weight_only: {accuracy_level: 4} (int8 compute, CPU-dependent), or quantization_approach: dynamic",
         )
-    lost = [op for op in FUSED_OPS if original.get(op) and not quantized.get(op)]
+    lost = [op for op in FUSED_OPS if original.op_ms.get(op) and not quantized.op_ms.get(op)]
     if lost:
         fix = (
             "framework_args: {quantized_optimization_level: 99}"
@@ -90,18 +118,19 @@ def explain(
             else "node_exclusion: [layernorm, gelu] keeps the fused subgraphs in fp32"
         )
         return f"fusions lost: {', '.join(lost)} run fused in the fp32 graph only", fix
-    fp32 = _share(quantized, FP32_COMPUTE)
+    fp32 = quantized.share(*FP32_COMPUTE)
     if fp32 >= 0.30:
         return (
-            f"fp32 {'/'.join(op for op in FP32_COMPUTE if quantized.get(op))} still takes {fp32:.0%} of the quantized "
-            "call: those nodes were not quantized",
+            f"fp32 {'/'.join(op for op in FP32_COMPUTE if quantized.op_ms.get(op))} still takes {fp32:.0%} of the "
+            "quantized call: those nodes were not quantized",
             "operators_to_quantize: [MatMul] (or drop the node_exclusion that keeps them in fp32)",
         )
     return "no op type stands out in the profiles (see the op times)", "none found"
 
 
-def op_times(original: dict[str, float], quantized: dict[str, float]) -> tuple[OpTime, ...]:
-    rows = [OpTime(op, original.get(op, 0.0), quantized.get(op, 0.0)) for op in {*original, *quantized}]
+def op_times(original: Profile, quantized: Profile) -> tuple[OpTime, ...]:
+    ops = {*original.op_ms, *quantized.op_ms}
+    rows = [OpTime(op, original.op_ms.get(op, 0.0), quantized.op_ms.get(op, 0.0)) for op in ops]
     return tuple(sorted(rows, key=lambda r: -max(r.original_ms, r.quantized_ms))[:TOP])
 
 

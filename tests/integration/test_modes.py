@@ -7,6 +7,8 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from conftest import SENTIMENT
 from pytest_quantbench.bench import Bench
 from pytest_quantbench.measure.timing import measurements
@@ -88,3 +90,27 @@ def test_a_slow_static_config_is_diagnosed_from_its_profiles(qb_cache: Path, tmp
         bench.onnxruntime.level(fused.case, "quantized") == 99 and bench.onnxruntime.level(fused.case, "original") == 1
     )
     assert unfused.case.baseline_id == fused.case.baseline_id  # one fp32 baseline: its level is the same
+
+
+def test_float16_and_16bit_activation_configs_are_diagnosed_from_their_kernels_types(
+    qb_cache: Path, tmp_path: Path
+) -> None:
+    """Real profiles record the element type each kernel takes; a slow fp16 or 16-bit config is named as one."""
+    bench = Bench(qb_cache)
+    causes = {}
+    for name, text in (("modes", MODES), ("a16", ACTIVATIONS_16)):
+        path = tmp_path / f"{name}.suite.yaml"
+        path.write_text(textwrap.dedent(text))
+        suite = load_suite(path)
+        feed = bench.timing_inputs(suite, 1, 16)
+        for m in measurements(suite):
+            if m.role != "int8" or m.case.config.quantization_approach == "weight_only":
+                continue
+            profile = bench.onnxruntime.profile(m.case, "quantized", feed, speed.PROFILED_CALLS)
+            assert sum(profile.input_type_ms.values()) == pytest.approx(sum(profile.op_ms.values()))
+            diagnosis = speed.diagnose(bench, m, feed, speedup=0.9)
+            assert diagnosis is not None
+            causes[m.case.id] = diagnosis.cause
+    assert causes["fp16"].startswith("float16 ")  # run in fp32 (x86) or in float16 kernels: the profile says which
+    for dtype in ("int16", "uint16"):
+        assert causes[dtype].startswith(f"{dtype} activations: ONNX Runtime has no integer kernels that take them")
