@@ -192,7 +192,8 @@ def judge(
 
 def speed_violation(result: TimingResult, threshold: Threshold) -> str | None:
     """The speed gate of a latency case: fails when the paired speed-up's median is below `min` and so is its
-    whole 95% interval (a noisy round cannot fail it); None when it holds or nothing was timed."""
+    whole 95% interval (a noisy round cannot fail it); None when it holds or nothing was timed. The line ends
+    with the speed diagnosis's cause and fix, as an accuracy failure ends with its diagnosis."""
     if threshold.min is None or result.speedup is None:
         return None
     half = result.speedup * (result.speedup_ci95_rel or 0.0)
@@ -200,9 +201,10 @@ def speed_violation(result: TimingResult, threshold: Threshold) -> str | None:
     if result.speedup >= threshold.min or high >= threshold.min:
         return None
     slower = ", SLOWER than fp32" if result.slower else ""
+    why = f"; {result.speed_diagnosis.line}" if result.speed_diagnosis is not None else ""
     return (
         f"speedup x{result.speedup:.2f} (95% CI x{result.speedup - half:.2f}..x{high:.2f}) < min "
-        f"x{threshold.min:g}{slower}"
+        f"x{threshold.min:g}{slower}{why}"
     )
 
 

@@ -1,6 +1,6 @@
 """Why a quantized model is not faster: the profiles of both sessions, side by side, named in one line.
 
-When a speed-up is below `SLOW`, a few calls of the original and the quantized session run under ONNX
+When a speed-up is below `SLOW` (or the speed gate's `min`), a few calls of the original and the quantized session run under ONNX
 Runtime's profiler (`runtimes.onnxruntime.profile_session`, cached) and the time per op type, and per
 element type the kernels take, is compared.
 Causes, most specific first: nothing was quantized; float16 that ONNX Runtime ran in fp32 on this CPU; QDQ
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_quantbench.records import OpTime, Profile, QuantizationReport, SpeedDiagnosis
 from pytest_quantbench.suite import QuantConfig
+from pytest_quantbench.suite.records import SPEED_GATE
 
 if TYPE_CHECKING:
     from pytest_quantbench.measure.timing import Measurement
@@ -75,8 +76,9 @@ def explain(
     if config.is_static and config.activations_dtype in SIXTEEN_BIT:
         return (
             f"{config.activations_dtype} activations: ONNX Runtime has no integer kernels that take them, so the "
-            f"int8 weights are dequantized into float MatMuls ({in_float:.0%} of the call computes in fp32) and "
-            f"QuantizeLinear/DequantizeLinear take {qdq:.0%}",
+            f"int8 weights are dequantized into float MatMuls (MatMulNBits/MatMul take "
+            f"{quantized.share('MatMulNBits', *FP32_COMPUTE):.0%} of the call) and QuantizeLinear/DequantizeLinear "
+            f"take {qdq:.0%}",
             "16-bit activations buy accuracy, not speed: activations_dtype: uint8 with the sensitive nodes in fp32 "
             "(node_exclusion; the accuracy diagnosis ranks them)",
         )
@@ -135,9 +137,11 @@ def op_times(original: Profile, quantized: Profile) -> tuple[OpTime, ...]:
 
 
 def diagnose(bench: Pipeline, m: Measurement, feed: dict[str, Any], speedup: float | None) -> SpeedDiagnosis | None:
-    """The speed diagnosis of an int8 latency case whose speed-up is below `SLOW`, else None."""
+    """The speed diagnosis of an int8 latency case whose speed-up is below `SLOW` or its speed gate's `min`,
+    else None."""
     case = m.case
-    if speedup is None or speedup >= SLOW:
+    gate = dict(case.thresholds).get(SPEED_GATE)
+    if speedup is None or speedup >= max(SLOW, gate.min if gate is not None and gate.min is not None else 0.0):
         return None
     report = bench.quantized(case).report
     own, baseline = case.config.framework, case.baseline

@@ -3,6 +3,7 @@ diagnosis from real profiles, on the tiny BERT."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from conftest import SENTIMENT
 from pytest_quantbench.bench import Bench
 from pytest_quantbench.measure.timing import measurements
-from pytest_quantbench.suite import load_suite
+from pytest_quantbench.suite import Threshold, load_suite
 from pytest_quantbench.verdicts import speed
 
 MODES = (
@@ -86,6 +87,8 @@ def test_a_slow_static_config_is_diagnosed_from_its_profiles(qb_cache: Path, tmp
     second = speed.diagnose(bench, fused, feed, speedup=0.6)
     assert second is not None and not second.cause.startswith("QDQ pairs left unfused")
     assert speed.diagnose(bench, fused, feed, speedup=1.5) is None
+    gated = dataclasses.replace(fused.case, thresholds=(("speedup", Threshold(min=2.0)),))
+    assert speed.diagnose(bench, dataclasses.replace(fused, case=gated), feed, speedup=1.5) is not None  # below min
     assert (
         bench.onnxruntime.level(fused.case, "quantized") == 99 and bench.onnxruntime.level(fused.case, "original") == 1
     )

@@ -147,7 +147,7 @@ def test_fidelity_and_size_gates() -> None:
 
 
 def test_speed_gate_fails_only_below_the_whole_interval() -> None:
-    from pytest_quantbench.records import MachineFacts, TimingResult
+    from pytest_quantbench.records import MachineFacts, SpeedDiagnosis, TimingResult
 
     machine = MachineFacts("cpu", 2, (), False, "1.0", "3.11")
     base = TimingResult("s", "t", "m", "int8", "c", {}, 1, 16, 1, machine, speedup=1.0, speedup_ci95_rel=0.05)
@@ -157,6 +157,14 @@ def test_speed_gate_fails_only_below_the_whole_interval() -> None:
     slower = dataclasses.replace(base, speedup=0.8)
     assert slower.slower and "SLOWER than fp32" in (speed_violation(slower, Threshold(min=1.3)) or "")
     assert not base.slower
+    why = SpeedDiagnosis(
+        "QDQ pairs left unfused at optimization level 1", "framework_args: {quantized_optimization_level: 99}"
+    )
+    diagnosed = speed_violation(dataclasses.replace(slower, speed_diagnosis=why), Threshold(min=1.3))
+    assert diagnosed == (
+        "speedup x0.80 (95% CI x0.76..x0.84) < min x1.3, SLOWER than fp32; cause: QDQ pairs left unfused at "
+        "optimization level 1; fix: framework_args: {quantized_optimization_level: 99}"
+    )
 
 
 def test_a_drop_to_chance_inside_noise_is_no_collapse() -> None:

@@ -108,7 +108,7 @@ def test_sixteen_bit_activations_are_named_before_the_matmulnbits_they_turn_into
     cause, fix = speed.explain(config, report("MatMul"), FP32, a16, quantized_level=99, shape="bs4-len64")
     assert cause == (
         "uint16 activations: ONNX Runtime has no integer kernels that take them, so the int8 weights are "
-        "dequantized into float MatMuls (83% of the call computes in fp32) and QuantizeLinear/DequantizeLinear "
+        "dequantized into float MatMuls (MatMulNBits/MatMul take 76% of the call) and QuantizeLinear/DequantizeLinear "
         "take 20%"
     )
     assert fix.startswith("16-bit activations buy accuracy, not speed: activations_dtype: uint8")
