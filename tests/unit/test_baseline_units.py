@@ -13,7 +13,7 @@ from malformed_suites import BASE
 from pytest_quantbench.bench import Bench
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.measure.timing import Measurement, measurements
-from pytest_quantbench.records import QuantizationReport
+from pytest_quantbench.records import Profile, QuantizationReport
 from pytest_quantbench.suite import load_suite
 from pytest_quantbench.suite.schema import json_schema
 from pytest_quantbench.suite.vocabulary import BackendVocabulary, Vocabulary
@@ -101,7 +101,9 @@ def diagnosis(tmp_path: Path, extra: str, quantized_nothing: bool):
         {} if quantized_nothing else {"MatMul": 8}, 0 if quantized_nothing else 8, quantized_nothing
     )
     onnx = SimpleNamespace(
-        profile=lambda case, role, feed, calls: {"MatMul": 1.0} if role == "original" else {"MatMulInteger": 1.2},
+        profile=lambda case, role, feed, calls: Profile(
+            {"MatMul": 1.0} if role == "original" else {"MatMulInteger": 1.2}
+        ),
         level=lambda case, role: 99,
     )
     bench = SimpleNamespace(
