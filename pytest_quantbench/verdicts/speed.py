@@ -1,15 +1,14 @@
 """Why a quantized model is not faster: the profiles of both sessions, side by side, named in one line.
 
-When a speed-up is below `SLOW` (or the speed gate's `min`), a few calls of the original and the quantized session run under ONNX
-Runtime's profiler (`runtimes.onnxruntime.profile_session`, cached) and the time per op type, and per
-element type the kernels take, is compared.
-Causes, most specific first: nothing was quantized; float16 that ONNX Runtime ran in fp32 on this CPU; QDQ
-pairs left unfused at the quantized session's optimization level; 16-bit activations, which no integer kernel
-takes; int8 (S8S8) activations that ONNX Runtime's x86 fusions only partly take; Q/DQ or
-activation-quantization overhead that fusion did not remove; weight-only blocks dequantized at every call;
-fusions the fp32 graph gets and the quantized one loses; fp32 compute that was never quantized. Against
-another backend's fp32 (`baseline: pytorch`) the profiles still compare the config's own two models, and the
-cause says so.
+When a speed-up is below `SLOW` (or the speed gate's `min`), a few calls of the original and the quantized
+session run under ONNX Runtime's profiler (`runtimes.onnxruntime.profile_session`, cached), and the time per
+op type, and per element type the kernels take, is compared. Causes, most specific first: nothing was
+quantized; float16 that ONNX Runtime ran in fp32 on this CPU; QDQ pairs left unfused at the quantized
+session's optimization level; 16-bit activations, which no integer kernel takes; int8 (S8S8) activations
+that ONNX Runtime's x86 fusions only partly take; Q/DQ or activation-quantization overhead that fusion did
+not remove; weight-only blocks dequantized at every call; fusions the fp32 graph gets and the quantized one
+loses; fp32 compute that was never quantized. Against another backend's fp32 (`baseline: pytorch`) the
+profiles still compare the config's own two models, and the cause says so.
 """
 
 from __future__ import annotations
@@ -33,10 +32,8 @@ FUSED_OPS = (
     "EmbedLayerNormalization", "BiasGelu", "FastGelu", "Gelu", "QuickGelu", "BiasSoftmax", "LayerNormalization",
 )  # fmt: skip
 FP32_COMPUTE = ("MatMul", "FusedMatMul", "Gemm", "Conv")
-TOP = 8
-
-
 SIXTEEN_BIT = ("int16", "uint16")
+TOP = 8
 
 
 def explain(
@@ -51,8 +48,8 @@ def explain(
     session."""
     ops = list(report.operators_to_quantize or ())
     qdq, nbits = quantized.share(*QDQ_OPS), quantized.share("MatMulNBits")
-    in_float = quantized.type_share("float")
     if config.quantization_approach == "fp16":
+        in_float = quantized.type_share("float")
         if in_float >= 0.5:
             return (
                 f"float16 runs in fp32 on this CPU: ONNX Runtime's CPU kernels for "
