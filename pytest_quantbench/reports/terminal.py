@@ -17,14 +17,23 @@ def speedup_range(values: list[float], slower: bool = False) -> str:
     return text + (" SLOWER" if slower else "")
 
 
-def _change(m: MetricResult) -> str:
+def _change(m: MetricResult, flips: bool = True) -> str:
     text = f"{m.name} {m.original:.3f}->{m.quantized:.3f} ({m.quantized - m.original:+.3f})"
     if m.paired is None:
         return text
     p = m.paired
-    return text + (
-        f" [drop CI{100 * p.confidence:g} {p.ci_low:+.3f}..{p.ci_high:+.3f}, flips {p.flips_to_wrong}/{p.flips_to_right}]"
-    )
+    counted = f", flips {p.flips_to_wrong}/{p.flips_to_right}" if flips else ""
+    return text + f" [drop CI{100 * p.confidence:g} {p.ci_low:+.3f}..{p.ci_high:+.3f}{counted}]"
+
+
+def _changes(metrics: list[MetricResult]) -> str:
+    """Every metric's change; the flips once at the end when every metric counts the same samples flipping
+    (they do when correctness is per sample), instead of once a metric."""
+    flips = {(m.paired.flips_to_wrong, m.paired.flips_to_right) for m in metrics if m.paired is not None}
+    if len(metrics) < 2 or len(flips) != 1 or any(m.paired is None for m in metrics):
+        return ", ".join(_change(m) for m in metrics)
+    ((wrong, right),) = flips
+    return ", ".join(_change(m, flips=False) for m in metrics) + f", flips {wrong}/{right}"
 
 
 def summary_lines(run: Run) -> list[str]:
@@ -48,7 +57,7 @@ def summary_lines(run: Run) -> list[str]:
             row = accuracy.get(config.id)
             if row is None and config.id not in speedups:
                 continue
-            drop = ", ".join(_change(m) for m in row.metrics.values()) if row else "not evaluated"
+            drop = _changes(list(row.metrics.values())) if row else "not evaluated"
             if row and row.size is not None:
                 drop += f", size x{row.size.ratio:.2f}"
             verdict = row.status if row else ""

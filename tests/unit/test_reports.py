@@ -6,12 +6,14 @@ so these tests need no model; `test_reports_plugin.py` drives real runs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from pytest_quantbench import cli
+from pytest_quantbench.records import MetricResult, PairedStats
 from pytest_quantbench.reports import card, compare, export
 from pytest_quantbench.reports.plot import Point, pareto_front, save_plot
 from pytest_quantbench.results import run as results
@@ -376,6 +378,23 @@ def test_a_file_without_baselines_reads_as_each_configs_own_framework() -> None:
     assert rows[(config["id"], (1, 32))].baseline == "pytorch"
     assert rows[("dynamic-per_channel", (1, 32))].baseline == "onnxruntime"
     assert run.speedup_baseline() is None  # two baselines: each row names its own
+
+
+def test_terminal_counts_flips_once_when_every_metric_shares_them() -> None:
+    from pytest_quantbench.reports import terminal
+
+    def paired(metric: str, low: float, wrong: int) -> PairedStats:
+        return PairedStats(metric, 0.02, low, low + 0.03, 0.95, wrong, 36, 0.001, 500)
+
+    f1 = MetricResult("f1", 0.930, 0.914, paired=paired("f1", 0.005, 85))
+    precision = MetricResult("precision", 0.923, 0.889, paired=paired("precision", 0.021, 85))
+    shared = terminal._changes([precision, f1])
+    assert shared == (
+        "precision 0.923->0.889 (-0.034) [drop CI95 +0.021..+0.051], f1 0.930->0.914 (-0.016) "
+        "[drop CI95 +0.005..+0.035], flips 85/36"
+    )
+    apart = terminal._changes([precision, dataclasses.replace(f1, paired=paired("f1", 0.005, 80))])
+    assert apart.count("flips") == 2 and "flips 85/36]" in apart and "flips 80/36]" in apart
 
 
 def test_terminal_and_card_name_the_pytorch_baseline() -> None:
