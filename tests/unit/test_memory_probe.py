@@ -85,3 +85,31 @@ def test_a_model_the_child_cannot_load_is_a_probe_error_naming_it(tmp_path: Path
     with pytest.raises(memory_probe.ProbeError) as exc:
         memory_probe.probe(broken, 1, 1, False, {"bs1": {"x": np.ones((1, 4), np.float32)}})
     assert str(broken) in str(exc.value) and "\n" not in str(exc.value)
+
+
+GLIBC_CHILD = """
+import ctypes, sys
+from pytest_quantbench.runtimes import memory_probe
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+blocks = [libc.malloc(64 * 1024) for _ in range(1600)]  # 100 MB of heap chunks (below the mmap threshold)
+for b in blocks:
+    ctypes.memset(b, 1, 64 * 1024)
+for b in blocks[:-1]:  # the last one pins the top of the heap, so free() alone returns nothing
+    libc.free(b)
+before = memory_probe._status()["VmRSS"]
+memory_probe.release_free_heap()
+print(before - memory_probe._status()["VmRSS"])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmRSS (Linux)")
+def test_what_loading_freed_is_handed_back_before_the_run_peaks() -> None:
+    """glibc keeps freed heap chunks resident: without the trim, a model's load residue (which depends on the
+    file's layout, not its graph) would count as the session's memory."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", GLIBC_CHILD], capture_output=True, text=True, check=True)
+    assert int(done.stdout) > 80 * 1024 * 1024
