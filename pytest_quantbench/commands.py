@@ -102,7 +102,9 @@ def compare_command(args: argparse.Namespace) -> int:
     deltas = compare.accuracy_deltas(saved, now)
     kernels = " (the int8 kernels differ)" if warning else ""
     print(f"quantized metrics: {saved.source} -> {now.source}{kernels}")
-    print("\n".join(compare.accuracy_table(deltas, args.fail, saved.source)) if deltas else "no config in common")
+    later = compare.run_label(now.source)  # the column of the second run
+    table = compare.accuracy_table(deltas, args.fail, saved.source, later)
+    print("\n".join(table) if deltas else "no config in common")
     speed = compare.speed_deltas(saved, now)
     print(f"\nlatency: {saved.source} -> {now.source}")
     refused = bool(warning) and not args.force
@@ -111,7 +113,7 @@ def compare_command(args: argparse.Namespace) -> int:
     else:
         if note := compare.baseline_note(speed):
             print(note)
-        print("\n".join(compare.speed_table(speed, saved.source)) if speed else "no timed case in common")
+        print("\n".join(compare.speed_table(speed, saved.source, later)) if speed else "no timed case in common")
     broken = [d.message(s, saved.source) for d in deltas for s in args.fail if s.broken_by(d)]
     for line in broken:
         print(f"FAIL {line}", file=sys.stderr)

@@ -9,7 +9,9 @@ speed comparison is refused unless forced, and accuracy deltas are said to come 
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from pytest_quantbench.errors import GateFailure
 from pytest_quantbench.records import MachineFacts
@@ -173,18 +175,25 @@ class Gate:
             raise CompareFailure("; ".join(broken) + kernels)
 
 
-def accuracy_table(deltas: list[AccuracyDelta], specs: list[FailSpec], saved: str) -> list[str]:
+def run_label(source: str) -> str:
+    """A run's name in a column header: pytest-benchmark's counter (`0001`) where its file has one, else the
+    file name (the line above each table names the files in full)."""
+    name = Path(source).name
+    return name[:4] if re.match(r"\d{4}_", name) else name
+
+
+def accuracy_table(deltas: list[AccuracyDelta], specs: list[FailSpec], saved: str, now: str = "now") -> list[str]:
     rows = []
     for d in deltas:
         gated = [s for s in specs if s.metric == d.metric]
         broken = [s for s in gated if s.broken_by(d)]
         gate = f"FAIL (drop > {broken[0].max_drop:g})" if broken else ("ok" if gated else "")
         rows.append([d.suite, d.config_id, d.metric, f"{d.saved:.3f}", f"{d.now:.3f}", f"{d.now - d.saved:+.3f}", gate])
-    header = ["suite", "config", "metric", f"saved ({saved})", "now", "change", "gate"]
+    header = ["suite", "config", "metric", f"saved ({run_label(saved)})", now, "change", "gate"]
     return table(header, rows)
 
 
-def speed_table(deltas: list[SpeedDelta], saved: str) -> list[str]:
+def speed_table(deltas: list[SpeedDelta], saved: str, now: str = "now") -> list[str]:
     def speedup(value: float | None) -> str:
         return f"x{value:.2f}" if value else "-"
 
@@ -193,5 +202,14 @@ def speed_table(deltas: list[SpeedDelta], saved: str) -> list[str]:
          speedup(d.now_speedup)]
         for d in deltas
     ]  # fmt: skip
-    header = ["suite", "case", f"mean ms ({saved})", "mean ms (now)", "change", "speed-up (saved)", "speed-up (now)"]
+    old = run_label(saved)
+    header = [
+        "suite",
+        "case",
+        f"mean ms ({old})",
+        f"mean ms ({now})",
+        "change",
+        f"speed-up ({old})",
+        f"speed-up ({now})",
+    ]
     return table(header, rows)

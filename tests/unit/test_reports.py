@@ -208,6 +208,11 @@ def test_compare_tables_show_both_runs() -> None:
     assert len(deltas) == len(CONFIGS)
     lines = compare.accuracy_table(deltas, [compare.FailSpec.parse("accuracy:0.01")], "0001.json")
     assert lines[0].split() == ["suite", "config", "metric", "saved", "(0001.json)", "now", "change", "gate"]
+    counted = compare.accuracy_table(deltas, [], ".benchmarks/Linux/0001_f31322_20261204.json", "0002")
+    assert counted[0].split()[3:6] == ["saved", "(0001)", "0002"]  # pytest-benchmark's counter, not the path
+    speed_header = compare.speed_table(compare.speed_deltas(saved, now), "0001_f31322.json", "0002")[0]
+    assert speed_header.split()[2:] == ["mean", "ms", "(0001)", "mean", "ms", "(0002)", "change", "speed-up",
+                                        "(0001)", "speed-up", "(0002)"]  # fmt: skip
     assert lines[2].split() == ["sst2", "dynamic-per_channel", "accuracy", "0.900", "0.850", "-0.050", "FAIL",
                                 "(drop", ">", "0.01)"]  # fmt: skip
     assert lines[1].split()[-2:] == ["+0.000", "ok"]
