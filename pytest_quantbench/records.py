@@ -256,9 +256,14 @@ class Profile:
     op_ms: dict[str, float]
     input_type_ms: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def total_ms(self) -> float:
+        """Kernel time per call, all ops together."""
+        return sum(self.op_ms.values())
+
     def share(self, *ops: str) -> float:
         """The share of the call that `ops` take."""
-        total = sum(self.op_ms.values())
+        total = self.total_ms
         return sum(self.op_ms.get(op, 0.0) for op in ops) / total if total else 0.0
 
     def type_share(self, element_type: str) -> float:

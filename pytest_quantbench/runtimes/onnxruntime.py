@@ -150,12 +150,12 @@ class OnnxRuntime(Backend):
         args = case.config.framework_args
         return self.open(path, args, threads or args.intra_op_num_threads, self.level(case, role))
 
-    def profile(self, case: Case, role: str, feed: dict[str, Any], calls: int) -> Profile:
+    def profile(self, case: Case, role: str, feed: dict[str, Any], calls: int, threads: int | None = None) -> Profile:
         """Milliseconds per call by op type and input element type (ONNX Runtime's profiler, on a session of its
-        own, with the case's settings), kept on disk: a warm rerun profiles nothing again."""
+        own, with the case's settings or `threads`), kept on disk: a warm rerun profiles nothing again."""
         args = case.config.framework_args
         path = self.original(case) if role == "original" else self.quantized(case).path
-        level, threads = self.level(case, role), args.intra_op_num_threads
+        level, threads = self.level(case, role), threads or args.intra_op_num_threads
         key = digest(
             "profile", PROFILE_FILE, self.model_id(case, role), threads, calls, hash_arrays(feed),
             library_versions(EXPORT_LIBRARIES),

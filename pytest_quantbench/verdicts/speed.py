@@ -6,7 +6,8 @@ op type, and per element type the kernels take, is compared. Causes, most specif
 quantized; float16 that ONNX Runtime ran in fp32 on this CPU; QDQ pairs left unfused at the quantized
 session's optimization level; 16-bit activations, which no integer kernel takes; int8 (S8S8) activations
 that ONNX Runtime's x86 fusions only partly take; Q/DQ or activation-quantization overhead that fusion did
-not remove; weight-only blocks dequantized at every call; fusions the fp32 graph gets and the quantized one
+not remove; weight-only blocks dequantized at every call; quantized kernels that gain less from several
+intra-op threads than fp32's (profiled again on one thread); fusions the fp32 graph gets and the quantized one
 loses; fp32 compute that was never quantized. Against another backend's fp32 (`baseline: pytorch`) the
 profiles still compare the config's own two models, and the cause says so.
 """
@@ -43,9 +44,10 @@ def explain(
     quantized: Profile,
     quantized_level: int,
     shape: str,
+    one_thread: tuple[Profile, Profile] | None = None,
 ) -> tuple[str, str]:
     """(cause, fix) from the profiles (ms per call by op type and input type) of the original and quantized
-    session."""
+    session; `one_thread`, the same two on one intra-op thread, where the config runs on several."""
     ops = list(report.operators_to_quantize or ())
     qdq, nbits = quantized.share(*QDQ_OPS), quantized.share("MatMulNBits")
     if config.quantization_approach == "fp16":
@@ -109,6 +111,17 @@ def explain(
             if int8_compute
             else "weight_only: {accuracy_level: 4} (int8 compute, CPU-dependent), or quantization_approach: dynamic",
         )
+    threads = config.framework_args.intra_op_num_threads
+    if one_thread is not None and quantized.total_ms and one_thread[1].total_ms:
+        alone = one_thread[0].total_ms / one_thread[1].total_ms
+        together = original.total_ms / quantized.total_ms
+        if alone >= SLOW > together:
+            return (
+                f"thread scaling: the quantized kernels gain less from {threads} intra-op threads than the fp32 "
+                f"ones (profiled x{alone:.2f} on one thread, x{together:.2f} on {threads})",
+                "framework_args: {intra_op_num_threads: 1} with requests served side by side (a session per "
+                "core), or larger batches",
+            )
     lost = [op for op in FUSED_OPS if original.op_ms.get(op) and not quantized.op_ms.get(op)]
     if lost:
         fix = (
@@ -156,5 +169,12 @@ def diagnose(bench: Pipeline, m: Measurement, feed: dict[str, Any], speedup: flo
     onnx = bench.onnxruntime
     original = onnx.profile(case, "original", feed, PROFILED_CALLS)
     quantized = onnx.profile(case, "quantized", feed, PROFILED_CALLS)
-    cause, fix = explain(case.config, report, original, quantized, onnx.level(case, "quantized"), m.shape_id)
+    one_thread = None
+    if case.config.framework_args.intra_op_num_threads > 1:  # does int8 lose to fp32 only on several threads?
+        one_thread = (
+            onnx.profile(case, "original", feed, PROFILED_CALLS, threads=1),
+            onnx.profile(case, "quantized", feed, PROFILED_CALLS, threads=1),
+        )
+    level = onnx.level(case, "quantized")
+    cause, fix = explain(case.config, report, original, quantized, level, m.shape_id, one_thread)
     return SpeedDiagnosis(cause + note, fix, op_times(original, quantized))

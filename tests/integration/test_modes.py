@@ -58,7 +58,9 @@ def test_weight_only_fp16_and_16bit_activations_build_gate_time_and_reach_the_ca
     assert "`weight_only`" in card and "`fp16`" in card and "`uint16`" in card
 
 
-def test_a_slow_static_config_is_diagnosed_from_its_profiles(qb_cache: Path, tmp_path: Path) -> None:
+def test_a_slow_static_config_is_diagnosed_from_its_profiles(
+    qb_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The unfused QDQ graph at optimization level 1 and the same graph fused at 99: the profiles, not the
     timings, decide the cause (the speed-up handed in only says the case is slow)."""
     path = tmp_path / "slow.suite.yaml"
@@ -89,6 +91,14 @@ def test_a_slow_static_config_is_diagnosed_from_its_profiles(qb_cache: Path, tmp
     assert speed.diagnose(bench, fused, feed, speedup=1.5) is None
     gated = dataclasses.replace(fused.case, thresholds=(("speedup", Threshold(min=2.0)),))
     assert speed.diagnose(bench, dataclasses.replace(fused, case=gated), feed, speedup=1.5) is not None  # below min
+    # on several intra-op threads both models are profiled again on one, to tell thread scaling from the rest
+    seen = []
+    explain = speed.explain
+    monkeypatch.setattr(speed, "explain", lambda *a: seen.append(a[-1]) or explain(*a))
+    args = dataclasses.replace(fused.case.config.framework_args, intra_op_num_threads=2)
+    threaded = dataclasses.replace(fused.case, config=dataclasses.replace(fused.case.config, framework_args=args))
+    assert speed.diagnose(bench, dataclasses.replace(fused, case=threaded), feed, speedup=0.6) is not None
+    assert seen[-1] is not None and all(p.total_ms > 0 for p in seen[-1])
     assert (
         bench.onnxruntime.level(fused.case, "quantized") == 99 and bench.onnxruntime.level(fused.case, "original") == 1
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pytest_quantbench.records import Profile, QuantizationReport
-from pytest_quantbench.suite import QuantConfig, WeightOnly
+from pytest_quantbench.suite import FrameworkArgs, QuantConfig, WeightOnly
 from pytest_quantbench.verdicts import speed
 
 FP32 = Profile({"MatMul": 8.9, "Add": 1.0, "BiasGelu": 0.6, "LayerNormalization": 0.3, "Softmax": 0.2})
@@ -112,3 +112,19 @@ def test_sixteen_bit_activations_are_named_before_the_matmulnbits_they_turn_into
         "take 20%"
     )
     assert fix.startswith("16-bit activations buy accuracy, not speed: activations_dtype: uint8")
+
+
+def test_int8_that_loses_only_on_several_threads_is_a_thread_scaling_cause() -> None:
+    """Profiled again on one thread, the same two models show int8 ahead: the threads are the cause."""
+    config = QuantConfig(framework_args=FrameworkArgs(intra_op_num_threads=4))
+    fp32_4, int8_4 = Profile({"MatMul": 2.4, "Add": 0.3}), Profile({"MatMulInteger": 2.2, "Add": 0.3})
+    fp32_1, int8_1 = Profile({"MatMul": 8.9, "Add": 1.0}), Profile({"MatMulInteger": 4.0, "Add": 1.0})
+    cause, fix = speed.explain(config, report("MatMul"), fp32_4, int8_4, 99, "bs1-len64", (fp32_1, int8_1))
+    assert cause == (
+        "thread scaling: the quantized kernels gain less from 4 intra-op threads than the fp32 ones "
+        "(profiled x1.98 on one thread, x1.08 on 4)"
+    )
+    assert fix.startswith("framework_args: {intra_op_num_threads: 1}")
+    slow_alone = (fp32_1, Profile({"MatMulInteger": 9.0, "Add": 1.0}))  # slow on one thread too: not the threads
+    cause, _ = speed.explain(config, report("MatMul"), fp32_4, int8_4, 99, "bs1-len64", slow_alone)
+    assert not cause.startswith("thread scaling")
