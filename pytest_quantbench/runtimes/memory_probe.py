@@ -6,8 +6,9 @@ baseline (resetting the peak to it), opens the session with the harness's own `o
 role's optimization level, precision option) and reads the peak (the load peak), hands what loading freed
 back to the OS and resets the peak to what the loaded session holds, then runs each timing feed twice,
 smallest first, reading the peak after each (the run peak up to that shape: ONNX Runtime's arena keeps what a
-call allocated for the next). Every figure is net of the baseline. Linux reads VmRSS/VmHWM and resets the peak through /proc/self/clear_refs; elsewhere
-`ru_maxrss`, the baseline being the peak so far and the run peaks including the load's.
+call allocated for the next). Every figure is net of the baseline. Linux reads VmRSS/VmHWM and resets the
+peak through /proc/self/clear_refs; elsewhere `ru_maxrss`, the baseline being the peak so far and the run
+peaks including the load's.
 
 `python -m pytest_quantbench.runtimes.memory_probe DIR` is the child; `probe` is the parent's side.
 """
