@@ -111,8 +111,8 @@ def explain(
             if int8_compute
             else "weight_only: {accuracy_level: 4} (int8 compute, CPU-dependent), or quantization_approach: dynamic",
         )
-    threads = config.framework_args.intra_op_num_threads
     if one_thread is not None and quantized.total_ms and one_thread[1].total_ms:
+        threads = config.framework_args.intra_op_num_threads
         alone = one_thread[0].total_ms / one_thread[1].total_ms
         together = original.total_ms / quantized.total_ms
         if alone >= SLOW > together:
