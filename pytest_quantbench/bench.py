@@ -96,8 +96,7 @@ class Bench:
             original.logits, scored.logits,
         )  # fmt: skip
         size = backend.model_size(case)
-        thresholds = dict(case.thresholds)
-        verdict = gates.judge(original.scores, scored.scores, self.scorer.chance(suite), thresholds, pairs, size)
+        verdict = gates.judge(original.scores, scored.scores, self.scorer.chance(suite), case.thresholds, pairs, size)
         if case.expect is not None and verdict.inconclusive:  # a known failure is fixed once a PASS is decided
             verdict = dataclasses.replace(verdict, inconclusive_fails=True)
         paths = PredictionPaths(str(original.predictions_path), str(scored.predictions_path))

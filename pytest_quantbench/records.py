@@ -8,7 +8,35 @@ JSON) and the one reader (for card, plot and compare) of all of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, ClassVar
+
+
+class Role(str, Enum):
+    """Which model of a config a session, a score or a timing is of. A `str` Enum: JSON keeps the value."""
+
+    ORIGINAL = "original"  # the fp32 model (or the suite's `baseline:` backend's, in latency cases)
+    QUANTIZED = "quantized"
+
+
+class Direction(str, Enum):
+    """Which way a metric gets better: every drop, interval, gate, collapse and report reads it."""
+
+    HIGHER = "higher"  # accuracy, f1, agreement, cosine
+    LOWER = "lower"  # perplexity, error, distance, divergence
+
+    def worse_by(self, original: float, quantized: float) -> float:
+        """How much worse the quantized value is than the original, whichever way worse is (> 0: worse)."""
+        return original - quantized if self is Direction.HIGHER else quantized - original
+
+
+class Verdict(str, Enum):
+    """A case's outcome, as the terminal, the card and the JSON name it."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    COLLAPSE = "COLLAPSE"  # fell to what a model that knows nothing scores
+    INCONCLUSIVE = "INCONCLUSIVE"  # an interval that straddles its gate's limit
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +24,8 @@ def dump(value: Any) -> Any:
         out = {f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
         out.update({name: dump(getattr(value, name)) for name in getattr(value, "JSON_PROPERTIES", ())})
         return out
+    if isinstance(value, Enum):
+        return value.value
     if isinstance(value, (list, tuple)):
         return [dump(v) for v in value]
     if isinstance(value, dict):

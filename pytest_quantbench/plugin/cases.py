@@ -90,6 +90,6 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
         found = speed.diagnose(quantbench, m, feed, result.speedup)
         result = dataclasses.replace(result, speed_diagnosis=found)
     timer.record(serialize.dump(result))
-    broken = gates.latency_violations(result, dict(case.thresholds)) if m.role == "int8" else []
+    broken = gates.latency_violations(result, case.thresholds) if m.role == "int8" else []
     if broken:
         raise GateFailure("; ".join(broken))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_quantbench.errors import SuiteError
-from pytest_quantbench.suite.records import Case, QuantConfig, Suite, Threshold
+from pytest_quantbench.suite.records import Case, QuantConfig, Suite, Thresholds
 from pytest_quantbench.suite.vocabulary import PRESETS, BackendVocabulary
 
 MAX_CONFIGS = 4096  # a grid beyond this is a typo, not a benchmark; it would stall collection
@@ -24,7 +24,7 @@ class Rule:
     """One `overrides` entry: the benchmarked values it matches, and the thresholds and expectation it sets."""
 
     when: dict[str, Any]
-    thresholds: dict[str, Threshold]
+    thresholds: Thresholds
     expect: str | None
 
 
@@ -38,7 +38,7 @@ def check_size(suite: Suite) -> None:
 
 
 def expand(
-    suite: Suite, thresholds: dict[str, Threshold], rules: list[Rule], backends: Mapping[str, BackendVocabulary]
+    suite: Suite, thresholds: Thresholds, rules: list[Rule], backends: Mapping[str, BackendVocabulary]
 ) -> tuple[Case, ...]:
     """Every combination of the benchmarked values, on top of the fixed ones; each rule must match one, and
     each config's backend must run its quantization approach."""
@@ -77,16 +77,16 @@ def expand(
                 f"per-channel static QDQ needs opset >= 13 (DequantizeLinear's axis), got framework_args.opset {opset}"
             )
             raise SuiteError(suite.path, where("per_channel"), msg)
-        case_thresholds, expect = dict(thresholds), None
+        case_thresholds, expect = thresholds, None
         for i, rule in enumerate(rules):
             if all(dict(point).get(k) == v for k, v in rule.when.items()):
                 matched[i] = True
-                case_thresholds.update(rule.thresholds)
+                case_thresholds = case_thresholds.updated(rule.thresholds)
                 expect = rule.expect or expect
         ident = "-".join(id_token(k, v) for k, v in point) or config.quantization_approach
         cases.append(
             Case(suite=suite, id=ident, config=config, point=point,
-                 thresholds=tuple(case_thresholds.items()), expect=expect)
+                 thresholds=case_thresholds, expect=expect)
         )  # fmt: skip
     for i, hit in enumerate(matched):
         if not hit:

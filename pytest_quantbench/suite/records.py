@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -98,14 +99,28 @@ class QuantConfig:
         return self.quantization_approach == "static"
 
 
+class GateKind(str, Enum):
+    """What a gate judges: a metric the suite scores, or one of the named gates beside the metrics."""
+
+    METRIC = "metric"
+    FIDELITY = "fidelity"  # label-free fidelity of the quantized model to the fp32 one
+    SPEED = "speedup"
+    SIZE = "size"
+    MEMORY = "memory"
+
+
 # Threshold keys beside the suite's metrics: label-free fidelity of the int8 model to the fp32 one (top-1
 # agreement, mean cosine similarity of the logits), its speed-up, its size on disk and its peak memory.
-FIDELITY_GATES = ("agreement", "cosine")
-SPEED_GATE = "speedup"
-SIZE_GATE = "size"
-MEMORY_GATE = "memory"
-GATES = (*FIDELITY_GATES, SPEED_GATE, SIZE_GATE, MEMORY_GATE)
-LATENCY_GATES = (SPEED_GATE, MEMORY_GATE)  # judged by the latency cases
+NAMED_GATES: dict[str, GateKind] = {
+    "agreement": GateKind.FIDELITY,
+    "cosine": GateKind.FIDELITY,
+    "speedup": GateKind.SPEED,
+    "size": GateKind.SIZE,
+    "memory": GateKind.MEMORY,
+}
+FIDELITY_GATES = tuple(k for k, kind in NAMED_GATES.items() if kind is GateKind.FIDELITY)
+SPEED_GATE, SIZE_GATE, MEMORY_GATE = GateKind.SPEED.value, GateKind.SIZE.value, GateKind.MEMORY.value
+GATES = tuple(NAMED_GATES)
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,41 @@ class Threshold:
     max_ratio: float | None = None  # size: quantized / original bytes; memory: quantized / original run peak
     confidence: float | None = None
     on_inconclusive: str = "fail"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """A case's gates: one per metric it gates on, and each named gate in a field of its own (judged by the
+    accuracy case, or by the latency cases: speed-up and memory)."""
+
+    metrics: tuple[tuple[str, Threshold], ...] = ()
+    fidelity: tuple[tuple[str, Threshold], ...] = ()  # agreement, cosine
+    speedup: Threshold | None = None
+    size: Threshold | None = None
+    memory: Threshold | None = None
+
+    @classmethod
+    def from_keys(cls, by_key: dict[str, Threshold]) -> Thresholds:
+        """The gates of a suite file's `thresholds:` mapping (metric names and the named gates' keys)."""
+        kinds = {key: NAMED_GATES.get(key, GateKind.METRIC) for key in by_key}
+        single = {kind.value: by_key[key] for key, kind in kinds.items() if kind in _SINGLE_GATES}
+        return cls(
+            metrics=tuple((k, t) for k, t in by_key.items() if kinds[k] is GateKind.METRIC),
+            fidelity=tuple((k, t) for k, t in by_key.items() if kinds[k] is GateKind.FIDELITY),
+            **single,
+        )
+
+    def by_key(self) -> dict[str, Threshold]:
+        """The gates as a suite file names them: metrics, then the named gates."""
+        single = {kind.value: getattr(self, kind.value) for kind in _SINGLE_GATES}
+        return {**dict(self.metrics), **dict(self.fidelity), **{k: t for k, t in single.items() if t is not None}}
+
+    def updated(self, other: Thresholds) -> Thresholds:
+        """These gates with `other`'s over them (an override's over the suite's)."""
+        return Thresholds.from_keys({**self.by_key(), **other.by_key()})
+
+
+_SINGLE_GATES = (GateKind.SPEED, GateKind.SIZE, GateKind.MEMORY)  # one threshold each, not one per name
 
 
 @dataclass(frozen=True)
@@ -139,7 +189,7 @@ class Case:
     id: str
     config: QuantConfig
     point: tuple[tuple[str, Any], ...]
-    thresholds: tuple[tuple[str, Threshold], ...]
+    thresholds: Thresholds
     expect: str | None = None
 
     def settings(self) -> dict[str, Any]:

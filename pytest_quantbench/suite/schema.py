@@ -40,6 +40,7 @@ from pytest_quantbench.suite.records import (
     FrameworkArgs,
     Suite,
     Threshold,
+    Thresholds,
     TimeSpec,
     WeightOnly,
 )
@@ -408,6 +409,7 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
             raise SuiteError(path, f"benchmarked.{key}", "is also in 'fixed': give each parameter in one place")
     thresholds = {m: Threshold(max_drop=DEFAULT_MAX_DROP) for m in metrics} or {"agreement": Threshold(min=0.99)}
     thresholds.update(_thresholds(path, model.thresholds, "thresholds", metrics))
+    gates = Thresholds.from_keys(thresholds)
     suite = Suite(
         path=path, name=model.name or path.name.split(".")[0], task=model.task,
         model_name_or_path=model.model_name_or_path, revision=model.revision,
@@ -417,7 +419,7 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     )  # fmt: skip
     grid.check_size(suite)
     rules = [_rule(path, rule, i, benchmarked, metrics, context) for i, rule in enumerate(model.overrides or [])]
-    object.__setattr__(suite, "cases", grid.expand(suite, thresholds, rules, vocabulary.backends))
+    object.__setattr__(suite, "cases", grid.expand(suite, gates, rules, vocabulary.backends))
     return suite
 
 
@@ -506,7 +508,8 @@ def _rule(
         when = FixedSchema.model_validate(rule.when, context=context).given()
     except ValidationError as exc:
         raise suite_error(exc, FixedSchema, rule.when, path, prefix=("overrides", index, "when")) from None
-    return grid.Rule(when, _thresholds(path, rule.thresholds, f"{where}.thresholds", metrics), rule.expect)
+    thresholds = Thresholds.from_keys(_thresholds(path, rule.thresholds, f"{where}.thresholds", metrics))
+    return grid.Rule(when, thresholds, rule.expect)
 
 
 # --- JSON Schema ---------------------------------------------------------------------------------------

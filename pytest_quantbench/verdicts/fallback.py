@@ -48,7 +48,7 @@ def judge(bench: Pipeline, case: Case, data: EvalData, original: dict[str, float
     """The case's gate on `data`, for the case's int8 model as the case's session options run it."""
     scores = bench.scorer.evaluate(bench.quantized_session(case, EVAL_SESSION_THREADS), case.suite, data)
     chance = bench.data.of(case.suite).task.chance(data.references)
-    return gates.judge(original, scores, chance, dict(case.thresholds))
+    return gates.judge(original, scores, chance, case.thresholds)
 
 
 def _latency_cost(bench: Pipeline, case: Case, trial: Case) -> float:

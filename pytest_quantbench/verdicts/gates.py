@@ -23,8 +23,7 @@ from pytest_quantbench.records import (
     QuantizationReport,
     TimingResult,
 )
-from pytest_quantbench.suite import Case, Threshold
-from pytest_quantbench.suite.records import FIDELITY_GATES, LATENCY_GATES, MEMORY_GATE, SIZE_GATE, SPEED_GATE
+from pytest_quantbench.suite import Case, Threshold, Thresholds
 from pytest_quantbench.tasks import MetricFn, Task
 from pytest_quantbench.verdicts import statistics
 
@@ -152,22 +151,17 @@ def judge(
     original: dict[str, float],
     quantized: dict[str, float],
     chance: dict[str, float],
-    thresholds: dict[str, Threshold],
+    thresholds: Thresholds,
     pairs: Pairs | None = None,
     size: ModelSize | None = None,
 ) -> Verdict:
     """The verdict of a case's thresholds; fidelity gates need `pairs`, the size gate `size` (each is skipped
     without), the speed and memory gates belong to the latency cases."""
     results, failures, fell, unsure, unsure_fails = [], [], False, [], False
-    for name, threshold in thresholds.items():
-        if name in LATENCY_GATES or (name == SIZE_GATE and size is None) or (name in FIDELITY_GATES and pairs is None):
-            continue
-        if name == SIZE_GATE:
-            assert size is not None and threshold.max_ratio is not None
-            if size.ratio > threshold.max_ratio:
-                failures.append(f"size ratio {size.ratio:.3f} > max_ratio {threshold.max_ratio:g}")
-            continue
-        if name in FIDELITY_GATES:
+    judged = [*thresholds.metrics, *(thresholds.fidelity if pairs is not None else ())]
+    fidelity = dict(thresholds.fidelity)
+    for name, threshold in judged:
+        if name in fidelity:
             assert pairs is not None
             r = pairs.fidelity(name)
         else:
@@ -187,7 +181,16 @@ def judge(
         elif threshold.confidence is not None and r.paired is not None and interval_decision(r, threshold) != "PASS":
             unsure.append(inconclusive_line(r, threshold))
             unsure_fails = unsure_fails or threshold.on_inconclusive == "fail"
+    failures += [line for line in [size_violation(size, thresholds.size)] if line]
     return Verdict(tuple(results), tuple(failures), fell, tuple(unsure), unsure_fails)
+
+
+def size_violation(size: ModelSize | None, threshold: Threshold | None) -> str | None:
+    """The size gate: the quantized model's bytes over the original's above `max_ratio`; None when it holds or
+    nothing was measured."""
+    if size is None or threshold is None or threshold.max_ratio is None or size.ratio <= threshold.max_ratio:
+        return None
+    return f"size ratio {size.ratio:.3f} > max_ratio {threshold.max_ratio:g}"
 
 
 def speed_violation(result: TimingResult, threshold: Threshold) -> str | None:
@@ -222,8 +225,8 @@ def memory_violation(result: TimingResult, threshold: Threshold) -> str | None:
     )
 
 
-def latency_violations(result: TimingResult, thresholds: dict[str, Threshold]) -> list[str]:
+def latency_violations(result: TimingResult, thresholds: Thresholds) -> list[str]:
     """What an int8 latency case breaks of its speed and memory gates."""
-    judged = ((speed_violation, SPEED_GATE), (memory_violation, MEMORY_GATE))
-    found = [check(result, thresholds[name]) for check, name in judged if name in thresholds]
+    judged = ((speed_violation, thresholds.speedup), (memory_violation, thresholds.memory))
+    found = [check(result, threshold) for check, threshold in judged if threshold is not None]
     return [line for line in found if line]

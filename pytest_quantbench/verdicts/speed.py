@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_quantbench.records import OpTime, Profile, QuantizationReport, SpeedDiagnosis
 from pytest_quantbench.suite import QuantConfig
-from pytest_quantbench.suite.records import SPEED_GATE
 
 if TYPE_CHECKING:
     from pytest_quantbench.measure.timing import Measurement
@@ -150,7 +149,7 @@ def diagnose(bench: Pipeline, m: Measurement, feed: dict[str, Any], speedup: flo
     """The speed diagnosis of an int8 latency case whose speed-up is below `SLOW` or its speed gate's `min`,
     else None."""
     case = m.case
-    gate = dict(case.thresholds).get(SPEED_GATE)
+    gate = case.thresholds.speedup
     if speedup is None or speedup >= max(SLOW, gate.min if gate is not None and gate.min is not None else 0.0):
         return None
     report = bench.quantized(case).report

@@ -13,7 +13,7 @@ import pytest
 from conftest import SENTIMENT
 from pytest_quantbench.bench import Bench
 from pytest_quantbench.measure.timing import measurements
-from pytest_quantbench.suite import Threshold, load_suite
+from pytest_quantbench.suite import Threshold, Thresholds, load_suite
 from pytest_quantbench.verdicts import speed
 
 MODES = (
@@ -89,7 +89,7 @@ def test_a_slow_static_config_is_diagnosed_from_its_profiles(
     second = speed.diagnose(bench, fused, feed, speedup=0.6)
     assert second is not None and not second.cause.startswith("QDQ pairs left unfused")
     assert speed.diagnose(bench, fused, feed, speedup=1.5) is None
-    gated = dataclasses.replace(fused.case, thresholds=(("speedup", Threshold(min=2.0)),))
+    gated = dataclasses.replace(fused.case, thresholds=Thresholds(speedup=Threshold(min=2.0)))
     assert speed.diagnose(bench, dataclasses.replace(fused, case=gated), feed, speedup=1.5) is not None  # below min
     # on several intra-op threads both models are profiled again on one, to tell thread scaling from the rest
     seen = []

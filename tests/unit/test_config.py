@@ -44,7 +44,7 @@ thresholds: {accuracy: {max_drop: 0.01}}
     assert case.config.operators_to_quantize == ("Add", "MatMul")
     assert case.config.framework_args.intra_op_num_threads == 4
     assert case.config.framework_args.opset == 13
-    assert dict(case.thresholds) == {"accuracy": Threshold(max_drop=0.01)}
+    assert case.thresholds.by_key() == {"accuracy": Threshold(max_drop=0.01)}
     assert len(suite.shapes) == 9
     assert case.baseline_id == "fp32"
 
@@ -65,7 +65,7 @@ dataset: {path: conll2003}
     assert suite.metrics == ("precision", "recall", "f1", "accuracy")
     (case,) = suite.cases
     assert case.id == "dynamic"
-    assert {m: t.max_drop for m, t in case.thresholds} == dict.fromkeys(suite.metrics, 0.01)
+    assert {m: t.max_drop for m, t in case.thresholds.metrics} == dict.fromkeys(suite.metrics, 0.01)
     assert suite.dataset.ref_keys == ("ner_tags",)
 
 
@@ -89,8 +89,8 @@ overrides:
     by_id = {c.id: c for c in suite.cases}
     assert by_id["static-per_tensor"].expect == "collapse"
     assert by_id["dynamic-per_tensor"].expect is None
-    assert dict(by_id["dynamic-per_channel"].thresholds)["accuracy"] == Threshold(min_ratio=0.99, min=0.5)
-    assert dict(by_id["dynamic-per_tensor"].thresholds)["accuracy"] == Threshold(max_drop=0.01)
+    assert by_id["dynamic-per_channel"].thresholds.by_key()["accuracy"] == Threshold(min_ratio=0.99, min=0.5)
+    assert by_id["dynamic-per_tensor"].thresholds.by_key()["accuracy"] == Threshold(max_drop=0.01)
 
 
 def test_benchmarked_framework_args_give_separate_baselines(tmp_path: Path) -> None:
@@ -173,7 +173,7 @@ thresholds:
 """,
         )
     )
-    assert dict(suite.cases[0].thresholds) == {
+    assert suite.cases[0].thresholds.by_key() == {
         "accuracy": Threshold(max_drop=0.01, confidence=0.95, on_inconclusive="pass"),
         "agreement": Threshold(min=0.99),
         "cosine": Threshold(min=0.999),
@@ -181,9 +181,17 @@ thresholds:
         "size": Threshold(max_ratio=0.35),
         "memory": Threshold(max_ratio=0.6),
     }
+    gates = suite.cases[0].thresholds  # each named gate in its own typed field, the metrics apart
+    assert [name for name, _ in gates.metrics] == ["accuracy"]
+    assert [name for name, _ in gates.fidelity] == ["agreement", "cosine"]
+    assert (gates.speedup, gates.size, gates.memory) == (
+        Threshold(min=1.5),
+        Threshold(max_ratio=0.35),
+        Threshold(max_ratio=0.6),
+    )
 
 
 def test_a_suite_without_references_gates_on_agreement(tmp_path: Path) -> None:
     suite = load_suite(write(tmp_path, BASE.replace("ref_keys: [label]", "ref_keys: []")))
     assert suite.dataset.ref_keys == () and suite.metrics == ()
-    assert dict(suite.cases[0].thresholds) == {"agreement": Threshold(min=0.99)}
+    assert suite.cases[0].thresholds.by_key() == {"agreement": Threshold(min=0.99)}

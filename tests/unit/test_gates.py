@@ -10,19 +10,21 @@ import pytest
 
 from pytest_quantbench.errors import CollapseFailure, GateFailure
 from pytest_quantbench.records import ModelSize
-from pytest_quantbench.suite import Threshold
+from pytest_quantbench.suite import Threshold, Thresholds
 from pytest_quantbench.verdicts.gates import Pairs, Verdict, judge, speed_violation
+
+T = Thresholds.from_keys  # a suite file's `thresholds:` mapping as the typed gates
 
 
 def test_within_threshold_passes() -> None:
-    v = judge({"accuracy": 0.911}, {"accuracy": 0.905}, {"accuracy": 0.509}, {"accuracy": Threshold(max_drop=0.01)})
+    v = judge({"accuracy": 0.911}, {"accuracy": 0.905}, {"accuracy": 0.509}, T({"accuracy": Threshold(max_drop=0.01)}))
     assert v.passed and not v.collapsed
     v.raise_for_failure()
     assert v.line() == "accuracy 0.911 -> 0.905 (drop +0.006)"
 
 
 def test_seed_001_per_channel_collapse_is_named() -> None:
-    v = judge({"accuracy": 0.911}, {"accuracy": 0.490}, {"accuracy": 0.509}, {"accuracy": Threshold(max_drop=0.01)})
+    v = judge({"accuracy": 0.911}, {"accuracy": 0.490}, {"accuracy": 0.509}, T({"accuracy": Threshold(max_drop=0.01)}))
     assert v.collapsed
     assert v.line() == (
         "COLLAPSE: accuracy 0.911 -> 0.490 (drop 0.421): drop 0.421 > max_drop 0.01, at chance level 0.509"
@@ -36,13 +38,13 @@ def test_seed_002_static_ner_collapse_by_token_accuracy() -> None:
     original = dict(zip(metrics, (0.936, 0.944, 0.940, 0.988), strict=True))
     quantized = dict(zip(metrics, (0.065, 0.243, 0.103, 0.357), strict=True))
     chance = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "accuracy": 0.83}
-    v = judge(original, quantized, chance, {m: Threshold(max_drop=0.01) for m in metrics})
+    v = judge(original, quantized, chance, T({m: Threshold(max_drop=0.01) for m in metrics}))
     assert v.collapsed
     assert len(v.failures) == 4
 
 
 def test_drop_without_collapse_is_a_plain_failure() -> None:
-    v = judge({"accuracy": 0.95}, {"accuracy": 0.90}, {"accuracy": 0.5}, {"accuracy": Threshold(max_drop=0.01)})
+    v = judge({"accuracy": 0.95}, {"accuracy": 0.90}, {"accuracy": 0.5}, T({"accuracy": Threshold(max_drop=0.01)}))
     assert not v.collapsed
     with pytest.raises(GateFailure) as info:
         v.raise_for_failure()
@@ -60,7 +62,7 @@ def test_drop_without_collapse_is_a_plain_failure() -> None:
     ],
 )
 def test_each_threshold_kind(threshold: Threshold, passes: bool, message: str) -> None:
-    v = judge({"accuracy": 0.95}, {"accuracy": 0.90}, {"accuracy": 0.5}, {"accuracy": threshold})
+    v = judge({"accuracy": 0.95}, {"accuracy": 0.90}, {"accuracy": 0.5}, T({"accuracy": threshold}))
     assert v.passed is passes
     assert message in v.line()
 
@@ -82,7 +84,7 @@ def _judge(pairs: Pairs, threshold: Threshold, **extra) -> Verdict:
     quantized = {
         "accuracy": sum(a == r for a, r in zip(pairs.quantized, pairs.references, strict=True)) / len(pairs.references)
     }
-    return judge(scores, quantized, {"accuracy": 0.5}, {"accuracy": threshold, **extra}, pairs)
+    return judge(scores, quantized, {"accuracy": 0.5}, T({"accuracy": threshold, **extra}), pairs)
 
 
 def _flipped(n: int, to_wrong: int) -> Pairs:
@@ -137,13 +139,13 @@ def test_fidelity_and_size_gates() -> None:
     pairs = _flipped(100, 5)
     size = ModelSize(1000, 400)
     thresholds = {"agreement": Threshold(min=0.99), "cosine": Threshold(min=0.9), "size": Threshold(max_ratio=0.35)}
-    v = judge({}, {}, {}, thresholds, pairs, size)
+    v = judge({}, {}, {}, T(thresholds), pairs, size)
     assert {r.name: r.quantized for r in v.results} == {"agreement": 0.95, "cosine": 0.95}
     assert v.failures == (
         "agreement 1.000 -> 0.950 (drop 0.050): 0.950 < min 0.99",
         "size ratio 0.400 > max_ratio 0.35",
     )
-    assert judge({}, {}, {}, thresholds).passed  # without pairs and size nothing is judged
+    assert judge({}, {}, {}, T(thresholds)).passed  # without pairs and size nothing is judged
 
 
 def test_speed_gate_fails_only_below_the_whole_interval() -> None:
@@ -190,8 +192,8 @@ def test_memory_gate_reads_the_run_peaks_at_the_case_shape_and_skips_what_was_no
         MemoryStats(40_000_000, 70_000_000, "bs1-len16", 1),
     )
     row = TimingResult("s", "t", "m", "int8", "c", {}, 1, 16, 1, machine, memory=int8, fp32_memory=fp32)
-    broken = latency_violations(row, {"memory": Threshold(max_ratio=0.5), "accuracy": Threshold(max_drop=0.01)})
+    broken = latency_violations(row, T({"memory": Threshold(max_ratio=0.5), "accuracy": Threshold(max_drop=0.01)}))
     assert broken == ["memory run peak ratio 0.700 (70.0 MB / 100.0 MB at bs1-len16) > max_ratio 0.5"]
-    assert latency_violations(row, {"memory": Threshold(max_ratio=0.7)}) == []
-    assert latency_violations(dataclasses.replace(row, fp32_memory=None), {"memory": Threshold(max_ratio=0.5)}) == []
-    assert judge({}, {}, {}, {"memory": Threshold(max_ratio=0.5)}).passed  # not the accuracy case's gate
+    assert latency_violations(row, T({"memory": Threshold(max_ratio=0.7)})) == []
+    assert latency_violations(dataclasses.replace(row, fp32_memory=None), T({"memory": Threshold(max_ratio=0.5)})) == []
+    assert judge({}, {}, {}, T({"memory": Threshold(max_ratio=0.5)})).passed  # not the accuracy case's gate
