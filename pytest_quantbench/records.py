@@ -40,6 +40,16 @@ class Verdict(str, Enum):
 
 
 @dataclass(frozen=True)
+class EngineInfo:
+    """An inference engine a run used, as its backend describes it: the `framework:` name, the library
+    version(s) that decide its results, and the line the card prints for it."""
+
+    name: str  # the `framework:` value
+    version: str  # e.g. "1.23.2", or "torch 2.13.0" for a backend built on another library
+    line: str  # e.g. "onnxruntime 1.23.2 (CPUExecutionProvider)"
+
+
+@dataclass(frozen=True)
 class MachineFacts:
     """The CPU and runtime a result was measured on: int8 kernels, speed and even accuracy depend on them."""
 
@@ -223,11 +233,13 @@ class MetricResult:
     quantized: float
     chance: float = 0.0
     paired: PairedStats | None = None
+    direction: Direction = Direction.HIGHER  # files written before it was recorded: higher is better
     JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("drop", "ratio")
 
     @property
     def drop(self) -> float:
-        return self.original - self.quantized
+        """How much worse the quantized score is than the original's, whichever way worse is (> 0: worse)."""
+        return self.direction.worse_by(self.original, self.quantized)
 
     @property
     def ratio(self) -> float:
