@@ -7,7 +7,9 @@ Causes: float16 that ONNX Runtime ran in fp32 on this CPU, or float16 kernels no
 left unfused at the quantized session's optimization level; 16-bit activations, which no integer kernel
 takes; int8 (S8S8) activations that ONNX Runtime's x86 fusions only partly take; Q/DQ or activation
 quantization overhead that fusion did not remove; weight-only blocks dequantized at every call; thread
-scaling; fusions the fp32 graph gets and the quantized one loses; fp32 compute that was never quantized.
+scaling; fusions the fp32 graph gets and the quantized one loses; fp32 compute that was never quantized;
+and quantized kernels that, with the ops quantizing and rescaling around them, cost what the fp32 compute
+they replace did (small MatMuls).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pytest_quantbench.records import Profile, SpeedDiagnosis
-from pytest_quantbench.runtimes.speed_rules import SpeedFacts, SpeedRule, ThreadScaling
+from pytest_quantbench.runtimes.speed_rules import SLOW, SpeedFacts, SpeedRule, ThreadScaling
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 QDQ_FUSION_LEVEL = 2  # ONNX Runtime fuses QDQ pairs into integer kernels from its extended level on
@@ -25,6 +27,14 @@ FUSED_OPS = (
 )  # fmt: skip
 FP32_COMPUTE = ("MatMul", "FusedMatMul", "Gemm", "Conv")
 SIXTEEN_BIT = ("int16", "uint16")
+# the kernels a quantized MatMul, Gemm or Conv runs as (dynamic, static QOperator or fused QDQ, weight-only)
+QUANTIZED_KERNELS = (
+    "MatMulInteger", "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "QLinearMatMul", "QGemm", "QAttention",
+    "ConvInteger", "QLinearConv", "MatMulNBits",
+)  # fmt: skip
+QUANTIZE_OPS = (*QDQ_OPS, "DynamicQuantizeLinear")
+# unfused dynamic MatMuls cast their int32 result to float and multiply it by both scales
+RESCALE_OPS = ("Mul", "Cast")
 
 
 def names(profile: Profile, ops: tuple[str, ...]) -> str:
@@ -210,6 +220,54 @@ class Fp32ComputeLeft:
         )
 
 
+def ms(profile: Profile, ops: tuple[str, ...]) -> float:
+    return sum(profile.op_ms.get(op, 0.0) for op in ops)
+
+
+# An op's added time under 1% of the quantized call is the profiler's noise, not work the quantizer added.
+NOISE_SHARE = 0.01
+
+
+def quantizing_ms(original: Profile, quantized: Profile) -> dict[str, float]:
+    """Time per call, by op type, that quantizing, dequantizing and rescaling add: all of the quantize ops',
+    and the Mul and Cast time beyond the fp32 graph's own."""
+    added = {op: quantized.op_ms.get(op, 0.0) - original.op_ms.get(op, 0.0) for op in (*QUANTIZE_OPS, *RESCALE_OPS)}
+    return {op: t for op, t in added.items() if t > NOISE_SHARE * quantized.total_ms}
+
+
+# The quantized side must run the fp32 compute it replaced at least as much faster as the whole call must
+# (`SLOW`): with less gained there, only other ops getting faster could make the call fast enough.
+MIN_KERNEL_GAIN = SLOW
+
+
+@dataclass(frozen=True)
+class QuantizingOutweighsSavings:
+    """The quantized kernels, with the ops that quantize, dequantize and rescale around them, cost about what
+    the fp32 MatMuls they replace did: on small MatMuls integer arithmetic saves less than quantizing costs.
+    Tried last, when no op type stands out on its own."""
+
+    def detect(self, facts: SpeedFacts) -> SpeedDiagnosis | None:
+        original, quantized = facts.original, facts.quantized
+        replaced = ms(original, FP32_COMPUTE) - ms(quantized, FP32_COMPUTE)  # the fp32 compute int8 took over
+        kernels = ms(quantized, QUANTIZED_KERNELS)
+        added = quantizing_ms(original, quantized)
+        if replaced <= 0 or not kernels or replaced >= MIN_KERNEL_GAIN * (kernels + sum(added.values())):
+            return None
+        around = (
+            f", and the ops that quantize, dequantize and rescale around them ({'/'.join(added)}) add "
+            f"{sum(added.values()):.3g} ms ({sum(added.values()) / quantized.total_ms:.0%} of the call)"
+            if added
+            else ""
+        )
+        return SpeedDiagnosis(
+            f"the model's MatMuls are too small for int8 to pay: the quantized kernels "
+            f"({names(quantized, QUANTIZED_KERNELS)}) take {kernels:.3g} ms per call against the {replaced:.3g} ms "
+            f"of fp32 {names(original, FP32_COMPUTE)} they replace{around}",
+            "keep a model this small in fp32 (int8 pays on larger MatMuls), or quantize only its largest MatMuls "
+            "(node_exclusion for the rest)",
+        )
+
+
 RULES: tuple[SpeedRule, ...] = (
     Float16RanInFp32(),
     Float16Kernels(),
@@ -222,4 +280,5 @@ RULES: tuple[SpeedRule, ...] = (
     ThreadScaling(),
     LostFusions(),
     Fp32ComputeLeft(),
+    QuantizingOutweighsSavings(),
 )
