@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pytest_quantbench.artifacts.cache import ArtifactCache
     from pytest_quantbench.artifacts.sources import Models
     from pytest_quantbench.data.store import DataStore
+    from pytest_quantbench.runtimes.speed_rules import SpeedRule
 
 
 class Session(Protocol):
@@ -43,6 +44,7 @@ class Backend(ABC):
     name: ClassVar[str]
     vocabulary: ClassVar[BackendVocabulary]  # what a suite may ask of it
     reads_onnx: ClassVar[bool] = False  # its models are ONNX graphs, which the diagnosis reads
+    speed_rules: ClassVar[tuple[SpeedRule, ...]] = ()  # why its int8 is slow, in the order tried (`verdicts.speed`)
 
     def __init__(self, cache: ArtifactCache, models: Models, data: DataStore) -> None:
         self.cache, self.models, self.data = cache, models, data

@@ -17,6 +17,7 @@ from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.errors import BuildError
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import MemoryStats, ModelSize, Profile, QuantizationReport
+from pytest_quantbench.runtimes import onnxruntime_speed
 from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session, inputs_of, one_line, run_checked
 from pytest_quantbench.suite import Case, FrameworkArgs
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
@@ -81,6 +82,7 @@ class OnnxRuntime(Backend):
     name = "onnxruntime"
     vocabulary = BUILTIN_BACKENDS[name]
     reads_onnx = True
+    speed_rules = onnxruntime_speed.RULES
 
     def __init__(self, cache: ArtifactCache, models: Models, data: DataStore) -> None:
         super().__init__(cache, models, data)

@@ -94,7 +94,7 @@ def test_a_slow_static_config_is_diagnosed_from_its_profiles(
     # on several intra-op threads both models are profiled again on one, to tell thread scaling from the rest
     seen = []
     explain = speed.explain
-    monkeypatch.setattr(speed, "explain", lambda *a: seen.append(a[-1]) or explain(*a))
+    monkeypatch.setattr(speed, "explain", lambda facts, rules: seen.append(facts.one_thread) or explain(facts, rules))
     args = dataclasses.replace(fused.case.config.framework_args, intra_op_num_threads=2)
     threaded = dataclasses.replace(fused.case, config=dataclasses.replace(fused.case.config, framework_args=args))
     assert speed.diagnose(bench, dataclasses.replace(fused, case=threaded), feed, speedup=0.6) is not None

@@ -14,6 +14,7 @@ from pytest_quantbench.bench import Bench
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.measure.timing import Measurement, measurements
 from pytest_quantbench.records import Profile, QuantizationReport
+from pytest_quantbench.runtimes.onnxruntime import OnnxRuntime
 from pytest_quantbench.suite import load_suite
 from pytest_quantbench.suite.schema import json_schema
 from pytest_quantbench.suite.vocabulary import BackendVocabulary, Vocabulary
@@ -108,7 +109,7 @@ def diagnosis(tmp_path: Path, extra: str, quantized_nothing: bool):
     )
     bench = SimpleNamespace(
         quantized=lambda case: SimpleNamespace(report=report),
-        backend=lambda case: SimpleNamespace(reads_onnx=True),
+        backend=lambda case: SimpleNamespace(reads_onnx=True, speed_rules=OnnxRuntime.speed_rules),
         onnxruntime=onnx,
     )
     return speed.diagnose(bench, Measurement(case, "int8", 1, 16), {}, 0.8)  # type: ignore[arg-type]
