@@ -27,13 +27,9 @@ from pytest_quantbench.suite import (
     json_schema,
     load_suite,
 )
-from pytest_quantbench.suite.schema import (
-    SCHEMA_FILE,
-    CalibrationSchema,
-    FixedSchema,
-    FrameworkArgsSchema,
-    TimeSchema,
-)
+from pytest_quantbench.suite.jsonschema import SCHEMA_FILE
+from pytest_quantbench.suite.models import TimeSchema
+from pytest_quantbench.suite.settings import CalibrationSchema, FixedSchema, FrameworkArgsSchema
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_SUITES = sorted(p for folder in ("benchmarks", "examples") for p in (ROOT / folder).rglob("*.suite.yaml"))
