@@ -291,8 +291,8 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     task = vocabulary.tasks[model.task]
     fixed = model.fixed.given() if model.fixed else {}
     benchmarked = model.benchmarked.given() if model.benchmarked else {}
-    check_sections(path, "fixed", fixed)
-    check_sections(path, "benchmarked", benchmarked, grid_values=True)
+    _check_sections(path, "fixed", fixed)
+    _check_sections(path, "benchmarked", benchmarked, grid_values=True)
     draft = DraftSuite(path, model, _dataset(path, model.dataset, task), fixed, benchmarked)
     check(path, SUITE_RULES, draft)
     suite = _suite(draft, task)
@@ -317,7 +317,7 @@ def _validated(schema: type[Model], raw: Any, path: Path, context: dict[str, Any
         raise suite_error(exc, schema, raw, path, prefix) from None
 
 
-def check_sections(path: Path, where: str, settings: Mapping[str, Any], grid_values: bool = False) -> None:
+def _check_sections(path: Path, where: str, settings: Mapping[str, Any], grid_values: bool = False) -> None:
     """The section rules of each section among `settings`, or of each value of a benchmarked section."""
     for key, rules in SECTION_RULES.items():
         if key in settings:
@@ -387,6 +387,6 @@ def _override(
     where = f"overrides[{index}]"
     check(draft.path, OVERRIDE_RULES, DraftOverride(entry.when, tuple(draft.benchmarked)), under(where))
     when = _validated(FixedSchema, entry.when, draft.path, context, ("overrides", index, "when")).given()
-    check_sections(draft.path, f"{where}.when", when)
+    _check_sections(draft.path, f"{where}.when", when)
     gates = _gates(draft.path, entry.thresholds, f"{where}.thresholds", metrics)
     return grid.Override(when, Thresholds.from_keys(gates), entry.expect)
