@@ -240,7 +240,7 @@ def _grid_values(info: FieldInfo) -> Any:
     return Annotated[list[item], Field(min_length=1), _GRID]
 
 
-BenchmarkedSchema = create_model(  # type: ignore[call-overload]  # fields as a mapping: mypy wants keywords
+BenchmarkedSchema = create_model(  # type: ignore[call-overload]  # fields built at run time: mypy cannot type them
     "BenchmarkedSchema",
     __base__=Settings,
     __doc__="The grid: a list of values per setting; every combination is a config.",
