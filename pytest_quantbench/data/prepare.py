@@ -6,6 +6,8 @@ calibration samples and the fixed-shape inputs of the timing cases.
 
 from __future__ import annotations
 
+import ast
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,41 @@ from pytest_quantbench.tasks import Task
 
 EVAL_BATCH_SIZE = 8  # small batches of length-sorted rows carry little padding; one batch per core runs at once
 CALIBRATION_SEED = 2016
+# How `datasets` words a split it cannot give (its ValueErrors): read here, where it is called, and nowhere else.
+DATASETS_UNKNOWN_SPLIT = "Unknown split"  # 'Unknown split "test". Should be one of ['train', 'validation'].'
+DATASETS_SPLITS = re.compile(r"Should be one of (\[.*\])")
+DATASETS_EMPTY_SPLIT = "corresponds to no data"  # 'Instruction "validation" corresponds to no data!'
+
+
+class SplitNotFound(Exception):
+    """The dataset has no split of that name; `known` lists the splits it has (empty when not known)."""
+
+    def __init__(self, split: str, known: tuple[str, ...] = ()) -> None:
+        super().__init__(f"no split '{split}'" + (f" (splits: {list(known)})" if known else ""))
+        self.split, self.known = split, known
+
+
+class EmptySplit(Exception):
+    """The split is there but selects no rows."""
+
+    def __init__(self, split: str) -> None:
+        super().__init__(f"split '{split}' is empty")
+        self.split = split
+
+
+def split_problem(exc: Exception, split: str) -> SplitNotFound | EmptySplit | None:
+    """`datasets`' error for a split it cannot give, as a typed signal; None for any other error."""
+    if not isinstance(exc, ValueError):
+        return None
+    text = str(exc)
+    if text.startswith(DATASETS_UNKNOWN_SPLIT):
+        listed = DATASETS_SPLITS.search(text)
+        try:
+            known = tuple(map(str, ast.literal_eval(listed[1]))) if listed else ()
+        except (ValueError, SyntaxError):  # not a list literal after all: name the split alone
+            known = ()
+        return SplitNotFound(split, known)
+    return EmptySplit(split) if DATASETS_EMPTY_SPLIT in text else None
 
 
 @dataclass
@@ -64,7 +101,7 @@ def load_from_disk(folder: Path, split: str) -> Any:
     if isinstance(saved, datasets.Dataset):
         return saved
     if split not in saved:
-        raise ValueError(f'Unknown split "{split}". Should be one of {list(saved)}.')  # as `load_dataset` says it
+        raise SplitNotFound(split, tuple(saved))
     return saved[split]
 
 
@@ -92,6 +129,9 @@ def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache, progress: Pr
         reason = sources.dataset_needs_hub(spec.path, base) and sources.hub_unreachable_reason()
         if reason:
             raise sources.SourceUnavailable(f"dataset '{spec.path}' is not in the local cache and {reason}") from exc
+        problem = split_problem(exc, split)
+        if problem is not None:
+            raise problem from exc
         raise
 
 

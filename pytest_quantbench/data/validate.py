@@ -12,6 +12,7 @@ import difflib
 import importlib
 from typing import Any
 
+from pytest_quantbench.data.prepare import EmptySplit, SplitNotFound
 from pytest_quantbench.errors import DataError
 from pytest_quantbench.suite import Suite
 from pytest_quantbench.tasks import Task
@@ -120,15 +121,13 @@ def check_lengths(suite: Suite, config: dict[str, Any]) -> None:
 
 
 def load_failure(suite: Suite, split: str, exc: Exception) -> DataError:
-    """`datasets`' error while loading a split as one line: an unknown or empty split, or the root cause."""
-    text = str(exc)
+    """An error while loading a split as one line: an unknown or empty split (`prepare`'s signals), or the
+    root cause."""
     field = "dataset.eval_split" if split == suite.dataset.eval_split else "dataset.calibration_split"
-    if isinstance(exc, ValueError) and text.startswith("Unknown split"):
-        known = text.split("Should be one of", 1)[1].strip(" .") if "Should be one of" in text else ""
-        return DataError(
-            suite.path, field, f"no split '{split}' in the dataset" + (f" (splits: {known})" if known else "")
-        )
-    if isinstance(exc, ValueError) and "corresponds to no data" in text:
+    if isinstance(exc, SplitNotFound):
+        known = f" (splits: {list(exc.known)})" if exc.known else ""
+        return DataError(suite.path, field, f"no split '{split}' in the dataset{known}")
+    if isinstance(exc, EmptySplit):
         return DataError(suite.path, field, f"split '{split}' is empty")
     reasons: list[str] = []
     cause: BaseException | None = exc

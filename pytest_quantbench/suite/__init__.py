@@ -1,4 +1,5 @@
-"""Stage 1: the suite file. Its vocabulary (one schema), the YAML reader, and the grid expanded into cases.
+"""Stage 1: the suite file. Its vocabulary (pydantic models), the YAML reader, the builder that checks every
+rule across fields, the grid expanded into cases, and the JSON Schema export.
 
 Everything downstream imports from here, never from the modules inside: what a suite *is* (the records)
 stays put while how it is read and checked may change.
@@ -47,11 +48,11 @@ __all__ = [
 
 
 def json_schema(vocabulary: Vocabulary | None = None) -> dict[str, Any]:
-    """The JSON Schema of suite files (see `schema.json_schema`).
+    """The JSON Schema of suite files (see `jsonschema.json_schema`).
 
-    The schema module (pydantic) is imported on first use, as `load_suite` does: `pytest --help` and runs
-    without suites never pay for it.
+    The models (pydantic) are imported on first use, as `load_suite` does: `pytest --help` and runs
+    without suites never pay for them.
     """
-    from pytest_quantbench.suite import schema
+    from pytest_quantbench.suite import jsonschema
 
-    return schema.json_schema(vocabulary)
+    return jsonschema.json_schema(vocabulary)

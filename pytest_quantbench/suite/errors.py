@@ -1,6 +1,6 @@
 """Pydantic's validation errors worded as one `SuiteError`: the dotted field and a sentence a user can act on.
 
-The wording is the package's own (and older than the schema): `fixed.per_channel: expected true or false,
+The wording is the package's own (and older than the models): `fixed.per_channel: expected true or false,
 got string 'yes please'`. Field names, choices and ranges are read from the models, so nothing is restated.
 """
 

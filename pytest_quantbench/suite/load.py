@@ -1,4 +1,4 @@
-"""Reading a suite file: the YAML (plain data only, strictly and within limits), then the schema.
+"""Reading a suite file: the YAML (plain data only, strictly and within limits), then the models and rules.
 
 `yaml.safe_load` alone takes the last of two equal keys silently and expands an alias bomb into a document
 that validation walks for minutes; a suite file is small, so anything far beyond one is refused at once.
@@ -121,7 +121,7 @@ def load_suite(path: str | Path, vocabulary: Vocabulary | None = None) -> Suite:
 
     `vocabulary` gives the tasks and metrics a suite may name (default: the package's own).
     """
-    from pytest_quantbench.suite.schema import parse_suite  # pydantic, only once a suite is read
+    from pytest_quantbench.suite.build import parse_suite  # pydantic, only once a suite is read
 
     path = Path(path)
     try:

@@ -1,7 +1,8 @@
 """What a suite *is*: the frozen records every later stage reads, whatever the file looked like.
 
 No pydantic here: the records are imported by every stage (and by `pytest --help`); only reading a suite file
-needs the schema.
+needs the models (`settings.py`, `models.py`). Every default of a suite file is written here, once: the models
+read their field defaults from these dataclasses.
 """
 
 from __future__ import annotations
@@ -121,6 +122,12 @@ NAMED_GATES: dict[str, GateKind] = {
 FIDELITY_GATES = tuple(k for k, kind in NAMED_GATES.items() if kind is GateKind.FIDELITY)
 SPEED_GATE, SIZE_GATE, MEMORY_GATE = GateKind.SPEED.value, GateKind.SIZE.value, GateKind.MEMORY.value
 GATES = tuple(NAMED_GATES)
+
+
+# The gates of a suite file that gives none: each metric may drop by at most this much; a suite without
+# references gates on the quantized model agreeing with the original on at least this share of samples.
+DEFAULT_MAX_DROP = 0.01
+DEFAULT_MIN_AGREEMENT = 0.99
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.measure.timing import Measurement, measurements
 from pytest_quantbench.records import Profile, QuantizationReport
 from pytest_quantbench.runtimes.onnxruntime import OnnxRuntime
-from pytest_quantbench.suite import load_suite
-from pytest_quantbench.suite.schema import json_schema
+from pytest_quantbench.suite import json_schema, load_suite
 from pytest_quantbench.suite.vocabulary import BackendVocabulary, Vocabulary
 from pytest_quantbench.verdicts import speed
 

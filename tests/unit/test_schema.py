@@ -3,6 +3,7 @@ vocabulary of tasks and metrics can be swapped."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -19,20 +20,28 @@ from pytest_quantbench.cli import main
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.suite import (
     Calibration,
+    DatasetSpec,
     FrameworkArgs,
     QuantConfig,
+    Suite,
     TaskVocabulary,
+    Threshold,
     TimeSpec,
     Vocabulary,
+    WeightOnly,
     json_schema,
+    jsonable,
     load_suite,
 )
-from pytest_quantbench.suite.schema import (
-    SCHEMA_FILE,
+from pytest_quantbench.suite.jsonschema import SCHEMA_FILE
+from pytest_quantbench.suite.models import AUTO_ROUNDS, DatasetSchema, SuiteSchema, ThresholdSchema, TimeSchema
+from pytest_quantbench.suite.settings import (
     CalibrationSchema,
     FixedSchema,
     FrameworkArgsSchema,
-    TimeSchema,
+    Section,
+    WeightOnlySchema,
+    plain,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,6 +183,45 @@ def test_model_defaults_are_the_records_defaults() -> None:
     assert TimeSchema().record() == TimeSpec()
     defaults = {k: v for k, v in FixedSchema().model_dump().items() if v is not None}
     assert QuantConfig(**FixedSchema.model_validate(defaults).given()) == QuantConfig()
+
+
+# Each model with the record it builds. Defaults are written once, in the records: a model's default, and the
+# default the JSON Schema shows editors, must be its record's for every field the file can give.
+MODELS_AND_RECORDS = [
+    (CalibrationSchema, Calibration),
+    (FrameworkArgsSchema, FrameworkArgs),
+    (WeightOnlySchema, WeightOnly),
+    (FixedSchema, QuantConfig),
+    (DatasetSchema, DatasetSpec),
+    (TimeSchema, TimeSpec),
+    (ThresholdSchema, Threshold),
+    (SuiteSchema, Suite),
+]
+BUILDER_FILLS = {"base_dir", "timed_by_length", "cases"}  # record fields no file gives
+TASK_DECIDES = {(DatasetSchema, "data_keys"), (DatasetSchema, "ref_keys")}  # not the record's default
+
+
+@pytest.mark.parametrize(("model", "record"), MODELS_AND_RECORDS, ids=lambda v: v.__name__)
+def test_every_default_is_the_records(shipped: dict, model: type[Section], record: type) -> None:
+    exported = shipped if model is SuiteSchema else shipped["$defs"][model.__name__]
+    checked = 0
+    for field in dataclasses.fields(record):
+        if field.default is dataclasses.MISSING or field.name in BUILDER_FILLS:
+            continue
+        info = model.model_fields[field.name]  # a KeyError: a record default no file can set
+        shown = exported["properties"][field.name].get("default")
+        if (model, field.name) in TASK_DECIDES:
+            assert info.default is None and shown is None
+            continue
+        default = plain(info.get_default(call_default_factory=True))
+        if (model, field.name) == (TimeSchema, "rounds"):  # the file spells the record's None "auto"
+            assert (default, shown, field.default) == (AUTO_ROUNDS, AUTO_ROUNDS, None)
+            continue
+        assert default == field.default, f"{model.__name__}.{field.name}"
+        if not dataclasses.is_dataclass(field.default):  # a section's defaults are its own model's
+            assert shown == jsonable(field.default), f"{model.__name__}.{field.name} in suite.schema.json"
+        checked += 1
+    assert checked >= 3
 
 
 def write(tmp_path: Path, text: str) -> Path:

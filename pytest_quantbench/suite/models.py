@@ -1,0 +1,196 @@
+"""The suite file's vocabulary as pydantic models, part two: the file itself (model, dataset, timing,
+gates, overrides); one config's settings are in `settings.py`, which says how defaults are read from the
+records and what `NOT_GIVEN` means.
+"""
+
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import AfterValidator, Field, ValidationInfo, model_validator
+
+from pytest_quantbench.suite.errors import Wording, invalid, unknown_value
+from pytest_quantbench.suite.records import DEFAULT_MAX_DROP, DatasetSpec, Suite, Threshold, TimeSpec
+from pytest_quantbench.suite.settings import (
+    NOT_GIVEN,
+    BenchmarkedSchema,
+    FixedSchema,
+    Section,
+    Text,
+    defaults,
+    known,
+    plain,
+    vocabulary_of,
+)
+
+AUTO_ROUNDS: Final = "auto"  # how the file spells `TimeSpec.rounds = None` (its default): adaptive rounds
+DATASET, TIME, THRESHOLD, SUITE = defaults(DatasetSpec), defaults(TimeSpec), defaults(Threshold), defaults(Suite)
+
+
+class DataKeysSchema(Section, title="data_keys"):
+    """The dataset columns fed to the model."""
+
+    primary: Text = Field(description="column of the input: text, tokens or image")
+    secondary: Text = Field(default=NOT_GIVEN, description="second text column, for sentence pairs")
+
+
+_ONE_COLUMN = "expected exactly one reference column, or none ([]), got {count}"
+
+
+class DatasetSchema(Section, title="dataset"):
+    """Where the eval (and calibration) data comes from, in `datasets.load_dataset` terms."""
+
+    path: Text = Field(description="hub dataset, local folder, a datasets builder (csv, json, ...) or builtin:<name>")
+    name: Text | None = Field(default=DATASET.name, description="dataset configuration")
+    data_files: Annotated[
+        str | list[Any] | dict[Any, Any] | None, Wording(any="expected a path, a list or a split mapping, got {type}")
+    ] = Field(default=DATASET.data_files, description="passed to datasets.load_dataset; relative to the suite file")
+    data_dir: Text | None = Field(default=DATASET.data_dir, description="passed to datasets.load_dataset")
+    eval_split: Text = Field(default=DATASET.eval_split, description="split evaluated")
+    calibration_split: Text | None = Field(
+        default=DATASET.calibration_split, description="split static quantization calibrates on"
+    )
+    # the task's defaults, not the record's: see TaskVocabulary
+    data_keys: DataKeysSchema = Field(
+        default=NOT_GIVEN, description="default: primary sentence (image for image tasks)"
+    )
+    ref_keys: Annotated[list[Text], Field(max_length=1), Wording(too_long=_ONE_COLUMN)] = Field(
+        default=NOT_GIVEN,
+        description="the reference column; default: label (ner_tags for token-classification); "
+        "[]: no labels, gated on fidelity (agreement, cosine) alone",
+    )
+    num_eval_samples: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
+        default=DATASET.num_eval_samples, description="evaluate the first N samples only"
+    )
+    max_length: int = Field(
+        default=DATASET.max_length, ge=2, le=8192, description="tokenizer truncation for evaluation and calibration"
+    )
+
+
+_INTS = Wording(
+    list_type="expected a non-empty list of integers, got {input!r}",
+    too_short="expected a non-empty list of integers, got {input!r}",
+)
+
+
+class TimeSchema(Section, title="time"):
+    """What is timed and for how long: every batch size at every input length."""
+
+    batch_sizes: Annotated[list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=1), _INTS] = Field(
+        default=TIME.batch_sizes, description="batch sizes timed"
+    )
+    input_lengths: Annotated[list[Annotated[int, Field(ge=1, le=8192)]], Field(min_length=1), _INTS] = Field(
+        default=TIME.input_lengths, description="input lengths timed (text tasks)"
+    )
+    rounds: Annotated[int, Field(ge=1, le=100_000)] | Literal["auto"] = Field(
+        default=AUTO_ROUNDS,  # the record's None, as the file spells it
+        description="calls per shape; auto: until the mean is known to target_ci or max_time_s runs out",
+    )
+    warmup_rounds: int = Field(default=TIME.warmup_rounds, ge=0, le=10_000, description="untimed calls first")
+    max_time_s: float = Field(
+        default=TIME.max_time_s, ge=0.01, le=3600.0, description="time budget per shape (adaptive rounds)"
+    )
+    target_ci: float = Field(
+        default=TIME.target_ci, ge=0.001, le=0.5, description="relative half-width of the mean's 95% interval"
+    )
+
+    def record(self) -> TimeSpec:
+        values = {k: plain(v) for k, v in self}
+        return TimeSpec(**{**values, "rounds": None if self.rounds == AUTO_ROUNDS else self.rounds})
+
+
+class ThresholdSchema(Section, title="threshold", json_schema_extra={"minProperties": 1}):
+    """A gate on one metric of the int8 model."""
+
+    record_type = Threshold
+    max_drop: float = Field(
+        default=THRESHOLD.max_drop, ge=0.0, le=1e6, description="largest allowed fp32 - int8 difference"
+    )
+    min_ratio: float = Field(
+        default=THRESHOLD.min_ratio, ge=0.0, le=1.0, description="smallest allowed int8 / fp32 ratio"
+    )
+    min: float = Field(
+        default=THRESHOLD.min, ge=-1e6, le=1e6, description="smallest allowed int8 value (agreement, cosine, speedup)"
+    )
+    max_ratio: float = Field(
+        default=THRESHOLD.max_ratio,
+        ge=0.0,
+        le=1e6,
+        description="size and memory: largest int8 / fp32 bytes on disk, or peak memory running",
+    )
+    confidence: float = Field(
+        default=THRESHOLD.confidence,
+        ge=0.5,
+        le=0.9999,
+        description="judge max_drop on the paired-bootstrap interval at this confidence",
+    )
+    on_inconclusive: Literal["fail", "pass"] = Field(
+        default=THRESHOLD.on_inconclusive, description="an interval that straddles max_drop: fail (default) or pass"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_empty(cls, data: Any) -> Any:
+        if data == {}:
+            raise invalid("is empty: give max_drop, min_ratio, min or max_ratio")
+        return data
+
+
+class OverrideSchema(Section, title="override"):
+    """Thresholds and an expectation for the configs that `when` matches."""
+
+    # checked as `fixed` is once the benchmarked keys are known (`build.py`)
+    when: dict[str, Any] = Field(description="benchmarked settings and the value each must have")
+    thresholds: dict[str, ThresholdSchema] | None = Field(None, description="per metric, over the suite's")
+    expect: Literal["collapse", "fail"] | None = Field(
+        None, description="collapse: int8 falls to chance level; fail: a known gate failure"
+    )
+
+
+def _known_metric(metric: str, info: ValidationInfo) -> str:
+    task = info.data.get("task")
+    if task is None:  # the task itself is wrong, and reported
+        return metric
+    allowed = vocabulary_of(info).tasks[task].metrics
+    if metric not in allowed:
+        raise invalid(unknown_value(metric, allowed))
+    return metric
+
+
+def _marker(name: str) -> str:
+    if not name.isidentifier():
+        raise invalid(f"{name!r} is not a valid marker name")
+    return name
+
+
+class SuiteSchema(Section, title="pytest-quantbench suite"):
+    """One model and dataset, a grid of int8 quantization configs, and the gates each config must pass."""
+
+    name: Text = Field(default=NOT_GIVEN, description="suite name, also a -k keyword (default: the file name)")
+    task: Annotated[str, known("tasks")] = Field(description="what the model does")
+    model_name_or_path: Text = Field(description="hub id, local path (./, ../, / or ~) or builtin:<name>")
+    revision: Text | None = Field(default=SUITE.revision, description="hub revision")
+    trust_remote_code: bool = Field(default=SUITE.trust_remote_code, description="never implied")
+    dataset: DatasetSchema
+    metrics: Annotated[
+        list[Annotated[Text, AfterValidator(_known_metric)]],
+        Field(min_length=1),
+        Wording(too_short="is empty: name at least one metric"),
+    ] = Field(
+        default=NOT_GIVEN, description="metrics to gate on (default: accuracy; every metric for token-classification)"
+    )
+    fixed: FixedSchema | None = None
+    benchmarked: BenchmarkedSchema | None = None
+    time: TimeSchema = Field(default_factory=TimeSchema)
+    baseline: Annotated[str, known("backends")] = Field(
+        default=SUITE.baseline,
+        description="backend whose fp32 model the latency cases time and every speed-up is against, e.g. pytorch "
+        "(as the seed cards timed the original); default: each config's own framework",
+    )
+    thresholds: dict[str, ThresholdSchema] | None = Field(
+        None, description=f"default: max_drop {DEFAULT_MAX_DROP} on every metric"
+    )
+    overrides: Annotated[list[OverrideSchema], Wording(list_type="expected a list, got {type}")] | None = Field(
+        None, description="per-config thresholds and known failures"
+    )
+    markers: list[Annotated[Text, AfterValidator(_marker)]] = Field(
+        default=SUITE.markers, description="pytest markers put on every case of the suite"
+    )
