@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_quantbench.records import MetricResult
+from pytest_quantbench.records import Direction, MetricResult
 from pytest_quantbench.tasks.base import Task
 from pytest_quantbench.tasks.evidence import Evidence
 
@@ -122,9 +122,10 @@ class ClassifierTask(Task):
         if name == "agreement":
             labels = self.flat_labels(original.predictions)
             shared = agreement(labels, self.flat_labels(quantized.predictions))
-            return MetricResult(name, 1.0, shared, majority_share(labels))
+            return MetricResult(name, 1.0, shared, majority_share(labels), direction=Direction.HIGHER)
         if name == "cosine":
-            return MetricResult(name, 1.0, mean_cosine(original.arrays[LOGITS], quantized.arrays[LOGITS]))
+            cosine = mean_cosine(original.arrays[LOGITS], quantized.arrays[LOGITS])
+            return MetricResult(name, 1.0, cosine, direction=Direction.HIGHER)
         return None
 
     def chance(self, references: list[Any]) -> dict[str, float]:

@@ -1,10 +1,21 @@
 """Accuracy gates: compare original and quantized scores against a case's thresholds.
 
 Every gate reads its metric's direction (`MetricResult.direction`): "worse" is a fall of a higher-is-better
-metric (accuracy) and a rise of a lower-is-better one (an error, a perplexity). With both models' per-sample
-evidence (`Pairs`), every metric also gets its paired statistics (`statistics.paired_stats`), a `confidence`
-threshold is judged on the interval of the worse-by drop (PASS inside, FAIL beyond, INCONCLUSIVE across),
-and the task's fidelity gates (`agreement`, `cosine` for a classifier) and the size gate are judged too.
+metric (accuracy) and a rise of a lower-is-better one (an error, a perplexity). So, with `drop` how much worse
+the quantized score is (`Direction.worse_by`, > 0 worse):
+
+- `max_drop: d` fails when `drop > d`: original - quantized > d, or for lower-is-better quantized - original > d;
+- `min_ratio: r` fails when the share of the original's score kept (`MetricResult.ratio`) is under r:
+  quantized / original, or for lower-is-better original / quantized;
+- `min: m` fails when the quantized score is worse than m: a floor (quantized < m), or for lower-is-better a
+  ceiling (quantized > m);
+- a collapse: the quantized model kept under a tenth of the original's lead over `chance` (what a model that
+  knows nothing scores: the majority label's accuracy; an error's level when always answering the mean).
+
+With both models' per-sample evidence (`Pairs`), every metric also gets its paired statistics
+(`statistics.paired_stats`), a `confidence` threshold is judged on the interval of the drop (PASS inside,
+FAIL beyond, INCONCLUSIVE across), and the task's fidelity gates (`agreement`, `cosine` for a classifier) and
+the size gate are judged too.
 """
 
 from __future__ import annotations
