@@ -11,6 +11,7 @@ Quantizing `MatMul` alone raises it a little.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -225,7 +226,9 @@ def test_compare_reads_a_rise_as_worse(regression, suite_file, run, pytester, tm
 
 @pytest.mark.xfail(strict=False, reason=f"plot (reports/plot.py: Pareto front and axis of higher is better): {NOT_YET}")
 def test_the_plot_front_holds_the_lowest_error(regression, suite_file, run, pytester) -> None:
-    """The lowest mse is the best value, so its point is on the Pareto front whatever its latency."""
+    """The lowest mse is the best value, so its point is on the Pareto front even when it is the slowest (the
+    measured latencies are replaced by ranks, slowest for the lowest error, so the check does not hang on
+    timing noise)."""
     from pytest_quantbench.reports.plot import pareto_front, points
     from pytest_quantbench.results.run import load
 
@@ -233,5 +236,7 @@ def test_the_plot_front_holds_the_lowest_error(regression, suite_file, run, pyte
     saved = load(pytester.path / "run.json")
     suite = saved.suites[0]
     plotted, _ = points(saved, suite, saved.shapes(suite.name)[0])
-    best = min(plotted, key=lambda p: p.value)
-    assert best in pareto_front(plotted)
+    ranked = sorted(plotted, key=lambda p: p.value)  # the lowest error first
+    assert len(ranked) == 3  # the fp32 original, MatMul and Gather
+    timed = [dataclasses.replace(p, latency_ms=float(len(ranked) - i)) for i, p in enumerate(ranked)]
+    assert timed[0] in pareto_front(timed)
