@@ -95,15 +95,13 @@ def violations(r: MetricResult, threshold: Threshold) -> list[str]:
     if threshold.confidence is not None and r.paired is None:  # no evidence: the point drop decides
         threshold = dataclasses.replace(threshold, confidence=None)
     out = []
+    if threshold.confidence is not None and interval_decision(r, threshold) is Verdict.FAIL:
+        worse, confidence = r.direction.worse_word, 100 * threshold.confidence
+        out.append(f"{worse} > max_drop {threshold.max_drop:g} at {confidence:g}% confidence")
     for gate in POINT_GATES:
         limit = gate.bound(threshold)
         if limit is not None and gate.broken(r, limit):
             out.append(gate.words(r, limit))
-    if threshold.confidence is not None and r.paired is not None and interval_decision(r, threshold) is Verdict.FAIL:
-        out.insert(
-            0,
-            f"{r.direction.worse_word} > max_drop {threshold.max_drop:g} at {100 * threshold.confidence:g}% confidence",
-        )
     return out
 
 
