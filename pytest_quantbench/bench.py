@@ -43,7 +43,9 @@ class Bench:
             name: self.onnxruntime if backend is OnnxRuntime else backend(*parts)
             for name, backend in self.registry.backends.items()
         }
-        self.scorer = Scorer(self.cache, self.data, self.registry.metric, self.models.id2label)
+        self.scorer = Scorer(
+            self.cache, self.data, self.registry.metric, self.models.id2label, info=self.registry.metric_info
+        )
         self.evaluations: dict[str, Evaluation] = {}
 
     def backend(self, case: Case) -> Backend:
@@ -84,19 +86,20 @@ class Bench:
             return self.evaluations[case.key]
         backend, suite, threads = self.backend(case), case.suite, EVAL_SESSION_THREADS
         quantized = backend.quantized(case)
-        original = self.scorer.scored(
-            backend.model_id(case, "original"), suite, lambda: backend.session(case, "original", threads)
+        both = self.scorer.both(
+            suite,
+            (backend.model_id(case, "original"), lambda: backend.session(case, "original", threads)),
+            (backend.model_id(case, "quantized"), lambda: backend.session(case, "quantized", threads)),
         )
-        scored = self.scorer.scored(
-            backend.model_id(case, "quantized"), suite, lambda: backend.session(case, "quantized", threads)
-        )
-        data = self.data.of(suite)
+        original, scored, data = both.original, both.quantized, self.data.of(suite)
         pairs = gates.Pairs(
-            data.task, original.predictions, scored.predictions, data.eval.references, self.registry.metric,
-            original.logits, scored.logits,
-        )  # fmt: skip
+            data.task, original.evidence, scored.evidence, data.eval.references, self.registry.metric, both.paired
+        )
         size = backend.model_size(case)
-        verdict = gates.judge(original.scores, scored.scores, self.scorer.chance(suite), case.thresholds, pairs, size)
+        verdict = gates.judge(
+            original.scores, scored.scores, self.scorer.chance(suite), case.thresholds, pairs, size,
+            self.scorer.directions(suite),
+        )  # fmt: skip
         if case.expect is not None and verdict.inconclusive:  # a known failure is fixed once a PASS is decided
             verdict = dataclasses.replace(verdict, inconclusive_fails=True)
         paths = PredictionPaths(str(original.predictions_path), str(scored.predictions_path))

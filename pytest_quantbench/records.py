@@ -29,6 +29,11 @@ class Direction(str, Enum):
         """How much worse the quantized value is than the original, whichever way worse is (> 0: worse)."""
         return original - quantized if self is Direction.HIGHER else quantized - original
 
+    @property
+    def worse_word(self) -> str:
+        """What getting worse is called in a verdict line: a higher-is-better metric drops, a lower one rises."""
+        return "drop" if self is Direction.HIGHER else "rise"
+
 
 class Verdict(str, Enum):
     """A case's outcome, as the terminal, the card and the JSON name it."""
@@ -37,6 +42,28 @@ class Verdict(str, Enum):
     FAIL = "FAIL"
     COLLAPSE = "COLLAPSE"  # fell to what a model that knows nothing scores
     INCONCLUSIVE = "INCONCLUSIVE"  # an interval that straddles its gate's limit
+
+
+def verdict_of(passed: bool, collapse: bool, inconclusive: bool) -> Verdict:
+    """A case's verdict from its gate's flags: a collapse first, then an interval that straddles its limit
+    (inconclusive, whether it passed or failed), then pass or fail."""
+    if collapse:
+        return Verdict.COLLAPSE
+    if inconclusive:
+        return Verdict.INCONCLUSIVE
+    return Verdict.PASS if passed else Verdict.FAIL
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a metric is, declared where the metric is (`tasks.metrics.METRICS` for the bundled ones, a user's
+    through `Registry.add_metric`, a task's own in `Task.metric_infos`): which way is better, its unit
+    ("" when it has none) and its range (low, high; None where unbounded)."""
+
+    name: str
+    direction: Direction = Direction.HIGHER
+    unit: str = ""
+    range: tuple[float | None, float | None] = (None, None)
 
 
 @dataclass(frozen=True)
@@ -163,26 +190,36 @@ class DiagnosisRecord:
 
 @dataclass(frozen=True)
 class PairedStats:
-    """A metric's drop judged on paired predictions: the same samples through both models.
+    """A metric's drop judged on paired evidence: the same samples through both models.
 
-    `ci_low`..`ci_high` is the seeded paired-bootstrap interval of the drop at `confidence`; the flips count
-    the task's units (samples, or tokens for token classification) the quantized model got newly wrong or
-    newly right, and `mcnemar_p` is the exact McNemar test of those flips; `n` is the samples resampled."""
+    `drop` is how much worse the quantized score is, whichever way worse is (`Direction.worse_by`: a fall of
+    a higher-is-better metric, a rise of a lower-is-better one), and `ci_low`..`ci_high` its seeded
+    paired-bootstrap interval at `confidence` (> 0: worse). The flips count the task's units (samples, or
+    tokens for token classification) the quantized model got newly wrong or newly right, and `mcnemar_p` is
+    the exact McNemar test of those flips; all three are None for a task whose evidence has no right or
+    wrong (`Task.flips`), e.g. a regression. `n` is the samples resampled."""
 
     metric: str
     drop: float
     ci_low: float
     ci_high: float
     confidence: float
-    flips_to_wrong: int
-    flips_to_right: int
-    mcnemar_p: float
+    flips_to_wrong: int | None
+    flips_to_right: int | None
+    mcnemar_p: float | None
     n: int
 
+    @property
+    def flipped(self) -> bool:
+        """The task counts flips (its evidence is right or wrong per unit)."""
+        return self.flips_to_wrong is not None and self.flips_to_right is not None
+
     def describe(self) -> str:
+        interval = f"{100 * self.confidence:g}% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}]"
+        if not self.flipped:
+            return f"{interval} (n={self.n})"
         return (
-            f"{100 * self.confidence:g}% CI [{self.ci_low:+.3f}, {self.ci_high:+.3f}], "
-            f"flips {self.flips_to_wrong} right->wrong / {self.flips_to_right} wrong->right "
+            f"{interval}, flips {self.flips_to_wrong} right->wrong / {self.flips_to_right} wrong->right "
             f"(McNemar p={self.mcnemar_p:.2g}, n={self.n})"
         )
 
@@ -224,7 +261,8 @@ class MemoryStats:
 
 @dataclass(frozen=True)
 class MetricResult:
-    """One metric of an accuracy case: original and quantized scores, and the chance level a collapse falls to.
+    """One metric of an accuracy case: original and quantized scores, the chance level a collapse falls to
+    (what a model that knows nothing scores: 0.0 where the task names none), and which way is better.
 
     Fidelity gates (`agreement`, `cosine`) ride here too, the original scoring 1.0 against itself."""
 
@@ -243,19 +281,27 @@ class MetricResult:
 
     @property
     def ratio(self) -> float:
-        return self.quantized / self.original if self.original else float("nan")
+        """The share of the original's score the quantized model keeps (below 1: worse): quantized / original
+        when higher is better, original / quantized when lower is."""
+        kept, base = (
+            (self.quantized, self.original) if self.direction is Direction.HIGHER else (self.original, self.quantized)
+        )
+        return kept / base if base else float("nan")
 
 
 @dataclass(frozen=True)
 class CaseResult:
-    """One config's accuracy case: what the JSON's `accuracy` list holds, and what a worker sends back."""
+    """One config's accuracy case: what the JSON's `accuracy` list holds, and what a worker sends back.
+
+    `verdict` (PASS, FAIL, COLLAPSE or INCONCLUSIVE) is read from the flags `passed`, `collapse` and
+    `inconclusive`, so the two never disagree; `line` is the gate's one-line verdict (files written before
+    it was kept held that line under `verdict`, and read with `line` empty)."""
 
     suite: str
     config_id: str
     metrics: dict[str, MetricResult]
     passed: bool
     collapse: bool
-    verdict: str
     quantization: QuantizationReport
     expect: str | None = None
     machine: MachineFacts | None = None
@@ -265,23 +311,33 @@ class CaseResult:
     predictions: PredictionPaths | None = None
     size: ModelSize | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what `pytest_quantbench_case_result` hooks add
+    line: str = ""
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("verdict",)
+
+    @property
+    def verdict(self) -> Verdict:
+        return verdict_of(self.passed, self.collapse, self.inconclusive)
 
     @property
     def quantized_nothing(self) -> bool:
         return self.quantization.quantized_nothing
 
     @property
+    def expected_collapse(self) -> bool:
+        return self.expect == "collapse"
+
+    @property
+    def inconclusive_passed(self) -> bool:
+        """An interval that straddles its limit, on a gate told to pass then (`on_inconclusive: pass`)."""
+        return self.verdict is Verdict.INCONCLUSIVE and self.passed
+
+    @property
     def status(self) -> str:
-        """PASS, FAIL, COLLAPSE or INCONCLUSIVE, saying when a collapse is expected or the quantizer changed
-        nothing."""
-        status = "PASS" if self.passed else ("COLLAPSE" if self.collapse else "FAIL")
-        if self.inconclusive and not self.collapse:
-            status = "INCONCLUSIVE" + (" (passed)" if self.passed else "")
-        if self.expect == "collapse":
-            status += " (expected)"
-        if self.quantized_nothing:
-            status += " (quantized nothing)"
-        return status
+        """The verdict as the terminal and the card show it, saying when an inconclusive case passed, a
+        collapse is expected or the quantizer changed nothing."""
+        flags = ((self.inconclusive_passed, "passed"), (self.expected_collapse, "expected"),
+                 (self.quantized_nothing, "quantized nothing"))  # fmt: skip
+        return " ".join([self.verdict.value, *(f"({words})" for on, words in flags if on)])
 
     def metric(self, name: str) -> MetricResult | None:
         return self.metrics.get(name)

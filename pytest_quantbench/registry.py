@@ -2,7 +2,8 @@
 
 One `Registry` per run (the plugin builds it at configure time from the `pytest_quantbench_add_tasks` and
 `pytest_quantbench_add_metrics` hooks); plain-Python users call `add_task` / `add_metric` / `add_backend`.
-The suite reader takes its `vocabulary()` from here, so a suite may name a user's task or metric.
+The suite reader takes its `vocabulary()` from here, so a suite may name a user's task or metric; the
+scorer and the gates take `metric_info()` from here, so every metric says which way is better.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pytest_quantbench.records import Direction, MetricInfo
 from pytest_quantbench.suite.vocabulary import Vocabulary
 from pytest_quantbench.tasks import BUILTIN, MetricFn, Task
 
@@ -31,6 +33,7 @@ class Registry:
     tasks: dict[str, Task] = field(default_factory=lambda: {t.name: t for t in BUILTIN})
     metrics: dict[str, MetricFn] = field(default_factory=dict)  # a user's, by name
     metric_tasks: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # None: every task
+    metric_infos: dict[str, MetricInfo] = field(default_factory=dict)  # a user's metrics: which way is better
     backends: dict[str, type[Backend]] = field(default_factory=_builtin_backends)  # by `framework:` value
 
     def task(self, name: str) -> Task:
@@ -43,10 +46,30 @@ class Registry:
         """A `runtimes.base.Backend` subclass, picked by configs whose `framework:` is its `name`."""
         self.backends[backend.name] = backend
 
-    def add_metric(self, name: str, fn: MetricFn, tasks: Iterable[str] | None = None) -> None:
-        """A metric a suite can list in `metrics:` and gate on; `fn(predictions, references) -> float`."""
+    def add_metric(
+        self,
+        name: str,
+        fn: MetricFn,
+        tasks: Iterable[str] | None = None,
+        direction: Direction | str = Direction.HIGHER,
+        unit: str = "",
+        range: tuple[float | None, float | None] = (None, None),
+    ) -> None:
+        """A metric a suite can list in `metrics:` and gate on; `fn(predictions, references) -> float`.
+
+        `direction`: `"higher"` (the default) or `"lower"` is better (an error, a distance: a rise is then
+        what `max_drop` bounds); `unit` and `range` (low, high; None where unbounded) describe its values."""
         self.metrics[name] = fn
         self.metric_tasks[name] = tuple(tasks) if tasks is not None else None
+        self.metric_infos[name] = MetricInfo(name, Direction(direction), unit, range)
+
+    def metric_info(self, name: str, task: str | None = None) -> MetricInfo:
+        """What a metric is: a user's as added, else as `task` declares it (`Task.metric_infos`), else the
+        bundled table or the hub's known lower-is-better names (`tasks.metrics.metric_info`)."""
+        from pytest_quantbench.tasks.metrics import metric_info
+
+        declared = self.tasks[task].metric_info(name) if task in self.tasks else None
+        return self.metric_infos.get(name) or declared or metric_info(name)
 
     def metric(self, name: str) -> MetricFn:
         """The scoring function of `name`: a user's, else the `evaluate` module of that name."""

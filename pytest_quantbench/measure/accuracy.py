@@ -1,20 +1,25 @@
-"""Batched evaluation of a session: the task reads predictions from the logits and scores them.
+"""Batched evaluation of a session: the task turns its outputs into evidence and scores it.
 
 A model's scores are kept on disk under what the model computes (its backend's `model_id`) and what it is
 scored on, so identical graphs are scored once and a warm rerun evaluates nothing again. Beside the scores
-lie the per-sample predictions and the logits rows they were read from: the paired statistics, the fidelity
-gates and a failing case's evidence need them.
+lies the evidence the task keeps per sample (`Task.evidence`: the predictions, and for a classifier the
+logits rows they were read from): the paired statistics, the fidelity gates and a failing case's evidence
+need it, and it is all that is kept of a model's outputs. A task whose evidence needs both models' outputs
+side by side (`Task.pair_measures`) has both run batch by batch together (`Scorer.both`), and keeps the
+arrays `Task.pair_evidence` gives under the pair.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -22,16 +27,23 @@ from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_ver
 from pytest_quantbench.data.prepare import EVAL_BATCH_SIZE, EvalData
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.memo import Memo
+from pytest_quantbench.records import Direction, MetricInfo
 from pytest_quantbench.runtimes.base import Session, inputs_of, run_checked
 from pytest_quantbench.suite import Suite
-from pytest_quantbench.tasks import MetricFn, Task
+from pytest_quantbench.tasks import Evidence, MetricFn, Task
+from pytest_quantbench.tasks.evidence import join_arrays
 
 SCORE_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
-ENTRY_LAYOUT = 2  # scores.json, predictions.json, logits.npy
+ENTRY_LAYOUT = 3  # scores.json, predictions.json, evidence.npz (the task's per-unit arrays)
 PREDICTIONS_FILE = "predictions.json"
+EVIDENCE_FILE = "evidence.npz"
+PAIRED_FILE = "paired.npz"  # a pair entry: the task's `pair_evidence` arrays
 # Evaluation runs batches side by side, each on one intra-op thread: at eval shapes (8 short sentences) ONNX
 # Runtime's intra-op threads idle through a good part of each call, and data parallelism wastes none of a core.
 EVAL_SESSION_THREADS = 1
+
+T = TypeVar("T")
+Model = tuple[str, Callable[[], Session]]  # a model's `model_id` and how to open its session
 
 
 def eval_workers() -> int:
@@ -39,48 +51,103 @@ def eval_workers() -> int:
     return os.cpu_count() or 1
 
 
-def predict_with_logits(
-    session: Session, data: EvalData, task: Task, id2label: dict[int, str], workers: int = 1
-) -> tuple[list[Any], np.ndarray]:
-    """The task's predictions for every eval sample, and the logits rows they come from; `workers` batches run
-    at once (a session's `run` is thread-safe, and releases the GIL), and their outputs are read in order."""
+def in_order(fn: Callable[[Any], T], items: Iterable[Any], workers: int) -> Iterator[T]:
+    """`fn` of each item, `workers` at once (a session's `run` is thread-safe and releases the GIL), yielded in
+    order; at most twice `workers` results wait to be read, so outputs are not all kept at once."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque[Future[T]] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
-    def logits_of(batch: dict[str, Any]) -> Any:
-        return run_checked(session, inputs_of(session, batch))[0]
 
-    predictions: list[Any] = []
-    rows = []
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        outputs = list(pool.map(logits_of, data.batches)) if workers > 1 else map(logits_of, data.batches)
-        for logits in outputs:
-            lo, hi = len(predictions), len(predictions) + len(logits)
-            predictions += task.predict(logits, data.alignments[lo:hi], data.references[lo:hi], id2label)
-            rows.append(np.asarray(task.logit_rows(logits, data.alignments[lo:hi]), dtype=np.float32))
-    return predictions, (np.concatenate(rows) if rows else np.zeros((0, 0), np.float32))
+def batch_outputs(sessions: list[Session], data: EvalData, workers: int = 1) -> Iterator[tuple[slice, list[Any]]]:
+    """Per eval batch, in order: its rows and each session's first output on it (the sessions run one after
+    the other on a batch, so a pair's outputs meet without being kept)."""
+
+    def run(batch: dict[str, Any]) -> list[Any]:
+        return [run_checked(session, inputs_of(session, batch))[0] for session in sessions]
+
+    start = 0
+    for outputs in in_order(run, data.batches, workers):
+        rows = slice(start, start + len(outputs[0]))
+        start = rows.stop
+        yield rows, outputs
+
+
+def evidence_of(session: Session, data: EvalData, task: Task, id2label: dict[int, str], workers: int = 1) -> Evidence:
+    """The task's evidence of every eval sample: predictions, and the per-unit arrays it keeps."""
+    parts = [
+        task.evidence(logits, data.alignments[rows], data.references[rows], id2label)
+        for rows, (logits,) in batch_outputs([session], data, workers)
+    ]
+    return Evidence.join(parts)
+
+
+def side_by_side(
+    original: Session, quantized: Session, data: EvalData, task: Task, id2label: dict[int, str], workers: int = 1
+) -> tuple[Evidence, Evidence, dict[str, Any]]:
+    """Both models' evidence, and the task's `pair_evidence` of their outputs, batch by batch as both run."""
+    evidence: tuple[list[Evidence], list[Evidence]] = ([], [])
+    paired = []
+    for rows, outputs in batch_outputs([original, quantized], data, workers):
+        alignments, references = data.alignments[rows], data.references[rows]
+        for kept, logits in zip(evidence, outputs, strict=True):
+            kept.append(task.evidence(logits, alignments, references, id2label))
+        paired.append(task.pair_evidence(outputs[0], outputs[1], alignments, references))
+    return Evidence.join(evidence[0]), Evidence.join(evidence[1]), join_arrays(paired)
 
 
 def predict(session: Session, data: EvalData, task: Task, id2label: dict[int, str], workers: int = 1) -> list[Any]:
     """The task's predictions for every eval sample."""
-    return predict_with_logits(session, data, task, id2label, workers)[0]
+    return evidence_of(session, data, task, id2label, workers).predictions
+
+
+def write_arrays(path: Path, arrays: dict[str, Any]) -> None:
+    np.savez(path, **arrays)
+
+
+def read_arrays(path: Path) -> dict[str, Any]:
+    with np.load(path) as found:
+        return {name: found[name] for name in found.files}
 
 
 @dataclass(frozen=True)
 class Scored:
-    """A model's scores on the eval split, its per-sample predictions and logits rows, and their cache entry."""
+    """A model's scores on the eval split, its per-sample evidence, and their cache entry."""
 
     scores: dict[str, float]
-    predictions: list[Any]
-    logits: np.ndarray
+    evidence: Evidence
     entry: Path
+
+    @property
+    def predictions(self) -> list[Any]:
+        return self.evidence.predictions
 
     @property
     def predictions_path(self) -> Path:
         return self.entry / PREDICTIONS_FILE
 
 
+@dataclass(frozen=True)
+class Both:
+    """Both models of a config scored on the same samples, and the arrays their outputs side by side gave."""
+
+    original: Scored
+    quantized: Scored
+    paired: dict[str, Any] = field(default_factory=dict)
+
+
 class Scorer:
-    """Scores of sessions on their suite's eval split, through the task and the metrics `metric` looks up; the
-    sessions are opened with `EVAL_SESSION_THREADS`, and `workers` batches run at once."""
+    """Scores of sessions on their suite's eval split, through the task and the metrics `metric` looks up, and
+    what each metric is (`info(name, task name)`: which way is better); the sessions are opened with
+    `EVAL_SESSION_THREADS`, and `workers` batches run at once."""
 
     def __init__(
         self,
@@ -89,9 +156,13 @@ class Scorer:
         metric: Callable[[str], MetricFn],
         id2label: Callable,
         workers: int | None = None,
+        info: Callable[[str, str], MetricInfo] | None = None,
     ) -> None:
+        from pytest_quantbench.tasks.metrics import metric_info
+
         self.cache, self.data, self.metric, self.id2label = cache, data, metric, id2label
         self.workers = workers or eval_workers()
+        self.info = info or (lambda name, task: metric_info(name))
         self._memo = Memo()
 
     def evaluate(self, session: Session, suite: Suite, data: EvalData | None = None) -> dict[str, float]:
@@ -101,11 +172,9 @@ class Scorer:
         predictions = predict(session, data, suite_data.task, self.id2label(suite), self.workers)
         return suite_data.task.score(suite.metrics, predictions, data.references, self.metric)
 
-    def scored(self, model_id: str, suite: Suite, session: Callable[[], Session]) -> Scored:
-        """A model's scores, predictions and logits on the eval split, kept on disk under `model_id` and what
-        it is scored on."""
-        suite_data = self.data.of(suite)
-        split = suite_data.split(suite.dataset.eval_split)
+    def _key(self, kind: str, suite: Suite, *model_ids: str) -> str:
+        """What an entry is scored on: the models, the eval split and how it is read, the libraries."""
+        split = self.data.of(suite).split(suite.dataset.eval_split)
         dataset = suite.dataset
         spec = (
             suite.task,
@@ -115,26 +184,51 @@ class Scorer:
             dataset.ref_keys,
             EVAL_BATCH_SIZE,
         )
-        key = digest("scores", ENTRY_LAYOUT, model_id, split._fingerprint, spec, library_versions(SCORE_LIBRARIES))
+        return digest(kind, ENTRY_LAYOUT, *model_ids, split._fingerprint, spec, library_versions(SCORE_LIBRARIES))
+
+    def _write(self, suite: Suite, evidence: Evidence, out: Path) -> None:
+        data = self.data.of(suite)
+        scores = data.task.score(suite.metrics, evidence.predictions, data.eval.references, self.metric)
+        (out / "scores.json").write_text(json.dumps(scores))
+        (out / PREDICTIONS_FILE).write_text(json.dumps(evidence.predictions))
+        write_arrays(out / EVIDENCE_FILE, dict(evidence.arrays))
+
+    def scored(self, model_id: str, suite: Suite, session: Callable[[], Session]) -> Scored:
+        """A model's scores and evidence on the eval split, kept on disk under `model_id` and what it is
+        scored on."""
+        key = self._key("scores", suite, model_id)
 
         def build(out: Path) -> None:
-            data, task = suite_data.eval, suite_data.task
-            predictions, logits = predict_with_logits(session(), data, task, self.id2label(suite), self.workers)
-            scores = task.score(suite.metrics, predictions, data.references, self.metric)
-            (out / "scores.json").write_text(json.dumps(scores))
-            (out / PREDICTIONS_FILE).write_text(json.dumps(predictions))
-            np.save(out / "logits.npy", logits)
+            data = self.data.of(suite)
+            self._write(suite, evidence_of(session(), data.eval, data.task, self.id2label(suite), self.workers), out)
 
         def load() -> Scored:
             entry = self.cache.build("scores", key, build)
-            return Scored(
-                json.loads((entry / "scores.json").read_text()),
-                json.loads((entry / PREDICTIONS_FILE).read_text()),
-                np.load(entry / "logits.npy"),
-                entry,
-            )
+            evidence = Evidence(json.loads((entry / PREDICTIONS_FILE).read_text()), read_arrays(entry / EVIDENCE_FILE))
+            return Scored(json.loads((entry / "scores.json").read_text()), evidence, entry)
 
         return self._memo(("scores", key), load)
+
+    def both(self, suite: Suite, original: Model, quantized: Model) -> Both:
+        """Both models' scores and evidence; when the task needs their outputs side by side, both run together
+        once, and what that pass found of each model is kept under its own key too."""
+        task = self.data.of(suite).task
+        models = (original, quantized)
+        if not task.pair_measures:
+            return Both(self.scored(original[0], suite, original[1]), self.scored(quantized[0], suite, quantized[1]))
+        key = self._key("pairs", suite, original[0], quantized[0])
+
+        def build(out: Path) -> None:
+            data = self.data.of(suite)
+            sessions = original[1](), quantized[1]()
+            *kept, paired = side_by_side(*sessions, data.eval, task, self.id2label(suite), self.workers)
+            for (model_id, _), evidence in zip(models, kept, strict=True):
+                self.cache.build("scores", self._key("scores", suite, model_id), partial(self._write, suite, evidence))
+            write_arrays(out / PAIRED_FILE, paired)
+
+        entry = self._memo(("pairs", key), lambda: self.cache.build("pairs", key, build))
+        scored = [self.scored(model_id, suite, session) for model_id, session in models]
+        return Both(scored[0], scored[1], read_arrays(entry / PAIRED_FILE))
 
     def chance(self, suite: Suite) -> dict[str, float]:
         """Chance level per metric; none without references."""
@@ -142,3 +236,7 @@ class Scorer:
         if not suite.dataset.ref_keys:
             return {}
         return suite_data.task.chance(suite_data.eval.references)
+
+    def directions(self, suite: Suite) -> dict[str, Direction]:
+        """Which way each metric of the suite is better."""
+        return {name: self.info(name, suite.task).direction for name in suite.metrics}

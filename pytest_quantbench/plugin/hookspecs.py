@@ -22,12 +22,21 @@ hookspec = pluggy.HookspecMarker("pytest")
 @hookspec
 def pytest_quantbench_add_metrics(registry: Registry) -> None:
     """Add metrics a suite can list in `metrics:` and gate on: `registry.add_metric(name, fn, tasks=None)`,
-    with `fn(predictions, references) -> float` (predictions as the task makes them: label ids, tag lists)."""
+    with `fn(predictions, references) -> float` (predictions as the task makes them: label ids, tag lists).
+
+    Say which way is better with `direction="lower"` (an error, a distance; default `"higher"`), and
+    optionally its `unit` and `range`, e.g.
+    `registry.add_metric("mse", mse, tasks=["regression"], direction="lower", range=(0.0, None))`."""
 
 
 @hookspec
 def pytest_quantbench_add_tasks(registry: Registry) -> None:
-    """Add tasks a suite can name in `task:`: `registry.add_task(MyTask())`, a `pytest_quantbench.tasks.Task`."""
+    """Add tasks a suite can name in `task:`: `registry.add_task(MyTask())`, a `pytest_quantbench.tasks.Task`
+    (a classifier: a `pytest_quantbench.tasks.ClassifierTask`, or one of the built-in tasks, subclassed).
+
+    A task's `vocabulary` names its metrics; the metrics its own `score` computes say which way is better in
+    its `metric_infos` (`pytest_quantbench.records.MetricInfo`); its `chance` says what a model that knows
+    nothing scores (the level a collapse falls, or rises, to)."""
 
 
 @hookspec

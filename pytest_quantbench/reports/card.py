@@ -128,7 +128,7 @@ def _paired_cells(metric: MetricResult | None) -> list[str]:
     p = metric.paired
     return [
         f"[{p.ci_low:+.3f}, {p.ci_high:+.3f}] ({100 * p.confidence:g}%)",
-        f"{p.flips_to_wrong} / {p.flips_to_right} (McNemar p={p.mcnemar_p:.2g})",
+        f"{p.flips_to_wrong} / {p.flips_to_right} (McNemar p={p.mcnemar_p:.2g})" if p.flipped else "-",
     ]
 
 

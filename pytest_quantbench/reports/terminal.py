@@ -22,7 +22,7 @@ def _change(m: MetricResult, flips: bool = True) -> str:
     if m.paired is None:
         return text
     p = m.paired
-    counted = f", flips {p.flips_to_wrong}/{p.flips_to_right}" if flips else ""
+    counted = f", flips {p.flips_to_wrong}/{p.flips_to_right}" if flips and p.flipped else ""
     return text + f" [drop CI{100 * p.confidence:g} {p.ci_low:+.3f}..{p.ci_high:+.3f}{counted}]"
 
 

@@ -41,7 +41,7 @@ def accuracy_outcome(bench: Pipeline, case: Case, options: diagnosis.DiagnoseOpt
         metrics={r.name: r for r in verdict.results},
         passed=verdict.passed,
         collapse=verdict.collapsed,
-        verdict=verdict.line(),
+        line=verdict.line(),
         quantization=evaluation.report,
         expect=case.expect,
         machine=machine_facts(),

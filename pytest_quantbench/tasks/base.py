@@ -1,20 +1,24 @@
-"""What a task is: how it encodes rows, turns logits into predictions, scores them and states chance level.
+"""What a task is: how it encodes rows, what evidence it keeps of a model's outputs, how it scores it, what
+fidelity it measures and what a model that knows nothing scores.
 
-A task is one module with one `Task` subclass; `tasks.TASKS` maps the suite's `task:` name to it. Nothing
-outside a task module asks which task it is: data preparation, evaluation, runtimes and timing call these
-methods.
+A task is one module with one `Task` subclass, listed in `tasks.BUILTIN` (a user's is added through the
+`pytest_quantbench_add_tasks` hook, `Registry.add_task`); the suite's `task:` names it. Nothing outside a
+task module asks which task it is: data preparation, evaluation, statistics and gates call these methods.
+`Task` itself assumes no labels: the classifiers' shared behaviour (label ids, argmax, majority-label
+chance, flips, agreement and cosine) is `tasks.classification.ClassifierTask`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pytest_quantbench.records import MetricInfo, MetricResult
 from pytest_quantbench.suite import DatasetSpec, TaskVocabulary
+from pytest_quantbench.tasks.evidence import Evidence
 
 # A metric as `score` uses it: predictions and references in, one number out.
 MetricFn = Callable[[list[Any], list[Any]], float]
@@ -22,7 +26,7 @@ MetricFn = Callable[[list[Any], list[Any]], float]
 
 @dataclass
 class Encoded:
-    """Model inputs of some rows (name -> numpy array) and, per row, what `predict` needs to read the logits
+    """Model inputs of some rows (name -> numpy array) and, per row, what `predict` needs to read the outputs
     back (token classification: the position of each word's first sub-token)."""
 
     inputs: dict[str, Any]
@@ -30,7 +34,8 @@ class Encoded:
 
 
 class Task(ABC):
-    """One kind of model and dataset: text, token or image classification, or a user's own."""
+    """One kind of model and dataset: text, token or image classification, or a user's own (a regression
+    head, a language model). Outputs reach a task as `logits`: the session's first output, one batch."""
 
     name: ClassVar[str]
     vocabulary: ClassVar[TaskVocabulary]  # what a suite of this task may say: metrics, dataset defaults
@@ -39,6 +44,10 @@ class Task(ABC):
     sort_by_length: ClassVar[bool] = False  # eval batches of like lengths pad less
     head_suffix: ClassVar[str] = ""  # what config.json's `architectures` of its models end with ("": any)
     processor_files: ClassVar[tuple[str, ...]] = ()  # globs; a model folder needs one of them to encode rows
+    # the metrics its own `score` computes, and which way each is better (bundled and hub metrics are known)
+    metric_infos: ClassVar[tuple[MetricInfo, ...]] = ()
+    # the arrays `pair_evidence` gives; none: the two models are scored apart, and each once for every config
+    pair_measures: ClassVar[tuple[str, ...]] = ()
 
     def load_processor(self, model_dir: Path) -> Any:
         from transformers import AutoTokenizer
@@ -63,42 +72,29 @@ class Task(ABC):
     def check_references(
         self, values: list[Any], label_names: list[str] | None, id2label: dict[int, str]
     ) -> str | None:
-        """Why the reference column cannot be scored against this model's labels, or None.
-
-        Default: one label per row, an id below the model's label count or a name of its `label2id`.
-        """
-        if not id2label:
-            return None
-        if label_names and len(label_names) > len(id2label):
-            return (
-                f"the dataset has {len(label_names)} classes ({', '.join(label_names)}) but the model's head has "
-                f"{len(id2label)} ({', '.join(id2label.values())})"
-            )
-        label2id = {v.lower(): k for k, v in id2label.items()}
-        for row, value in enumerate(values):
-            if isinstance(value, str):
-                if value.lower() not in label2id:
-                    unknown = sorted({v for v in values if isinstance(v, str) and v.lower() not in label2id})
-                    return (
-                        f"labels the model's label2id lacks: {', '.join(map(repr, unknown))} "
-                        f"(model labels: {', '.join(id2label.values())})"
-                    )
-            elif isinstance(value, bool) or not isinstance(value, int):
-                return f"row {row}: label {value!r} is neither a label id nor a label name"
-            elif not 0 <= value < len(id2label):
-                return f"row {row}: label {value} is outside the model's {len(id2label)} labels (0-{len(id2label) - 1})"
+        """Why the reference column cannot be scored against this model's outputs, or None."""
         return None
 
     def references(self, values: list[Any], label_names: list[str] | None, id2label: dict[int, str]) -> list[Any]:
-        """The dataset's reference column as `score` compares it with predictions: the model's label ids."""
-        label2id = {v.lower(): k for k, v in id2label.items()}
-        if label_names and all(n.lower() in label2id for n in label_names):
-            return [label2id[label_names[r].lower()] for r in values]  # align dataset and model label ids
-        return [label2id[v.lower()] if isinstance(v, str) else v for v in values]
+        """The dataset's reference column as `score` compares it with predictions (default: as it is)."""
+        return list(values)
 
+    @abstractmethod
     def predict(self, logits: Any, alignments: list[Any], references: list[Any], id2label: dict[int, str]) -> list:
-        """Predictions of one batch, comparable with its references: label ids by default."""
-        return logits.argmax(-1).tolist()
+        """Predictions of one batch, one per sample, comparable with its references (JSON-able values)."""
+
+    def evidence(self, logits: Any, alignments: list[Any], references: list[Any], id2label: dict[int, str]) -> Evidence:
+        """What to keep of one batch's outputs: the predictions, and the per-unit arrays the task's fidelity
+        measures read (default: none). Kept in the score cache, so never a whole output tensor per token."""
+        return Evidence(self.predict(logits, alignments, references, id2label))
+
+    def pair_evidence(
+        self, original: Any, quantized: Any, alignments: list[Any], references: list[Any]
+    ) -> Mapping[str, Any]:
+        """Per-sample arrays that need both models' outputs of one batch side by side (a divergence between
+        their distributions), named as `pair_measures` lists; the scorer calls it batch by batch while both
+        models run and keeps only what it returns. Default: none."""
+        return {}
 
     def score(
         self, metrics: tuple[str, ...], predictions: list[Any], references: list[Any], metric: Callable[[str], MetricFn]
@@ -107,24 +103,29 @@ class Task(ABC):
         return {name: metric(name)(predictions, references) for name in metrics}
 
     def sample_counts(self, metric: str, predictions: list[Any], references: list[Any]) -> tuple[Any, Any] | None:
-        """Per sample a numerator and a denominator whose sums' ratio is `metric`, so a bootstrap resamples
-        arrays instead of rescoring; None when the metric does not split so (it is then rescored)."""
-        import numpy as np
+        """Per sample a numerator and a denominator whose sums' ratio is `metric` (a mean squared error: the
+        squared errors and ones), so a bootstrap resamples arrays instead of rescoring; None when the metric
+        does not split so (it is then rescored)."""
+        return None
 
-        if metric != "accuracy":
-            return None
-        right = np.array([p == r for p, r in zip(predictions, references, strict=True)], dtype=float)
-        return right, np.ones_like(right)
+    def flips(self, original: list[Any], quantized: list[Any], references: list[Any]) -> tuple[int, int] | None:
+        """Units (samples, or the task's flat units) right -> wrong and wrong -> right, for the McNemar test;
+        None when a prediction is not right or wrong (a regression)."""
+        return None
 
-    def logit_rows(self, logits: Any, alignments: list[Any]) -> Any:
-        """The logits a prediction is read from, one row per flat unit (sample, or word): what cosine compares."""
-        return logits.reshape(len(logits), -1)
+    def fidelity(
+        self, name: str, original: Evidence, quantized: Evidence, paired: Mapping[str, Any]
+    ) -> MetricResult | None:
+        """A fidelity gate's measure of the quantized model against the original (`agreement`, `cosine`), from
+        both models' evidence and the `pair_evidence` arrays; None when this task does not measure `name`."""
+        return None
 
     def chance(self, references: list[Any]) -> dict[str, float]:
-        """What always answering the most frequent label scores: the floor a collapse falls to."""
-        labels = self.flat_labels(references)
-        majority = Counter(labels).most_common(1)[0][1] / len(labels) if labels else 0.0
-        return {"accuracy": majority}  # other metrics: a constant answer scores (about) zero
+        """Per metric, what a model that knows nothing scores (a classifier: always the majority label; a
+        regression: always the mean): the level a collapse falls, or rises, to. Metrics left out have none
+        (higher-is-better ones then fall to 0.0)."""
+        return {}
 
-    def flat_labels(self, references: list[Any]) -> list[Any]:
-        return list(references)
+    def metric_info(self, name: str) -> MetricInfo | None:
+        """What the task declares of one of its metrics (`metric_infos`), or None."""
+        return next((info for info in self.metric_infos if info.name == name), None)

@@ -7,10 +7,11 @@ from typing import Any
 
 from pytest_quantbench.suite import DatasetSpec
 from pytest_quantbench.suite.vocabulary import BUILTIN_TASKS
-from pytest_quantbench.tasks.base import Encoded, Task
+from pytest_quantbench.tasks.base import Encoded
+from pytest_quantbench.tasks.classification import ClassifierTask
 
 
-class ImageClassification(Task):
+class ImageClassification(ClassifierTask):
     name = "image-classification"
     vocabulary = BUILTIN_TASKS[name]
     export_task = "image-classification"

@@ -6,10 +6,11 @@ from typing import Any
 
 from pytest_quantbench.suite import DatasetSpec
 from pytest_quantbench.suite.vocabulary import BUILTIN_TASKS
-from pytest_quantbench.tasks.base import Encoded, Task
+from pytest_quantbench.tasks.base import Encoded
+from pytest_quantbench.tasks.classification import ClassifierTask
 
 
-class TextClassification(Task):
+class TextClassification(ClassifierTask):
     name = "text-classification"
     vocabulary = BUILTIN_TASKS[name]
     export_task = "text-classification"

@@ -44,11 +44,11 @@ def with_exclusion(case: Case, nodes: tuple[str, ...]) -> Case:
     return dataclasses.replace(case, id=f"{case.id}+fallback{len(nodes)}", config=config)
 
 
-def judge(bench: Pipeline, case: Case, data: EvalData, original: dict[str, float]) -> gates.Verdict:
+def judge(bench: Pipeline, case: Case, data: EvalData, original: dict[str, float]) -> gates.Judgement:
     """The case's gate on `data`, for the case's int8 model as the case's session options run it."""
     scores = bench.scorer.evaluate(bench.quantized_session(case, EVAL_SESSION_THREADS), case.suite, data)
     chance = bench.data.of(case.suite).task.chance(data.references)
-    return gates.judge(original, scores, chance, case.thresholds)
+    return gates.judge(original, scores, chance, case.thresholds, directions=bench.scorer.directions(case.suite))
 
 
 def _latency_cost(bench: Pipeline, case: Case, trial: Case) -> float:

@@ -1,66 +1,118 @@
 """Accuracy gates: compare original and quantized scores against a case's thresholds.
 
-With the per-sample predictions of both models (`Pairs`), every metric also gets its paired statistics
-(`statistics.paired_stats`), a `confidence` threshold is judged on the drop's interval (PASS inside, FAIL
-beyond, INCONCLUSIVE across), and the label-free fidelity gates (`agreement`, `cosine`) and the size gate
-are judged too.
+Every gate reads its metric's direction (`MetricResult.direction`): "worse" is a fall of a higher-is-better
+metric (accuracy) and a rise of a lower-is-better one (an error, a perplexity). So, with `drop` how much worse
+the quantized score is (`Direction.worse_by`, > 0 worse):
+
+- `max_drop: d` fails when `drop > d`: original - quantized > d, or for lower-is-better quantized - original > d;
+- `min_ratio: r` fails when the share of the original's score kept (`MetricResult.ratio`) is under r:
+  quantized / original, or for lower-is-better original / quantized;
+- `min: m` fails when the quantized score is worse than m: a floor (quantized < m), or for lower-is-better a
+  ceiling (quantized > m);
+- a collapse: the quantized model kept under a tenth of the original's lead over `chance` (what a model that
+  knows nothing scores: the majority label's accuracy; an error's level when always answering the mean).
+
+With both models' per-sample evidence (`Pairs`), every metric also gets its paired statistics
+(`statistics.paired_stats`), a `confidence` threshold is judged on the interval of the drop (PASS inside,
+FAIL beyond, INCONCLUSIVE across), and the task's fidelity gates (`agreement`, `cosine` for a classifier) and
+the size gate are judged too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from pytest_quantbench.errors import CollapseFailure, GateFailure
 from pytest_quantbench.records import (
+    Direction,
     MetricResult,
     ModelSize,
     PairedStats,
     PredictionPaths,
     QuantizationReport,
     TimingResult,
+    Verdict,
+    verdict_of,
 )
 from pytest_quantbench.suite import Case, Threshold, Thresholds
-from pytest_quantbench.tasks import MetricFn, Task
+from pytest_quantbench.tasks import Evidence, MetricFn, Task
 from pytest_quantbench.verdicts import statistics
 
 DEFAULT_CONFIDENCE = 0.95  # of the interval shown when a threshold asks for none
 COLLAPSE_MARGIN = 0.1
+EPSILON = 1e-12  # a drop exactly at its limit passes, whatever the float rounding
 
 
 def collapsed(r: MetricResult) -> bool:
-    """Fell to chance: kept under a tenth of the original's margin over always answering the majority label,
-    by a drop that is real (its paired interval above zero, when there is one): an original a hair above
-    chance that loses its hair is noise, not a collapse."""
-    fell = r.chance < r.original and r.quantized - r.chance <= COLLAPSE_MARGIN * (r.original - r.chance)
+    """Fell (or rose) to chance: what the quantized model still does better than a model that knows nothing
+    (`chance`: the majority label's score, or an error's level when always answering the mean) is under a
+    tenth of what the original did better, by a drop that is real (its paired interval above zero, when there
+    is one): an original a hair better than chance that loses its hair is noise, not a collapse."""
+    headroom = r.direction.worse_by(r.original, r.chance)  # how much better than chance the original is
+    left = r.direction.worse_by(r.quantized, r.chance)
+    fell = headroom > 0 and left <= COLLAPSE_MARGIN * headroom
     return fell and (r.paired is None or r.paired.ci_low > 0)
 
 
+def _ratio_words(r: MetricResult, limit: float) -> str:
+    kept = "" if r.direction is Direction.HIGHER else " (original / quantized: lower is better)"
+    return f"ratio {r.ratio:.3f} < min_ratio {limit:g}{kept}"
+
+
+def _bound_words(r: MetricResult, limit: float) -> str:
+    if r.direction is Direction.HIGHER:
+        return f"{r.quantized:.3f} < min {limit:g}"
+    return f"{r.quantized:.3f} > min {limit:g} (lower is better: min is a ceiling)"
+
+
+@dataclass(frozen=True)
+class PointGate:
+    """One bound of a threshold judged on the point scores: the field it reads, whether a result breaks it
+    (whichever way the metric is better), and the words of the failure."""
+
+    bound: Callable[[Threshold], float | None]
+    broken: Callable[[MetricResult, float], bool]
+    words: Callable[[MetricResult, float], str]
+
+
+POINT_GATES = (
+    PointGate(  # worse by more than max_drop; judged on the interval instead when the threshold asks
+        lambda t: t.max_drop if t.confidence is None else None,
+        lambda r, limit: r.drop > limit + EPSILON,
+        lambda r, limit: f"{r.direction.worse_word} {r.drop:.3f} > max_drop {limit:g}",
+    ),
+    PointGate(lambda t: t.min_ratio, lambda r, limit: r.ratio < limit, _ratio_words),  # kept less than min_ratio
+    # worse than `min`: a floor when higher is better, a ceiling when lower is
+    PointGate(lambda t: t.min, lambda r, limit: r.direction.worse_by(limit, r.quantized) > 0, _bound_words),
+)
+
+
 def violations(r: MetricResult, threshold: Threshold) -> list[str]:
+    """What a metric breaks of its threshold, one phrase each."""
+    if threshold.confidence is not None and r.paired is None:  # no evidence: the point drop decides
+        threshold = dataclasses.replace(threshold, confidence=None)
     out = []
-    judged_on_interval = threshold.confidence is not None and r.paired is not None
-    if threshold.max_drop is not None and not judged_on_interval and r.drop > threshold.max_drop + 1e-12:
-        out.append(f"drop {r.drop:.3f} > max_drop {threshold.max_drop:g}")
-    if judged_on_interval and interval_decision(r, threshold) == "FAIL":
-        out.append(f"drop > max_drop {threshold.max_drop:g} at {100 * (threshold.confidence or 0):g}% confidence")
-    if threshold.min_ratio is not None and r.ratio < threshold.min_ratio:
-        out.append(f"ratio {r.ratio:.3f} < min_ratio {threshold.min_ratio:g}")
-    if threshold.min is not None and r.quantized < threshold.min:
-        out.append(f"{r.quantized:.3f} < min {threshold.min:g}")
+    if threshold.confidence is not None and interval_decision(r, threshold) is Verdict.FAIL:
+        worse, confidence = r.direction.worse_word, 100 * threshold.confidence
+        out.append(f"{worse} > max_drop {threshold.max_drop:g} at {confidence:g}% confidence")
+    for gate in POINT_GATES:
+        limit = gate.bound(threshold)
+        if limit is not None and gate.broken(r, limit):
+            out.append(gate.words(r, limit))
     return out
 
 
-def interval_decision(r: MetricResult, threshold: Threshold) -> str:
-    """PASS when the whole interval of the drop is within max_drop, FAIL when it is all beyond, else
-    INCONCLUSIVE."""
+def interval_decision(r: MetricResult, threshold: Threshold) -> Verdict:
+    """PASS when the whole interval of the drop (how much worse) is within max_drop, FAIL when it is all
+    beyond, else INCONCLUSIVE."""
     assert r.paired is not None and threshold.max_drop is not None
-    limit = threshold.max_drop + 1e-12
+    limit = threshold.max_drop + EPSILON
     if r.paired.ci_high <= limit:
-        return "PASS"
-    return "FAIL" if r.paired.ci_low > limit else "INCONCLUSIVE"
+        return Verdict.PASS
+    return Verdict.FAIL if r.paired.ci_low > limit else Verdict.INCONCLUSIVE
 
 
 def inconclusive_line(r: MetricResult, threshold: Threshold) -> str:
@@ -68,18 +120,21 @@ def inconclusive_line(r: MetricResult, threshold: Threshold) -> str:
     p = r.paired
     assert p is not None and threshold.max_drop is not None
     needed = statistics.samples_to_decide(p.drop, p.ci_low, p.ci_high, threshold.max_drop, p.n)
+    word = r.direction.worse_word
     hint = (
         f"about {needed} evaluation samples would decide it" if needed
-        else "the drop sits on max_drop: no evaluation size decides it"
+        else f"the {word} sits on max_drop: no evaluation size decides it"
     )  # fmt: skip
     return (
-        f"{r.name} drop {p.drop:.3f}, {100 * p.confidence:g}% CI [{p.ci_low:+.3f}, {p.ci_high:+.3f}] straddles "
+        f"{r.name} {word} {p.drop:.3f}, {100 * p.confidence:g}% CI [{p.ci_low:+.3f}, {p.ci_high:+.3f}] straddles "
         f"max_drop {threshold.max_drop:g} on {p.n} samples; {hint}"
     )
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Judgement:
+    """What a case's thresholds found: every metric's result, the failures and the inconclusive gates."""
+
     results: tuple[MetricResult, ...]
     failures: tuple[str, ...]
     collapsed: bool
@@ -90,15 +145,19 @@ class Verdict:
     def passed(self) -> bool:
         return not self.failures and not (self.inconclusive and self.inconclusive_fails)
 
+    @property
+    def verdict(self) -> Verdict:
+        return verdict_of(self.passed, self.collapsed, bool(self.inconclusive))
+
     def line(self) -> str:
-        """One readable line: metric, original, quantized, drop, limit, and COLLAPSE or INCONCLUSIVE when it
-        applies."""
+        """One readable line: metric, original, quantized, drop (or rise), limit, and COLLAPSE or INCONCLUSIVE
+        when it applies."""
         if self.failures:
             prefix = "COLLAPSE: " if self.collapsed else ""
             return prefix + "; ".join(self.failures)
         if self.inconclusive:
             return "INCONCLUSIVE: " + "; ".join(self.inconclusive)
-        return "; ".join(f"{r.name} {r.original:.3f} -> {r.quantized:.3f} (drop {r.drop:+.3f})" for r in self.results)
+        return "; ".join(f"{_scores(r)} ({r.direction.worse_word} {r.drop:+.3f})" for r in self.results)
 
     def raise_for_failure(self, cause: str = "", artifacts: str = "") -> None:
         """Raise the one-line failure; `cause` (the diagnosis: cause and fix) and `artifacts` (where the failing
@@ -109,39 +168,41 @@ class Verdict:
         raise failure("; ".join(filter(None, [self.line(), cause, artifacts])))
 
 
+def _scores(r: MetricResult) -> str:
+    return f"{r.name} {r.original:.3f} -> {r.quantized:.3f}"
+
+
 @dataclass(frozen=True)
 class Pairs:
-    """Both models' per-sample predictions and logits rows on the same eval samples, and how to score them."""
+    """Both models' per-sample evidence on the same eval samples, the arrays their outputs side by side gave
+    (`Task.pair_evidence`), and how to score them."""
 
     task: Task
-    original: list[Any]
-    quantized: list[Any]
+    original: Evidence
+    quantized: Evidence
     references: list[Any]
     metric: Callable[[str], MetricFn]
-    original_logits: np.ndarray
-    quantized_logits: np.ndarray
+    paired: Mapping[str, Any] = field(default_factory=dict)
 
-    def stats(self, name: str, confidence: float, scores: tuple[float, float] | None = None) -> PairedStats:
+    def stats(self, name: str, confidence: float, scores: tuple[float, float], direction: Direction) -> PairedStats:
         return statistics.paired_stats(
-            self.task, name, self.original, self.quantized, self.references, self.metric, confidence, scores=scores
-        )
+            self.task, name, self.original.predictions, self.quantized.predictions, self.references, self.metric,
+            confidence, scores=scores, direction=direction,
+        )  # fmt: skip
 
-    def fidelity(self, name: str) -> MetricResult:
-        """A fidelity gate as a metric whose original, scored against itself, is 1.0."""
-        if name == "agreement":
-            chance = statistics.agreement_chance(self.task, self.original)
-            return MetricResult(name, 1.0, statistics.agreement(self.task, self.original, self.quantized), chance)
-        return MetricResult(name, 1.0, statistics.mean_cosine(self.original_logits, self.quantized_logits))
+    def fidelity(self, name: str) -> MetricResult | None:
+        """A fidelity gate's measure, as the task computes it (None: the task has no such measure)."""
+        return self.task.fidelity(name, self.original, self.quantized, self.paired)
 
 
 @dataclass
 class Evaluation:
-    """Original vs quantized scores of a case and the gate's verdict."""
+    """Original vs quantized scores of a case and the gate's judgement."""
 
     case: Case
     original: dict[str, float]
     quantized: dict[str, float]
-    verdict: Verdict
+    verdict: Judgement
     report: QuantizationReport
     predictions: PredictionPaths | None = None
     size: ModelSize | None = None
@@ -154,20 +215,28 @@ def judge(
     thresholds: Thresholds,
     pairs: Pairs | None = None,
     size: ModelSize | None = None,
-) -> Verdict:
-    """The verdict of a case's thresholds; fidelity gates need `pairs`, the size gate `size` (each is skipped
-    without), the speed and memory gates belong to the latency cases."""
+    directions: Mapping[str, Direction] | None = None,
+) -> Judgement:
+    """The judgement of a case's thresholds; `directions` says which way each metric is better (higher where
+    it does not say). Fidelity gates need `pairs`, the size gate `size` (each is skipped without); the speed
+    and memory gates belong to the latency cases."""
+    directions = directions or {}
     results, failures, fell, unsure, unsure_fails = [], [], False, [], False
-    judged = [*thresholds.metrics, *(thresholds.fidelity if pairs is not None else ())]
-    fidelity = dict(thresholds.fidelity)
-    for name, threshold in judged:
+    fidelity = dict(thresholds.fidelity) if pairs is not None else {}
+    for name, threshold in [*thresholds.metrics, *fidelity.items()]:
         if name in fidelity:
             assert pairs is not None
-            r = pairs.fidelity(name)
+            measured = pairs.fidelity(name)
+            if measured is None:
+                failures.append(f"{name}: the {pairs.task.name} task does not measure it")
+                continue
+            r = measured
         else:
-            confidence, scores = threshold.confidence or DEFAULT_CONFIDENCE, (original[name], quantized[name])
-            paired = pairs.stats(name, confidence, scores) if pairs is not None else None
-            r = MetricResult(name, original[name], quantized[name], chance.get(name, 0.0), paired)
+            direction = directions.get(name, Direction.HIGHER)
+            scores = (original[name], quantized[name])
+            confidence = threshold.confidence or DEFAULT_CONFIDENCE
+            paired = pairs.stats(name, confidence, scores, direction) if pairs is not None else None
+            r = MetricResult(name, *scores, chance.get(name, 0.0), paired, direction)
         results.append(r)
         broken = violations(r, threshold)
         if collapsed(r):
@@ -175,14 +244,16 @@ def judge(
             broken.append(f"at chance level {r.chance:.3f}")
         if broken:
             evidence = f" [{r.paired.describe()}]" if r.paired is not None else ""
-            failures.append(
-                f"{name} {r.original:.3f} -> {r.quantized:.3f} (drop {r.drop:.3f}): " + ", ".join(broken) + evidence
-            )
-        elif threshold.confidence is not None and r.paired is not None and interval_decision(r, threshold) != "PASS":
+            failures.append(f"{_scores(r)} ({r.direction.worse_word} {r.drop:.3f}): " + ", ".join(broken) + evidence)
+        elif (
+            threshold.confidence is not None
+            and r.paired is not None
+            and interval_decision(r, threshold) is not Verdict.PASS
+        ):
             unsure.append(inconclusive_line(r, threshold))
             unsure_fails = unsure_fails or threshold.on_inconclusive == "fail"
     failures += [line for line in [size_violation(size, thresholds.size)] if line]
-    return Verdict(tuple(results), tuple(failures), fell, tuple(unsure), unsure_fails)
+    return Judgement(tuple(results), tuple(failures), fell, tuple(unsure), unsure_fails)
 
 
 def size_violation(size: ModelSize | None, threshold: Threshold | None) -> str | None:

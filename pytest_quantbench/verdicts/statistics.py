@@ -1,10 +1,12 @@
 """Paired statistics of a drop: both models saw the same samples, so judge the pairs, not two numbers.
 
 A point drop on 200 samples moves by a sample or two between runs; the flips (samples the quantized model
-got newly wrong, or newly right), the exact McNemar test of them, and a seeded paired bootstrap interval of
-the drop say whether it is real. The bootstrap resamples sample indices once and applies them to both
-models' predictions, and scores through the task (`Task.score`), so a user's metric gets an interval too;
-metrics the task can split into per-sample counts (`Task.sample_counts`) are resampled vectorized.
+got newly wrong, or newly right: `Task.flips`, for tasks whose answers are right or wrong), the exact McNemar
+test of them, and a seeded paired bootstrap interval of the drop say whether it is real. The drop is how
+much worse the quantized score is, whichever way worse is (`Direction.worse_by`: the fall of an accuracy,
+the rise of an error). The bootstrap resamples sample indices once and applies them to both models'
+predictions, and scores through the task (`Task.score`), so a user's metric gets an interval too; metrics
+the task can split into per-sample counts (`Task.sample_counts`) are resampled vectorized.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_quantbench.records import PairedStats
+from pytest_quantbench.records import Direction, PairedStats
 from pytest_quantbench.tasks import MetricFn, Task
 
 RESAMPLES = 1000
@@ -33,13 +35,10 @@ def mcnemar_p(to_wrong: int, to_right: int) -> float:
     return min(1.0, 2 * tail / 2**n)
 
 
-def flips(task: Task, original: list[Any], quantized: list[Any], references: list[Any]) -> tuple[int, int]:
-    """Units (samples, or the task's flat units such as tokens) right -> wrong, and wrong -> right."""
-    ref = task.flat_labels(references)
-    o, q = task.flat_labels(original), task.flat_labels(quantized)
-    right_o = np.array([a == r for a, r in zip(o, ref, strict=True)], dtype=bool)
-    right_q = np.array([b == r for b, r in zip(q, ref, strict=True)], dtype=bool)
-    return int((right_o & ~right_q).sum()), int((~right_o & right_q).sum())
+def flips(task: Task, original: list[Any], quantized: list[Any], references: list[Any]) -> tuple[int, int] | None:
+    """Units (samples, or the task's flat units such as tokens) right -> wrong, and wrong -> right; None when
+    the task's answers are not right or wrong."""
+    return task.flips(original, quantized, references)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -57,9 +56,10 @@ def bootstrap_drops(
     resamples: int = RESAMPLES,
     seed: int = SEED,
     full: float | None = None,
+    direction: Direction = Direction.HIGHER,
 ) -> np.ndarray:
-    """The drop (original - quantized score) on `resamples` paired resamples of the samples; `full`: the
-    original's score on all of them, when known (scoring is what costs, e.g. seqeval)."""
+    """The drop (how much worse the quantized score is, per `direction`) on `resamples` paired resamples of the
+    samples; `full`: the original's score on all of them, when known (scoring is what costs, e.g. seqeval)."""
     n = len(references)
     idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
     if full is None:
@@ -71,13 +71,14 @@ def bootstrap_drops(
         and counts_q is not None
         and math.isclose(_ratio(*counts_o, np.arange(n)[None])[0], full, abs_tol=1e-9)
     ):  # the counts reproduce the task's score: resample them
-        return _ratio(*counts_o, idx) - _ratio(*counts_q, idx)
+        # worse_by is linear, so one sign serves every resample at once
+        return direction.worse_by(1.0, 0.0) * (_ratio(*counts_o, idx) - _ratio(*counts_q, idx))
 
     def score(predictions: list[Any], rows: np.ndarray) -> float:
         picked = [predictions[i] for i in rows]
         return task.score((metric_name,), picked, [references[i] for i in rows], metric)[metric_name]
 
-    return np.array([score(original, rows) - score(quantized, rows) for rows in idx])
+    return np.array([direction.worse_by(score(original, rows), score(quantized, rows)) for rows in idx])
 
 
 def paired_stats(
@@ -91,46 +92,27 @@ def paired_stats(
     resamples: int = RESAMPLES,
     seed: int = SEED,
     scores: tuple[float, float] | None = None,
+    direction: Direction = Direction.HIGHER,
 ) -> PairedStats:
-    """Drop, its bootstrap interval at `confidence`, flips and McNemar p of one metric; `scores`: both models'
-    scores on all samples, when already known."""
+    """Drop (how much worse, per `direction`), its bootstrap interval at `confidence`, flips and McNemar p of
+    one metric; `scores`: both models' scores on all samples, when already known."""
     if scores is None:
         scores = (
             task.score((metric_name,), original, references, metric)[metric_name],
             task.score((metric_name,), quantized, references, metric)[metric_name],
         )
     scores_o, scores_q = scores
-    drops = bootstrap_drops(task, metric_name, original, quantized, references, metric, resamples, seed, scores_o)
+    drops = bootstrap_drops(
+        task, metric_name, original, quantized, references, metric, resamples, seed, scores_o, direction
+    )
     low, high = np.quantile(drops, [(1 - confidence) / 2, (1 + confidence) / 2])
-    to_wrong, to_right = flips(task, original, quantized, references)
+    flipped = flips(task, original, quantized, references)
+    to_wrong, to_right = flipped or (None, None)
     return PairedStats(
-        metric=metric_name, drop=scores_o - scores_q, ci_low=float(low), ci_high=float(high), confidence=confidence,
-        flips_to_wrong=to_wrong, flips_to_right=to_right, mcnemar_p=mcnemar_p(to_wrong, to_right), n=len(references),
+        metric=metric_name, drop=direction.worse_by(scores_o, scores_q), ci_low=float(low), ci_high=float(high),
+        confidence=confidence, flips_to_wrong=to_wrong, flips_to_right=to_right,
+        mcnemar_p=mcnemar_p(*flipped) if flipped else None, n=len(references),
     )  # fmt: skip
-
-
-def agreement(task: Task, original: list[Any], quantized: list[Any]) -> float:
-    """Top-1 agreement of the quantized with the original predictions, per the task's flat unit (token, sample)."""
-    o, q = task.flat_labels(original), task.flat_labels(quantized)
-    return sum(a == b for a, b in zip(o, q, strict=True)) / len(o) if o else 1.0
-
-
-def agreement_chance(task: Task, original: list[Any]) -> float:
-    """What a constant answer agrees with the original: its majority prediction's share (a collapse's floor)."""
-    labels = task.flat_labels(original)
-    if not labels:
-        return 0.0
-    _, counts = np.unique(np.array([str(x) for x in labels]), return_counts=True)
-    return float(counts.max() / len(labels))
-
-
-def mean_cosine(original: np.ndarray, quantized: np.ndarray) -> float:
-    """Mean cosine similarity of the logits rows (one per sample, or per word for token classification)."""
-    if len(original) == 0:
-        return 1.0
-    norms = np.linalg.norm(original, axis=1) * np.linalg.norm(quantized, axis=1)
-    dots = (original * quantized).sum(axis=1)
-    return float(np.mean(np.divide(dots, norms, out=np.ones_like(dots), where=norms > 0)))
 
 
 def samples_to_decide(drop: float, ci_low: float, ci_high: float, limit: float, n: int) -> int | None:

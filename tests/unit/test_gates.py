@@ -11,7 +11,8 @@ import pytest
 from pytest_quantbench.errors import CollapseFailure, GateFailure
 from pytest_quantbench.records import ModelSize
 from pytest_quantbench.suite import Threshold, Thresholds
-from pytest_quantbench.verdicts.gates import Pairs, Verdict, judge, speed_violation
+from pytest_quantbench.tasks import Evidence
+from pytest_quantbench.verdicts.gates import Judgement, Pairs, judge, speed_violation
 
 T = Thresholds.from_keys  # a suite file's `thresholds:` mapping as the typed gates
 
@@ -73,17 +74,14 @@ def _pairs(original: list[int], quantized: list[int], references: list[int]) -> 
     def accuracy(p: list, r: list) -> float:
         return sum(a == b for a, b in zip(p, r, strict=True)) / len(r)
 
-    logits = np.eye(2)[original], np.eye(2)[quantized]
-    return Pairs(TextClassification(), original, quantized, references, lambda name: accuracy, *logits)
+    evidence = (Evidence(answers, {"logits": np.eye(2)[answers]}) for answers in (original, quantized))
+    return Pairs(TextClassification(), *evidence, references, lambda name: accuracy)
 
 
-def _judge(pairs: Pairs, threshold: Threshold, **extra) -> Verdict:
-    scores = {
-        "accuracy": sum(a == r for a, r in zip(pairs.original, pairs.references, strict=True)) / len(pairs.references)
-    }
-    quantized = {
-        "accuracy": sum(a == r for a, r in zip(pairs.quantized, pairs.references, strict=True)) / len(pairs.references)
-    }
+def _judge(pairs: Pairs, threshold: Threshold, **extra) -> Judgement:
+    original, answers, refs = pairs.original.predictions, pairs.quantized.predictions, pairs.references
+    scores = {"accuracy": sum(a == r for a, r in zip(original, refs, strict=True)) / len(refs)}
+    quantized = {"accuracy": sum(a == r for a, r in zip(answers, refs, strict=True)) / len(refs)}
     return judge(scores, quantized, {"accuracy": 0.5}, T({"accuracy": threshold, **extra}), pairs)
 
 

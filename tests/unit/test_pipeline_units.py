@@ -72,7 +72,7 @@ def test_batches_evaluated_side_by_side_come_back_in_order() -> None:
     import numpy as np
 
     from pytest_quantbench.data.prepare import EvalData
-    from pytest_quantbench.measure.accuracy import predict_with_logits
+    from pytest_quantbench.measure.accuracy import evidence_of
     from pytest_quantbench.tasks.text_classification import TextClassification
 
     class Session:
@@ -93,11 +93,11 @@ def test_batches_evaluated_side_by_side_come_back_in_order() -> None:
     batches = [{"input_ids": np.full((2, 3), i)} for i in range(6)]
     data = EvalData(batches, [0] * 12, [None] * 12)
     task, labels = TextClassification(), {0: "neg", 1: "pos"}
-    serial = predict_with_logits(Session(), data, task, labels)
+    serial = evidence_of(Session(), data, task, labels)
     parallel_session = Session()
-    parallel = predict_with_logits(parallel_session, data, task, labels, workers=3)
-    assert serial[0] == parallel[0] == [0, 0, 1, 1] * 3
-    assert np.array_equal(serial[1], parallel[1])
+    parallel = evidence_of(parallel_session, data, task, labels, workers=3)
+    assert serial.predictions == parallel.predictions == [0, 0, 1, 1] * 3
+    assert np.array_equal(serial.arrays["logits"], parallel.arrays["logits"])
     assert len(parallel_session.threads) > 1  # really side by side
 
 

@@ -97,12 +97,18 @@ def test_seqeval_counts_reproduce_its_scores(name: str) -> None:
 
 
 def test_agreement_and_cosine() -> None:
+    from pytest_quantbench.tasks import Evidence
+    from pytest_quantbench.tasks.classification import mean_cosine
+
+    def agreement(task, original, quantized):
+        return task.fidelity("agreement", Evidence(original), Evidence(quantized), {})
+
     task = TokenClassification()
-    assert statistics.agreement(task, [["O", "B-PER"], ["O"]], [["O", "O"], ["O"]]) == pytest.approx(2 / 3)
-    assert statistics.agreement_chance(TextClassification(), [1, 1, 1, 0]) == 0.75
+    assert agreement(task, [["O", "B-PER"], ["O"]], [["O", "O"], ["O"]]).quantized == pytest.approx(2 / 3)
+    assert agreement(TextClassification(), [1, 1, 1, 0], [1, 1, 1, 0]).chance == 0.75
     a = np.array([[1.0, 0.0], [0.0, 2.0]])
-    assert statistics.mean_cosine(a, a * 3) == pytest.approx(1.0)
-    assert statistics.mean_cosine(a, np.array([[0.0, 1.0], [0.0, 1.0]])) == pytest.approx(0.5)
+    assert mean_cosine(a, a * 3) == pytest.approx(1.0)
+    assert mean_cosine(a, np.array([[0.0, 1.0], [0.0, 1.0]])) == pytest.approx(0.5)
 
 
 def test_samples_to_decide_scales_the_half_width_as_one_over_sqrt_n() -> None:
