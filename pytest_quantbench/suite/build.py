@@ -200,11 +200,12 @@ SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
 APPLIES_TO: dict[str, frozenset[GateKind]] = {
     "confidence": frozenset({GateKind.METRIC}),
     "max_drop": frozenset({GateKind.METRIC}),
+    "max": frozenset({GateKind.METRIC}),
     "max_ratio": frozenset({GateKind.SIZE, GateKind.MEMORY}),
     "min": frozenset({GateKind.METRIC, GateKind.FIDELITY, GateKind.SPEED}),
     "min_ratio": frozenset({GateKind.METRIC}),
 }
-BOUNDS = ("max_drop", "min_ratio", "min")  # what a metric's gate needs one of
+BOUNDS = ("max_drop", "min_ratio", "min", "max")  # what a metric's gate needs one of
 
 
 def _known_gate(gate: DraftGate) -> Found | None:
@@ -222,7 +223,7 @@ def _applies(field: str) -> Callable[[DraftGate], Found | None]:
 GATE_RULES: tuple[Rule[DraftGate], ...] = (
     Rule("", "{wording}", _known_gate),
     *(Rule(field, "does not apply to {key}: give {allowed}", _applies(field)) for field in sorted(APPLIES_TO)),
-    Rule("", "gives no bound: add max_drop, min_ratio or min",
+    Rule("", "gives no bound: add max_drop, min_ratio, min or max",
          lambda g: breaks(g.kind is GateKind.METRIC and not any(map(g.given, BOUNDS)))),
     Rule("confidence", "needs max_drop: the interval is of the drop",
          lambda g: breaks(g.given("confidence") and not g.given("max_drop"))),

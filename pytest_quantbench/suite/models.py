@@ -108,7 +108,10 @@ class ThresholdSchema(Section, title="threshold", json_schema_extra={"minPropert
         default=THRESHOLD.min_ratio, ge=0.0, le=1.0, description="smallest allowed int8 / fp32 ratio"
     )
     min: float = Field(
-        default=THRESHOLD.min, ge=-1e6, le=1e6, description="smallest allowed int8 value (agreement, cosine, speedup)"
+        default=THRESHOLD.min, ge=-1e6, le=1e6, description="smallest allowed int8 value (accuracy, agreement, speedup)"
+    )
+    max: float = Field(
+        default=THRESHOLD.max, ge=-1e6, le=1e6, description="largest allowed int8 value (an error, a perplexity)"
     )
     max_ratio: float = Field(
         default=THRESHOLD.max_ratio,
@@ -130,7 +133,7 @@ class ThresholdSchema(Section, title="threshold", json_schema_extra={"minPropert
     @classmethod
     def _not_empty(cls, data: Any) -> Any:
         if data == {}:
-            raise invalid("is empty: give max_drop, min_ratio, min or max_ratio")
+            raise invalid("is empty: give max_drop, min_ratio, min, max or max_ratio")
         return data
 
 

@@ -137,7 +137,8 @@ class Threshold:
 
     max_drop: float | None = None
     min_ratio: float | None = None
-    min: float | None = None
+    min: float | None = None  # a floor of the quantized score (accuracy, agreement, cosine, speed-up)
+    max: float | None = None  # a ceiling of the quantized score (an error, a perplexity)
     max_ratio: float | None = None  # size: quantized / original bytes; memory: quantized / original run peak
     confidence: float | None = None
     on_inconclusive: str = "fail"

@@ -7,8 +7,8 @@ the quantized score is (`Direction.worse_by`, > 0 worse):
 - `max_drop: d` fails when `drop > d`: original - quantized > d, or for lower-is-better quantized - original > d;
 - `min_ratio: r` fails when the share of the original's score kept (`MetricResult.ratio`) is under r:
   quantized / original, or for lower-is-better original / quantized;
-- `min: m` fails when the quantized score is worse than m: a floor (quantized < m), or for lower-is-better a
-  ceiling (quantized > m);
+- `min: m` and `max: m` are bounds of the quantized score as written, whichever way is better: a floor
+  (quantized < m fails: an accuracy) and a ceiling (quantized > m fails: an error, a perplexity);
 - a collapse: the quantized model kept under a tenth of the original's lead over `chance` (what a model that
   knows nothing scores: the majority label's accuracy; an error's level when always answering the mean).
 
@@ -62,12 +62,6 @@ def _ratio_words(r: MetricResult, limit: float) -> str:
     return f"ratio {r.ratio:.3f} < min_ratio {limit:g}{kept}"
 
 
-def _bound_words(r: MetricResult, limit: float) -> str:
-    if r.direction is Direction.HIGHER:
-        return f"{r.quantized:.3f} < min {limit:g}"
-    return f"{r.quantized:.3f} > min {limit:g} (lower is better: min is a ceiling)"
-
-
 @dataclass(frozen=True)
 class PointGate:
     """One bound of a threshold judged on the point scores: the field it reads, whether a result breaks it
@@ -85,8 +79,13 @@ POINT_GATES = (
         lambda r, limit: f"{r.direction.worse_word} {r.drop:.3f} > max_drop {limit:g}",
     ),
     PointGate(lambda t: t.min_ratio, lambda r, limit: r.ratio < limit, _ratio_words),  # kept less than min_ratio
-    # worse than `min`: a floor when higher is better, a ceiling when lower is
-    PointGate(lambda t: t.min, lambda r, limit: r.direction.worse_by(limit, r.quantized) > 0, _bound_words),
+    # bounds as written: a floor and a ceiling of the quantized score
+    PointGate(
+        lambda t: t.min, lambda r, limit: r.quantized < limit, lambda r, limit: f"{r.quantized:.3f} < min {limit:g}"
+    ),
+    PointGate(
+        lambda t: t.max, lambda r, limit: r.quantized > limit, lambda r, limit: f"{r.quantized:.3f} > max {limit:g}"
+    ),
 )
 
 

@@ -105,8 +105,9 @@ def test_a_small_rise_passes_and_a_large_one_fails_as_a_rise() -> None:
     [
         (Threshold(min_ratio=0.9), False, "ratio 0.800 < min_ratio 0.9 (original / quantized: lower is better)"),
         (Threshold(min_ratio=0.75), True, ""),
-        (Threshold(min=0.11), False, "0.125 > min 0.11 (lower is better: min is a ceiling)"),
-        (Threshold(min=0.15), True, ""),
+        (Threshold(max=0.11), False, "0.125 > max 0.11"),  # a ceiling, as written
+        (Threshold(max=0.15), True, ""),
+        (Threshold(min=0.2), False, "0.125 < min 0.2"),  # a floor, as written, whichever way is better
     ],
 )
 def test_ratio_and_bound_of_a_lower_is_better_metric(threshold: Threshold, passes: bool, message: str) -> None:

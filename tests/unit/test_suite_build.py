@@ -128,7 +128,13 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         rule(GATE_RULES, "does not apply", "max_ratio"),
         DraftGate("accuracy", Threshold(min_ratio=0.9, max_ratio=3), KNOWN_GATES),
         "max_ratio",
-        "does not apply to accuracy: give confidence, max_drop, min, min_ratio",
+        "does not apply to accuracy: give confidence, max, max_drop, min, min_ratio",
+    ),
+    (
+        rule(GATE_RULES, "does not apply", "max"),
+        DraftGate("speedup", Threshold(max=3.0), KNOWN_GATES),
+        "max",
+        "does not apply to speedup: give min",
     ),
     (
         rule(GATE_RULES, "does not apply", "min"),
@@ -146,7 +152,7 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         rule(GATE_RULES, "gives no bound"),
         DraftGate("accuracy", Threshold(confidence=0.95), KNOWN_GATES),
         "",
-        "gives no bound: add max_drop, min_ratio or min",
+        "gives no bound: add max_drop, min_ratio, min or max",
     ),
     (
         rule(GATE_RULES, "needs max_drop"),
