@@ -49,16 +49,40 @@ class EngineInfo:
     line: str  # e.g. "onnxruntime 1.23.2 (CPUExecutionProvider)"
 
 
+# Runs saved before `MachineFacts.engines` recorded their one engine's version under its name: they read as it.
+LEGACY_ENGINE_KEY, LEGACY_ENGINE_LINE = "onnxruntime", "onnxruntime {} (CPUExecutionProvider)"
+
+
 @dataclass(frozen=True)
 class MachineFacts:
-    """The CPU and runtime a result was measured on: int8 kernels, speed and even accuracy depend on them."""
+    """The CPU and the engines a result was measured on: int8 kernels, speed and even accuracy depend on them."""
 
     cpu: str
     cpu_count: int | None
     instructions: tuple[str, ...]
     vnni: bool
-    onnxruntime: str
     python: str
+    engines: tuple[EngineInfo, ...] = ()  # the backends the run (or the case) used, as each describes itself
+
+    def engine(self, name: str) -> EngineInfo | None:
+        """The engine a `framework:` value names, when this run used it."""
+        return next((e for e in self.engines if e.name == name), None)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """How `serialize.load` reads it: an old run's file, with one engine's version, reads as that engine's
+        `EngineInfo` (pydantic asks for this only when it reads one, so collection never imports it)."""
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_before_validator_function(_legacy_engines, handler(source))
+
+
+def _legacy_engines(data: Any) -> Any:
+    if isinstance(data, dict) and "engines" not in data and isinstance(data.get(LEGACY_ENGINE_KEY), str):
+        version = data[LEGACY_ENGINE_KEY]
+        legacy = {"name": LEGACY_ENGINE_KEY, "version": version, "line": LEGACY_ENGINE_LINE.format(version)}
+        return {**data, "engines": [legacy]}
+    return data
 
 
 @dataclass(frozen=True)

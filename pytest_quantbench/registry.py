@@ -8,6 +8,7 @@ The suite reader takes its `vocabulary()` from here, so a suite may name a user'
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -16,7 +17,9 @@ from pytest_quantbench.suite.vocabulary import Vocabulary
 from pytest_quantbench.tasks import BUILTIN, MetricFn, Task
 
 if TYPE_CHECKING:
+    from pytest_quantbench.records import EngineInfo
     from pytest_quantbench.runtimes.base import Backend
+    from pytest_quantbench.suite import Case
 
 
 def _builtin_backends() -> dict[str, type[Backend]]:
@@ -24,6 +27,12 @@ def _builtin_backends() -> dict[str, type[Backend]]:
     from pytest_quantbench.runtimes.pytorch import PyTorch
 
     return {b.name: b for b in (OnnxRuntime, PyTorch)}
+
+
+@functools.cache
+def _engine_info(backend: type[Backend]) -> EngineInfo:
+    """Asked once a run per backend: it may read library versions from disk."""
+    return backend.engine_info()
 
 
 @dataclass
@@ -42,6 +51,15 @@ class Registry:
     def add_backend(self, backend: type[Backend]) -> None:
         """A `runtimes.base.Backend` subclass, picked by configs whose `framework:` is its `name`."""
         self.backends[backend.name] = backend
+
+    def engines(self, names: Iterable[str] | None = None) -> tuple[EngineInfo, ...]:
+        """How the backends of `names` (default: every one) describe their engines, for the machine facts."""
+        chosen = self.backends if names is None else dict.fromkeys(n for n in names if n in self.backends)
+        return tuple(_engine_info(self.backends[name]) for name in chosen)
+
+    def engines_of(self, cases: Iterable[Case]) -> tuple[EngineInfo, ...]:
+        """The engines `cases` ran on: each config's backend and its fp32 baseline's, in order of first use."""
+        return self.engines(name for case in cases for name in (case.config.framework, case.baseline))
 
     def add_metric(self, name: str, fn: MetricFn, tasks: Iterable[str] | None = None) -> None:
         """A metric a suite can list in `metrics:` and gate on; `fn(predictions, references) -> float`."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +26,6 @@ from pytest_quantbench.runtimes.base import Session, inputs_of, run_checked
 from pytest_quantbench.suite import Suite
 from pytest_quantbench.tasks import MetricFn, Task
 
-SCORE_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
 ENTRY_LAYOUT = 2  # scores.json, predictions.json, logits.npy
 PREDICTIONS_FILE = "predictions.json"
 # Evaluation runs batches side by side, each on one intra-op thread: at eval shapes (8 short sentences) ONNX
@@ -101,9 +100,11 @@ class Scorer:
         predictions = predict(session, data, suite_data.task, self.id2label(suite), self.workers)
         return suite_data.task.score(suite.metrics, predictions, data.references, self.metric)
 
-    def scored(self, model_id: str, suite: Suite, session: Callable[[], Session]) -> Scored:
-        """A model's scores, predictions and logits on the eval split, kept on disk under `model_id` and what
-        it is scored on."""
+    def scored(
+        self, model_id: str, suite: Suite, session: Callable[[], Session], *, libraries: Iterable[str]
+    ) -> Scored:
+        """A model's scores, predictions and logits on the eval split, kept on disk under `model_id`, what it is
+        scored on and the versions of `libraries` (its backend's: what decides the outputs)."""
         suite_data = self.data.of(suite)
         split = suite_data.split(suite.dataset.eval_split)
         dataset = suite.dataset
@@ -115,7 +116,7 @@ class Scorer:
             dataset.ref_keys,
             EVAL_BATCH_SIZE,
         )
-        key = digest("scores", ENTRY_LAYOUT, model_id, split._fingerprint, spec, library_versions(SCORE_LIBRARIES))
+        key = digest("scores", ENTRY_LAYOUT, model_id, split._fingerprint, spec, library_versions(libraries))
 
         def build(out: Path) -> None:
             data, task = suite_data.eval, suite_data.task

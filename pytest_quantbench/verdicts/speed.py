@@ -1,8 +1,8 @@
 """Why a quantized model is not faster: the profiles of both sessions, side by side, named in one line.
 
 When a speed-up is below `SLOW` (or the speed gate's `min`), a few calls of the original and the quantized
-session run under ONNX Runtime's profiler (`runtimes.onnxruntime.profile_session`, cached), and the time per
-op type, and per element type the kernels take, is compared. Causes, most specific first: nothing was
+session run under the backend's profiler (`Backend.profile`, cached; a backend that cannot profile says so as
+the cause), and the time per op type, and per element type the kernels take, is compared. Causes, most specific first: nothing was
 quantized; float16 that ONNX Runtime ran in fp32 on this CPU; QDQ pairs left unfused at the quantized
 session's optimization level; 16-bit activations, which no integer kernel takes; int8 (S8S8) activations
 that ONNX Runtime's x86 fusions only partly take; Q/DQ or activation-quantization overhead that fusion did
@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pytest_quantbench.records import OpTime, Profile, QuantizationReport, SpeedDiagnosis
+from pytest_quantbench.records import OpTime, Profile, QuantizationReport, Role, SpeedDiagnosis
+from pytest_quantbench.runtimes.base import Unsupported
 from pytest_quantbench.suite import QuantConfig
 
 if TYPE_CHECKING:
     from pytest_quantbench.measure.timing import Measurement
+    from pytest_quantbench.runtimes.base import Backend
+    from pytest_quantbench.suite import Case
     from pytest_quantbench.verdicts.pipeline import Pipeline
 
 SLOW = 1.1  # speed-ups below this are diagnosed
@@ -163,17 +166,27 @@ def diagnose(bench: Pipeline, m: Measurement, feed: dict[str, Any], speedup: flo
             f"quantizing {ops} changed no node: {same}",
             "operators_to_quantize: [MatMul] (the ops that carry the weights)",
         )
-    if not bench.backend(case).reads_onnx:
-        return None
-    onnx = bench.onnxruntime
-    original = onnx.profile(case, "original", feed, PROFILED_CALLS)
-    quantized = onnx.profile(case, "quantized", feed, PROFILED_CALLS)
-    one_thread = None
-    if case.config.framework_args.intra_op_num_threads > 1:  # does int8 lose to fp32 only on several threads?
-        one_thread = (
-            onnx.profile(case, "original", feed, PROFILED_CALLS, threads=1),
-            onnx.profile(case, "quantized", feed, PROFILED_CALLS, threads=1),
-        )
-    level = onnx.level(case, "quantized")
+    backend = bench.backend(case)
+    try:
+        original, quantized, one_thread = _profiles(backend, case, feed)
+    except Unsupported as exc:
+        return SpeedDiagnosis(f"{backend.name} cannot profile: {exc.reason}", "none found")
+    level = case.config.framework_args.quantized_level
     cause, fix = explain(case.config, report, original, quantized, level, m.shape_id, one_thread)
     return SpeedDiagnosis(cause + note, fix, op_times(original, quantized))
+
+
+def _profiles(
+    backend: Backend, case: Case, feed: dict[str, Any]
+) -> tuple[Profile, Profile, tuple[Profile, Profile] | None]:
+    """Both models' profiles with the case's settings, and on one intra-op thread where it runs on several (does
+    int8 lose to fp32 only on several threads?)."""
+    original = backend.profile(case, Role.ORIGINAL, feed, PROFILED_CALLS)
+    quantized = backend.profile(case, Role.QUANTIZED, feed, PROFILED_CALLS)
+    if case.config.framework_args.intra_op_num_threads <= 1:
+        return original, quantized, None
+    alone = (
+        backend.profile(case, Role.ORIGINAL, feed, PROFILED_CALLS, threads=1),
+        backend.profile(case, Role.QUANTIZED, feed, PROFILED_CALLS, threads=1),
+    )
+    return original, quantized, alone
