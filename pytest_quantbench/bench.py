@@ -74,10 +74,9 @@ class Bench:
     def memory(self, case: Case, role: Role, batch_size: int, input_length: int | None) -> MemoryStats | None:
         """Peak memory of a timing session of `role` at one shape: the backend measures every shape of the
         suite at once (one child process per model), and keeps the figures."""
+        backend = self.backends[case.baseline] if check_role(role) is Role.ORIGINAL else self.backend(case)  # timed
         suite = case.suite
         feeds = {shape_id(b, n): self.timing_inputs(suite, b, n) for b, n in suite.shapes}
-        original = check_role(role) is Role.ORIGINAL
-        backend = self.backends[case.baseline] if original else self.backend(case)  # what the row timed
         found = backend.memory(case, role, feeds)
         return found.get(shape_id(batch_size, input_length)) if found else None
 

@@ -2,7 +2,7 @@
 
 pytest-benchmark compares timings across runs but knows nothing of accuracy; this compares the quantized
 metrics config by config and fails a config whose metric dropped more than allowed (`accuracy:0.005`).
-Int8 kernels differ with the CPU's VNNI and AMX support and with ONNX Runtime's version: across such runs a
+Int8 kernels differ with the CPU's VNNI and AMX support and with the engines' versions: across such runs a
 speed comparison is refused unless forced, and accuracy deltas are said to come from other kernels.
 """
 

@@ -124,8 +124,9 @@ class PyTorch(Backend):
         return TorchSession(model, threads or case.config.framework_args.intra_op_num_threads)
 
     def model_id(self, case: Case, role: Role) -> str:
+        role = check_role(role)
         original = f"pytorch-{self.models.model_hash(case.suite)}"
-        if check_role(role) is Role.ORIGINAL or self.quantized(case).report.quantized_nothing:
+        if role is Role.ORIGINAL or self.quantized(case).report.quantized_nothing:
             return original
         return f"{original}-{self.settings(case)}"
 

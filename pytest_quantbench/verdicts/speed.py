@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_quantbench.records import OpTime, Profile, QuantizationReport, Role, SpeedDiagnosis
 from pytest_quantbench.runtimes.base import Unsupported
+from pytest_quantbench.runtimes.onnxruntime_settings import QDQ_FUSION_LEVEL  # its one declaration
 from pytest_quantbench.suite import QuantConfig
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 SLOW = 1.1  # speed-ups below this are diagnosed
 PROFILED_CALLS = 5
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
-QDQ_FUSION_LEVEL = 2  # ONNX Runtime fuses QDQ pairs into integer kernels from its extended level on
 FUSED_OPS = (
     "Attention", "MultiHeadAttention", "SkipLayerNormalization", "SkipSimplifiedLayerNormalization",
     "EmbedLayerNormalization", "BiasGelu", "FastGelu", "Gelu", "QuickGelu", "BiasSoftmax", "LayerNormalization",
