@@ -1,8 +1,9 @@
 """What a run can use by name: tasks, metrics and backends, built in or added by a user's hooks.
 
-One `Registry` per run (the plugin builds it at configure time from the `pytest_quantbench_add_tasks` and
-`pytest_quantbench_add_metrics` hooks); plain-Python users call `add_task` / `add_metric` / `add_backend`.
-The suite reader takes its `vocabulary()` from here, so a suite may name a user's task or metric.
+One `Registry` per run (the plugin builds it at configure time from the `pytest_quantbench_add_tasks`,
+`pytest_quantbench_add_metrics` and `pytest_quantbench_add_backends` hooks); plain-Python users call
+`add_task` / `add_metric` / `add_backend`. The suite reader takes its `vocabulary()` from here, so a suite may
+name a user's task, metric or backend; the machine facts take the run's `engines_of(cases)` from here.
 """
 
 from __future__ import annotations
