@@ -49,10 +49,6 @@ class EngineInfo:
     line: str  # e.g. "onnxruntime 1.23.2 (CPUExecutionProvider)"
 
 
-# Runs saved before `MachineFacts.engines` recorded their one engine's version under its name: they read as it.
-LEGACY_ENGINE_KEY, LEGACY_ENGINE_LINE = "onnxruntime", "onnxruntime {} (CPUExecutionProvider)"
-
-
 @dataclass(frozen=True)
 class MachineFacts:
     """The CPU and the engines a result was measured on: int8 kernels, speed and even accuracy depend on them."""
@@ -65,24 +61,20 @@ class MachineFacts:
     engines: tuple[EngineInfo, ...] = ()  # the backends the run (or the case) used, as each describes itself
 
     def engine(self, name: str) -> EngineInfo | None:
-        """The engine a `framework:` value names, when this run used it."""
         return next((e for e in self.engines if e.name == name), None)
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        """How `serialize.load` reads it: an old run's file, with one engine's version, reads as that engine's
-        `EngineInfo` (pydantic asks for this only when it reads one, so collection never imports it)."""
+        """Read by `serialize.load` (pydantic asked only then), old runs included: they kept their one engine's
+        version under its name, `onnxruntime: "1.2.3"`."""
         from pydantic_core import core_schema
 
-        return core_schema.no_info_before_validator_function(_legacy_engines, handler(source))
+        def with_engines(data: Any) -> Any:
+            old = data.get("onnxruntime") if isinstance(data, dict) and "engines" not in data else None
+            line = f"onnxruntime {old} (CPUExecutionProvider)"
+            return {**data, "engines": [{"name": "onnxruntime", "version": old, "line": line}]} if old else data
 
-
-def _legacy_engines(data: Any) -> Any:
-    if isinstance(data, dict) and "engines" not in data and isinstance(data.get(LEGACY_ENGINE_KEY), str):
-        version = data[LEGACY_ENGINE_KEY]
-        legacy = {"name": LEGACY_ENGINE_KEY, "version": version, "line": LEGACY_ENGINE_LINE.format(version)}
-        return {**data, "engines": [legacy]}
-    return data
+        return core_schema.no_info_before_validator_function(with_engines, handler(source))
 
 
 @dataclass(frozen=True)
