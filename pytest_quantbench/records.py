@@ -78,14 +78,30 @@ class EngineInfo:
 
 @dataclass(frozen=True)
 class MachineFacts:
-    """The CPU and runtime a result was measured on: int8 kernels, speed and even accuracy depend on them."""
+    """The CPU and the engines a result was measured on: int8 kernels, speed and even accuracy depend on them."""
 
     cpu: str
     cpu_count: int | None
     instructions: tuple[str, ...]
     vnni: bool
-    onnxruntime: str
     python: str
+    engines: tuple[EngineInfo, ...] = ()  # the backends the run (or the case) used, as each describes itself
+
+    def engine(self, name: str) -> EngineInfo | None:
+        return next((e for e in self.engines if e.name == name), None)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """Read by `serialize.load` (pydantic asked only then), old runs included: they kept their one engine's
+        version under its name, `onnxruntime: "1.2.3"`."""
+        from pydantic_core import core_schema
+
+        def with_engines(data: Any) -> Any:
+            old = data.get("onnxruntime") if isinstance(data, dict) and "engines" not in data else None
+            line = f"onnxruntime {old} (CPUExecutionProvider)"
+            return {**data, "engines": [{"name": "onnxruntime", "version": old, "line": line}]} if old else data
+
+        return core_schema.no_info_before_validator_function(with_engines, handler(source))
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,16 @@
 """What a run can use by name: tasks, metrics and backends, built in or added by a user's hooks.
 
-One `Registry` per run (the plugin builds it at configure time from the `pytest_quantbench_add_tasks` and
-`pytest_quantbench_add_metrics` hooks); plain-Python users call `add_task` / `add_metric` / `add_backend`.
-The suite reader takes its `vocabulary()` from here, so a suite may name a user's task or metric; the
-scorer and the gates take `metric_info()` from here, so every metric says which way is better.
+One `Registry` per run (the plugin builds it at configure time from the `pytest_quantbench_add_tasks`,
+`pytest_quantbench_add_metrics` and `pytest_quantbench_add_backends` hooks); plain-Python users call
+`add_task` / `add_metric` / `add_backend`. The suite reader takes its `vocabulary()` from here, so a suite may
+name a user's task, metric or backend; the scorer and the gates take `metric_info()` from here, so every
+metric says which way is better; the machine facts take the run's `engines_of(cases)` from here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,7 +20,9 @@ from pytest_quantbench.suite.vocabulary import Vocabulary
 from pytest_quantbench.tasks import BUILTIN, MetricFn, Task
 
 if TYPE_CHECKING:
+    from pytest_quantbench.records import EngineInfo
     from pytest_quantbench.runtimes.base import Backend
+    from pytest_quantbench.suite import Case
 
 
 def _builtin_backends() -> dict[str, type[Backend]]:
@@ -26,6 +30,12 @@ def _builtin_backends() -> dict[str, type[Backend]]:
     from pytest_quantbench.runtimes.pytorch import PyTorch
 
     return {b.name: b for b in (OnnxRuntime, PyTorch)}
+
+
+@functools.cache
+def _engine_info(backend: type[Backend]) -> EngineInfo:
+    """Asked once a run per backend: it may read library versions from disk."""
+    return backend.engine_info()
 
 
 @dataclass
@@ -45,6 +55,15 @@ class Registry:
     def add_backend(self, backend: type[Backend]) -> None:
         """A `runtimes.base.Backend` subclass, picked by configs whose `framework:` is its `name`."""
         self.backends[backend.name] = backend
+
+    def engines(self, names: Iterable[str] | None = None) -> tuple[EngineInfo, ...]:
+        """How the backends of `names` (default: every one) describe their engines, for the machine facts."""
+        chosen = self.backends if names is None else dict.fromkeys(n for n in names if n in self.backends)
+        return tuple(_engine_info(self.backends[name]) for name in chosen)
+
+    def engines_of(self, cases: Iterable[Case]) -> tuple[EngineInfo, ...]:
+        """The engines `cases` ran on: each config's backend and its fp32 baseline's, in order of first use."""
+        return self.engines(name for case in cases for name in (case.config.framework, case.baseline))
 
     def add_metric(
         self,

@@ -61,6 +61,11 @@ def library_versions(names: Iterable[str]) -> dict[str, str]:
     return {n: version(n) for n in names}
 
 
+def graph_hash(graph: Any) -> str:
+    """Content hash of an ONNX graph (its deterministic serialization): identical graphs score alike."""
+    return hashlib.sha256(graph.SerializeToString(deterministic=True)).hexdigest()[:24]
+
+
 def hash_arrays(arrays: dict[str, Any]) -> str:
     """Content hash of named numpy arrays (names, dtypes, shapes and bytes): keys what was computed from them."""
     import numpy as np

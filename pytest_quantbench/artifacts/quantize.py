@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pytest_quantbench.artifacts.cache import graph_hash
 from pytest_quantbench.artifacts.export import ONNX_FILE, quiet
 from pytest_quantbench.errors import BuildError
 from pytest_quantbench.records import QuantizationReport, RangeFinding
@@ -77,13 +77,23 @@ def excluded_nodes(model_path: Path, node_exclusion: tuple[str, ...]) -> list[st
     return sorted(exclude) + [n for n in names if n not in exclude]
 
 
+def quant_format(config: QuantConfig) -> str:
+    """The graph format the quantizer writes: the config's, else QDQ for static and QOperator for dynamic."""
+    return config.format or ("qdq" if config.is_static else "qoperator")
+
+
+def activations_dtype(config: QuantConfig) -> str:
+    """The activations' type: the config's, else int8 for static (QDQ) and uint8 for dynamic."""
+    return config.activations_dtype or ("int8" if config.is_static else "uint8")
+
+
 def ort_quantization_config(config: QuantConfig, nodes_to_exclude: list[str]):
     from onnxruntime.quantization import QuantFormat, QuantizationMode, QuantType
     from optimum.onnxruntime.configuration import AutoQuantizationConfig, QuantizationConfig
 
     dtype = {"int8": QuantType.QInt8, "uint8": QuantType.QUInt8, "int16": QuantType.QInt16, "uint16": QuantType.QUInt16}
     static = config.is_static
-    fmt = config.format or ("qdq" if static else "qoperator")
+    fmt = quant_format(config)
     operators = config.operators_to_quantize
     if operators is None:
         operators = AutoQuantizationConfig.avx512_vnni(is_static=static).operators_to_quantize
@@ -91,7 +101,7 @@ def ort_quantization_config(config: QuantConfig, nodes_to_exclude: list[str]):
         is_static=static,
         format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
         mode=QuantizationMode.QLinearOps if static else QuantizationMode.IntegerOps,
-        activations_dtype=dtype[config.activations_dtype or ("int8" if static else "uint8")],
+        activations_dtype=dtype[activations_dtype(config)],
         weights_dtype=dtype[config.weights_dtype],
         activations_symmetric=config.activations_symmetric,
         weights_symmetric=config.weights_symmetric,
@@ -166,8 +176,7 @@ def to_fp16(source: Path, config: QuantConfig, target: Path) -> QuantizationRepo
     total = sum(counts.values())
     return QuantizationReport(
         quantized_nodes=dict(sorted(counts.items())), total_quantized=total, quantized_nothing=total == 0,
-        graph_sha256=hashlib.sha256(model.graph.SerializeToString(deterministic=True)).hexdigest()[:24],
-        excluded_nodes=len(excluded),
+        graph_sha256=graph_hash(model.graph), excluded_nodes=len(excluded),
     )  # fmt: skip
 
 
@@ -292,5 +301,5 @@ def quantization_report(
         total_quantized=total,
         quantized_nothing=total == 0,
         operators_to_quantize=None if operators is None else tuple(operators),
-        graph_sha256=hashlib.sha256(graph.SerializeToString(deterministic=True)).hexdigest()[:24],
+        graph_sha256=graph_hash(graph),
     )

@@ -33,7 +33,6 @@ from pytest_quantbench.suite import Suite
 from pytest_quantbench.tasks import Evidence, MetricFn, Task
 from pytest_quantbench.tasks.evidence import join_arrays
 
-SCORE_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
 ENTRY_LAYOUT = 3  # scores.json, predictions.json, evidence.npz (the task's per-unit arrays)
 PREDICTIONS_FILE = "predictions.json"
 EVIDENCE_FILE = "evidence.npz"
@@ -172,8 +171,9 @@ class Scorer:
         predictions = predict(session, data, suite_data.task, self.id2label(suite), self.workers)
         return suite_data.task.score(suite.metrics, predictions, data.references, self.metric)
 
-    def _key(self, kind: str, suite: Suite, *model_ids: str) -> str:
-        """What an entry is scored on: the models, the eval split and how it is read, the libraries."""
+    def _key(self, kind: str, suite: Suite, libraries: Iterable[str], *model_ids: str) -> str:
+        """What an entry is scored on: the models, the eval split and how it is read, and the versions of
+        `libraries` (the backend's: what decides the outputs)."""
         split = self.data.of(suite).split(suite.dataset.eval_split)
         dataset = suite.dataset
         spec = (
@@ -184,7 +184,7 @@ class Scorer:
             dataset.ref_keys,
             EVAL_BATCH_SIZE,
         )
-        return digest(kind, ENTRY_LAYOUT, *model_ids, split._fingerprint, spec, library_versions(SCORE_LIBRARIES))
+        return digest(kind, ENTRY_LAYOUT, *model_ids, split._fingerprint, spec, library_versions(libraries))
 
     def _write(self, suite: Suite, evidence: Evidence, out: Path) -> None:
         data = self.data.of(suite)
@@ -193,10 +193,12 @@ class Scorer:
         (out / PREDICTIONS_FILE).write_text(json.dumps(evidence.predictions))
         write_arrays(out / EVIDENCE_FILE, dict(evidence.arrays))
 
-    def scored(self, model_id: str, suite: Suite, session: Callable[[], Session]) -> Scored:
-        """A model's scores and evidence on the eval split, kept on disk under `model_id` and what it is
-        scored on."""
-        key = self._key("scores", suite, model_id)
+    def scored(
+        self, model_id: str, suite: Suite, session: Callable[[], Session], *, libraries: Iterable[str]
+    ) -> Scored:
+        """A model's scores and evidence on the eval split, kept on disk under `model_id`, what it is scored on
+        and its backend's `libraries`."""
+        key = self._key("scores", suite, libraries, model_id)
 
         def build(out: Path) -> None:
             data = self.data.of(suite)
@@ -209,25 +211,27 @@ class Scorer:
 
         return self._memo(("scores", key), load)
 
-    def both(self, suite: Suite, original: Model, quantized: Model) -> Both:
+    def both(self, suite: Suite, original: Model, quantized: Model, *, libraries: Iterable[str]) -> Both:
         """Both models' scores and evidence; when the task needs their outputs side by side, both run together
         once, and what that pass found of each model is kept under its own key too."""
-        task = self.data.of(suite).task
+        task, libraries = self.data.of(suite).task, tuple(libraries)
         models = (original, quantized)
         if not task.pair_measures:
-            return Both(self.scored(original[0], suite, original[1]), self.scored(quantized[0], suite, quantized[1]))
-        key = self._key("pairs", suite, original[0], quantized[0])
+            scored = [self.scored(model_id, suite, session, libraries=libraries) for model_id, session in models]
+            return Both(scored[0], scored[1])
+        key = self._key("pairs", suite, libraries, original[0], quantized[0])
 
         def build(out: Path) -> None:
             data = self.data.of(suite)
             sessions = original[1](), quantized[1]()
             *kept, paired = side_by_side(*sessions, data.eval, task, self.id2label(suite), self.workers)
             for (model_id, _), evidence in zip(models, kept, strict=True):
-                self.cache.build("scores", self._key("scores", suite, model_id), partial(self._write, suite, evidence))
+                scores = self._key("scores", suite, libraries, model_id)
+                self.cache.build("scores", scores, partial(self._write, suite, evidence))
             write_arrays(out / PAIRED_FILE, paired)
 
         entry = self._memo(("pairs", key), lambda: self.cache.build("pairs", key, build))
-        scored = [self.scored(model_id, suite, session) for model_id, session in models]
+        scored = [self.scored(model_id, suite, session, libraries=libraries) for model_id, session in models]
         return Both(scored[0], scored[1], read_arrays(entry / PAIRED_FILE))
 
     def chance(self, suite: Suite) -> dict[str, float]:

@@ -215,11 +215,11 @@ def quantbench_measurement():
 
 @pytest.fixture
 def original_session(quantbench: state.Bench, quantbench_case):
-    """ONNX Runtime session of the fp32 export, with the config's threads and optimization level."""
+    """A session of the config's original model on its own backend (`framework:`), with the config's settings."""
     return quantbench.original_session(quantbench_case)
 
 
 @pytest.fixture
 def quantized_session(quantbench: state.Bench, quantbench_case):
-    """ONNX Runtime session of the int8 model of the config."""
+    """A session of the config's quantized model on its backend, with the config's settings."""
     return quantbench.quantized_session(quantbench_case)

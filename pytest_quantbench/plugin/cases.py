@@ -14,9 +14,9 @@ import pytest
 
 from pytest_quantbench import serialize
 from pytest_quantbench.errors import GateFailure
-from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.measure.timing import Measurement, time_session, timing_result
 from pytest_quantbench.plugin.benchmark import Timer
+from pytest_quantbench.records import Role
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench
@@ -72,20 +72,21 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
     timer = Timer(benchmark, m.group)
     feed = quantbench.timing_inputs(suite, m.batch_size, m.input_length)
 
-    def memory(role: str) -> MemoryStats | None:  # measured after the timed rounds, which its child would disturb
+    def memory(role: Role) -> MemoryStats | None:  # measured after the timed rounds, which its child would disturb
         return None if timer.disabled else quantbench.memory(case, role, m.batch_size, m.input_length)
 
     if m.role == "fp32":
         timed = time_session(timer, quantbench.baseline_session(case), feed, suite.time)
-        result = timing_result(m, timed, machine_facts(), memory=memory("original"))
+        result = timing_result(m, timed, quantbench.machine(case), memory=memory(Role.ORIGINAL))
     else:
         session, baseline = quantbench.quantized_session(case), quantbench.baseline_session(case)
         timed = time_session(timer, session, feed, suite.time, baseline)
         evaluation = quantbench.evaluations.get(case.key)
         result = timing_result(
-            m, timed, machine_facts(), quantbench.quantized(case).report, diagnosis.hardware_risk(quantbench, case),
+            m, timed, quantbench.machine(case), quantbench.quantized(case).report,
+            diagnosis.hardware_risk(quantbench, case),
             {r.name: r for r in evaluation.verdict.results} if evaluation else None,
-            quantbench.backend(case).model_size(case), memory("quantized"), memory("original"),
+            quantbench.backend(case).model_size(case), memory(Role.QUANTIZED), memory(Role.ORIGINAL),
         )  # fmt: skip
         found = speed.diagnose(quantbench, m, feed, result.speedup)
         result = dataclasses.replace(result, speed_diagnosis=found)

@@ -42,7 +42,10 @@ def pytest_quantbench_add_tasks(registry: Registry) -> None:
 @hookspec
 def pytest_quantbench_add_backends(registry: Registry) -> None:
     """Add backends a config can pick with `framework:`: `registry.add_backend(MyBackend)`, a
-    `pytest_quantbench.runtimes.base.Backend` subclass with a `name` and a `vocabulary`."""
+    `pytest_quantbench.runtimes.base.Backend` subclass with a `name`, a `vocabulary` and its `libraries`, that
+    implements `quantized`, `session` and `model_id` (each taking a `records.Role`). What it does not
+    implement (profiles, graph inspection) the diagnoses report as "<name> cannot ..."; its `engine_info()`
+    is the card's engine line (see `runtimes/base.py`)."""
 
 
 @hookspec(firstresult=True)

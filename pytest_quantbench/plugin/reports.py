@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_quantbench import extras, serialize
-from pytest_quantbench.plugin import benchmark
+from pytest_quantbench.plugin import benchmark, state
 from pytest_quantbench.plugin.cases import RESULT_PROPERTY
 from pytest_quantbench.plugin.state import read_suite
 from pytest_quantbench.records import CaseResult
@@ -91,7 +91,7 @@ class Reports:
             return
         from pytest_quantbench.measure.machine import machine_facts
 
-        self.gate = compare.Gate(saved, specs, machine_facts())
+        self.gate = compare.Gate(saved, specs, machine_facts(state.registry(self.config).engines()))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
@@ -110,7 +110,8 @@ class Reports:
     def payload(self) -> dict[str, Any]:
         from pytest_quantbench.measure.machine import machine_facts
 
-        return results.payload(self.suites.values(), self.accuracy.values(), machine_facts())
+        engines = state.registry(self.config).engines_of(c for s in self.suites.values() for c in s.cases)
+        return results.payload(self.suites.values(), self.accuracy.values(), machine_facts(engines))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Accuracy results arrive with the reports: the same path in one process and from xdist workers."""

@@ -35,12 +35,20 @@ def _front_matter(suite: SuiteInfo) -> str:
     return "\n".join([*lines, *metrics, "---", "", ""])
 
 
+def _engines(run: Run, suite: SuiteInfo) -> str:
+    """The line of each engine the suite's configs (and its `baseline:`) ran on, as the run's machine facts
+    describe it; the bare `framework:` name where they do not."""
+    names = [n for n in dict.fromkeys([*(suite.framework(c.id) for c in suite.configs), suite.baseline]) if n]
+    lines = {e.name: e.line for e in run.machine.engines} if run.machine else {}
+    return ", ".join(f"`{lines.get(name, name)}`" for name in names)
+
+
 def _body(run: Run, suite: SuiteInfo, level: int) -> str:
     h = "#" * level
     samples = suite.num_eval_samples or "All dataset"
     lines = [
         f"**task**: `{suite.task}`  ",
-        f"**Backend:** `onnxruntime {run.machine.onnxruntime if run.machine else '?'}` (CPUExecutionProvider)  ",
+        f"**Backend:** {_engines(run, suite)}  ",
         f"**Machine:** `{_machine(run.machine)}`  ",
         f"**Number of evaluation samples:** `{samples}`  ",
         *([] if suite.metrics else ["**References:** none: gated on fidelity to the original model alone  "]),

@@ -2,7 +2,7 @@
 
 pytest-benchmark compares timings across runs but knows nothing of accuracy; this compares the quantized
 metrics config by config and fails a config whose metric dropped more than allowed (`accuracy:0.005`).
-Int8 kernels differ with the CPU's VNNI and AMX support and with ONNX Runtime's version: across such runs a
+Int8 kernels differ with the CPU's VNNI and AMX support and with the engines' versions: across such runs a
 speed comparison is refused unless forced, and accuracy deltas are said to come from other kernels.
 """
 
@@ -88,7 +88,7 @@ def _amx(machine: MachineFacts) -> bool:
 
 
 def kernel_differences(saved: MachineFacts | None, now: MachineFacts | None) -> list[str]:
-    """What differs between two runs' machines that changes the int8 kernels: VNNI, AMX, ONNX Runtime."""
+    """What differs between two runs' machines that changes the int8 kernels: VNNI, AMX, an engine's version."""
     if saved is None or now is None:
         return []
     out = []
@@ -96,8 +96,10 @@ def kernel_differences(saved: MachineFacts | None, now: MachineFacts | None) -> 
         out.append(f"VNNI {_yes(saved.vnni)} -> {_yes(now.vnni)}")
     if _amx(saved) != _amx(now):
         out.append(f"AMX {_yes(_amx(saved))} -> {_yes(_amx(now))}")
-    if saved.onnxruntime != now.onnxruntime:
-        out.append(f"onnxruntime {saved.onnxruntime} -> {now.onnxruntime}")
+    for engine in saved.engines:  # an engine both runs used, at another version
+        other = now.engine(engine.name)
+        if other is not None and other.version != engine.version:
+            out.append(f"{engine.name} {engine.version} -> {other.version}")
     return out
 
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.records import CaseResult
 from pytest_quantbench.verdicts import diagnosis
 
@@ -44,7 +43,7 @@ def accuracy_outcome(bench: Pipeline, case: Case, options: diagnosis.DiagnoseOpt
         line=verdict.line(),
         quantization=evaluation.report,
         expect=case.expect,
-        machine=machine_facts(),
+        machine=bench.machine(case),
         hardware_risk=diagnosis.hardware_risk(bench, case),
         diagnosis=found.record() if found is not None else None,
         inconclusive=bool(verdict.inconclusive),

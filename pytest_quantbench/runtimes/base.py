@@ -1,8 +1,25 @@
-"""What a backend is: it builds, loads and runs a case's original and quantized model.
+"""What a backend is: the one place an inference engine is named. It builds, loads and runs a case's original
+and quantized model, and answers what the diagnosis asks of its engine, or says that it cannot.
 
-A backend is one module with one `Backend` subclass, looked up by the config's `framework:` value
-(`runtimes.backends`). Evaluation, timing and diagnosis only call these methods; a session is anything
-with ONNX Runtime's `get_inputs()` and `run(None, feed)`.
+A backend is one module with one `Backend` subclass, picked by the config's `framework:` value from the run's
+`registry.Registry` (the built-in ones, and a user's added with `pytest_quantbench_add_backends`). Evaluation,
+timing, the diagnosis and the reports only call these methods; nothing outside `runtimes/` names an engine. A
+session is anything with ONNX Runtime's `get_inputs()` and `run(None, feed)`.
+
+What a backend declares:
+- `name` (its `framework:` value), `vocabulary` (the quantization approaches it runs), `libraries` (the
+  packages whose versions decide what its sessions compute: scores, profiles and rankings are cached under
+  them) and `engine_info()` (the engine's version and the card's line, kept in the machine facts);
+- its settings: the config's shared fields (approach, operators, per-channel, node exclusion, ...) and its
+  `framework_args`. Those are a suite word, checked by the suite's schema, and today's fields are ONNX
+  Runtime's session settings (optimization levels, intra-op threads, `x64_quant_precision`, the export's
+  opset). Each backend reads the fields that mean something to its engine, in its own module, and leaves
+  the rest: ONNX Runtime reads them all (`onnxruntime_settings.py`), PyTorch only the thread count. A new
+  engine's own knobs belong in its module too (e.g. class attributes, or the environment), never in a
+  check elsewhere;
+- what its engine cannot do: `profile` (the speed diagnosis) and `graph_inspector` (the accuracy diagnosis:
+  sensitivity ranking, fallback search) raise `Unsupported` with the reason, which the diagnosis prints as
+  one line ("<name> cannot profile: <reason>"); `hardware_risk` and `exact_kernels` answer None.
 """
 
 from __future__ import annotations
@@ -12,7 +29,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from pytest_quantbench.records import MemoryStats, ModelSize, QuantizationReport
+from pytest_quantbench.records import (
+    EngineInfo,
+    HardwareRisk,
+    MachineFacts,
+    MemoryStats,
+    ModelSize,
+    NodeError,
+    Profile,
+    QuantizationReport,
+    Role,
+)
 from pytest_quantbench.suite import Case
 from pytest_quantbench.suite.vocabulary import BackendVocabulary
 
@@ -37,35 +64,71 @@ class QuantizedModel:
     report: QuantizationReport
 
 
+class Unsupported(Exception):
+    """What a backend's engine cannot do; `reason` says why, to complete "<name> cannot <what>: <reason>"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check_role(role: object) -> Role:
+    """`role`, when it is a `Role`: a misspelt string must fail, not run the other model."""
+    if not isinstance(role, Role):
+        raise TypeError(f"a model's role is a records.Role (ORIGINAL or QUANTIZED), not {role!r}")
+    return role
+
+
+class GraphInspector(Protocol):
+    """What the accuracy diagnosis reads inside one case's two models (`Backend.graph_inspector`)."""
+
+    def ranking(self, feeds: list[dict[str, Any]]) -> list[NodeError]:
+        """The nodes the config quantized, by the error each adds on `feeds` (a few eval samples), largest
+        first: the fallback search keeps them in fp32 in this order."""
+        ...
+
+    def kept_by(self, node_exclusion: tuple[str, ...]) -> list[str]:
+        """The node names a `node_exclusion` (presets and names) keeps in fp32."""
+        ...
+
+
 class Backend(ABC):
     """Made once per run with the stages before it: the cache, the model sources and the suites' data (which
     knows each suite's task)."""
 
     name: ClassVar[str]
     vocabulary: ClassVar[BackendVocabulary]  # what a suite may ask of it
-    reads_onnx: ClassVar[bool] = False  # its models are ONNX graphs, which the diagnosis reads
+    libraries: ClassVar[tuple[str, ...]] = ()  # packages whose versions decide its outputs: part of cache keys
     speed_rules: ClassVar[tuple[SpeedRule, ...]] = ()  # why its int8 is slow, in the order tried (`verdicts.speed`)
 
     def __init__(self, cache: ArtifactCache, models: Models, data: DataStore) -> None:
         self.cache, self.models, self.data = cache, models, data
+
+    @classmethod
+    def engine_info(cls) -> EngineInfo:
+        """The engine as the machine facts and the card name it; by default, its `libraries`' versions."""
+        from pytest_quantbench.artifacts.cache import library_versions
+
+        versions = ", ".join(f"{n} {v}" for n, v in library_versions(cls.libraries).items())
+        return EngineInfo(cls.name, versions, f"{cls.name} ({versions})" if versions else cls.name)
 
     @abstractmethod
     def quantized(self, case: Case) -> QuantizedModel:
         """Build (or take from the cache) the quantized model of a case."""
 
     @abstractmethod
-    def session(self, case: Case, role: str, threads: int | None = None) -> Session:
-        """A session of the `original` or `quantized` model; `threads` overrides the config's."""
+    def session(self, case: Case, role: Role, threads: int | None = None) -> Session:
+        """A session of the original or quantized model; `threads` overrides the config's."""
 
     @abstractmethod
-    def model_id(self, case: Case, role: str) -> str:
+    def model_id(self, case: Case, role: Role) -> str:
         """Identity of what a session of `role` computes: configs whose models are alike share scores."""
 
     def model_size(self, case: Case) -> ModelSize | None:
         """Bytes on disk of the original and quantized model files; None where the models live in memory."""
         return None
 
-    def memory(self, case: Case, role: str, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
+    def memory(self, case: Case, role: Role, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
         """Peak memory of loading a timing session of `role` and of running it on each feed (by shape id); None
         where the backend cannot measure it apart from the run's own process."""
         return None
@@ -73,6 +136,24 @@ class Backend(ABC):
     def artifacts(self, case: Case) -> dict[str, Path]:
         """What a failing case leaves on disk to look at (the quantized model, its calibration ranges)."""
         return {}
+
+    def profile(self, case: Case, role: Role, feed: dict[str, Any], calls: int, threads: int | None = None) -> Profile:
+        """Milliseconds per call of a session of `role` on `feed`, by op type and by the element type each kernel
+        takes (with the case's settings, or `threads`); the speed diagnosis compares both roles'."""
+        raise Unsupported("it has no op-level profiler")
+
+    def graph_inspector(self, case: Case) -> GraphInspector:
+        """What the accuracy diagnosis reads inside the case's models (sensitivity ranking, fallback search)."""
+        raise Unsupported(f"graph inspection is not available for {self.name}")
+
+    def hardware_risk(self, case: Case, machine: MachineFacts) -> HardwareRisk | None:
+        """A config whose results depend on the CPU's kernels (on this `machine`); None where none is known."""
+        return None
+
+    def exact_kernels(self, case: Case) -> Case | None:
+        """The case run on kernels that do not carry the hardware risk, to confirm it as the cause; None where
+        the engine has no such setting."""
+        return None
 
 
 def inputs_of(session: Session, feed: dict[str, Any]) -> dict[str, Any]:

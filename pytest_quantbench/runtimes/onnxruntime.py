@@ -1,4 +1,9 @@
-"""`framework: onnxruntime`: the fp32 export and its `ORTQuantizer` int8 model, run by ONNX Runtime's CPU EP."""
+"""`framework: onnxruntime`: the fp32 export and its `ORTQuantizer` int8 model, run by ONNX Runtime's CPU EP.
+
+It reads every `framework_args` field (`onnxruntime_settings`), profiles its sessions with ONNX Runtime's
+profiler, inspects its graphs for the accuracy diagnosis (`onnxruntime_sensitivity`) and knows its U8S8
+kernels' hardware risk (`onnxruntime_hardware`).
+"""
 
 from __future__ import annotations
 
@@ -16,14 +21,33 @@ from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.errors import BuildError
 from pytest_quantbench.memo import Memo
-from pytest_quantbench.records import MemoryStats, ModelSize, Profile, QuantizationReport
+from pytest_quantbench.records import (
+    EngineInfo,
+    HardwareRisk,
+    MachineFacts,
+    MemoryStats,
+    ModelSize,
+    Profile,
+    QuantizationReport,
+    Role,
+)
+from pytest_quantbench.runtimes import onnxruntime_settings as settings
 from pytest_quantbench.runtimes import onnxruntime_speed
-from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session, inputs_of, one_line, run_checked
+from pytest_quantbench.runtimes.base import (
+    Backend,
+    GraphInspector,
+    QuantizedModel,
+    Session,
+    check_role,
+    inputs_of,
+    one_line,
+    run_checked,
+)
+from pytest_quantbench.runtimes.onnxruntime_settings import X64_PRECISION_KEY
 from pytest_quantbench.suite import Case, FrameworkArgs
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
 
-X64_PRECISION_KEY = "session.x64quantprecision"  # U8U8 kernels instead of saturating U8S8 on x64 (no VNNI)
-EXPORT_LIBRARIES = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
+__all__ = ["X64_PRECISION_KEY", "OnnxRuntime", "open_session", "profile_session"]
 REPORT_FILE = "report.json"
 MEMORY_FILE = "memory.json"
 PROFILE_FILE = "profile.json"  # in the profile key too: entries of the op-times-only layout are not read
@@ -36,17 +60,10 @@ def open_session(
     with `profile_prefix`, profiling into files of that prefix."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel(args.optimization_level if level is None else level)
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    if args.x64_quant_precision:
-        options.add_session_config_entry(X64_PRECISION_KEY, "1")
-    if profile_prefix is not None:
-        options.enable_profiling, options.profile_file_prefix = True, profile_prefix
+    level = args.optimization_level if level is None else level
+    options = settings.session_options(args, threads, level, profile_prefix)
     try:
-        return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(model_path), options, providers=settings.PROVIDERS)
     except Exception as exc:  # onnxruntime's own error types: a broken or unsupported graph
         raise BuildError(f"ONNX Runtime cannot load {model_path}: {one_line(exc)}") from exc
 
@@ -81,18 +98,24 @@ def profile_session(
 class OnnxRuntime(Backend):
     name = "onnxruntime"
     vocabulary = BUILTIN_BACKENDS[name]
-    reads_onnx = True
+    # what the export, its sessions' outputs, profiles and rankings depend on: every one of them is keyed by these
+    libraries = ("onnx", "onnxruntime", "optimum", "optimum-onnx", "transformers", "torch")
     speed_rules = onnxruntime_speed.RULES
 
     def __init__(self, cache: ArtifactCache, models: Models, data: DataStore) -> None:
         super().__init__(cache, models, data)
         self._memo = Memo()
 
+    @classmethod
+    def engine_info(cls) -> EngineInfo:
+        version = library_versions(("onnxruntime",))["onnxruntime"]
+        return EngineInfo(cls.name, version, f"onnxruntime {version} ({settings.PROVIDERS[0]})")
+
     def export_key(self, case: Case) -> str:
         model_hash = self.models.model_hash(case.suite)
         opset = case.config.framework_args.opset
         task = self.data.of(case.suite).task.export_task
-        return digest("export", model_hash, task, opset, library_versions(EXPORT_LIBRARIES))
+        return digest("export", model_hash, task, opset, library_versions(self.libraries))
 
     def original(self, case: Case) -> Path:
         """The fp32 ONNX model of a case (shared by every config that exports alike)."""
@@ -103,6 +126,10 @@ class OnnxRuntime(Backend):
             export(self.models.model_dir(suite), task, opset, out, suite.trust_remote_code)
 
         return self._memo(("original", key), lambda: self.cache.build("export", key, build) / ONNX_FILE)
+
+    def path(self, case: Case, role: Role) -> Path:
+        """The model file a session of `role` loads."""
+        return self.original(case) if check_role(role) is Role.ORIGINAL else self.quantized(case).path
 
     def model_size(self, case: Case) -> ModelSize:
         return ModelSize(self.original(case).stat().st_size, self.quantized(case).path.stat().st_size)
@@ -116,9 +143,9 @@ class OnnxRuntime(Backend):
         config, suite = case.config, case.suite
         data = self.data.of(suite)
         cal_fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if config.is_static else None
-        settings = {k: v for k, v in vars(config).items() if k != "framework_args"}
+        build_settings = {k: v for k, v in vars(config).items() if k != "framework_args"}
         key = digest(
-            "quantize", quantize.ARTIFACT_FORMAT, self.export_key(case), repr(settings), cal_fingerprint,
+            "quantize", quantize.ARTIFACT_FORMAT, self.export_key(case), repr(build_settings), cal_fingerprint,
             suite.dataset.max_length,
         )  # fmt: skip
 
@@ -142,25 +169,21 @@ class OnnxRuntime(Backend):
         return self._memo(key, lambda: open_session(model_path, args, threads, level))
 
     @staticmethod
-    def level(case: Case, role: str) -> int:
+    def level(case: Case, role: Role) -> int:
         """The session's graph optimization level: the quantized model may have its own."""
-        args = case.config.framework_args
-        return args.optimization_level if role == "original" else args.quantized_level
+        return settings.level(case.config.framework_args, role)
 
-    def session(self, case: Case, role: str, threads: int | None = None) -> Session:
-        path = self.original(case) if role == "original" else self.quantized(case).path
+    def session(self, case: Case, role: Role, threads: int | None = None) -> Session:
         args = case.config.framework_args
-        return self.open(path, args, threads or args.intra_op_num_threads, self.level(case, role))
+        return self.open(self.path(case, role), args, settings.threads(args, threads), self.level(case, role))
 
-    def profile(self, case: Case, role: str, feed: dict[str, Any], calls: int, threads: int | None = None) -> Profile:
-        """Milliseconds per call by op type and input element type (ONNX Runtime's profiler, on a session of its
-        own, with the case's settings or `threads`), kept on disk: a warm rerun profiles nothing again."""
+    def profile(self, case: Case, role: Role, feed: dict[str, Any], calls: int, threads: int | None = None) -> Profile:
+        """ONNX Runtime's profiler, on a session of its own, kept on disk: a warm rerun profiles nothing again."""
         args = case.config.framework_args
-        path = self.original(case) if role == "original" else self.quantized(case).path
-        level, threads = self.level(case, role), threads or args.intra_op_num_threads
+        path, level, threads = self.path(case, role), self.level(case, role), settings.threads(args, threads)
         key = digest(
             "profile", PROFILE_FILE, self.model_id(case, role), threads, calls, hash_arrays(feed),
-            library_versions(EXPORT_LIBRARIES),
+            library_versions(self.libraries),
         )  # fmt: skip
 
         def build(out: Path) -> None:
@@ -168,15 +191,30 @@ class OnnxRuntime(Backend):
 
         return serialize.read(self.cache.build("profile", key, build) / PROFILE_FILE, Profile)
 
-    def memory(self, case: Case, role: str, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
+    def graph_inspector(self, case: Case) -> GraphInspector:
+        from pytest_quantbench.runtimes.onnxruntime_sensitivity import OnnxGraphs
+
+        original = (self.original(case), self.model_id(case, Role.ORIGINAL))
+        return OnnxGraphs(self.cache, case.config, original, self.quantized(case), self.libraries)
+
+    def hardware_risk(self, case: Case, machine: MachineFacts) -> HardwareRisk | None:
+        from pytest_quantbench.runtimes import onnxruntime_hardware
+
+        return onnxruntime_hardware.risk_report(case.config, self.quantized(case).report.quantized_nodes, machine.vnni)
+
+    def exact_kernels(self, case: Case) -> Case | None:
+        from pytest_quantbench.runtimes import onnxruntime_hardware
+
+        return onnxruntime_hardware.with_exact_kernels(case)
+
+    def memory(self, case: Case, role: Role, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
         """Measured by `memory_probe` in one child process per model, with the timing session's settings, and
         kept on disk by the model's identity, those settings and the feeds' shapes: a warm run spawns nothing.
         A failed probe is one warning, once a run, and no figures."""
         from pytest_quantbench.runtimes import memory_probe
 
         args = case.config.framework_args
-        path = self.original(case) if role == "original" else self.quantized(case).path
-        level, threads = self.level(case, role), args.intra_op_num_threads
+        path, level, threads = self.path(case, role), self.level(case, role), settings.threads(args)
         shapes = {s: {k: [str(v.dtype), list(v.shape)] for k, v in sorted(f.items())} for s, f in feeds.items()}
         key = digest(
             "memory", memory_probe.FORMAT, self.model_id(case, role), threads, shapes,
@@ -199,8 +237,8 @@ class OnnxRuntime(Backend):
 
         return self._memo(("memory", key), read)
 
-    def model_id(self, case: Case, role: str) -> str:
+    def model_id(self, case: Case, role: Role) -> str:
         runtime = (self.level(case, role), case.config.framework_args.x64_quant_precision)
-        if role == "original":
+        if role is Role.ORIGINAL:
             return f"onnx-{self.export_key(case)}-{runtime}"
         return f"onnx-graph-{self.quantized(case).report.graph_sha256}-{runtime}"

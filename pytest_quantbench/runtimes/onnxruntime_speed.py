@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pytest_quantbench.records import Profile, SpeedDiagnosis
+from pytest_quantbench.runtimes.onnxruntime_settings import QDQ_FUSION_LEVEL  # its one declaration
 from pytest_quantbench.runtimes.speed_rules import SLOW, SpeedFacts, SpeedRule, ThreadScaling
 
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
-QDQ_FUSION_LEVEL = 2  # ONNX Runtime fuses QDQ pairs into integer kernels from its extended level on
+
 FUSED_OPS = (
     "Attention", "MultiHeadAttention", "SkipLayerNormalization", "SkipSimplifiedLayerNormalization",
     "EmbedLayerNormalization", "BiasGelu", "FastGelu", "Gelu", "QuickGelu", "BiasSoftmax", "LayerNormalization",

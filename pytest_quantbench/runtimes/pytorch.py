@@ -3,7 +3,9 @@
 Users want to know whether ONNX Runtime int8 beats the framework they already run. A `TorchSession`
 answers `get_inputs()` and `run(None, feed)` like an ONNX Runtime session, so evaluation, gates and
 timing treat both frameworks alike. Quantization is `torch.ao.quantization.quantize_dynamic` on `Linear`
-layers (what ONNX Runtime's `MatMul` covers); `per_channel` picks PyTorch's per-channel dynamic qconfig.
+layers (what ONNX Runtime's `MatMul` covers); `per_channel` picks PyTorch's per-channel dynamic qconfig. Of
+`framework_args` it reads the thread count only. It neither profiles nor inspects graphs: its speed and
+accuracy diagnoses say so in one line.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_quantbench.artifacts.cache import ArtifactCache
+from pytest_quantbench.artifacts.cache import ArtifactCache, library_versions
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.memo import Memo
-from pytest_quantbench.records import QuantizationReport
-from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session
+from pytest_quantbench.records import EngineInfo, QuantizationReport, Role
+from pytest_quantbench.runtimes.base import Backend, GraphInspector, QuantizedModel, Session, Unsupported, check_role
 from pytest_quantbench.suite import Case, QuantConfig
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
 from pytest_quantbench.tasks import Task
@@ -86,10 +88,16 @@ class PyTorch(Backend):
 
     name = "pytorch"
     vocabulary = BUILTIN_BACKENDS[name]
+    libraries = ("torch", "transformers")
 
     def __init__(self, cache: ArtifactCache, models: Models, data: DataStore) -> None:
         super().__init__(cache, models, data)
         self._memo = Memo()
+
+    @classmethod
+    def engine_info(cls) -> EngineInfo:
+        version = f"torch {library_versions(('torch',))['torch']}"
+        return EngineInfo(cls.name, version, f"{version} (eager, CPU)")
 
     @staticmethod
     def settings(case: Case) -> tuple[Any, ...]:
@@ -111,12 +119,16 @@ class PyTorch(Backend):
     def quantized(self, case: Case) -> QuantizedModel:
         return QuantizedModel(self.models.model_dir(case.suite), self._quantized(case)[1])
 
-    def session(self, case: Case, role: str, threads: int | None = None) -> Session:
-        model = self.model(case) if role == "original" else self._quantized(case)[0]
+    def session(self, case: Case, role: Role, threads: int | None = None) -> Session:
+        model = self.model(case) if check_role(role) is Role.ORIGINAL else self._quantized(case)[0]
         return TorchSession(model, threads or case.config.framework_args.intra_op_num_threads)
 
-    def model_id(self, case: Case, role: str) -> str:
+    def model_id(self, case: Case, role: Role) -> str:
+        role = check_role(role)
         original = f"pytorch-{self.models.model_hash(case.suite)}"
-        if role == "original" or self.quantized(case).report.quantized_nothing:
+        if role is Role.ORIGINAL or self.quantized(case).report.quantized_nothing:
             return original
         return f"{original}-{self.settings(case)}"
+
+    def graph_inspector(self, case: Case) -> GraphInspector:
+        raise Unsupported("it reads ONNX graphs")  # the diagnosis' ranking and search run on ONNX models

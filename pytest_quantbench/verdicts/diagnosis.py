@@ -1,20 +1,20 @@
 """Why a config failed its gate: one line with the cause and the fix, and the evidence for the report.
 
-Causes, most specific first: a calibration range no int8 scale can hold (the range check), this CPU's
-saturating U8S8 kernels (the hardware check and its probe), else the nodes that add the most error (the
-sensitivity ranking). The fix is a verified `node_exclusion` when the fallback search ran and passed.
+Causes, most specific first: a calibration range no int8 scale can hold (the range check, in the
+quantization report), kernels whose results depend on the CPU (the backend's hardware risk, confirmed by
+re-evaluating on its exact kernels), else the nodes that add the most error (the sensitivity ranking, from the
+backend's graph inspector). The fix is a verified `node_exclusion` when the fallback search ran and passed.
+A backend whose engine cannot inspect its graphs gets one line saying so instead.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pytest_quantbench.artifacts.quantize import excluded_nodes
-from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.records import DiagnosisRecord, FallbackResult, HardwareRisk, NodeError, RangeFinding
-from pytest_quantbench.verdicts import fallback, hardware
+from pytest_quantbench.runtimes.base import Unsupported
+from pytest_quantbench.verdicts import fallback
 
 if TYPE_CHECKING:
     from pytest_quantbench.suite import Case
@@ -112,36 +112,25 @@ class Diagnosis:
 
 def hardware_risk(bench: Pipeline, case: Case) -> HardwareRisk | None:
     """The hardware-risk record every result of the case carries (None when the config has no risk)."""
-    report = bench.quantized(case).report
-    return hardware.risk_report(case.config, report.quantized_nodes, machine_facts().vnni)
+    return bench.backend(case).hardware_risk(case, bench.machine(case))
 
 
 def diagnose(bench: Pipeline, case: Case, search: bool = False) -> Diagnosis:
-    """Range check, sensitivity ranking and hardware record of a case; with `search`, the fallback too."""
-    import onnx
-
-    config = case.config
-    onnx_backend = bench.onnxruntime
-    quantized = onnx_backend.quantized(case)
-    fp32 = onnx_backend.original(case)
-    excluded = {*excluded_nodes(fp32, config.node_exclusion), *config.nodes_to_exclude}
-    graph = onnx.load(str(fp32), load_external_data=False).graph
-    operators = set(quantized.report.operators_to_quantize or ())
-    candidates = {n.name for n in graph.node if n.op_type in operators and n.name not in excluded}
-    inputs = {i.name for i in graph.input}
+    """Range check, sensitivity ranking and hardware record of a case; with `search`, the fallback too. Raises
+    `Unsupported` when the case's engine cannot inspect its graphs."""
+    backend = bench.backend(case)
+    inspector = backend.graph_inspector(case)
     batch = bench.eval_data(case.suite).batches[0]
-    feeds = [{k: v[:DIAGNOSE_SAMPLES] for k, v in batch.items() if k in inputs}]
     result = Diagnosis(
-        config_exclusion=config.node_exclusion,
-        findings=quantized.report.range_check,
-        ranking=bench.sensitivity(case, feeds, candidates),
+        config_exclusion=case.config.node_exclusion,
+        findings=bench.quantized(case).report.range_check,
+        ranking=inspector.ranking([{k: v[:DIAGNOSE_SAMPLES] for k, v in batch.items()}]),
         hardware=hardware_risk(bench, case),
-        softmax_preset=excluded_nodes(fp32, ("softmax",)),
+        softmax_preset=inspector.kept_by(("softmax",)),
     )
-    if result.hardware and result.hardware.this_machine_saturates:
-        args = dataclasses.replace(config.framework_args, x64_quant_precision=True)
-        precise = dataclasses.replace(case, config=dataclasses.replace(config, framework_args=args))
-        verdict = fallback.judge(bench, precise, bench.eval_data(case.suite), bench.evaluate(case).original)
+    exact = backend.exact_kernels(case) if result.hardware and result.hardware.this_machine_saturates else None
+    if exact is not None:
+        verdict = fallback.judge(bench, exact, bench.eval_data(case.suite), bench.evaluate(case).original)
         result.precise = verdict.line() if verdict.passed else None
     if search and not result.precise:
         ranked = result.range_exclusion()
@@ -157,10 +146,10 @@ def for_case(bench: Pipeline, case: Case, passed: bool, options: DiagnoseOptions
     """
     if options.never or (passed and not options.always):
         return None
-    if not bench.backend(case).reads_onnx:
-        return Unavailable(f"no diagnosis for framework: {case.config.framework} (it reads ONNX graphs)")
     try:
         return diagnose(bench, case, search=not passed and options.fallback)
+    except Unsupported as exc:
+        return Unavailable(f"no diagnosis for framework: {case.config.framework} ({exc.reason})")
     except Exception as exc:
         return Unavailable(f"diagnosis failed: {type(exc).__name__}: {exc}")
 

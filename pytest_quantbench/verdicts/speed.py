@@ -1,7 +1,8 @@
 """Why a quantized model is not faster: the profiles of both sessions, side by side, named in one line.
 
 When a speed-up is below `SLOW` (or the speed gate's `min`), a few calls of the original and the quantized
-session run under ONNX Runtime's profiler (`runtimes.onnxruntime.profile_session`, cached), and `explain`
+session run under the backend's profiler (`Backend.profile`, cached; a backend that cannot profile says so as
+the cause), and `explain`
 tries rules, in order, on what the profiles show: the first rule that recognises a cause gives the cause and
 its fix; where none does, `NONE_FOUND` says so. A rule is a small object with one method,
 `detect(SpeedFacts)` (`runtimes/speed_rules.py`). The order is `NothingQuantized` (it reads the quantization
@@ -17,11 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pytest_quantbench.records import OpTime, Profile, SpeedDiagnosis
+from pytest_quantbench.records import OpTime, Profile, Role, SpeedDiagnosis
+from pytest_quantbench.runtimes.base import Unsupported
 from pytest_quantbench.runtimes.speed_rules import SLOW, NothingQuantized, SpeedFacts, SpeedRule
 
 if TYPE_CHECKING:
     from pytest_quantbench.measure.timing import Measurement
+    from pytest_quantbench.runtimes.base import Backend
+    from pytest_quantbench.suite import Case
     from pytest_quantbench.verdicts.pipeline import Pipeline
 
 PROFILED_CALLS = 5
@@ -57,18 +61,28 @@ def diagnose(bench: Pipeline, m: Measurement, feed: dict[str, Any], speedup: flo
         level = case.config.framework_args.quantized_level
         found = explain(SpeedFacts(case.config, report, nothing, nothing, level, m.shape_id, None, bool(note)), rules)
         return SpeedDiagnosis(found.cause + note, found.fix)
-    if not bench.backend(case).reads_onnx:
-        return None
-    onnx = bench.onnxruntime
-    original = onnx.profile(case, "original", feed, PROFILED_CALLS)
-    quantized = onnx.profile(case, "quantized", feed, PROFILED_CALLS)
-    one_thread = None
-    if case.config.framework_args.intra_op_num_threads > 1:  # does int8 lose to fp32 only on several threads?
-        one_thread = (
-            onnx.profile(case, "original", feed, PROFILED_CALLS, threads=1),
-            onnx.profile(case, "quantized", feed, PROFILED_CALLS, threads=1),
-        )
-    level = onnx.level(case, "quantized")
+    backend = bench.backend(case)
+    try:
+        original, quantized, one_thread = _profiles(backend, case, feed)
+    except Unsupported as exc:
+        return SpeedDiagnosis(f"{backend.name} cannot profile: {exc.reason}", "none found")
+    level = case.config.framework_args.quantized_level
     facts = SpeedFacts(case.config, report, original, quantized, level, m.shape_id, one_thread, bool(note))
     found = explain(facts, rules)
     return SpeedDiagnosis(found.cause + note, found.fix, op_times(original, quantized))
+
+
+def _profiles(
+    backend: Backend, case: Case, feed: dict[str, Any]
+) -> tuple[Profile, Profile, tuple[Profile, Profile] | None]:
+    """Both models' profiles with the case's settings, and on one intra-op thread where it runs on several (does
+    int8 lose to fp32 only on several threads?)."""
+    original = backend.profile(case, Role.ORIGINAL, feed, PROFILED_CALLS)
+    quantized = backend.profile(case, Role.QUANTIZED, feed, PROFILED_CALLS)
+    if case.config.framework_args.intra_op_num_threads <= 1:
+        return original, quantized, None
+    alone = (
+        backend.profile(case, Role.ORIGINAL, feed, PROFILED_CALLS, threads=1),
+        backend.profile(case, Role.QUANTIZED, feed, PROFILED_CALLS, threads=1),
+    )
+    return original, quantized, alone

@@ -13,6 +13,8 @@ import pytest
 from conftest import SENTIMENT
 from pytest_quantbench.bench import Bench
 from pytest_quantbench.measure.timing import measurements
+from pytest_quantbench.records import Role
+from pytest_quantbench.runtimes.onnxruntime import OnnxRuntime
 from pytest_quantbench.suite import Threshold, Thresholds, load_suite
 from pytest_quantbench.verdicts import speed
 
@@ -99,9 +101,8 @@ def test_a_slow_static_config_is_diagnosed_from_its_profiles(
     threaded = dataclasses.replace(fused.case, config=dataclasses.replace(fused.case.config, framework_args=args))
     assert speed.diagnose(bench, dataclasses.replace(fused, case=threaded), feed, speedup=0.6) is not None
     assert seen[-1] is not None and all(p.total_ms > 0 for p in seen[-1])
-    assert (
-        bench.onnxruntime.level(fused.case, "quantized") == 99 and bench.onnxruntime.level(fused.case, "original") == 1
-    )
+    ort = OnnxRuntime
+    assert ort.level(fused.case, Role.QUANTIZED) == 99 and ort.level(fused.case, Role.ORIGINAL) == 1
     assert unfused.case.baseline_id == fused.case.baseline_id  # one fp32 baseline: its level is the same
 
 
@@ -119,7 +120,7 @@ def test_float16_and_16bit_activation_configs_are_diagnosed_from_their_kernels_t
         for m in measurements(suite):
             if m.role != "int8" or m.case.config.quantization_approach == "weight_only":
                 continue
-            profile = bench.onnxruntime.profile(m.case, "quantized", feed, speed.PROFILED_CALLS)
+            profile = bench.backends["onnxruntime"].profile(m.case, Role.QUANTIZED, feed, speed.PROFILED_CALLS)
             assert sum(profile.input_type_ms.values()) == pytest.approx(sum(profile.op_ms.values()))
             diagnosis = speed.diagnose(bench, m, feed, speedup=0.9)
             assert diagnosis is not None

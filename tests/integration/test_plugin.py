@@ -103,7 +103,8 @@ def test_benchmark_json_holds_throughput_speedup_and_accuracy(suite_file, run, p
     assert paired["latency_p50_ms"] <= paired["latency_p90_ms"] <= paired["latency_p99_ms"]
     assert info["accuracy"]["accuracy"]["original"] >= 0.95
     assert info["config"] == {"quantization_approach": "dynamic", "per_channel": False}
-    assert {"cpu", "instructions", "vnni", "onnxruntime"} <= info["machine"].keys()
+    assert {"cpu", "instructions", "vnni", "engines"} <= info["machine"].keys()
+    assert [e["name"] for e in info["machine"]["engines"]] == ["onnxruntime"]  # the engine the case ran on
     assert fp32["extra_info"]["speedup"] is None  # every record field is written, null when not measured
 
 

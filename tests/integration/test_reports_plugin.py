@@ -33,7 +33,11 @@ def test_run_writes_quantbench_json_card_plot_and_headline(suite_file, run, pyte
         "per_tensor": 1.0,
         "per_channel": 1.0,
     }
-    assert {"cpu", "vnni", "onnxruntime"} <= ours["machine"].keys()
+    assert {"cpu", "vnni", "engines"} <= ours["machine"].keys()
+    (engine,) = ours["machine"]["engines"]  # the run's engines: its suites' backends
+    assert (
+        engine["name"] == "onnxruntime" and engine["line"] == f"onnxruntime {engine['version']} (CPUExecutionProvider)"
+    )
     info = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"]["role"] == "int8")
     assert info["latency_p50_ms"] <= info["latency_p90_ms"] <= info["latency_p99_ms"]
 

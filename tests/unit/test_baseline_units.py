@@ -13,7 +13,7 @@ from malformed_suites import BASE
 from pytest_quantbench.bench import Bench
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.measure.timing import Measurement, measurements
-from pytest_quantbench.records import Profile, QuantizationReport
+from pytest_quantbench.records import Profile, QuantizationReport, Role
 from pytest_quantbench.runtimes.onnxruntime import OnnxRuntime
 from pytest_quantbench.suite import json_schema, load_suite
 from pytest_quantbench.suite.vocabulary import BackendVocabulary, Vocabulary
@@ -100,17 +100,14 @@ def diagnosis(tmp_path: Path, extra: str, quantized_nothing: bool):
     report = QuantizationReport(
         {} if quantized_nothing else {"MatMul": 8}, 0 if quantized_nothing else 8, quantized_nothing
     )
-    onnx = SimpleNamespace(
+    backend = SimpleNamespace(
+        name="onnxruntime",
         profile=lambda case, role, feed, calls: Profile(
-            {"MatMul": 1.0} if role == "original" else {"MatMulInteger": 1.2}
+            {"MatMul": 1.0} if role is Role.ORIGINAL else {"MatMulInteger": 1.2}
         ),
-        level=lambda case, role: 99,
+        speed_rules=OnnxRuntime.speed_rules,
     )
-    bench = SimpleNamespace(
-        quantized=lambda case: SimpleNamespace(report=report),
-        backend=lambda case: SimpleNamespace(reads_onnx=True, speed_rules=OnnxRuntime.speed_rules),
-        onnxruntime=onnx,
-    )
+    bench = SimpleNamespace(quantized=lambda case: SimpleNamespace(report=report), backend=lambda case: backend)
     return speed.diagnose(bench, Measurement(case, "int8", 1, 16), {}, 0.8)  # type: ignore[arg-type]
 
 

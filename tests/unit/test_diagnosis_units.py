@@ -13,8 +13,10 @@ from pytest_quantbench import serialize
 from pytest_quantbench.artifacts import ranges
 from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.records import FallbackResult, NodeError, RangeFinding
+from pytest_quantbench.runtimes import onnxruntime_hardware as hardware
+from pytest_quantbench.runtimes import onnxruntime_sensitivity as sensitivity
 from pytest_quantbench.suite import FrameworkArgs, QuantConfig
-from pytest_quantbench.verdicts import fallback, hardware, sensitivity
+from pytest_quantbench.verdicts import fallback
 from pytest_quantbench.verdicts.diagnosis import Diagnosis
 
 

@@ -89,7 +89,7 @@ def test_pair_evidence_is_computed_batch_by_batch_while_both_models_run(tmp_path
     task = Divergence()
     made, suite, data = scorer(tmp_path, task)
     original, quantized = Session(0.0), Session(0.5)
-    both = made.both(suite, ("fp32", lambda: original), ("int8", lambda: quantized))
+    both = made.both(suite, ("fp32", lambda: original), ("int8", lambda: quantized), libraries=())
 
     # one pass: each model ran each batch once, and each batch's divergence came from both outputs of it
     assert sorted(original.batches) == sorted(quantized.batches) == list(range(BATCHES))
@@ -110,8 +110,11 @@ def test_pair_evidence_is_computed_batch_by_batch_while_both_models_run(tmp_path
         raise AssertionError("scored again")
 
     again, _, _ = scorer(tmp_path, task)
-    assert again.scored("int8", suite, never).predictions == both.quantized.predictions
-    assert again.both(suite, ("fp32", never), ("int8", never)).paired["kl"].tolist() == both.paired["kl"].tolist()
+    assert again.scored("int8", suite, never, libraries=()).predictions == both.quantized.predictions
+    assert (
+        again.both(suite, ("fp32", never), ("int8", never), libraries=()).paired["kl"].tolist()
+        == both.paired["kl"].tolist()
+    )
 
     # the divergence gates as a lower-is-better fidelity measure
     pairs = Pairs(task, both.original.evidence, both.quantized.evidence, data.references, made.metric, both.paired)
@@ -126,7 +129,7 @@ def test_pair_evidence_is_computed_batch_by_batch_while_both_models_run(tmp_path
 def test_a_classifier_keeps_its_answers_and_logits_rows_and_runs_each_model_apart(tmp_path: Path) -> None:
     made, suite, _ = scorer(tmp_path, TextClassification())
     original, quantized = Session(0.0), Session(0.5)
-    both = made.both(suite, ("fp32", lambda: original), ("int8", lambda: quantized))
+    both = made.both(suite, ("fp32", lambda: original), ("int8", lambda: quantized), libraries=())
     assert both.paired == {} and not (tmp_path / "pairs").exists()
     assert both.quantized.evidence.predictions == quantized.table.argmax(-1).tolist()
     np.testing.assert_allclose(both.quantized.evidence.arrays["logits"], quantized.table.astype(np.float32))

@@ -149,7 +149,7 @@ def test_fidelity_and_size_gates() -> None:
 def test_speed_gate_fails_only_below_the_whole_interval() -> None:
     from pytest_quantbench.records import MachineFacts, SpeedDiagnosis, TimingResult
 
-    machine = MachineFacts("cpu", 2, (), False, "1.0", "3.11")
+    machine = MachineFacts("cpu", 2, (), False, "3.11")
     base = TimingResult("s", "t", "m", "int8", "c", {}, 1, 16, 1, machine, speedup=1.0, speedup_ci95_rel=0.05)
     line = speed_violation(base, Threshold(min=1.3))
     assert line == "speedup x1.00 (95% CI x0.95..x1.05) < min x1.3"
@@ -184,7 +184,7 @@ def test_memory_gate_reads_the_run_peaks_at_the_case_shape_and_skips_what_was_no
     from pytest_quantbench.records import MachineFacts, MemoryStats, TimingResult
     from pytest_quantbench.verdicts.gates import latency_violations
 
-    machine = MachineFacts("cpu", 2, (), False, "1.0", "3.11")
+    machine = MachineFacts("cpu", 2, (), False, "3.11")
     fp32, int8 = (
         MemoryStats(90_000_000, 100_000_000, "bs1-len16", 1),
         MemoryStats(40_000_000, 70_000_000, "bs1-len16", 1),

@@ -294,10 +294,13 @@ def _on_machine(path: Path, **facts: object) -> Path:
 
 
 def test_kernel_differences_name_vnni_amx_and_onnxruntime() -> None:
-    from pytest_quantbench.records import MachineFacts
+    from pytest_quantbench.records import EngineInfo, MachineFacts
 
-    old = MachineFacts("cpu", 4, ("avx2",), False, "1.2.3", "3.11")
-    new = MachineFacts("cpu", 4, ("avx2", "avx512_vnni", "amx_int8"), True, "1.3.0", "3.11")
+    def ort(version: str) -> tuple[EngineInfo, ...]:
+        return (EngineInfo("onnxruntime", version, f"onnxruntime {version}"),)
+
+    old = MachineFacts("cpu", 4, ("avx2",), False, "3.11", ort("1.2.3"))
+    new = MachineFacts("cpu", 4, ("avx2", "avx512_vnni", "amx_int8"), True, "3.11", ort("1.3.0"))
     assert compare.kernel_differences(old, old) == []
     assert compare.kernel_differences(old, new) == ["VNNI no -> yes", "AMX no -> yes", "onnxruntime 1.2.3 -> 1.3.0"]
     assert compare.kernel_differences(None, new) == []
@@ -323,10 +326,11 @@ def test_cli_compare_across_int8_kernels_warns_and_refuses_speed_unless_forced(
 
 
 def test_compare_gate_says_when_the_kernels_differ() -> None:
-    from pytest_quantbench.records import MachineFacts
+    from pytest_quantbench.records import EngineInfo, MachineFacts
 
     saved = results.from_json(recorded_run(), "0001_abc.json")
-    gate = compare.Gate(saved, [compare.FailSpec.parse("accuracy:0.005")], MachineFacts("c", 4, (), False, "9.9", "3"))
+    now = MachineFacts("c", 4, (), False, "3", (EngineInfo("onnxruntime", "9.9", "onnxruntime 9.9"),))
+    gate = compare.Gate(saved, [compare.FailSpec.parse("accuracy:0.005")], now)
     with pytest.raises(compare.CompareFailure, match=r"\(the int8 kernels differ: onnxruntime 1.2.3 -> 9.9\)$"):
         gate.check("sst2", "dynamic-per_tensor", {"accuracy": 0.88})
 

@@ -1,23 +1,25 @@
-"""Hardware risk: int8 results that depend on whether the CPU's U8S8 kernels saturate.
+"""ONNX Runtime's hardware risk: int8 results that depend on whether the CPU's U8S8 kernels saturate.
 
 On x86 CPUs without AVX512-VNNI/AVX-VNNI, ONNX Runtime's U8S8 matmul kernels multiply with `VPMADDUBSW`,
 which saturates the sum of two uint8 x int8 products at int16 (seed 001: DistilBERT 0.911 -> 0.490). The
 same model is exact on a VNNI CPU, so such a config's accuracy is a fact about the machine as much as the
-model. A small probe with a known answer tells whether this machine's kernels saturate.
+model. A small probe with a known answer tells whether this machine's kernels saturate, and the precision
+option (`x64_quant_precision`: U8U8 kernels) gives the same case on exact kernels, to confirm the cause.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
-from pytest_quantbench.records import HardwareRisk, KernelProbe
+from pytest_quantbench.artifacts.quantize import activations_dtype, quant_format
+from pytest_quantbench.records import HardwareRisk, KernelProbe, Role
 from pytest_quantbench.runtimes.base import one_line
-from pytest_quantbench.runtimes.onnxruntime import X64_PRECISION_KEY
-from pytest_quantbench.suite import QuantConfig
+from pytest_quantbench.runtimes.onnxruntime_settings import PROVIDERS, QDQ_FUSION_LEVEL, X64_PRECISION_KEY, level
+from pytest_quantbench.suite import Case, QuantConfig
 
 INTEGER_GEMM_OPS = {"MatMul", "Gemm", "Conv", "Attention"}
-QDQ_FUSION_LEVEL = 2  # from ORT's extended level, QDQ MatMuls fuse into kernels that turn S8 inputs into U8
 PROBE_DEPTH = 64
 REMEDIES = ("reduce_range: true", "weights_dtype: uint8", "framework_args: {x64_quant_precision: true}")
 
@@ -35,10 +37,14 @@ def saturation_risk(config: QuantConfig, quantized_ops: dict[str, int]) -> bool:
         return False
     if not INTEGER_GEMM_OPS & {op for op, n in quantized_ops.items() if n}:
         return False
-    activations = config.activations_dtype or ("int8" if config.is_static else "uint8")
-    fmt = config.format or ("qdq" if config.is_static else "qoperator")
-    fused = fmt == "qdq" and config.framework_args.quantized_level >= QDQ_FUSION_LEVEL
-    return activations == "uint8" or fused
+    fused = quant_format(config) == "qdq" and level(config.framework_args, Role.QUANTIZED) >= QDQ_FUSION_LEVEL
+    return activations_dtype(config) == "uint8" or fused
+
+
+def with_exact_kernels(case: Case) -> Case:
+    """The case with the precision option: U8U8 kernels, which never saturate."""
+    args = dataclasses.replace(case.config.framework_args, x64_quant_precision=True)
+    return dataclasses.replace(case, config=dataclasses.replace(case.config, framework_args=args))
 
 
 def vpmaddubsw_matmul(a: Any, b: Any) -> Any:
@@ -81,7 +87,7 @@ def _run_matmul_integer(a: Any, b: Any, precise: bool) -> Any:
     options = ort.SessionOptions()
     if precise:
         options.add_session_config_entry(X64_PRECISION_KEY, "1")
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=PROVIDERS)
     return session.run(None, {"A": a})[0]
 
 

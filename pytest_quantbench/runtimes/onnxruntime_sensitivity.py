@@ -1,4 +1,5 @@
-"""Sensitivity analysis: which quantized nodes add the most error, from intermediate tensors.
+"""ONNX Runtime's graph inspection for the accuracy diagnosis: which quantized nodes add the most error, from
+intermediate tensors (`OnnxGraphs`, the backend's `GraphInspector`).
 
 Both models run on a few eval samples with every float tensor saved (ONNX Runtime's `qdq_loss_debug`
 tools). A fp32 tensor is compared with what its consumers see in the int8 model: the dequantized copy
@@ -14,18 +15,25 @@ small error over the whole tensor; over the bulk it does not.
 
 from __future__ import annotations
 
+import functools
 import math
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from pytest_quantbench import serialize
+from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays, library_versions
+from pytest_quantbench.artifacts.quantize import excluded_nodes
 from pytest_quantbench.records import NodeError
+from pytest_quantbench.runtimes.base import QuantizedModel
+from pytest_quantbench.suite import QuantConfig
 
 SENTINEL = 1e30  # values beyond are masks (e.g. the fp32 minimum added to padded positions), not signal
 CAP_DB = 200.0
 BULK_QUANTILE = 0.99
 RANKING_FORMAT = 2  # part of the cached ranking's key: 2 = outlier-aware relative error
+RANKING_FILE = "ranking.json"
 
 
 def _relative(noise: float, signal: float) -> float:
@@ -125,3 +133,48 @@ def analyse(fp32_path: Path, int8_path: Path, feeds: list[dict], candidates: set
     graph = onnx.load(str(fp32_path), load_external_data=False).graph
     views = quantized_views(onnx.load(str(int8_path), load_external_data=False).graph)
     return rank(graph, activations(fp32_path, feeds), activations(int8_path, feeds), views, candidates)
+
+
+class OnnxGraphs:
+    """What the diagnosis reads inside a case's fp32 export and its quantized model (a `GraphInspector`).
+    Rankings are kept on disk like scores, so a warm rerun of a failing case ranks nothing again."""
+
+    def __init__(
+        self,
+        cache: ArtifactCache,
+        config: QuantConfig,
+        original: tuple[Path, str],  # the fp32 export and its model id
+        quantized: QuantizedModel,
+        libraries: tuple[str, ...],
+    ) -> None:
+        self.cache, self.config, self.quantized, self.libraries = cache, config, quantized, libraries
+        self.original, self.original_id = original
+
+    @functools.cached_property
+    def graph(self) -> Any:
+        import onnx
+
+        return onnx.load(str(self.original), load_external_data=False).graph
+
+    def candidates(self) -> set[str]:
+        """Nodes of the op types the config quantized, but for those it keeps in fp32."""
+        excluded = {*self.kept_by(self.config.node_exclusion), *self.config.nodes_to_exclude}
+        operators = set(self.quantized.report.operators_to_quantize or ())
+        return {n.name for n in self.graph.node if n.op_type in operators and n.name not in excluded}
+
+    def ranking(self, feeds: list[dict[str, Any]]) -> list[NodeError]:
+        inputs = {i.name for i in self.graph.input}
+        feeds = [{k: v for k, v in feed.items() if k in inputs} for feed in feeds]
+        candidates = self.candidates()
+        key = digest(
+            "sensitivity", RANKING_FORMAT, self.original_id, self.quantized.report.graph_sha256, sorted(candidates),
+            [hash_arrays(feed) for feed in feeds], library_versions(self.libraries),
+        )  # fmt: skip
+
+        def build(out: Path) -> None:
+            serialize.write(out / RANKING_FILE, analyse(self.original, self.quantized.path, feeds, candidates))
+
+        return serialize.read(self.cache.build("sensitivity", key, build) / RANKING_FILE, list[NodeError])
+
+    def kept_by(self, node_exclusion: tuple[str, ...]) -> list[str]:
+        return excluded_nodes(self.original, node_exclusion)
