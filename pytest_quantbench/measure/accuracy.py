@@ -106,7 +106,7 @@ class Scorer:
         it is scored on."""
         suite_data = self.data.of(suite)
         split = suite_data.split(suite.dataset.eval_split)
-        dataset = suite.dataset
+        dataset = suite_data.spec  # max_length as encoded: a default fitted to the model
         spec = (
             suite.task,
             suite.metrics,
