@@ -1,7 +1,7 @@
 """A CI gate must not pass having tested nothing: `--quantbench-strict` and the count of skipped cases.
 
-quantbench skips a case when something it needs cannot be reached (a hub model or dataset that is offline and
-not in the local cache: `SourceUnavailable`). Under `--quantbench-strict` (ini `quantbench_strict = true`)
+quantbench skips a case when something it needs cannot be reached (a hub model, dataset or metric that is
+offline and not in the local cache: `SourceUnavailable`). Under `--quantbench-strict` (ini `quantbench_strict = true`)
 such a case fails instead, with the same reason; skips a user asked for (a skip mark, `--benchmark-skip`)
 stay skips. Either way, the terminal summary says when cases were skipped, and when all of them were.
 """
@@ -27,8 +27,8 @@ def addoption(group: Any, parser: pytest.Parser) -> None:
         "--quantbench-strict",
         action="store_true",
         dest=OPTION,
-        help="fail a case that would be skipped because a model or dataset it needs cannot be reached (for CI: "
-        "a gate that tested nothing must not pass); ini: quantbench_strict",
+        help="fail a case that would be skipped because a model, dataset or metric it needs cannot be reached "
+        "(for CI: a gate that tested nothing must not pass); ini: quantbench_strict",
     )
     parser.addini(OPTION, type="bool", default=False, help="as --quantbench-strict")
 
@@ -64,7 +64,7 @@ class Outcome:
 
 
 def summary_line(outcomes: dict[str, Outcome]) -> str | None:
-    """One line when cases were skipped for want of a model or dataset, or when every case was skipped."""
+    """One line when cases were skipped for want of a model, dataset or metric, or when every case was."""
     skipped = [o for o in outcomes.values() if o.skipped]
     missing = [o for o in skipped if o.unavailable]
     if not skipped or (len(skipped) < len(outcomes) and not missing):
