@@ -21,7 +21,7 @@ from typing import Any
 from pytest_quantbench.suite.vocabulary import PACKAGED_BUILDERS
 
 LOCAL_PREFIXES = ("./", "../", "/", "~")  # a value spelled as a path must exist
-BUILTIN = "builtin:"  # a recipe of the `pytest_quantbench.builtins` entry points, never a path
+BUILTIN = "builtin:"  # a recipe of the `pytest_quantbench.builtins` entry points (`artifacts.builtins.PREFIX`)
 RELATIVE = "relative paths start at the suite's folder"
 # The hub's repo id (huggingface_hub's `validate_repo_id`): a name, or namespace/name, of word characters, `-`
 # and `.`, neither starting nor ending with `-` or `.`, without `--` or `..`.
@@ -67,10 +67,13 @@ def _under(base: Path, value: str) -> Path:
 
 def _in_cwd(base: Path, value: str) -> Path | None:
     """A relative `value` found in the current directory, when that is not the suite's folder."""
-    if Path(value).expanduser().is_absolute() or base.resolve() == Path.cwd().resolve():
+    try:
+        cwd = Path.cwd()
+    except OSError:  # the directory pytest runs in was removed: nothing to point at
         return None
-    found = Path.cwd() / value
-    return found if path_problem(found) is None else None
+    if Path(value).expanduser().is_absolute() or base.resolve() == cwd.resolve():
+        return None
+    return cwd / value if path_problem(cwd / value) is None else None
 
 
 def _where(base: Path, value: str) -> str:
