@@ -62,13 +62,13 @@ def test_eval_throughput(benchmark, quantbench, capsys) -> None:
     split = data.split(suite.dataset.eval_split)
     session = quantbench.original_session(case, EVAL_SESSION_THREADS)  # as `Bench.evaluate`: batches side by side
     export = quantbench.backends["onnxruntime"].original(case).parent  # what optimum's evaluator loads
-    pipe = evaluator_pipeline(export, level, threads, suite.dataset.max_length)
+    pipe = evaluator_pipeline(export, level, threads, data.spec.max_length)
     evaluator, accuracy = evaluate.evaluator("text-classification"), load_metric("accuracy")
     label2id = {name: i for i, name in id2label.items()}
     column, ref = suite.dataset.primary, suite.dataset.ref_keys[0]
 
     def ours(rows: Any) -> float:
-        eval_data = prepare.eval_data(data.task, suite.dataset, rows, data.processor, id2label)
+        eval_data = prepare.eval_data(data.task, data.spec, rows, data.processor, id2label)
         return quantbench.scorer.evaluate(session, suite, eval_data)["accuracy"]
 
     def theirs(rows: Any) -> float:

@@ -73,12 +73,16 @@ class Bench:
     def timing_inputs(self, suite: Suite, batch_size: int, input_length: int | None) -> dict[str, Any]:
         return self.data.of(suite).timing_inputs(batch_size, input_length)
 
+    def timed_length(self, suite: Suite, input_length: int | None) -> int | None:
+        """The length a shape of the suite is timed at: a default length is cut to the model's positions."""
+        return self.data.of(suite).timed_length(input_length)
+
     def memory(self, case: Case, role: Role, batch_size: int, input_length: int | None) -> MemoryStats | None:
-        """Peak memory of a timing session of `role` at one shape: the backend measures every shape of the
-        suite at once (one child process per model), and keeps the figures."""
+        """Peak memory of a timing session of `role` at one shape (as timed): the backend measures every shape
+        of the suite at once (one child process per model), and keeps the figures."""
         backend = self.backends[case.baseline] if check_role(role) is Role.ORIGINAL else self.backend(case)  # timed
         suite = case.suite
-        feeds = {shape_id(b, n): self.timing_inputs(suite, b, n) for b, n in suite.shapes}
+        feeds = {shape_id(b, n): self.timing_inputs(suite, b, n) for b, n in self.data.of(suite).shapes}
         found = backend.memory(case, role, feeds)
         return found.get(shape_id(batch_size, input_length)) if found else None
 

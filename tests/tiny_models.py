@@ -87,9 +87,16 @@ IMAGE_FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
 SMALL = {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32}
 
 
-def text_model(out: Path, model_type: str = "bert", head: str = "sequence", init_range: float | None = None) -> Path:
+def text_model(
+    out: Path,
+    model_type: str = "bert",
+    head: str = "sequence",
+    init_range: float | None = None,
+    positions: int = POSITIONS,
+) -> Path:
     """A tiny text model with a sequence (or `token`) classification head, and its tokenizer; a wide
-    `init_range` spreads its random logits, so its answers vary from sentence to sentence."""
+    `init_range` spreads its random logits, so its answers vary from sentence to sentence; `positions` is its
+    position limit (config.json max_position_embeddings)."""
     import torch
     import transformers
 
@@ -104,7 +111,7 @@ def text_model(out: Path, model_type: str = "bert", head: str = "sequence", init
     vocab = len(transformers.AutoTokenizer.from_pretrained(out))
     sizes = {} if model_type in ("distilbert", "funnel") else SMALL
     config = getattr(transformers, config_class)(
-        vocab_size=vocab, max_position_embeddings=POSITIONS, **{**sizes, **extra}, **_labels(head)
+        vocab_size=vocab, max_position_embeddings=positions, **{**sizes, **extra}, **_labels(head)
     )
     if init_range is not None:
         config.initializer_range = init_range

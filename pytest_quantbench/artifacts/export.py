@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from pytest_quantbench.artifacts.model_check import bin_weights_problem
 from pytest_quantbench.errors import BuildError
 
 ONNX_FILE = "model.onnx"
@@ -62,4 +63,6 @@ def export(model_dir: Path, task: str, opset: int | None, out: Path, trust_remot
             onnx_export_from_model(model, out, opset=opset, task=task, do_validation=False)
         except Exception as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
+            weights = bin_weights_problem(model_dir)  # the real cause behind optimum's TensorFlow fallback
+            reason = f"{weights}; optimum then tried TensorFlow weights: {reason}" if weights else reason
             raise BuildError(f"ONNX export of {model_dir} for {task} (opset {opset}) failed: {reason}") from exc

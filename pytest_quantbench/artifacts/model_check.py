@@ -8,6 +8,8 @@ files) comes in as plain values, so this stage knows no task.
 from __future__ import annotations
 
 import json
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,9 @@ from pytest_quantbench.errors import ModelError
 
 FIELD = "model_name_or_path"
 WEIGHTS = ("*.safetensors", "pytorch_model.bin", "pytorch_model*.bin", "*.safetensors.index.json")
+BIN_READER = "transformers reads a .bin with torch.load(weights_only=True), which refuses it"
+LFS_POINTER = b"version https://git-lfs"
+UNPICKLER_REASON = re.compile(r"WeightsUnpickler error:\s*(.+?)(?:\.\s|\n\n|$)", re.S)  # torch's own words
 
 
 def read_config(suite_path: Path, model_dir: Path) -> dict[str, Any]:
@@ -64,3 +69,44 @@ def check_model_dir(
             suite_path, FIELD, f"{model_dir}: no {task} processor files (one of {', '.join(processor_files)})"
         )
     return config
+
+
+def _torch_load_reason(exc: Exception) -> str:
+    """torch.load's reason in one line (its weights-only refusal spans a page of advice)."""
+    text = str(exc)
+    found = UNPICKLER_REASON.search(text)
+    return " ".join(
+        (found[1] if found else text.strip().splitlines()[0] if text.strip() else type(exc).__name__).split()
+    )
+
+
+def _bin_problem(path: Path) -> str | None:
+    """Why transformers cannot read one .bin checkpoint, or None when it can."""
+    with path.open("rb") as f:
+        if f.read(len(LFS_POINTER)) == LFS_POINTER:
+            return "a Git LFS pointer, not the weights: run git lfs pull in the model folder"
+    try:
+        import torch
+    except ImportError:
+        return "a .bin checkpoint is read with torch, which is not installed (or save the model as safetensors)"
+    try:
+        torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+    except Exception as exc:
+        return f"{BIN_READER}: {_torch_load_reason(exc)} (if you trust the file, load it and save_pretrained it: model.safetensors)"
+    return None
+
+
+def bin_weights_problem(model_dir: Path) -> str | None:
+    """Why transformers cannot read a folder's weights when they are .bin files only, or None.
+
+    On such a failure transformers raises an OSError and optimum falls back to loading TensorFlow weights,
+    whose error (`No module named 'tensorflow'`) is all that reaches the user; this names the file and the
+    loader's reason instead. Run after a failed load, not before every one: it reads the checkpoint again.
+    """
+    if _any(model_dir, ("*.safetensors",)):
+        return None
+    for path in sorted(model_dir.glob("pytorch_model*.bin")):
+        problem = _bin_problem(path)
+        if problem is not None:
+            return f"{path}: {problem}"
+    return None

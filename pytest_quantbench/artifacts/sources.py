@@ -83,6 +83,11 @@ def check_dataset_reachable(path: str, base_dir: Path) -> None:
         raise SourceUnavailable(f"dataset '{path}' needs the hub and {reason}")
 
 
+def tried_locally(exc: SourceUnavailable, spec: str, base_dir: Path) -> SourceUnavailable:
+    """A hub source that cannot be reached, saying the local folder it might have been was looked for too."""
+    return SourceUnavailable(f"{exc}; no folder {base_dir / spec} beside the suite file either")
+
+
 class Models:
     """The model folder of each suite (a builtin recipe, a local path or a hub snapshot), its content hash
     and its labels, resolved once per run."""
@@ -97,7 +102,13 @@ class Models:
         def resolve() -> Path:
             if spec.startswith(PREFIX):
                 return builtins.model_dir(spec[len(PREFIX) :], self.cache, self.progress)
-            return resolve_local(spec, suite.base_dir) or hub_model_dir(spec, suite.revision)
+            local = resolve_local(spec, suite.base_dir)
+            if local is not None:
+                return local
+            try:
+                return hub_model_dir(spec, suite.revision)
+            except SourceUnavailable as exc:
+                raise tried_locally(exc, spec, suite.base_dir) from None
 
         return self._memo(("model_dir", spec, suite.revision, str(suite.base_dir)), resolve)
 

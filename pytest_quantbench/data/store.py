@@ -7,9 +7,11 @@ export or calibration: a mistake fails every case of the suite with the same lin
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_quantbench.artifacts import sources
 from pytest_quantbench.artifacts.cache import ArtifactCache
 from pytest_quantbench.artifacts.model_check import check_model_dir
 from pytest_quantbench.artifacts.sources import Models
@@ -18,7 +20,7 @@ from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.errors import BuildError, InputError, SourceUnavailable
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.progress import Progress, say
-from pytest_quantbench.suite import Suite
+from pytest_quantbench.suite import DatasetSpec, Suite
 from pytest_quantbench.tasks import Task
 
 
@@ -47,6 +49,8 @@ class SuiteData:
             suite.trust_remote_code,
         )  # fmt: skip
         validate.check_lengths(suite, config)
+        for note in self.lengths.notes:
+            self.progress(note)
         id2label = self.models.id2label(suite)
         used = {spec.eval_split: prepare.eval_rows(spec, self.split(spec.eval_split))}
         static = [c.config.calibration for c in suite.cases if c.config.is_static]
@@ -70,6 +74,27 @@ class SuiteData:
                 self.progress(f"{self.suite.path}: {field} {count} > {size} rows of split '{name}': using {size}")
 
     @property
+    def lengths(self) -> validate.FittedLengths:
+        """The suite's lengths for its model: what it gives, else the defaults cut to the model's positions."""
+        return self._memo("lengths", lambda: validate.fitted_lengths(self.suite, self.models.config(self.suite)))
+
+    @property
+    def spec(self) -> DatasetSpec:
+        """The suite's dataset with its `max_length` for this model: what every encoding reads."""
+        return self._memo("spec", lambda: dataclasses.replace(self.suite.dataset, max_length=self.lengths.max_length))
+
+    def timed_length(self, input_length: int | None) -> int | None:
+        """The length a timing shape is timed at: as the suite gives it, else the default fitted to the model."""
+        if input_length is None or self.suite.time.input_lengths is not None:
+            return input_length
+        return self.lengths.default_input_length
+
+    @property
+    def shapes(self) -> list[tuple[int, int | None]]:
+        """The suite's timing shapes as they are timed (`Suite.shapes` names them as the ids do)."""
+        return [(batch_size, self.timed_length(n)) for batch_size, n in self.suite.shapes]
+
+    @property
     def processor(self) -> Any:
         return self._memo("processor", lambda: self.task.load_processor(self.models.model_dir(self.suite)))
 
@@ -77,7 +102,12 @@ class SuiteData:
         def load() -> Any:
             try:
                 return prepare.load_split(self.suite.dataset, name, self.cache, self.progress)
-            except (SourceUnavailable, BuildError):  # already one line (the hub, a builtin recipe)
+            except SourceUnavailable as exc:  # already one line; a hub id might have been a folder
+                spec = self.suite.dataset
+                if not sources.dataset_needs_hub(spec.path, self.suite.base_dir):
+                    raise
+                raise sources.tried_locally(exc, spec.path, self.suite.base_dir) from None
+            except BuildError:  # already one line (a builtin recipe)
                 raise
             except Exception as exc:  # a file datasets cannot read, a split that is not there
                 raise validate.load_failure(self.suite, name, exc) from None
@@ -86,7 +116,7 @@ class SuiteData:
 
     @property
     def eval(self) -> EvalData:
-        spec = self.suite.dataset
+        spec = self.spec
 
         def make() -> EvalData:
             split = self.split(spec.eval_split)
@@ -95,18 +125,18 @@ class SuiteData:
         return self._memo("eval", make)
 
     def calibration(self, num_samples: int, padding: str) -> Any:
-        spec = self.suite.dataset
+        spec = self.spec
         split = self.split(spec.calibration_split)
         return prepare.calibration_dataset(self.task, spec, split, self.processor, num_samples, padding)
 
     def timing_inputs(self, batch_size: int, input_length: int | None) -> dict[str, Any]:
-        spec = self.suite.dataset
+        spec, length = self.spec, self.timed_length(input_length)
 
         def make() -> dict[str, Any]:
             split = self.split(spec.eval_split)
-            return prepare.timing_inputs(self.task, spec, split, self.processor, batch_size, input_length)
+            return prepare.timing_inputs(self.task, spec, split, self.processor, batch_size, length)
 
-        return self._memo(("feed", batch_size, input_length), make)
+        return self._memo(("feed", batch_size, length), make)
 
 
 class DataStore:

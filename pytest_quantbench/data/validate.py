@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from dataclasses import dataclass
 from typing import Any
 
 from pytest_quantbench.data.prepare import EmptySplit, SplitNotFound
 from pytest_quantbench.errors import DataError
-from pytest_quantbench.suite import Suite
+from pytest_quantbench.suite import DEFAULT_INPUT_LENGTH, DEFAULT_MAX_LENGTH, Suite
 from pytest_quantbench.tasks import Task
 
 ROWS_PER_READ = 256
@@ -108,16 +109,46 @@ def position_limit(config: dict[str, Any]) -> int | None:
 
 
 def check_lengths(suite: Suite, config: dict[str, Any]) -> None:
-    """`max_length` and the timed `input_lengths` fit the model's positions: past them it crashes or reads garbage."""
+    """A `max_length` or timed `input_lengths` the suite gives fits the model's positions: past them it crashes
+    or reads garbage. What the suite leaves out adapts instead (`fitted_lengths`)."""
     limit = position_limit(config)
     if limit is None or not suite.timed_by_length:
         return
     where = f"the model's position limit {limit} (config.json max_position_embeddings)"
-    if suite.dataset.max_length > limit:
+    if suite.dataset.max_length is not None and suite.dataset.max_length > limit:
         raise DataError(suite.path, "dataset.max_length", f"{suite.dataset.max_length} is above {where}")
-    for i, length in enumerate(suite.time.input_lengths):
+    for i, length in enumerate(suite.time.input_lengths or ()):
         if length > limit:
             raise DataError(suite.path, f"time.input_lengths[{i}]", f"{length} is above {where}")
+
+
+@dataclass(frozen=True)
+class FittedLengths:
+    """The lengths a suite is encoded and timed at, for its model."""
+
+    max_length: int
+    default_input_length: int  # what the default timed length becomes (a suite that gives input_lengths: unused)
+    notes: tuple[str, ...] = ()  # one line per default that adapted to the model
+
+
+def fitted_lengths(suite: Suite, config: dict[str, Any]) -> FittedLengths:
+    """The suite's `max_length` and default timed length: as given, else the defaults cut to the model's
+    position limit where that is lower, each said once (the latency ids keep naming the default)."""
+    limit = position_limit(config) if suite.timed_by_length else None
+    defaults = [  # (field, the suite's value, the default, what the cut length is used for)
+        ("dataset.max_length", suite.dataset.max_length, DEFAULT_MAX_LENGTH, "truncating at {n}"),
+        ("time.input_lengths", suite.time.input_lengths, DEFAULT_INPUT_LENGTH, "timing at {n} (ids keep len{d})"),
+    ]
+    fitted, notes = [], []
+    for field, given, default, use in defaults:
+        cut = given is None and limit is not None and limit < default
+        fitted.append(limit if cut and limit is not None else default)
+        if cut:
+            notes.append(
+                f"{suite.path}: {field} not given: {use.format(n=limit, d=default)}, the model's position limit "
+                f"(the default {default} is above it)"
+            )
+    return FittedLengths(suite.dataset.max_length or fitted[0], fitted[1], tuple(notes))
 
 
 def load_failure(suite: Suite, split: str, exc: Exception) -> DataError:

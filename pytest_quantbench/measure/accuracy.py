@@ -174,8 +174,9 @@ class Scorer:
     def _key(self, kind: str, suite: Suite, libraries: Iterable[str], *model_ids: str) -> str:
         """What an entry is scored on: the models, the eval split and how it is read, and the versions of
         `libraries` (the backend's: what decides the outputs)."""
-        split = self.data.of(suite).split(suite.dataset.eval_split)
-        dataset = suite.dataset
+        suite_data = self.data.of(suite)
+        split = suite_data.split(suite.dataset.eval_split)
+        dataset = suite_data.spec  # max_length as encoded: a default fitted to the model
         spec = (
             suite.task,
             suite.metrics,

@@ -15,7 +15,7 @@ import pytest
 
 from pytest_quantbench.errors import BuildError, GateFailure, SourceUnavailable, SuiteError
 from pytest_quantbench.plugin import reports as reporting
-from pytest_quantbench.plugin import state
+from pytest_quantbench.plugin import state, strict
 from pytest_quantbench.plugin.collect import SuiteFile, is_suite_file
 from pytest_quantbench.registry import Registry
 from pytest_quantbench.suite import SUITE_PATTERNS
@@ -51,6 +51,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="on a failing gate, search the nodes to keep in fp32 and print a node_exclusion that passes",
     )
     reporting.addoption(group)
+    strict.addoption(group, parser)
     parser.addini(
         "quantbench_suite_files",
         type="args",
@@ -80,6 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[state.CACHE] = Path(cache)
     config.stash[state.PROGRESS] = _terminal_progress(config)
     config.pluginmanager.register(reporting.Reports(config), reporting.PLUGIN_NAME)
+    config.pluginmanager.register(strict.Strict(config), strict.PLUGIN_NAME)
 
 
 def _terminal_progress(config: pytest.Config) -> Callable[[str], None]:

@@ -69,6 +69,7 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
 
     m = quantbench_measurement
     case, suite = m.case, m.case.suite
+    m = dataclasses.replace(m, input_length=quantbench.timed_length(suite, m.input_length))  # as timed
     timer = Timer(benchmark, m.group)
     feed = quantbench.timing_inputs(suite, m.batch_size, m.input_length)
 

@@ -146,7 +146,7 @@ class OnnxRuntime(Backend):
         build_settings = {k: v for k, v in vars(config).items() if k != "framework_args"}
         key = digest(
             "quantize", quantize.ARTIFACT_FORMAT, self.export_key(case), repr(build_settings), cal_fingerprint,
-            suite.dataset.max_length,
+            data.spec.max_length,
         )  # fmt: skip
 
         def build(out: Path) -> None:

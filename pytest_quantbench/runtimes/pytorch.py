@@ -17,11 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from pytest_quantbench.artifacts.cache import ArtifactCache, library_versions
+from pytest_quantbench.artifacts.model_check import bin_weights_problem
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.store import DataStore
+from pytest_quantbench.errors import BuildError
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import EngineInfo, QuantizationReport, Role
-from pytest_quantbench.runtimes.base import Backend, GraphInspector, QuantizedModel, Session, Unsupported, check_role
+from pytest_quantbench.runtimes.base import (
+    Backend,
+    GraphInspector,
+    QuantizedModel,
+    Session,
+    Unsupported,
+    check_role,
+    one_line,
+)
 from pytest_quantbench.suite import Case, QuantConfig
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
 from pytest_quantbench.tasks import Task
@@ -58,7 +68,12 @@ def load(model_dir: Path, task: Task, trust_remote_code: bool = False) -> Any:
     import transformers
 
     auto = getattr(transformers, task.model_class)
-    return auto.from_pretrained(model_dir, trust_remote_code=trust_remote_code).eval()
+    try:
+        return auto.from_pretrained(model_dir, trust_remote_code=trust_remote_code).eval()
+    except Exception as exc:  # one line naming the cause (a .bin transformers cannot read: torch.load's reason)
+        raise BuildError(
+            f"loading {model_dir} with transformers failed: {bin_weights_problem(model_dir) or one_line(exc)}"
+        ) from exc
 
 
 def quantize(model: Any, config: QuantConfig) -> tuple[Any, QuantizationReport]:

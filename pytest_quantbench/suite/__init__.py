@@ -9,6 +9,8 @@ from typing import Any
 
 from pytest_quantbench.suite.load import SUITE_PATTERNS, load_suite
 from pytest_quantbench.suite.records import (
+    DEFAULT_INPUT_LENGTH,
+    DEFAULT_MAX_LENGTH,
     Calibration,
     Case,
     DatasetSpec,
@@ -25,6 +27,8 @@ from pytest_quantbench.suite.records import (
 from pytest_quantbench.suite.vocabulary import PACKAGED_BUILDERS, PRESETS, TaskVocabulary, Vocabulary
 
 __all__ = [
+    "DEFAULT_INPUT_LENGTH",
+    "DEFAULT_MAX_LENGTH",
     "PACKAGED_BUILDERS",
     "PRESETS",
     "SUITE_PATTERNS",

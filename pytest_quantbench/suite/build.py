@@ -5,7 +5,8 @@ the expanded grid is a `Rule` in one of the lists below, each list checked in or
 rule broken is one `SuiteError` line naming the file and the field:
 
 - `SECTION_RULES`: a section of the settings wherever it sits (`fixed`, a `benchmarked` value, a `when`);
-- `SUITE_RULES`: the file as a whole (paths that must exist, a setting both fixed and benchmarked, ...);
+- `SUITE_RULES`: the file as a whole (paths that must exist, `paths.py`; a setting both fixed and benchmarked,
+  ...);
 - `GATE_RULES`: one entry of a `thresholds` mapping (the suite's or an override's);
 - `OVERRIDE_RULES`: one entry of `overrides`, before its `when` is read as settings;
 - `CONFIG_RULES`: each config of the expanded grid (the backend runs the approach, 16-bit is static, ...);
@@ -23,7 +24,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from pytest_quantbench.errors import SuiteError
-from pytest_quantbench.suite import grid
+from pytest_quantbench.suite import grid, paths
 from pytest_quantbench.suite.errors import Loc, suite_error, unknown_field
 from pytest_quantbench.suite.models import DatasetSchema, OverrideSchema, SuiteSchema, ThresholdSchema
 from pytest_quantbench.suite.records import (
@@ -46,8 +47,6 @@ from pytest_quantbench.suite.vocabulary import PACKAGED_BUILDERS, BackendVocabul
 Subject = TypeVar("Subject")
 Found = dict[str, Any]  # what a broken rule found: the values its field and message are filled with
 MAX_CONFIGS = 4096  # a grid beyond this is a typo, not a benchmark; it would stall collection
-LOCAL_PREFIXES = ("./", "../", "/", "~")  # a model spelled as a path must exist
-NO_SUCH_PATH = "no such file or directory: {spec} (relative paths start at the suite's folder)"
 
 
 @dataclass(frozen=True)
@@ -148,35 +147,6 @@ CALIBRATION_RULES: tuple[Rule[Calibration], ...] = (
 SECTION_RULES: dict[str, tuple[Rule[Any], ...]] = {"calibration": CALIBRATION_RULES}
 
 
-def _missing(path: Path, specs: list[tuple[str, Any]], every_path: bool) -> Found | None:
-    """The first spec that names a local path that does not exist: a bad path fails at collection, not
-    minutes later inside a build. Models are hub ids unless spelled as paths; data files are always paths
-    (globs and URLs aside)."""
-    for field, spec in specs:
-        if not isinstance(spec, str) or "://" in spec or any(c in spec for c in "*?["):
-            continue
-        if not (every_path or spec.startswith(LOCAL_PREFIXES)):
-            continue
-        target = Path(spec).expanduser()
-        if not (target if target.is_absolute() else path.parent / target).exists():
-            return {"field": field, "spec": spec}
-    return None
-
-
-def _file_specs(value: Any, field: str) -> list[tuple[str, Any]]:
-    if isinstance(value, dict):
-        return [pair for k, v in value.items() for pair in _file_specs(v, f"{field}.{k}")]
-    if isinstance(value, list):
-        return [pair for i, v in enumerate(value) for pair in _file_specs(v, f"{field}[{i}]")]
-    return [] if value is None else [(field, value)]
-
-
-def _local_data_files(draft: DraftSuite) -> Found | None:
-    if draft.dataset.path not in PACKAGED_BUILDERS:  # on the hub, data_files name files of the dataset's repo
-        return None
-    return _missing(draft.path, _file_specs(draft.dataset.data_files, "dataset.data_files"), every_path=True)
-
-
 def _grid_size(draft: DraftSuite) -> Found | None:
     """A grid too big to collect is refused before anything is done per config."""
     size = math.prod(len(values) for values in draft.benchmarked.values())
@@ -184,9 +154,11 @@ def _grid_size(draft: DraftSuite) -> Found | None:
 
 
 SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
-    Rule("model_name_or_path", NO_SUCH_PATH,
-         lambda d: _missing(d.path, [("", d.model.model_name_or_path)], every_path=False)),
-    Rule("{field}", NO_SUCH_PATH, _local_data_files),
+    Rule("model_name_or_path", "{message}", lambda d: paths.source_problem(d.model.model_name_or_path, d.path.parent)),
+    Rule("dataset.path", "{message}",
+         lambda d: paths.source_problem(d.dataset.path, d.path.parent, PACKAGED_BUILDERS)),
+    Rule("{field}", "{message}",
+         lambda d: paths.local_data_problem(d.dataset.path, d.dataset.data_files, d.dataset.data_dir, d.path.parent)),
     Rule("metrics", "need references: the dataset has ref_keys: [] (gate on agreement or cosine)",
          lambda d: breaks(bool(d.model.metrics) and not d.dataset.ref_keys)),
     Rule("benchmarked.{key}", "is also in 'fixed': give each parameter in one place",

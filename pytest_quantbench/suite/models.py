@@ -8,7 +8,15 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from pytest_quantbench.suite.errors import Wording, invalid, unknown_value
-from pytest_quantbench.suite.records import DEFAULT_MAX_DROP, DatasetSpec, Suite, Threshold, TimeSpec
+from pytest_quantbench.suite.records import (
+    DEFAULT_INPUT_LENGTH,
+    DEFAULT_MAX_DROP,
+    DEFAULT_MAX_LENGTH,
+    DatasetSpec,
+    Suite,
+    Threshold,
+    TimeSpec,
+)
 from pytest_quantbench.suite.settings import (
     NOT_GIVEN,
     BenchmarkedSchema,
@@ -61,7 +69,11 @@ class DatasetSchema(Section, title="dataset"):
         default=DATASET.num_eval_samples, description="evaluate the first N samples only"
     )
     max_length: int = Field(
-        default=DATASET.max_length, ge=2, le=8192, description="tokenizer truncation for evaluation and calibration"
+        default=DATASET.max_length,  # not given: the default, or the model's position limit when lower
+        ge=2,
+        le=8192,
+        description=f"tokenizer truncation for evaluation and calibration; default: {DEFAULT_MAX_LENGTH}, or the "
+        "model's position limit when lower",
     )
 
 
@@ -78,7 +90,9 @@ class TimeSchema(Section, title="time"):
         default=TIME.batch_sizes, description="batch sizes timed"
     )
     input_lengths: Annotated[list[Annotated[int, Field(ge=1, le=8192)]], Field(min_length=1), _INTS] = Field(
-        default=TIME.input_lengths, description="input lengths timed (text tasks)"
+        default=TIME.input_lengths,  # not given: the default, cut to the model's position limit when lower
+        description=f"input lengths timed (text tasks); default: [{DEFAULT_INPUT_LENGTH}], or the model's position "
+        "limit when lower (the case ids keep the default's)",
     )
     rounds: Annotated[int, Field(ge=1, le=100_000)] | Literal["auto"] = Field(
         default=AUTO_ROUNDS,  # the record's None, as the file spells it

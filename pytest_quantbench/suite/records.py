@@ -13,6 +13,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+# Lengths a suite file may leave out. Each is cut to the model's position limit where that is lower, once the
+# model's config is known (`data/`): a default must not fail on a model the user did not write it for. A value
+# the file gives above the limit stays an error.
+DEFAULT_MAX_LENGTH = 128  # tokenizer truncation of evaluation and calibration
+DEFAULT_INPUT_LENGTH = 128  # the one timed input length
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -27,7 +33,7 @@ class DatasetSpec:
     data_keys: tuple[tuple[str, str], ...] = (("primary", "sentence"),)
     ref_keys: tuple[str, ...] = ("label",)
     num_eval_samples: int | None = None
-    max_length: int = 128
+    max_length: int | None = None  # None: DEFAULT_MAX_LENGTH, or the model's position limit when lower
     base_dir: str = "."
 
     @property
@@ -182,7 +188,7 @@ _SINGLE_GATES = (GateKind.SPEED, GateKind.SIZE, GateKind.MEMORY)  # one threshol
 @dataclass(frozen=True)
 class TimeSpec:
     batch_sizes: tuple[int, ...] = (1,)
-    input_lengths: tuple[int, ...] = (128,)
+    input_lengths: tuple[int, ...] | None = None  # None: DEFAULT_INPUT_LENGTH, or the model's limit when lower
     rounds: int | None = None  # None: adaptive, until the mean is known to `target_ci` or `max_time_s` runs out
     warmup_rounds: int = 1  # ONNX Runtime allocates on its first call; later calls are steady
     max_time_s: float = 2.0
@@ -259,7 +265,8 @@ class Suite:
         """(batch size, input length) pairs to time; image tasks have no input length."""
         if not self.timed_by_length:
             return [(b, None) for b in self.time.batch_sizes]
-        return [(b, n) for b in self.time.batch_sizes for n in self.time.input_lengths]
+        lengths = self.time.input_lengths or (DEFAULT_INPUT_LENGTH,)  # the ids name the default, cut or not
+        return [(b, n) for b in self.time.batch_sizes for n in lengths]
 
 
 def jsonable(value: Any) -> Any:

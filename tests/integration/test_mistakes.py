@@ -63,6 +63,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     tm.text_model(s.model("text"))
     tm.text_model(s.model("token"), head="token")
     tm.text_model(s.model("funnel"), "funnel")
+    tm.text_model(s.model("text64"), positions=64)
     tm.image_model(s.model("image"))
     _write_csv(s.data("text") / "train.csv", tm.sentences(24, seed=1))
     _write_csv(s.data("text") / "validation.csv", tm.sentences(16, seed=2))
@@ -181,6 +182,7 @@ class Mistake:
     collect: bool = False  # a suite file error: the collection error, not a failing case
     config: str = "dynamic"  # the id of the suite's one config
     passes: bool = False  # not a mistake: the case passes (and `line`, when given, is a note in the output)
+    prefix: bool = False  # `line` is how the line starts (it ends in a library's own words)
 
 
 def _bad_image(s: Setup, case: Path) -> str:
@@ -220,6 +222,31 @@ def _broken_config(s: Setup, case: Path) -> str:
     model = copy_model(s, "text", case)
     (model / "config.json").write_text('{"model_type": "bert",')
     return text_suite(model, s.data("text"))
+
+
+def _pickled_weights(s: Setup, case: Path, extra: str = "") -> str:
+    """Weights in a .bin that torch.load(weights_only=True) refuses (it holds more than tensors)."""
+    import fractions
+
+    import torch
+    from safetensors.torch import load_file
+
+    model = copy_model(s, "text", case)
+    weights = load_file(model / "model.safetensors")
+    (model / "model.safetensors").unlink()
+    torch.save({**weights, "extra": fractions.Fraction(1, 3)}, model / "pytorch_model.bin")
+    return text_suite(model, s.data("text"), extra=extra)
+
+
+def _model_in_the_current_directory(s: Setup, case: Path) -> str:
+    """`cwd-model` for `../cwd-model`: the folder is in the directory pytest runs in, not beside the suite."""
+    shutil.copytree(s.model("text"), case.parent / "cwd-model")
+    return text_suite("cwd-model", s.data("text"))
+
+
+def _symlink_loop(s: Setup, case: Path) -> str:
+    (case / "loop").symlink_to(case / "loop")
+    return text_suite("./loop", s.data("text"))
 
 
 def _no_image_processor(s: Setup, case: Path) -> str:
@@ -399,7 +426,54 @@ MISTAKES = [
         lambda s, c: text_suite(s.model("text"), s.data("text"), "max_length: 32", "time: {input_lengths: [16, 600]}"),
         C + "time.input_lengths[1]: 600 is above the model's position limit 512 (config.json max_position_embeddings)",
     ),
+    Mistake(
+        "max-length-above-a-small-models-limit",
+        lambda s, c: text_suite(s.model("text64"), s.data("text"), "max_length: 128"),
+        C + "dataset.max_length: 128 is above the model's position limit 64 (config.json max_position_embeddings)",
+    ),
+    # paths
+    Mistake(
+        "model-folder-in-the-current-directory",
+        _model_in_the_current_directory,
+        C + M + "no folder 'cwd-model' beside the suite file (relative paths start at the suite's folder), but "
+        "{case.parent}/cwd-model exists: write it as ../cwd-model",
+        True,
+    ),
+    Mistake(
+        "model-path-is-a-symlink-loop",
+        _symlink_loop,
+        C + M + "a symlink loop: ./loop (relative paths start at the suite's folder)",
+        True,
+    ),
+    Mistake(
+        "data-file-is-a-device",
+        lambda s, c: text_suite(s.model("text"), s.data("text")).replace(f"{s.data('text')}/train.csv", "/dev/zero"),
+        C + "dataset.data_files.train: not a regular file or folder (a character device): /dev/zero",
+        True,
+    ),
+    Mistake(
+        "dataset-path-missing",
+        lambda s, c: "task: text-classification\nmodel_name_or_path: gpt2\ndataset: {path: ./no-data}\n",
+        C + "dataset.path: no such file or directory: ./no-data (relative paths start at the suite's folder)",
+        True,
+    ),
     # the model folder
+    Mistake(
+        "bin-weights-torch-refuses",
+        _pickled_weights,
+        "ONNX export of {case}/model for text-classification (opset None) failed: {case}/model/pytorch_model.bin: "
+        "transformers reads a .bin with torch.load(weights_only=True), which refuses it: Unsupported global: GLOBAL "
+        "fractions.Fraction was not an allowed global by default (if you trust the file, load it and save_pretrained "
+        "it: model.safetensors); optimum then tried TensorFlow weights: ",
+        prefix=True,
+    ),
+    Mistake(
+        "bin-weights-torch-refuses-pytorch-backend",
+        lambda s, c: _pickled_weights(s, c, "fixed: {framework: pytorch}\n"),
+        "loading {case}/model with transformers failed: {case}/model/pytorch_model.bin: transformers reads a .bin "
+        "with torch.load(weights_only=True), which refuses it: Unsupported global: GLOBAL fractions.Fraction was not "
+        "an allowed global by default (if you trust the file, load it and save_pretrained it: model.safetensors)",
+    ),
     Mistake(
         "no-config",
         _no_config,
@@ -495,6 +569,18 @@ FINE = [
         passes=True,
     ),
     Mistake(
+        "small-model-without-max-length",
+        lambda s, c: text_suite(s.model("text64"), s.data("text"), extra=LENIENT),
+        C + "dataset.max_length not given: truncating at 64, the model's position limit (the default 128 is above it)",
+        passes=True,
+    ),
+    Mistake(
+        "bare-name-of-a-folder-beside-the-suite",
+        lambda s, c: text_suite(copy_model(s, "text", c).name, s.data("text"), extra=LENIENT),
+        "",
+        passes=True,
+    ),
+    Mistake(
         "json-tokens", lambda s, c: token_suite(s.model("token"), s.data("tokens"), extra=LENIENT), "", passes=True
     ),
     Mistake(
@@ -542,7 +628,8 @@ def test_a_mistake_is_one_line(mistake: Mistake, report: str, setup: Setup) -> N
     nodeid = f"{mistake.id}/{mistake.id}.suite.yaml"
     prefix = "" if mistake.collect else f"{nodeid}::accuracy[{mistake.config}]: "
     lines = report.splitlines()
-    assert prefix + line in lines, f"no line {prefix + line!r} in {setup.root}/runs/report"
+    found = any(ln.startswith(prefix + line) for ln in lines) if mistake.prefix else prefix + line in lines
+    assert found, f"no line {prefix + line!r} in {setup.root}/runs/report"
     summary = f"ERROR {nodeid}" if mistake.collect else f"FAILED {nodeid}::accuracy[{mistake.config}]"
     assert any(ln.startswith(summary) for ln in lines)
     assert "Traceback" not in report

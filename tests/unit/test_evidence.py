@@ -72,9 +72,11 @@ class Session:
 
 def scorer(tmp_path: Path, task: Task) -> tuple[Scorer, Any, EvalData]:
     data = EvalData([{"x": np.arange(b * ROWS, (b + 1) * ROWS)} for b in range(BATCHES)], [0] * BATCHES * ROWS)
-    suite_data = SimpleNamespace(task=task, eval=data, split=lambda name: SimpleNamespace(_fingerprint="split"))
-    store = SimpleNamespace(of=lambda suite: suite_data)
     dataset = SimpleNamespace(eval_split="validation", num_eval_samples=None, max_length=8, ref_keys=("label",))
+    suite_data = SimpleNamespace(
+        task=task, eval=data, spec=dataset, split=lambda name: SimpleNamespace(_fingerprint="split")
+    )
+    store = SimpleNamespace(of=lambda suite: suite_data)
     suite = SimpleNamespace(task=task.name, metrics=("accuracy",), dataset=dataset)
 
     def accuracy(p: list, r: list) -> float:

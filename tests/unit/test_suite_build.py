@@ -77,13 +77,20 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         "longest or max_length",
     ),
     (
-        rule(SUITE_RULES, "no such file", "model_name_or_path"),
+        rule(SUITE_RULES, "{message}", "model_name_or_path"),
         suite_draft({"model_name_or_path": "./models/missing"}),
         "model_name_or_path",
         "no such file or directory: ./models/missing (relative paths start at the suite's folder)",
     ),
     (
-        rule(SUITE_RULES, "no such file", "{field}"),
+        rule(SUITE_RULES, "{message}", "dataset.path"),
+        suite_draft(dataset=DatasetSpec(path="data/missing/sst2")),
+        "dataset.path",
+        "no such file or directory: data/missing/sst2 (relative paths start at the suite's folder), and not a hub "
+        "id (name or namespace/name)",
+    ),
+    (
+        rule(SUITE_RULES, "{message}", "{field}"),
         suite_draft(dataset=DatasetSpec(path="csv", data_files={"train": "a.csv", "validation": ["missing.csv"]})),
         "dataset.data_files.train",
         "no such file or directory: a.csv (relative paths start at the suite's folder)",
