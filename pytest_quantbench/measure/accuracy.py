@@ -101,11 +101,9 @@ class Scorer:
         predictions = predict(session, data, suite_data.task, self.id2label(suite), self.workers)
         return suite_data.task.score(suite.metrics, predictions, data.references, self.metric)
 
-    def scored(self, model_id: str, suite: Suite, session: Callable[[], Session]) -> Scored:
-        """A model's scores, predictions and logits on the eval split, kept on disk under `model_id` and what
-        it is scored on."""
-        suite_data = self.data.of(suite)
-        split = suite_data.split(suite.dataset.eval_split)
+    def _key(self, model_id: str, suite: Suite) -> str:
+        """Where a model's scores lie in the cache: what it computes and what it is scored on."""
+        split = self.data.of(suite).split(suite.dataset.eval_split)
         dataset = suite.dataset
         spec = (
             suite.task,
@@ -115,7 +113,17 @@ class Scorer:
             dataset.ref_keys,
             EVAL_BATCH_SIZE,
         )
-        key = digest("scores", ENTRY_LAYOUT, model_id, split._fingerprint, spec, library_versions(SCORE_LIBRARIES))
+        return digest("scores", ENTRY_LAYOUT, model_id, split._fingerprint, spec, library_versions(SCORE_LIBRARIES))
+
+    def is_cached(self, model_id: str, suite: Suite) -> bool:
+        """Whether `scored` would read a model's scores from the cache rather than compute them."""
+        return self.cache.get("scores", self._key(model_id, suite)) is not None
+
+    def scored(self, model_id: str, suite: Suite, session: Callable[[], Session]) -> Scored:
+        """A model's scores, predictions and logits on the eval split, kept on disk under `model_id` and what
+        it is scored on."""
+        suite_data = self.data.of(suite)
+        key = self._key(model_id, suite)
 
         def build(out: Path) -> None:
             data, task = suite_data.eval, suite_data.task

@@ -17,11 +17,13 @@ from pytest_quantbench.errors import GateFailure
 from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.measure.timing import Measurement, time_session, timing_result
 from pytest_quantbench.plugin.benchmark import Timer
+from pytest_quantbench.records import Role
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench
-    from pytest_quantbench.records import MemoryStats
+    from pytest_quantbench.records import MemoryStats, MetricResult
     from pytest_quantbench.reports.compare import Gate
+    from pytest_quantbench.suite import Case
 
 CASE_FUNCTIONS = ("accuracy", "latency")
 RESULT_PROPERTY = "quantbench"  # the user property an accuracy result travels in, also from xdist workers
@@ -63,7 +65,7 @@ def accuracy(
 
 @pytest.mark.latency
 def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -> None:
-    """Latency and throughput of one model at one shape, with pytest-benchmark; an int8 model runs in pairs
+    """Latency and throughput of one model at one shape, with pytest-benchmark; a quantized model runs in pairs
     with its fp32 baseline (the suite's `baseline:` backend, else its own), which gives its speed-up."""
     from pytest_quantbench.verdicts import diagnosis, gates, speed
 
@@ -72,24 +74,34 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
     timer = Timer(benchmark, m.group)
     feed = quantbench.timing_inputs(suite, m.batch_size, m.input_length)
 
-    def memory(role: str) -> MemoryStats | None:  # measured after the timed rounds, which its child would disturb
+    def memory(role: Role) -> MemoryStats | None:  # measured after the timed rounds, which its child would disturb
         return None if timer.disabled else quantbench.memory(case, role, m.batch_size, m.input_length)
 
-    if m.role == "fp32":
+    if m.role is Role.ORIGINAL:
         timed = time_session(timer, quantbench.baseline_session(case), feed, suite.time)
-        result = timing_result(m, timed, machine_facts(), memory=memory("original"))
+        result = timing_result(m, timed, machine_facts(), memory=memory(Role.ORIGINAL))
     else:
         session, baseline = quantbench.quantized_session(case), quantbench.baseline_session(case)
         timed = time_session(timer, session, feed, suite.time, baseline)
-        evaluation = quantbench.evaluations.get(case.key)
         result = timing_result(
             m, timed, machine_facts(), quantbench.quantized(case).report, diagnosis.hardware_risk(quantbench, case),
-            {r.name: r for r in evaluation.verdict.results} if evaluation else None,
-            quantbench.backend(case).model_size(case), memory("quantized"), memory("original"),
+            known_accuracy(quantbench, case), quantbench.backend(case).model_size(case), memory(Role.QUANTIZED),
+            memory(Role.ORIGINAL),
         )  # fmt: skip
         found = speed.diagnose(quantbench, m, feed, result.speedup)
         result = dataclasses.replace(result, speed_diagnosis=found)
     timer.record(serialize.dump(result))
-    broken = gates.latency_violations(result, case.thresholds) if m.role == "int8" else []
+    broken = gates.latency_violations(result, case.thresholds) if m.role is Role.QUANTIZED else []
     if broken:
         raise GateFailure("; ".join(broken))
+
+
+def known_accuracy(bench: Bench, case: Case) -> dict[str, MetricResult] | None:
+    """A config's metrics as far as they are known without evaluating anything: this process's evaluation, else
+    both models' scores in the score cache (a run of `-m latency`, or an xdist worker that did not run the
+    accuracy case); None when neither has them. The report rows prefer the run's accuracy case either way."""
+    evaluation = bench.evaluations.get(case.key)
+    backend = bench.backend(case)
+    if evaluation is None and all(bench.scorer.is_cached(backend.model_id(case, role), case.suite) for role in Role):
+        evaluation = bench.evaluate(case)  # every score read from the cache
+    return {r.name: r for r in evaluation.verdict.results} if evaluation is not None else None
