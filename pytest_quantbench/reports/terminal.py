@@ -1,24 +1,24 @@
 """The end-of-run console summary, from the run's report rows (`results.rows`).
 
 By default one line per config that fits the terminal (at most `MAX_WIDTH` columns): suite, config, the
-headline metric's change with its interval, the speed-up range and the verdict; long suite names and config
-ids are shortened at a token boundary, with a marker. `-v` gives the detail: every metric, the flips, the
-size and memory ratios and why a config is not faster.
+headline metric's change with its interval, the speed-up range and the verdict. Long suite names and config
+ids are shortened around a marked middle (`shorten`); a terminal too narrow for that loses the intervals
+first (`LAYOUTS`). `-v` gives the detail: every metric, the flips, the size and memory ratios and why a
+config is not faster.
 """
 
 from __future__ import annotations
 
-import re
+import textwrap
+from dataclasses import dataclass
 
 from pytest_quantbench.records import Direction, MetricResult
+from pytest_quantbench.reports.shorten import shorten
 from pytest_quantbench.reports.table import table
 from pytest_quantbench.results.rows import ConfigRow, headline_metric
 from pytest_quantbench.results.run import Run
 
 MAX_WIDTH = 120
-ELLIPSIS = "…"
-SEPARATORS = re.compile(r"([-+])")  # between the words of an id (`grid.id_token` joins its pieces with them)
-SUITE_MIN, CONFIG_MIN = 12, 24  # narrowest the suite and config columns get before the config's gives more
 GAP = 2  # `table` puts two spaces between columns
 
 
@@ -30,26 +30,6 @@ def summary_lines(run: Run, width: int = MAX_WIDTH, verbose: bool = False) -> li
 # --- the compact summary ----------------------------------------------------------------------------------
 
 
-def shorten(text: str, width: int) -> str:
-    """`text` in at most `width` characters: whole words from both ends around a middle `…`, so that the
-    start and the end of an id stay readable; a single word too long for `width` is cut, marked `…` too."""
-    if len(text) <= width:
-        return text
-    words = SEPARATORS.split(text)  # words at even places, each separator after the word before it
-    head, tail, i, j = "", "", 0, len(words) - 1  # head: words[:i], tail: words[j + 1:]; both end at a separator
-    while i < j:
-        grown = False
-        if len(head) + len(words[i]) + 1 + len(tail) + len(ELLIPSIS) <= width:  # a word and the separator after
-            head, i, grown = head + words[i] + words[i + 1], i + 2, True
-        if i < j and len(head) + 1 + len(words[j]) + len(tail) + len(ELLIPSIS) <= width:
-            tail, j, grown = words[j - 1] + words[j] + tail, j - 2, True
-        if not grown:
-            break
-    if not head and not tail:
-        return text[: max(width - len(ELLIPSIS), 0)] + ELLIPSIS
-    return head + ELLIPSIS + tail
-
-
 def change_interval(m: MetricResult) -> tuple[float, float] | None:
     """The interval of `quantized - original` at the paired statistics' confidence: they bound how much worse
     the quantized model is, which is the change for a lower-is-better metric and its negative otherwise."""
@@ -59,54 +39,96 @@ def change_interval(m: MetricResult) -> tuple[float, float] | None:
     return (low, high) if m.direction is Direction.LOWER else (-high, -low)
 
 
-def headline_change(m: MetricResult | None) -> str:
+def headline_change(m: MetricResult | None, intervals: bool = True) -> str:
     """`accuracy -0.020 [-0.035, -0.005]`: the change with its interval."""
     if m is None:
         return "not evaluated"
     text = f"{m.name} {m.quantized - m.original:+.3f}"
-    interval = change_interval(m)
+    interval = change_interval(m) if intervals else None
     return text + (f" [{interval[0]:+.3f}, {interval[1]:+.3f}]" if interval else "")
 
 
-def speed_cell(row: ConfigRow, named: bool) -> str:
-    """The speed-up range over the timed shapes; `named`: the run's speed-ups have several baselines."""
+def speed_cell(row: ConfigRow) -> str:
+    """The speed-up range over the timed shapes (the baseline it is against is said under the table)."""
     values = row.speedups
     if not values:
         return "not timed"
     low, high = min(values), max(values)
     text = f"x{low:.2f}" if low == high else f"x{low:.2f}..x{high:.2f}"
-    return text + (" SLOWER" if row.slower else "") + (f" vs {row.baseline}" if named else "")
+    return text + (" SLOWER" if row.slower else "")
+
+
+def _baselines(run: Run) -> list[str]:
+    """What the speed-ups are against: one fp32 backend for the run, else each config's own framework's fp32
+    and, per suite, the other backends some of its configs were timed against (a suite's `baseline:`)."""
+    one = run.speedup_baseline()
+    if one is not None:
+        return [f"speed-up vs {one} fp32."]
+    foreign = {
+        suite.name: sorted({r.baseline for r in run.rows(suite.name) if r.baseline and r.baseline != r.framework})
+        for suite in run.suites
+    }
+    named = [f"{suite}: vs {' or '.join(b)} fp32" for suite, b in foreign.items() if b]
+    return ["speed-up vs each config's own framework's fp32" + (f" ({'; '.join(named)})." if named else ".")]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a compact line gives up width: the intervals or not, then which column shrinks to what, in order."""
+
+    intervals: bool
+    floors: tuple[tuple[int, int], ...]  # (column, narrowest width): 0 the suite, 1 the config
+
+
+LAYOUTS = (  # the first that fits the terminal is used, else the last
+    Layout(True, ((1, 24), (0, 16), (1, 12), (0, 12))),
+    Layout(False, ((1, 24), (0, 16), (1, 12), (0, 12), (1, 8), (0, 8))),
+)
 
 
 def compact_lines(run: Run, width: int) -> list[str]:
-    one = run.speedup_baseline()
-    body, confidences = [], set()
-    for suite in run.suites:
-        rows = run.rows(suite.name)
-        metric = headline_metric(suite, rows)
-        for row in rows:
-            m = row.metric(metric) if metric else None
-            change = headline_change(m) + (" (cached)" if row.cached and m is not None else "")
-            body.append([suite.name, row.id, change, speed_cell(row, named=one is None), row.verdict])
-            confidences |= {m.paired.confidence} if m is not None and m.paired is not None else set()
-    if not body:
+    cells = [
+        (suite.name, row.id, row.metric(metric) if metric else None, row)
+        for suite in run.suites
+        for metric in [headline_metric(suite, run.rows(suite.name))]
+        for row in run.rows(suite.name)
+    ]
+    if not cells:
         return []
-    level = f" [{100 * confidences.pop():g}% CI]" if len(confidences) == 1 else " [CI]" if confidences else ""
-    header = ["suite", "config", f"change{level}", "speed-up", "verdict"]
-    against = f"speed-up vs {one} fp32" if one else "speed-up vs fp32 (its baseline named)"
-    return [*table(header, _fit(header, body, width)), f"{against}; every metric, memory and cause: -v, or the card"]
+    confidences = {m.paired.confidence for *_, m, _ in cells if m is not None and m.paired is not None}
+    for layout in LAYOUTS:
+        level = f" [{100 * next(iter(confidences)):g}% CI]" if len(confidences) == 1 else " [CI]"
+        header = [
+            "suite",
+            "config",
+            "change" + (level if confidences and layout.intervals else ""),
+            "speed-up",
+            "verdict",
+        ]
+        body = [
+            [suite, config, headline_change(m, layout.intervals) + (" (cached)" if row.cached and m else ""),
+             speed_cell(row), row.verdict]
+            for suite, config, m, row in cells
+        ]  # fmt: skip
+        lines = table(header, _fit(header, body, width, layout.floors))
+        if max(map(len, lines)) <= width:
+            break
+    notes = [*_baselines(run), "Every metric, flips, size, memory and speed causes: -v, or the card."]
+    return [*lines, *textwrap.wrap(" ".join(notes), width)]
 
 
-def _fit(header: list[str], body: list[list[str]], width: int) -> list[list[str]]:
-    """The rows with suite names and config ids shortened so that a line fits `width`: the config column
-    gives first (down to `CONFIG_MIN`), then the suite column (down to `SUITE_MIN`), then the config's again."""
+def _fit(header: list[str], body: list[list[str]], width: int, floors: tuple[tuple[int, int], ...]) -> list[list[str]]:
+    """The rows with suite names and config ids shortened (`shorten.shorten`) so that a line fits `width`,
+    the columns giving up width in the order of `floors`."""
     widths = [max(len(c) for c in column) for column in zip(header, *body, strict=True)]
     excess = sum(widths) + GAP * (len(widths) - 1) - width
-    for column, floor in ((1, CONFIG_MIN), (0, SUITE_MIN), (1, len(header[1]))):
+    for column, floor in floors:
         give = max(0, min(excess, widths[column] - floor))
         widths[column] -= give
         excess -= give
-    return [[shorten(suite, widths[0]), shorten(config, widths[1]), *rest] for suite, config, *rest in body]
+    suites = shorten([row[0] for row in body], widths[0])
+    configs = {suite: shorten([c for s, c, *_ in body if s == suite], widths[1]) for suite in suites}
+    return [[suites[suite], configs[suite][config], *rest] for suite, config, *rest in body]
 
 
 # --- the detail (-v) ------------------------------------------------------------------------------------

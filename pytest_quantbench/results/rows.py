@@ -98,6 +98,11 @@ class ConfigRow:
         return next((s.quantized.record.baseline for s in self.shapes if s.speedup is not None), None)
 
     @property
+    def framework(self) -> str | None:
+        """Its own backend, as its timings recorded it (None when it was not timed)."""
+        return next((s.quantized.framework for s in self.shapes), None)
+
+    @property
     def speed_diagnosis(self) -> tuple[ShapeRow, SpeedDiagnosis] | None:
         """Its first diagnosed shape (the cause is the same at the others, or close)."""
         found = [(s, s.quantized.record.speed_diagnosis) for s in self.shapes]
