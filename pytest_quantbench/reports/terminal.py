@@ -36,7 +36,7 @@ def change_interval(m: MetricResult) -> tuple[float, float] | None:
     if m.paired is None:
         return None
     low, high = m.paired.ci_low, m.paired.ci_high
-    return (low, high) if m.direction is Direction.LOWER else (-high, -low)
+    return (low, high) if m.direction is Direction.LOWER else (0.0 - high, 0.0 - low)  # 0.0 -: no "-0.000"
 
 
 def headline_change(m: MetricResult | None, intervals: bool = True) -> str:
@@ -80,8 +80,8 @@ class Layout:
     floors: tuple[tuple[int, int], ...]  # (column, narrowest width): 0 the suite, 1 the config
 
 
-LAYOUTS = (  # the first that fits the terminal is used, else the last
-    Layout(True, ((1, 24), (0, 16), (1, 12), (0, 12))),
+LAYOUTS = (  # the first that fits the terminal is used, else the last: ids stay readable before intervals do
+    Layout(True, ((1, 24), (0, 16))),
     Layout(False, ((1, 24), (0, 16), (1, 12), (0, 12), (1, 8), (0, 8))),
 )
 

@@ -13,6 +13,7 @@ import pytest
 from conftest import SENTIMENT
 from pytest_quantbench.bench import Bench
 from pytest_quantbench.measure.timing import measurements
+from pytest_quantbench.records import Role
 from pytest_quantbench.suite import Threshold, Thresholds, load_suite
 from pytest_quantbench.verdicts import speed
 
@@ -117,7 +118,7 @@ def test_float16_and_16bit_activation_configs_are_diagnosed_from_their_kernels_t
         suite = load_suite(path)
         feed = bench.timing_inputs(suite, 1, 16)
         for m in measurements(suite):
-            if m.role != "int8" or m.case.config.quantization_approach == "weight_only":
+            if m.role is not Role.QUANTIZED or m.case.config.quantization_approach == "weight_only":
                 continue
             profile = bench.onnxruntime.profile(m.case, "quantized", feed, speed.PROFILED_CALLS)
             assert sum(profile.input_type_ms.values()) == pytest.approx(sum(profile.op_ms.values()))

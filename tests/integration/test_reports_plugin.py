@@ -15,7 +15,7 @@ from pytest_quantbench import cli
 
 def test_run_writes_quantbench_json_card_plot_and_headline(suite_file, run, pytester: pytest.Pytester) -> None:
     suite_file("sentiment.suite.yaml", PER_CHANNEL_GRID)
-    result = run("--benchmark-json=run.json", "--quantbench-card=card.md", "--quantbench-plot=plot.png")
+    result = run("-v", "--benchmark-json=run.json", "--quantbench-card=card.md", "--quantbench-plot=plot.png")
     result.assert_outcomes(passed=2 + 1 + 2)
     result.stdout.fnmatch_lines(
         [
@@ -34,8 +34,8 @@ def test_run_writes_quantbench_json_card_plot_and_headline(suite_file, run, pyte
         "per_channel": 1.0,
     }
     assert {"cpu", "vnni", "onnxruntime"} <= ours["machine"].keys()
-    info = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"]["role"] == "int8")
-    assert info["latency_p50_ms"] <= info["latency_p90_ms"] <= info["latency_p99_ms"]
+    info = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"]["role"] == "quantized")
+    assert info["latency"]["p50_ms"] <= info["latency"]["p90_ms"] <= info["latency"]["p99_ms"]
 
     text = (pytester.path / "card.md").read_text()
     assert "Below, time metrics for batch size = 1, input length = 16." in text

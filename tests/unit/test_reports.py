@@ -495,5 +495,7 @@ def test_card_and_terminal_show_peak_memory_in_mb_with_the_int8_fp32_ratio() -> 
     dynamic = next(line for line in lines if "dynamic-per_tensor" in line)
     assert "x2.00..x2.00 (2 shapes), memory x0.75" in dynamic  # at the largest run peak (x0.50 at bs1)
     # static-per_channel's fp32 peak is the fp32 row's: the same ratio as in the card (one place computes it)
-    assert "x0.80..x0.80 (2 shapes) SLOWER, memory x0.75" in next(line for line in lines if "static-per_channel" in line)
+    assert "x0.80..x0.80 (2 shapes) SLOWER, memory x0.75" in next(
+        line for line in lines if "static-per_channel" in line
+    )
     assert "peak" not in card.render(results.from_json(recorded_run(), "run.json"))
