@@ -11,8 +11,8 @@ SEPARATORS = re.compile(r"([-+])")  # between the words of an id (`grid.id_token
 
 
 def _candidates(text: str, width: int) -> list[str]:
-    """Every `head…tail` of whole words (and the separators beside them) that fits `width`, longest first, the
-    one that keeps more of the start first among equals."""
+    """Every `head…tail` of whole words (and the separators beside them) that fits `width`, longest first; among
+    equals, the one that keeps both ends, then the one that keeps more of the start."""
     words = SEPARATORS.split(text)  # words at even places, each separator between two of them
     count = (len(words) + 1) // 2
     found = []
@@ -21,7 +21,7 @@ def _candidates(text: str, width: int) -> list[str]:
             head = "".join(words[: 2 * heads])  # the words and the separator after each
             tail = "".join(words[len(words) - 2 * tails :]) if tails else ""  # the separator before each
             if len(head) + len(ELLIPSIS) + len(tail) <= width and (head or tail):
-                found.append((len(head) + len(tail), len(head), head + ELLIPSIS + tail))
+                found.append((len(head) + len(tail), bool(head and tail), len(head), head + ELLIPSIS + tail))
     return [c for *_, c in sorted(found, reverse=True)]
 
 

@@ -39,11 +39,11 @@ def change_interval(m: MetricResult) -> tuple[float, float] | None:
     return (low, high) if m.direction is Direction.LOWER else (0.0 - high, 0.0 - low)  # 0.0 -: no "-0.000"
 
 
-def headline_change(m: MetricResult | None, intervals: bool = True) -> str:
+def headline_change(m: MetricResult | None, intervals: bool = True, name: bool = True) -> str:
     """`accuracy -0.020 [-0.035, -0.005]`: the change with its interval."""
     if m is None:
         return "not evaluated"
-    text = f"{m.name} {m.quantized - m.original:+.3f}"
+    text = (f"{m.name} " if name else "") + f"{m.quantized - m.original:+.3f}"
     interval = change_interval(m) if intervals else None
     return text + (f" [{interval[0]:+.3f}, {interval[1]:+.3f}]" if interval else "")
 
@@ -74,47 +74,50 @@ def _baselines(run: Run) -> list[str]:
 
 @dataclass(frozen=True)
 class Layout:
-    """How a compact line gives up width: the intervals or not, then which column shrinks to what, in order."""
+    """How a compact line gives up width: the intervals, then the metric's name, then which column shrinks to
+    what, in order (0 the suite, 1 the config: the narrowest width each gets)."""
 
     intervals: bool
-    floors: tuple[tuple[int, int], ...]  # (column, narrowest width): 0 the suite, 1 the config
+    names: bool
+    floors: tuple[tuple[int, int], ...]
 
 
 LAYOUTS = (  # the first that fits the terminal is used, else the last: ids stay readable before intervals do
-    Layout(True, ((1, 24), (0, 16))),
-    Layout(False, ((1, 24), (0, 16), (1, 12), (0, 12), (1, 8), (0, 8))),
+    Layout(True, True, ((1, 20), (0, 14))),
+    Layout(False, True, ((1, 20), (0, 14), (1, 12), (0, 12))),
+    Layout(False, False, ((1, 20), (0, 14), (1, 12), (0, 10), (1, 8), (0, 8))),
 )
 
 
 def compact_lines(run: Run, width: int) -> list[str]:
     cells = [
-        (suite.name, row.id, row.metric(metric) if metric else None, row)
+        (suite.name, row, row.metric(metric) if metric else None)
         for suite in run.suites
         for metric in [headline_metric(suite, run.rows(suite.name))]
         for row in run.rows(suite.name)
     ]
     if not cells:
         return []
-    confidences = {m.paired.confidence for *_, m, _ in cells if m is not None and m.paired is not None}
+    lines: list[str] = []
     for layout in LAYOUTS:
-        level = f" [{100 * next(iter(confidences)):g}% CI]" if len(confidences) == 1 else " [CI]"
-        header = [
-            "suite",
-            "config",
-            "change" + (level if confidences and layout.intervals else ""),
-            "speed-up",
-            "verdict",
-        ]
-        body = [
-            [suite, config, headline_change(m, layout.intervals) + (" (cached)" if row.cached and m else ""),
-             speed_cell(row), row.verdict]
-            for suite, config, m, row in cells
-        ]  # fmt: skip
-        lines = table(header, _fit(header, body, width, layout.floors))
+        lines = _compact_table(cells, layout, width)
         if max(map(len, lines)) <= width:
             break
     notes = [*_baselines(run), "Every metric, flips, size, memory and speed causes: -v, or the card."]
     return [*lines, *textwrap.wrap(" ".join(notes), width)]
+
+
+def _compact_table(cells: list[tuple[str, ConfigRow, MetricResult | None]], layout: Layout, width: int) -> list[str]:
+    confidences = {m.paired.confidence for *_, m in cells if m is not None and m.paired is not None}
+    level = f" [{100 * next(iter(confidences)):g}% CI]" if len(confidences) == 1 else " [CI]"
+    change = "change" + (level if confidences and layout.intervals else "")
+    header = ["suite", "config", change, "speed-up", "verdict"]
+    body = [
+        [suite, row.id, headline_change(m, layout.intervals, layout.names) + (" (cached)" if row.cached and m else ""),
+         speed_cell(row), row.verdict]
+        for suite, row, m in cells
+    ]  # fmt: skip
+    return table(header, _fit(header, body, width, layout.floors))
 
 
 def _fit(header: list[str], body: list[list[str]], width: int, floors: tuple[tuple[int, int], ...]) -> list[list[str]]:
