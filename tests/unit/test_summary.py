@@ -118,7 +118,7 @@ def test_ids_are_shortened_at_word_boundaries_with_a_marker_and_stay_apart() -> 
     short = shorten(ids, 24)
     assert all(len(s) <= 24 for s in short.values())
     assert len(set(short.values())) == len(ids)  # each row of the suite still tells which config it is
-    assert short["onnxruntime-Add-per_tensor"] == "onnxruntime-Add-per_tensor"[:0] + short["onnxruntime-Add-per_tensor"]
+    assert all(ELLIPSIS in short[i] for i in ids if len(i) > 24)
     conll = "dynamic-Add+MatMul-excl-layernorm+gelu+residual+gather+softmax+6nodes"
     assert shorten([conll], 40)[conll] == "dynamic-Add+MatMul-excl-…+softmax+6nodes"  # whole words, both ends
     assert shorten(["per_channel"], 20) == {"per_channel": "per_channel"}  # fits: untouched
