@@ -60,10 +60,13 @@ def speed_cell(row: ConfigRow) -> str:
 
 def _baselines(run: Run) -> list[str]:
     """What the speed-ups are against: one fp32 backend for the run, else each config's own framework's fp32
-    and, per suite, the other backends some of its configs were timed against (a suite's `baseline:`)."""
+    and, per suite, the other backends some of its configs were timed against (a suite's `baseline:`); nothing
+    when nothing was timed."""
     one = run.speedup_baseline()
     if one is not None:
         return [f"speed-up vs {one} fp32."]
+    if not any(row.speedups for suite in run.suites for row in run.rows(suite.name)):
+        return []
     foreign = {
         suite.name: sorted({r.baseline for r in run.rows(suite.name) if r.baseline and r.baseline != r.framework})
         for suite in run.suites
