@@ -81,7 +81,7 @@ def test_a_slow_static_config_is_diagnosed_from_its_profiles(
     )
     suite = load_suite(path)
     bench = Bench(qb_cache)
-    unfused, fused = [m for m in measurements(suite) if m.role == "int8"]
+    unfused, fused = [m for m in measurements(suite) if m.role is Role.QUANTIZED]
     feed = bench.timing_inputs(suite, 1, 64)
     first = speed.diagnose(bench, unfused, feed, speedup=0.6)
     assert first is not None and first.cause.startswith("QDQ pairs left unfused at optimization level 1")

@@ -13,7 +13,7 @@ from malformed_suites import BASE
 from pytest_quantbench.bench import Bench
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.measure.timing import Measurement, measurements
-from pytest_quantbench.records import Profile, QuantizationReport
+from pytest_quantbench.records import Profile, QuantizationReport, Role
 from pytest_quantbench.suite import load_suite
 from pytest_quantbench.suite.schema import json_schema
 from pytest_quantbench.suite.vocabulary import BackendVocabulary, Vocabulary
@@ -111,7 +111,7 @@ def diagnosis(tmp_path: Path, extra: str, quantized_nothing: bool):
         backend=lambda case: SimpleNamespace(reads_onnx=True),
         onnxruntime=onnx,
     )
-    return speed.diagnose(bench, Measurement(case, "int8", 1, 16), {}, 0.8)  # type: ignore[arg-type]
+    return speed.diagnose(bench, Measurement(case, Role.QUANTIZED, 1, 16), {}, 0.8)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("quantized_nothing", [False, True])
