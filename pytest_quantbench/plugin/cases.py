@@ -21,9 +21,8 @@ from pytest_quantbench.records import Role
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench
-    from pytest_quantbench.records import MemoryStats, MetricResult
+    from pytest_quantbench.records import MemoryStats
     from pytest_quantbench.reports.compare import Gate
-    from pytest_quantbench.suite import Case
 
 CASE_FUNCTIONS = ("accuracy", "latency")
 RESULT_PROPERTY = "quantbench"  # the user property an accuracy result travels in, also from xdist workers
@@ -67,6 +66,7 @@ def accuracy(
 def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -> None:
     """Latency and throughput of one model at one shape, with pytest-benchmark; a quantized model runs in pairs
     with its fp32 baseline (the suite's `baseline:` backend, else its own), which gives its speed-up."""
+    from pytest_quantbench.results.case import known_metrics
     from pytest_quantbench.verdicts import diagnosis, gates, speed
 
     m = quantbench_measurement
@@ -85,7 +85,7 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
         timed = time_session(timer, session, feed, suite.time, baseline)
         result = timing_result(
             m, timed, machine_facts(), quantbench.quantized(case).report, diagnosis.hardware_risk(quantbench, case),
-            known_accuracy(quantbench, case), quantbench.backend(case).model_size(case), memory(Role.QUANTIZED),
+            known_metrics(quantbench, case), quantbench.backend(case).model_size(case), memory(Role.QUANTIZED),
             memory(Role.ORIGINAL),
         )  # fmt: skip
         found = speed.diagnose(quantbench, m, feed, result.speedup)
@@ -94,14 +94,3 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
     broken = gates.latency_violations(result, case.thresholds) if m.role is Role.QUANTIZED else []
     if broken:
         raise GateFailure("; ".join(broken))
-
-
-def known_accuracy(bench: Bench, case: Case) -> dict[str, MetricResult] | None:
-    """A config's metrics as far as they are known without evaluating anything: this process's evaluation, else
-    both models' scores in the score cache (a run of `-m latency`, or an xdist worker that did not run the
-    accuracy case); None when neither has them. The report rows prefer the run's accuracy case either way."""
-    evaluation = bench.evaluations.get(case.key)
-    backend = bench.backend(case)
-    if evaluation is None and all(bench.scorer.is_cached(backend.model_id(case, role), case.suite) for role in Role):
-        evaluation = bench.evaluate(case)  # every score read from the cache
-    return {r.name: r for r in evaluation.verdict.results} if evaluation is not None else None
