@@ -23,19 +23,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     d = sub.add_parser("compare", help="accuracy and speed deltas between two saved runs")
     _runs(d, "saved", "now")
-    d.add_argument(
-        "--fail",
-        metavar="METRIC:MAX_DROP",
-        action="append",
-        default=[],
-        type=compare.FailSpec.parse,
-        help="exit 1 when a config's quantized METRIC dropped more than MAX_DROP, e.g. accuracy:0.005",
-    )
-    d.add_argument(
-        "--force",
-        action="store_true",
-        help="compare speed even when the runs' int8 kernels differ (VNNI, AMX, ONNX Runtime version)",
-    )
+    compare.add_options(d.add_argument, prefix="", consequence="exit 1 for a config", against="the saved run")
     d.set_defaults(func=compare_command)
 
     e = sub.add_parser("export", help="write a saved run in a format other tools read")
@@ -96,28 +84,11 @@ def card_command(args: argparse.Namespace) -> int:
 def compare_command(args: argparse.Namespace) -> int:
     """Exit 1 when a --fail limit breaks, 2 when the speed comparison is refused (other int8 kernels)."""
     saved, now = _load(args.saved, args.storage), _load(args.now, args.storage)
-    warning = compare.kernel_warning(saved, now)
-    if warning:
-        print(warning)
-    deltas = compare.accuracy_deltas(saved, now)
-    kernels = " (the int8 kernels differ)" if warning else ""
-    print(f"quantized metrics: {saved.source} -> {now.source}{kernels}")
-    later = compare.run_label(now.source)  # the column of the second run
-    table = compare.accuracy_table(deltas, args.fail, saved.source, later)
-    print("\n".join(table) if deltas else "no config in common")
-    speed = compare.speed_deltas(saved, now)
-    print(f"\nlatency: {saved.source} -> {now.source}")
-    refused = bool(warning) and not args.force
-    if refused:
-        print(compare.SPEED_REFUSED.format(option="--force"))
-    else:
-        if note := compare.baseline_note(speed):
-            print(note)
-        print("\n".join(compare.speed_table(speed, saved.source, later)) if speed else "no timed case in common")
-    broken = [d.message(s, saved.source) for d in deltas for s in args.fail if s.broken_by(d)]
-    for line in broken:
+    found = compare.comparison(saved, now, args.fail, args.force, "--force")
+    print("\n".join(found.lines))
+    for line in found.broken:
         print(f"FAIL {line}", file=sys.stderr)
-    return 1 if broken else (2 if refused else 0)
+    return 1 if found.broken else (2 if found.refused else 0)
 
 
 def export_command(args: argparse.Namespace) -> int:

@@ -194,6 +194,15 @@ class Scorer:
         (out / PREDICTIONS_FILE).write_text(json.dumps(evidence.predictions))
         write_arrays(out / EVIDENCE_FILE, dict(evidence.arrays))
 
+    def is_cached(self, suite: Suite, *model_ids: str, libraries: Iterable[str]) -> bool:
+        """Whether scoring these models would read every entry from the cache rather than compute one: each
+        model's scores, and their side-by-side arrays when the task has `pair_measures`."""
+        libraries = tuple(libraries)
+        keys = [("scores", self._key("scores", suite, libraries, model_id)) for model_id in model_ids]
+        if self.data.of(suite).task.pair_measures:
+            keys.append(("pairs", self._key("pairs", suite, libraries, *model_ids)))
+        return all(self.cache.get(kind, key) is not None for kind, key in keys)
+
     def scored(
         self, model_id: str, suite: Suite, session: Callable[[], Session], *, libraries: Iterable[str]
     ) -> Scored:

@@ -19,6 +19,8 @@ from pytest_quantbench.records import (
     MetricResult,
     ModelSize,
     QuantizationReport,
+    Role,
+    Shape,
     TimingResult,
 )
 from pytest_quantbench.runtimes.base import inputs_of, run_failure
@@ -30,26 +32,31 @@ PILOT_WORTH_IT = MIN_ROUNDS + 2 * PILOT_ROUNDS  # affordable rounds from which a
 
 
 def shape_id(batch_size: int, input_length: int | None) -> str:
-    """A timing shape as latency ids write it: `bs8-len128`, or `bs8` for image tasks."""
-    return f"bs{batch_size}" + (f"-len{input_length}" if input_length else "")
+    """A timing shape as latency ids write it: `bs8-len128`, or `bs8` for image tasks (`records.Shape.id`)."""
+    return Shape(batch_size, input_length).id
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """One timing case: the fp32 baseline or a config's int8 model, at one batch size and input length."""
+    """One timing case: the fp32 baseline (ORIGINAL) or a config's quantized model, at one batch size and input
+    length. Its id keeps the words of pytest-benchmark's saved names: `fp32-...` and `int8-<config id>-...`."""
 
     case: Case
-    role: str  # "fp32" or "int8"
+    role: Role
     batch_size: int
     input_length: int | None
 
     @property
+    def shape(self) -> Shape:
+        return Shape(self.batch_size, self.input_length)
+
+    @property
     def shape_id(self) -> str:
-        return shape_id(self.batch_size, self.input_length)
+        return self.shape.id
 
     @property
     def id(self) -> str:
-        model = self.case.baseline_id if self.role == "fp32" else f"int8-{self.case.id}"
+        model = self.case.baseline_id if self.role is Role.ORIGINAL else f"int8-{self.case.id}"
         return f"{model}-{self.shape_id}"
 
     @property
@@ -66,8 +73,8 @@ def measurements(suite: Suite) -> list[Measurement]:
         baselines: dict[str, Case] = {}
         for case in suite.cases:
             baselines.setdefault(case.baseline_id, case)
-        out += [Measurement(c, "fp32", batch_size, input_length) for c in baselines.values()]
-        out += [Measurement(c, "int8", batch_size, input_length) for c in suite.cases]
+        out += [Measurement(c, Role.ORIGINAL, batch_size, input_length) for c in baselines.values()]
+        out += [Measurement(c, Role.QUANTIZED, batch_size, input_length) for c in suite.cases]
     return out
 
 
@@ -179,34 +186,25 @@ def latency_stats(times: list[float]) -> LatencyStats:
     """Mean, p50/p90/p99 in ms and the CI of the mean: kept because saved runs drop the raw rounds."""
     cuts = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 else [times[0]] * 99
     return LatencyStats(
-        latency_mean_ms=statistics.fmean(times) * 1e3,
-        latency_p50_ms=cuts[49] * 1e3,
-        latency_p90_ms=cuts[89] * 1e3,
-        latency_p99_ms=cuts[98] * 1e3,
+        mean_ms=statistics.fmean(times) * 1e3,
+        p50_ms=cuts[49] * 1e3,
+        p90_ms=cuts[89] * 1e3,
+        p99_ms=cuts[98] * 1e3,
         rounds=len(times),
-        latency_ci95_rel=ci95_rel(times),
+        ci95_rel=ci95_rel(times),
     )
 
 
-@dataclass(frozen=True)
-class Figures:
-    """What a case's rounds say: latency and throughput and, for a paired int8 case, its fp32 calls and the
-    speed-up, the median of the per-pair ratios (a preempted call spoils one pair, which the median drops)."""
-
-    latency: LatencyStats
-    samples_per_s: float
-    paired_fp32: LatencyStats | None = None
-    speedup: float | None = None
-    speedup_ci95_rel: float | None = None
-
-
-def figures(timed: Timed, batch_size: int) -> Figures:
-    out = Figures(latency_stats(timed.times), batch_size / statistics.fmean(timed.times))
+def with_rounds(result: TimingResult, timed: Timed) -> TimingResult:
+    """A latency record with what its rounds say: their latency and, for a paired quantized case, its fp32
+    calls and the speed-up, the median of the per-pair ratios (a preempted call spoils one pair, which the
+    median drops)."""
+    result = dataclasses.replace(result, latency=latency_stats(timed.times))
     if not timed.baseline:
-        return out
+        return result
     ratios = timed.ratios()
     return dataclasses.replace(
-        out, paired_fp32=latency_stats(timed.baseline), speedup=statistics.median(ratios),
+        result, paired_fp32=latency_stats(timed.baseline), speedup=statistics.median(ratios),
         speedup_ci95_rel=ci95_rel(ratios),
     )  # fmt: skip
 
@@ -222,22 +220,16 @@ def timing_result(
     memory: MemoryStats | None = None,
     fp32_memory: MemoryStats | None = None,
 ) -> TimingResult:
-    """What a latency case records: the model and shape, the machine, and the figures of its rounds."""
+    """What a latency case records: the model and shape, the machine, and the statistics of its rounds."""
     case, suite = m.case, m.case.suite
+    quantized = m.role is Role.QUANTIZED
     result = TimingResult(
         suite=suite.name, task=suite.task, model=suite.model_name_or_path, role=m.role,
-        config_id=case.baseline_id if m.role == "fp32" else case.id,
-        config=case.settings() if m.role == "int8" else {},
+        config_id=case.id if quantized else case.baseline_id, config=case.settings() if quantized else {},
         batch_size=m.batch_size, input_length=m.input_length,
         intra_op_num_threads=case.config.framework_args.intra_op_num_threads, machine=machine,
         quantized_nothing=None if report is None else report.quantized_nothing,
         quantization=report, hardware_risk=risk, accuracy=accuracy, size=size, baseline=case.baseline,
         memory=memory, fp32_memory=fp32_memory,
     )  # fmt: skip
-    if timed is None:
-        return result
-    f = figures(timed, m.batch_size)
-    return dataclasses.replace(
-        result, **vars(f.latency), samples_per_s=f.samples_per_s, paired_fp32=f.paired_fp32, speedup=f.speedup,
-        speedup_ci95_rel=f.speedup_ci95_rel,
-    )  # fmt: skip
+    return result if timed is None else with_rounds(result, timed)

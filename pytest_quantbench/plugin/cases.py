@@ -63,8 +63,9 @@ def accuracy(
 
 @pytest.mark.latency
 def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -> None:
-    """Latency and throughput of one model at one shape, with pytest-benchmark; an int8 model runs in pairs
+    """Latency and throughput of one model at one shape, with pytest-benchmark; a quantized model runs in pairs
     with its fp32 baseline (the suite's `baseline:` backend, else its own), which gives its speed-up."""
+    from pytest_quantbench.results.case import known_metrics
     from pytest_quantbench.verdicts import diagnosis, gates, speed
 
     m = quantbench_measurement
@@ -76,22 +77,20 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
     def memory(role: Role) -> MemoryStats | None:  # measured after the timed rounds, which its child would disturb
         return None if timer.disabled else quantbench.memory(case, role, m.batch_size, m.input_length)
 
-    if m.role == "fp32":
+    if m.role is Role.ORIGINAL:
         timed = time_session(timer, quantbench.baseline_session(case), feed, suite.time)
         result = timing_result(m, timed, quantbench.machine(case), memory=memory(Role.ORIGINAL))
     else:
         session, baseline = quantbench.quantized_session(case), quantbench.baseline_session(case)
         timed = time_session(timer, session, feed, suite.time, baseline)
-        evaluation = quantbench.evaluations.get(case.key)
         result = timing_result(
             m, timed, quantbench.machine(case), quantbench.quantized(case).report,
-            diagnosis.hardware_risk(quantbench, case),
-            {r.name: r for r in evaluation.verdict.results} if evaluation else None,
+            diagnosis.hardware_risk(quantbench, case), known_metrics(quantbench, case),
             quantbench.backend(case).model_size(case), memory(Role.QUANTIZED), memory(Role.ORIGINAL),
         )  # fmt: skip
         found = speed.diagnose(quantbench, m, feed, result.speedup)
         result = dataclasses.replace(result, speed_diagnosis=found)
     timer.record(serialize.dump(result))
-    broken = gates.latency_violations(result, case.thresholds) if m.role == "int8" else []
+    broken = gates.latency_violations(result, case.thresholds) if m.role is Role.QUANTIZED else []
     if broken:
         raise GateFailure("; ".join(broken))

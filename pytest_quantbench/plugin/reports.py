@@ -22,6 +22,7 @@ from pytest_quantbench.results import run as results
 from pytest_quantbench.suite import Suite
 
 PLUGIN_NAME = "quantbench-reports"
+FORCE = "--quantbench-compare-force"
 
 
 def addoption(group: Any) -> None:
@@ -47,19 +48,8 @@ def addoption(group: Any) -> None:
         help="compare quantized metrics with a saved run: a JSON file, 'latest' (the newest run in "
         "--benchmark-storage) or a run number such as 0001",
     )
-    group.addoption(
-        "--quantbench-compare-fail",
-        metavar="METRIC:MAX_DROP",
-        action="append",
-        default=[],
-        type=compare.FailSpec.parse,
-        help="fail a config whose quantized METRIC dropped more than MAX_DROP against --quantbench-compare, "
-        "e.g. accuracy:0.005 (repeatable)",
-    )
-    group.addoption(
-        "--quantbench-compare-force",
-        action="store_true",
-        help="compare speed with the saved run even when its int8 kernels differ (VNNI, AMX, ONNX Runtime version)",
+    compare.add_options(
+        group.addoption, prefix="quantbench-compare-", consequence="fail a config", against="--quantbench-compare"
     )
 
 
@@ -153,7 +143,8 @@ class Reports:
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        lines = report.summary_lines(self.run) if self.run else []
+        verbose, width = self.config.get_verbosity() > 0, self.config.get_terminal_writer().fullwidth
+        lines = report.summary_lines(self.run, width, verbose) if self.run else []
         if self.run:
             self.config.hook.pytest_quantbench_summary(run=self.run, lines=lines)
         if lines or self.notes:
@@ -162,21 +153,7 @@ class Reports:
                 terminalreporter.write_line(line)
         if self.gate and self.run:
             terminalreporter.section("quantbench compare")
-            saved = self.gate.saved
-            warning = compare.kernel_warning(saved, self.run)
-            if warning:
-                terminalreporter.write_line(warning)
-            kernels = " (the int8 kernels differ)" if warning else ""
-            terminalreporter.write_line(f"quantized metrics against saved run {saved.source}{kernels}:")
-            deltas = compare.accuracy_deltas(saved, self.run)
-            for line in compare.accuracy_table(deltas, self.gate.specs, saved.source):
+            forced = self.config.getoption("quantbench_compare_force")
+            found = compare.comparison(self.gate.saved, self.run, self.gate.specs, forced, FORCE, in_run=True)
+            for line in found.lines:
                 terminalreporter.write_line(line)
-            speed = compare.speed_deltas(saved, self.run)
-            if warning and not self.config.getoption("quantbench_compare_force"):
-                terminalreporter.write_line(compare.SPEED_REFUSED.format(option="--quantbench-compare-force"))
-            elif speed:
-                if note := compare.baseline_note(speed):
-                    terminalreporter.write_line(note)
-                terminalreporter.write_line(f"latency against saved run {saved.source}:")
-                for line in compare.speed_table(speed, saved.source):
-                    terminalreporter.write_line(line)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_quantbench.records import MachineFacts, MemoryStats, MetricResult
+from pytest_quantbench.records import LatencyStats, MachineFacts, MemoryStats, MetricResult
 from pytest_quantbench.reports.table import table
-from pytest_quantbench.results.run import Run, SuiteInfo, TimingRow
+from pytest_quantbench.results.records import SuiteInfo
+from pytest_quantbench.results.rows import ConfigRow, ShapeRow
+from pytest_quantbench.results.run import Run
+from pytest_quantbench.verdicts.speed import SLOW
 
 SEPARATOR = "\\|"  # the seeds' empty column between groups of columns
 MB = 1e6
@@ -35,20 +38,12 @@ def _front_matter(suite: SuiteInfo) -> str:
     return "\n".join([*lines, *metrics, "---", "", ""])
 
 
-def _engines(run: Run, suite: SuiteInfo) -> str:
-    """The line of each engine the suite's configs (and its `baseline:`) ran on, as the run's machine facts
-    describe it; the bare `framework:` name where they do not."""
-    names = [n for n in dict.fromkeys([*(suite.framework(c.id) for c in suite.configs), suite.baseline]) if n]
-    lines = {e.name: e.line for e in run.machine.engines} if run.machine else {}
-    return ", ".join(f"`{lines.get(name, name)}`" for name in names)
-
-
 def _body(run: Run, suite: SuiteInfo, level: int) -> str:
     h = "#" * level
     samples = suite.num_eval_samples or "All dataset"
     lines = [
         f"**task**: `{suite.task}`  ",
-        f"**Backend:** {_engines(run, suite)}  ",
+        *_engine_lines(run, suite),
         f"**Machine:** `{_machine(run.machine)}`  ",
         f"**Number of evaluation samples:** `{samples}`  ",
         *([] if suite.metrics else ["**References:** none: gated on fidelity to the original model alone  "]),
@@ -64,6 +59,14 @@ def _body(run: Run, suite: SuiteInfo, level: int) -> str:
     lines += [f"{h} Evaluation", f"{h}# Non-time metrics", *_metrics_table(run, suite), "", f"{h}# Time metrics"]
     lines += _time_tables(run, suite)
     return "\n".join(lines) + "\n"
+
+
+def _engine_lines(run: Run, suite: SuiteInfo) -> list[str]:
+    """The engine line of each backend the suite's configs and baseline use, as the backend words it
+    (`records.EngineInfo`); a run that did not record its engines names the backend alone."""
+    engines = {e.name: e for e in (run.machine.engines if run.machine else ())}
+    names = [suite.framework(c.id) for c in suite.configs] + ([suite.baseline] if suite.baseline else [])
+    return [f"**Backend:** `{engines[n].line if n in engines else n}`  " for n in dict.fromkeys(names)]
 
 
 def _machine(facts: MachineFacts | None) -> str:
@@ -101,12 +104,13 @@ def _settings_header(suite: SuiteInfo) -> list[str]:
 def _metrics_table(run: Run, suite: SuiteInfo) -> list[str]:
     """Original and quantized per metric (and per fidelity gate), the paired interval of each drop and its
     flips, the size ratio, and the verdict."""
-    rows = run.accuracy_of(suite.name)
+    rows = [r for r in run.rows(suite.name) if r.metrics]
     if not rows:
         return ["Not evaluated in this run."]
-    names = list(dict.fromkeys([*suite.metrics, *(n for r in rows.values() for n in r.metrics)]))
-    paired = any(m.paired is not None for r in rows.values() for m in r.metrics.values())
-    sized = any(r.size is not None for r in rows.values())
+    metrics = [m for r in rows for m in (r.metrics or {}).values()]
+    names = list(dict.fromkeys([*suite.metrics, *(m.name for m in metrics)]))
+    paired = any(m.paired is not None for m in metrics)
+    sized = any(r.result is not None and r.result.size is not None for r in rows)
     header = _settings_header(suite)
     for m in names:
         header += ["", f"{m} (original)", f"{m} (quantized)"]
@@ -114,19 +118,17 @@ def _metrics_table(run: Run, suite: SuiteInfo) -> list[str]:
             header += [f"{m} drop CI", f"{m} flips (to wrong / to right)"]
     header += [*(["", "size (quantized / original)"] if sized else []), "", "verdict"]
     body = []
-    for config in suite.configs:
-        row = rows.get(config.id)
-        if row is None:
-            continue
-        cells = _settings(suite, config.id)
+    for row in rows:
+        cells = _settings(suite, row.id)
         for name in names:
             metric = row.metric(name)
             cells += [SEPARATOR, *((f"{metric.original:.3f}", f"{metric.quantized:.3f}") if metric else ("-", "-"))]
             if paired:
                 cells += _paired_cells(metric)
         if sized:
-            cells += [SEPARATOR, f"{row.size.ratio:.3f}" if row.size else "-"]
-        body.append([*cells, SEPARATOR, row.status])
+            size = row.result.size if row.result is not None else None
+            cells += [SEPARATOR, f"{size.ratio:.3f}" if size else "-"]
+        body.append([*cells, SEPARATOR, row.verdict + (" (cached scores)" if row.cached else "")])
     return table(header, body, markdown=True)
 
 
@@ -141,41 +143,16 @@ def _paired_cells(metric: MetricResult | None) -> list[str]:
 
 
 def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
-    timings = run.timings_of(suite.name)
-    if not timings:
+    rows = [r for r in run.rows(suite.name) if r.shapes]
+    if not rows:
         return ["Not timed in this run."]
-    spec = suite.time
-    warmup = f"{spec.warmup_rounds} warm-up round{'' if spec.warmup_rounds == 1 else 's'}"
-    if spec.rounds:
-        how = f"Time benchmarks were run for {spec.rounds} rounds per config, after {warmup}."
-    else:
-        how = (
-            f"Time benchmarks ran, after {warmup}, until the mean was known to "
-            f"±{100 * spec.target_ci:g}% (95% CI) or {spec.max_time_s:g} s of calls."
-        )
-    if any(t.paired_fp32 for t in timings):
-        how += (
-            " Each quantized round ran right after an original round on the same inputs: the original columns"
-            " are those paired calls, the speed-up the median of the per-pair ratios."
-        )
-    if suite.baseline:
-        how += (
-            f" The original is {suite.baseline} fp32 for every config (`baseline: {suite.baseline}`); the non-time"
-            " metrics compare each config with its own framework's fp32 model."
-        )
-    measured = [t.result.memory for t in timings if t.result is not None and t.result.memory is not None]
-    if measured:
-        how += (
-            " Peak memory is the resident memory of a child process that loads the session (load) and runs the"
-            " time benchmarks' inputs smallest first up to this shape (run), net of the"
-            f" {measured[0].baseline_bytes / MB:.0f} MB or so that Python and onnxruntime hold before it."
-        )
-    lines = [how, ""]
-    baselines = {(t.config_id, t.shape): t for t in timings if t.role == "fp32"}
+    shapes = [s for r in rows for s in r.shapes]
+    measured = [s.quantized.record.memory for s in shapes if s.quantized.record.memory is not None]
+    lines = [_how_timed(suite, paired=any(s.quantized.record.paired_fp32 for s in shapes), memory=measured), ""]
     one = run.speedup_baseline(suite.name)  # named once in the header, else in each speed-up cell
     header = _settings_header(suite)
-    for label, unit in (("latency_mean", "ms"), ("latency_p50", "ms"), ("latency_p90", "ms"), ("latency_p99", "ms")):
-        header += ["", f"{label} (original, {unit})", f"{label} (quantized, {unit})"]
+    for label in ("latency_mean", "latency_p50", "latency_p90", "latency_p99"):
+        header += ["", f"{label} (original, ms)", f"{label} (quantized, ms)"]
     header += [
         "",
         "throughput (original, /s)",
@@ -186,23 +163,48 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
     if measured:
         header += MEMORY_HEADER
     for shape in run.shapes(suite.name):
-        batch_size, input_length = shape
-        where = f"batch size = {batch_size}" + (f", input length = {input_length}" if input_length else "")
-        body = []
-        int8 = {t.config_id: t for t in timings if t.role == "int8" and t.shape == shape}
-        for config in suite.configs:
-            if config.id not in int8:
-                continue
-            quantized, baseline = int8[config.id], baselines.get((config.baseline_id, shape))
-            row = _time_row(suite, quantized, quantized.paired_fp32 or baseline, named=one is None)
-            body.append(row + (_memory_cells(quantized, baseline) if measured else []))
+        where = f"batch size = {shape.batch_size}" + (
+            f", input length = {shape.input_length}" if shape.input_length else ""
+        )
+        at = [(row, s) for row in rows for s in row.shapes if s.shape == shape]
+        body = [_time_row(suite, row, s, named=one is None) + (_memory_cells(s) if measured else []) for row, s in at]
         lines += ["", f"Below, time metrics for {where}.", "", *table(header, body, markdown=True), ""]
-    return lines + _speed_diagnoses(run, suite)
+    return lines + _speed_diagnoses(suite, rows)
 
 
-def _speed_diagnoses(run: Run, suite: SuiteInfo) -> list[str]:
+def _how_timed(suite: SuiteInfo, paired: bool, memory: list[MemoryStats]) -> str:
+    """The paragraph above the time tables: rounds, pairing, the baseline and how memory was measured."""
+    spec = suite.time
+    warmup = f"{spec.warmup_rounds} warm-up round{'' if spec.warmup_rounds == 1 else 's'}"
+    if spec.rounds:
+        how = f"Time benchmarks were run for {spec.rounds} rounds per config, after {warmup}."
+    else:
+        how = (
+            f"Time benchmarks ran, after {warmup}, until the mean was known to "
+            f"±{100 * spec.target_ci:g}% (95% CI) or {spec.max_time_s:g} s of calls."
+        )
+    if paired:
+        how += (
+            " Each quantized round ran right after an original round on the same inputs: the original columns"
+            " are those paired calls, the speed-up the median of the per-pair ratios."
+        )
+    if suite.baseline:
+        how += (
+            f" The original is {suite.baseline} fp32 for every config (`baseline: {suite.baseline}`); the non-time"
+            " metrics compare each config with its own framework's fp32 model."
+        )
+    if memory:
+        how += (
+            " Peak memory is the resident memory of a child process that loads the session (load) and runs the"
+            " time benchmarks' inputs smallest first up to this shape (run), net of the"
+            f" {memory[0].baseline_bytes / MB:.0f} MB or so that Python and onnxruntime hold before it."
+        )
+    return how
+
+
+def _speed_diagnoses(suite: SuiteInfo, rows: list[ConfigRow]) -> list[str]:
     """Why the configs that are not faster are not: the cause and fix, and the op times behind them."""
-    found = run.speed_diagnoses(suite.name)
+    found = [row.speed_diagnosis for row in rows if row.speed_diagnosis is not None]
     if not found:
         return []
     header = [
@@ -217,47 +219,38 @@ def _speed_diagnoses(run: Run, suite: SuiteInfo) -> list[str]:
         "op times (ms/call, original -> quantized)",
     ]
     body = []
-    for t, d in found:
+    for shape, d in found:
         times = ", ".join(f"{o.op_type} {o.original_ms:.2f} -> {o.quantized_ms:.2f}" for o in d.op_times[:5])
-        speedup = f"x{t.speedup:.2f}" if t.speedup else "-"
-        body.append(
-            [
-                *_settings(suite, t.config_id),
-                SEPARATOR,
-                t.shape_id,
-                speedup,
-                SEPARATOR,
-                d.cause,
-                d.fix,
-                SEPARATOR,
-                times or "-",
-            ]
-        )
-    return ["Speed diagnosis (configs below x1.10):", "", *table(header, body, markdown=True), ""]
+        speedup = f"x{shape.speedup:.2f}" if shape.speedup else "-"
+        cells = [SEPARATOR, shape.shape.id, speedup, SEPARATOR, d.cause, d.fix, SEPARATOR, times or "-"]
+        body.append([*_settings(suite, shape.quantized.record.config_id), *cells])
+    return [f"Speed diagnosis (configs below x{SLOW:.2f}):", "", *table(header, body, markdown=True), ""]
 
 
-def _time_row(suite: SuiteInfo, quantized: TimingRow, original: TimingRow | None, named: bool) -> list[str]:
-    """A config's row; `named`: the speed-up cell says its baseline (the suite's speed-ups have several)."""
-    cells = _settings(suite, quantized.config_id)
-    for field in ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "throughput"):
-        before = f"{getattr(original, field):.2f}" if original else "-"
-        cells += [SEPARATOR, before, f"{getattr(quantized, field):.2f}"]
-    slower = " SLOWER" if quantized.result is not None and quantized.result.slower else ""
+def _time_row(suite: SuiteInfo, row: ConfigRow, at: ShapeRow, named: bool) -> list[str]:
+    """A config's row at one shape; `named`: the speed-up cell says its baseline (the suite's speed-ups have
+    several)."""
+    quantized, original = at.quantized.record, at.original
+    cells = _settings(suite, row.id)
+    for field in ("mean_ms", "p50_ms", "p90_ms", "p99_ms"):
+        cells += [SEPARATOR, _ms(original, field), _ms(quantized.latency, field)]
+    throughput = f"{quantized.batch_size / original.mean_ms * 1e3:.2f}" if original else "-"
+    cells += [SEPARATOR, throughput, f"{quantized.samples_per_s or 0.0:.2f}"]
+    slower = " SLOWER" if quantized.slower else ""
     against = f" vs {quantized.baseline}" if named else ""
-    return [*cells, SEPARATOR, f"x{quantized.speedup:.2f}{slower}{against}" if quantized.speedup else "-"]
+    return [*cells, SEPARATOR, f"x{at.speedup:.2f}{slower}{against}" if at.speedup else "-"]
 
 
-def _memory_cells(quantized: TimingRow, baseline: TimingRow | None) -> list[str]:
-    """Load and run peaks of both models in MB, and the run peaks' ratio; the original's from the int8 row, or
-    else the fp32 baseline's row."""
-    mine = quantized.result.memory if quantized.result else None
-    fp32 = quantized.result.fp32_memory if quantized.result else None
-    if fp32 is None and baseline is not None and baseline.result is not None:
-        fp32 = baseline.result.memory
+def _ms(stats: LatencyStats | None, field: str) -> str:
+    return f"{getattr(stats, field):.2f}" if stats else "-"
+
+
+def _memory_cells(at: ShapeRow) -> list[str]:
+    """Load and run peaks of both models in MB, and the run peaks' ratio."""
+    mine, fp32 = at.quantized.record.memory, at.original_memory
 
     def mb(stats: MemoryStats | None, field: str) -> str:
         return f"{getattr(stats, field) / MB:.1f}" if stats else "-"
 
     peaks = [mb(stats, f) for f in ("load_peak_bytes", "run_peak_bytes") for stats in (fp32, mine)]
-    ratio = f"x{mine.run_peak_bytes / fp32.run_peak_bytes:.2f}" if mine and fp32 and fp32.run_peak_bytes else "-"
-    return [SEPARATOR, *peaks, ratio]
+    return [SEPARATOR, *peaks, f"x{at.memory_ratio:.2f}" if at.memory_ratio is not None else "-"]

@@ -2,19 +2,23 @@
 
 pytest-benchmark compares timings across runs but knows nothing of accuracy; this compares the quantized
 metrics config by config and fails a config whose metric dropped more than allowed (`accuracy:0.005`).
+A drop is how much worse the quantized metric got, whichever way the metric is better (`records.Direction`).
 Int8 kernels differ with the CPU's VNNI and AMX support and with the engines' versions: across such runs a
-speed comparison is refused unless forced, and accuracy deltas are said to come from other kernels.
+speed comparison is refused unless forced, and accuracy deltas are said to come from other kernels. The
+options and the report are built here once, for the plugin (`--quantbench-compare`) and `quantbench compare`.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pytest_quantbench.errors import GateFailure
-from pytest_quantbench.records import MachineFacts
+from pytest_quantbench.records import Direction, MachineFacts, MetricResult, Role
 from pytest_quantbench.reports.table import table
 from pytest_quantbench.results.run import Run
 
@@ -51,16 +55,38 @@ class AccuracyDelta:
     metric: str
     saved: float
     now: float
+    direction: Direction = Direction.HIGHER
 
     @property
     def drop(self) -> float:
-        return self.saved - self.now
+        """How much worse the metric got since the saved run (> 0: worse)."""
+        return self.direction.worse_by(self.saved, self.now)
 
     def message(self, spec: FailSpec, source: str) -> str:
         return (
             f"{self.metric} {self.saved:.3f} in saved run {source} -> {self.now:.3f} now "
             f"(drop {self.drop:.3f} > {spec.metric}:{spec.max_drop:g})"
         )
+
+
+def add_options(add: Callable[..., Any], prefix: str, consequence: str, against: str) -> None:
+    """The fail and force options, for the plugin (`add` is its option group's `addoption`, `prefix`
+    `quantbench-compare-`) and for `quantbench compare` (argparse's `add_argument`, no prefix): defined once so
+    that the two never drift."""
+    add(
+        f"--{prefix}fail",
+        metavar="METRIC:MAX_DROP",
+        action="append",
+        default=[],
+        type=FailSpec.parse,
+        help=f"{consequence} whose quantized METRIC got worse by more than MAX_DROP against {against}, "
+        "e.g. accuracy:0.005 (repeatable)",
+    )
+    add(
+        f"--{prefix}force",
+        action="store_true",
+        help=f"compare speed with {against} even when the int8 kernels differ (VNNI, AMX, engine versions)",
+    )
 
 
 @dataclass(frozen=True)
@@ -88,7 +114,8 @@ def _amx(machine: MachineFacts) -> bool:
 
 
 def kernel_differences(saved: MachineFacts | None, now: MachineFacts | None) -> list[str]:
-    """What differs between two runs' machines that changes the int8 kernels: VNNI, AMX, an engine's version."""
+    """What differs between two runs' machines that changes the int8 kernels: VNNI, AMX, an engine's version
+    (old runs' single engine reads as ONNX Runtime's: `MachineFacts` migrates them)."""
     if saved is None or now is None:
         return []
     out = []
@@ -117,30 +144,38 @@ def kernel_warning(saved: Run, now: Run) -> str | None:
 SPEED_REFUSED = "speed not compared: the int8 kernels differ (force it with {option})"
 
 
+def _metrics(run: Run) -> dict[tuple[str, str, str], MetricResult]:
+    """Every config's metrics by (suite, config id, metric), as its report row holds them."""
+    rows = (row for suite in run.suites for row in run.rows(suite.name))
+    return {(row.suite, row.id, m.name): m for row in rows for m in (row.metrics or {}).values()}
+
+
 def accuracy_deltas(saved: Run, now: Run) -> list[AccuracyDelta]:
     """Quantized metrics of the configs present in both runs (matched by suite name and config id)."""
-    old = {(r.suite, r.config_id, m.name): m.quantized for r in saved.accuracy for m in r.metrics.values()}
+    old = _metrics(saved)
     return [
-        AccuracyDelta(r.suite, r.config_id, m.name, old[key], m.quantized)
-        for r in now.accuracy
-        for m in r.metrics.values()
-        if (key := (r.suite, r.config_id, m.name)) in old
+        AccuracyDelta(*key, old[key].quantized, m.quantized, m.direction)
+        for key, m in _metrics(now).items()
+        if key in old
     ]
 
 
 def speed_deltas(saved: Run, now: Run) -> list[SpeedDelta]:
     """Latency of the cases in both runs, and their speed-ups where both are against the same fp32 baseline
     (`baseline:`): a speed-up over PyTorch fp32 is no change from one over ONNX Runtime fp32."""
-    old = {(t.suite, t.name): t for t in saved.timings}
+    old = {(t.record.suite, t.name): t.record for t in saved.timings}
     out = []
-    for t in now.timings:
-        o = old.get((t.suite, t.name))
-        if o is None or (o.baseline != t.baseline and t.role == "fp32"):  # another model under the same name
+    for case in now.timings:
+        t, o = case.record, old.get((case.record.suite, case.name))
+        if o is None or o.latency is None or t.latency is None:
             continue
+        if o.baseline != t.baseline and t.role is Role.ORIGINAL:  # another model under the same name
+            continue
+        ms = (o.latency.mean_ms, t.latency.mean_ms)
         if o.baseline != t.baseline:
-            out.append(SpeedDelta(t.suite, t.name, o.mean_ms, t.mean_ms, None, None, (o.baseline, t.baseline)))
+            out.append(SpeedDelta(t.suite, case.name, *ms, None, None, (o.baseline or "?", t.baseline or "?")))
         else:
-            out.append(SpeedDelta(t.suite, t.name, o.mean_ms, t.mean_ms, o.speedup, t.speedup))
+            out.append(SpeedDelta(t.suite, case.name, *ms, o.speedup, t.speedup))
     return out
 
 
@@ -161,16 +196,19 @@ class Gate:
         self.kernels = kernel_differences(saved.machine, machine)  # this run's machine against the saved one's
 
     def check(self, suite: str, config_id: str, quantized: dict[str, float]) -> None:
-        """Raise `CompareFailure` (one line, both numbers) when a metric dropped more than allowed."""
-        old = self.saved.accuracy_of(suite).get(config_id)
+        """Raise `CompareFailure` (one line, both numbers) when a metric got worse by more than allowed (its
+        direction as the saved run recorded it)."""
+        old = self.saved.row(suite, config_id)
         if old is None:
             return
         broken = [
             delta.message(spec, self.saved.source)
-            for m in old.metrics.values()
+            for m in (old.metrics or {}).values()
             if m.name in quantized
             for spec in self.specs
-            if spec.broken_by(delta := AccuracyDelta(suite, config_id, m.name, m.quantized, quantized[m.name]))
+            if spec.broken_by(
+                delta := AccuracyDelta(suite, config_id, m.name, m.quantized, quantized[m.name], m.direction)
+            )
         ]
         if broken:
             kernels = f" (the int8 kernels differ: {', '.join(self.kernels)})" if self.kernels else ""
@@ -215,3 +253,42 @@ def speed_table(deltas: list[SpeedDelta], saved: str, now: str = "now") -> list[
         f"speed-up ({now})",
     ]
     return table(header, rows)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A saved run against another (or against the run itself), as both the plugin and the command print it."""
+
+    lines: list[str]
+    broken: list[str]  # one message per fail limit a config broke
+    refused: bool  # speed not compared: the int8 kernels differ and it was not forced
+
+
+def comparison(
+    saved: Run, now: Run, specs: list[FailSpec], forced: bool, force_option: str, in_run: bool = False
+) -> Comparison:
+    """The report of `quantbench compare` (two saved runs) or, `in_run`, of a pytest run's `quantbench
+    compare` section (the saved run against the run itself)."""
+    warning = kernel_warning(saved, now)
+    kernels = " (the int8 kernels differ)" if warning else ""
+    later = "now" if in_run else run_label(now.source)  # the column of the second run
+    deltas = accuracy_deltas(saved, now)
+    lines = [warning] if warning else []
+    if in_run:
+        lines.append(f"quantized metrics against saved run {saved.source}{kernels}:")
+    else:
+        lines.append(f"quantized metrics: {saved.source} -> {now.source}{kernels}")
+    lines += accuracy_table(deltas, specs, saved.source, later) if deltas else ["no config in common"]
+    speed = speed_deltas(saved, now)
+    refused = bool(warning) and not forced
+    heading = f"latency against saved run {saved.source}:" if in_run else f"latency: {saved.source} -> {now.source}"
+    lines += [] if in_run else ["", heading]
+    if refused:
+        lines.append(SPEED_REFUSED.format(option=force_option))
+    elif speed or not in_run:
+        note = baseline_note(speed)
+        lines += [note] if note else []
+        lines += [heading] if in_run else []
+        lines += speed_table(speed, saved.source, later) if speed else ["no timed case in common"]
+    broken = [d.message(s, saved.source) for d in deltas for s in specs if s.broken_by(d)]
+    return Comparison(lines, broken, refused)

@@ -1,8 +1,9 @@
 """Accuracy vs latency of every config at one shape: the trade-off a reader of the card picks a config from.
 
 One panel per suite: the fp32 original (star), each config numbered (blue dot: passes its gate, red cross:
-fails it), the Pareto front (the points that no other point beats on both latency and accuracy), and a key
-of the numbers under the panel. matplotlib is imported here only, with its Agg canvas (no display needed).
+fails it, grey: scores from the cache, judged in no case of this run), the Pareto front (the points that no
+other point beats on both latency and the metric, whichever way the metric is better), and a key of the
+numbers under the panel. matplotlib is imported here only, with its Agg canvas (no display needed).
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_quantbench.extras import needs
-from pytest_quantbench.results.run import Run, SuiteInfo
+from pytest_quantbench.records import Direction
+from pytest_quantbench.results.records import SuiteInfo
+from pytest_quantbench.results.rows import ConfigRow, headline_metric
+from pytest_quantbench.results.run import Run
 
 
 @dataclass(frozen=True)
@@ -20,38 +24,51 @@ class Point:
     latency_ms: float
     value: float
     label: str
-    kind: str  # "original", "pass", "nothing" (passes, but the quantizer changed no node) or "fail"
+    kind: str  # "original", "pass", "nothing" (passes, but the quantizer changed no node), "fail" or "unjudged"
 
 
-def pareto_front(points: list[Point]) -> list[Point]:
-    """Points no other point beats on both counts (lower latency, higher value), fastest first."""
+def pareto_front(points: list[Point], direction: Direction = Direction.HIGHER) -> list[Point]:
+    """Points no other point beats on both counts (lower latency, a better value), fastest first."""
+    sign = 1 if direction is Direction.HIGHER else -1  # compare values as "higher is better"
     front: list[Point] = []
-    for p in sorted(points, key=lambda p: (p.latency_ms, -p.value)):
-        if not front or p.value > front[-1].value:
+    for p in sorted(points, key=lambda p: (p.latency_ms, -sign * p.value)):
+        if not front or sign * p.value > sign * front[-1].value:
             front.append(p)
     return front
 
 
+def _kind(row: ConfigRow) -> str:
+    if row.result is None:
+        return "unjudged"
+    return "fail" if not row.result.passed else ("nothing" if row.result.quantized_nothing else "pass")
+
+
 def points(run: Run, suite: SuiteInfo, shape: tuple[int, int | None]) -> tuple[list[Point], list[str]]:
     """The plotted points of a suite at a shape (originals first) and the key of the config numbers."""
-    metric = suite.metrics[0]
-    timed = {t.config_id: t for t in run.timings_of(suite.name) if t.shape == shape}
-    accuracy = run.accuracy_of(suite.name)
+    rows = run.rows(suite.name)
+    metric = headline_metric(suite, rows)
+    numbers = {c.id: number for number, c in enumerate(suite.configs, 1)}
     originals: dict[str, Point] = {}
     configs, key = [], []
-    for number, config in enumerate(suite.configs, 1):
-        row, timing, baseline = accuracy.get(config.id), timed.get(config.id), timed.get(config.baseline_id)
-        measured = row.metric(metric) if row else None
-        if row is None or measured is None or timing is None:
+    for row in rows:
+        measured = row.metric(metric) if metric else None
+        at = next((s for s in row.shapes if s.shape == shape), None)
+        if measured is None or at is None or at.quantized.record.latency is None:
             continue
-        if baseline is not None:
-            label = "fp32" if len(suite.benchmarked.get("framework_args", [])) < 2 else config.baseline_id
+        if at.baseline is not None and at.baseline.record.latency is not None:
+            label = "fp32" if len(suite.benchmarked.get("framework_args", [])) < 2 else row.config.baseline_id
             label += f" ({suite.baseline})" if suite.baseline and label == "fp32" else ""
-            originals.setdefault(config.baseline_id, Point(baseline.mean_ms, measured.original, label, "original"))
-        kind = "fail" if not row.passed else ("nothing" if row.quantized_nothing else "pass")
-        configs.append(Point(timing.mean_ms, measured.quantized, str(number), kind))
-        key.append(f"{number}: {config.id}  {row.status}  {measured.quantized:.3f}, {timing.mean_ms:.2f} ms")
+            star = Point(at.baseline.record.latency.mean_ms, measured.original, label, "original")
+            originals.setdefault(row.config.baseline_id, star)
+        latency, number = at.quantized.record.latency.mean_ms, numbers[row.id]
+        configs.append(Point(latency, measured.quantized, str(number), _kind(row)))
+        key.append(f"{number}: {row.id}  {row.verdict}  {measured.quantized:.3f}, {latency:.2f} ms")
     return [*originals.values(), *configs], key
+
+
+def _direction(run: Run, suite: SuiteInfo, metric: str) -> Direction:
+    found = (row.metric(metric) for row in run.rows(suite.name))
+    return next((m.direction for m in found if m is not None), Direction.HIGHER)
 
 
 def save_plot(run: Run, path: str | Path, shape: tuple[int, int | None] | None = None) -> None:
@@ -71,20 +88,22 @@ def save_plot(run: Run, path: str | Path, shape: tuple[int, int | None] | None =
 
 
 def _panel(ax: Any, run: Run, suite: SuiteInfo, shape: tuple[int, int | None] | None) -> None:
-    metric = suite.metrics[0]
-    if shape is None:
+    metric = headline_metric(suite, run.rows(suite.name))
+    if shape is None or metric is None:
         ax.set_title(suite.name)
-        ax.text(0.5, 0.5, "not timed in this run", ha="center", va="center", transform=ax.transAxes)
+        why = "not timed in this run" if shape is None else "not evaluated in this run"
+        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return
     batch_size, input_length = shape
     where = f"batch size {batch_size}" + (f", input length {input_length}" if input_length else "")
+    direction = _direction(run, suite, metric)
     ax.set_title(f"{suite.name}: {metric} vs latency ({where})", fontsize=11)
     ax.set_xlabel("latency mean (ms), lower is better")
-    ax.set_ylabel(f"{metric}, higher is better")
+    ax.set_ylabel(f"{metric}, {direction.value} is better")
     ax.grid(True, alpha=0.3)
     pts, key = points(run, suite, shape)
-    front = pareto_front(pts)
+    front = pareto_front(pts, direction)
     xs, ys = [p.latency_ms for p in front], [p.value for p in front]
     ax.step(xs, ys, where="post", color="tab:green", linestyle="--", linewidth=1.5, zorder=1)
     ax.scatter(xs, ys, s=380, facecolors="none", edgecolors="tab:green", linewidths=2, label="Pareto front", zorder=2)
@@ -94,6 +113,7 @@ def _panel(ax: Any, run: Run, suite: SuiteInfo, shape: tuple[int, int | None] | 
         "nothing": {"marker": "o", "s": 70, "facecolors": "none", "edgecolors": "tab:blue",
                     "label": "passes, quantized nothing (fp32)"},
         "fail": {"marker": "X", "s": 90, "color": "tab:red", "label": "int8: fails its gate"},
+        "unjudged": {"marker": "o", "s": 70, "color": "tab:gray", "label": "int8: cached scores, not judged"},
     }  # fmt: skip
     for kind, kw in style.items():
         chosen = [p for p in pts if p.kind == kind]

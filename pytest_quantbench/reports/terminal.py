@@ -1,10 +1,143 @@
-"""The end-of-run console summary: one headline row per config (metric drop, speed-up, verdict)."""
+"""The end-of-run console summary, from the run's report rows (`results.rows`).
+
+By default one line per config that fits the terminal (at most `MAX_WIDTH` columns): suite, config, the
+headline metric's change with its interval, the speed-up range and the verdict. Long suite names and config
+ids are shortened around a marked middle (`shorten`); a terminal too narrow for that loses the intervals
+first (`LAYOUTS`). `-v` gives the detail: every metric, the flips, the size and memory ratios and why a
+config is not faster.
+"""
 
 from __future__ import annotations
 
-from pytest_quantbench.records import MetricResult, TimingResult
+import textwrap
+from dataclasses import dataclass
+
+from pytest_quantbench.records import Direction, MetricResult
+from pytest_quantbench.reports.shorten import shorten
 from pytest_quantbench.reports.table import table
+from pytest_quantbench.results.rows import ConfigRow, headline_metric
 from pytest_quantbench.results.run import Run
+
+MAX_WIDTH = 120
+GAP = 2  # `table` puts two spaces between columns
+
+
+def summary_lines(run: Run, width: int = MAX_WIDTH, verbose: bool = False) -> list[str]:
+    """The summary: one line per config within `width` (at most `MAX_WIDTH`), or with `verbose` the detail."""
+    return detail_lines(run) if verbose else compact_lines(run, min(width, MAX_WIDTH))
+
+
+# --- the compact summary ----------------------------------------------------------------------------------
+
+
+def change_interval(m: MetricResult) -> tuple[float, float] | None:
+    """The interval of `quantized - original` at the paired statistics' confidence: they bound how much worse
+    the quantized model is, which is the change for a lower-is-better metric and its negative otherwise."""
+    if m.paired is None:
+        return None
+    low, high = m.paired.ci_low, m.paired.ci_high
+    return (low, high) if m.direction is Direction.LOWER else (0.0 - high, 0.0 - low)  # 0.0 -: no "-0.000"
+
+
+def headline_change(m: MetricResult | None, intervals: bool = True, name: bool = True) -> str:
+    """`accuracy -0.020 [-0.035, -0.005]`: the change with its interval."""
+    if m is None:
+        return "not evaluated"
+    text = (f"{m.name} " if name else "") + f"{m.quantized - m.original:+.3f}"
+    interval = change_interval(m) if intervals else None
+    return text + (f" [{interval[0]:+.3f}, {interval[1]:+.3f}]" if interval else "")
+
+
+def speed_cell(row: ConfigRow) -> str:
+    """The speed-up range over the timed shapes (the baseline it is against is said under the table)."""
+    values = row.speedups
+    if not values:
+        return "not timed"
+    low, high = min(values), max(values)
+    text = f"x{low:.2f}" if low == high else f"x{low:.2f}..x{high:.2f}"
+    return text + (" SLOWER" if row.slower else "")
+
+
+def _baselines(run: Run) -> list[str]:
+    """What the speed-ups are against: one fp32 backend for the run, else each config's own framework's fp32
+    and, per suite, the other backends some of its configs were timed against (a suite's `baseline:`); nothing
+    when nothing was timed."""
+    one = run.speedup_baseline()
+    if one is not None:
+        return [f"speed-up vs {one} fp32."]
+    if not any(row.speedups for suite in run.suites for row in run.rows(suite.name)):
+        return []
+    foreign = {
+        suite.name: sorted({r.baseline for r in run.rows(suite.name) if r.baseline and r.baseline != r.framework})
+        for suite in run.suites
+    }
+    named = [f"{suite}: vs {' or '.join(b)} fp32" for suite, b in foreign.items() if b]
+    return ["speed-up vs each config's own framework's fp32" + (f" ({'; '.join(named)})." if named else ".")]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a compact line gives up width: the intervals, then the metric's name, then which column shrinks to
+    what, in order (0 the suite, 1 the config: the narrowest width each gets)."""
+
+    intervals: bool
+    names: bool
+    floors: tuple[tuple[int, int], ...]
+
+
+LAYOUTS = (  # the first that fits the terminal is used, else the last: ids stay readable before intervals do
+    Layout(True, True, ((1, 20), (0, 14))),
+    Layout(False, True, ((1, 20), (0, 14), (1, 12), (0, 12))),
+    Layout(False, False, ((1, 20), (0, 14), (1, 12), (0, 10), (1, 8), (0, 8))),
+)
+
+
+def compact_lines(run: Run, width: int) -> list[str]:
+    cells = [
+        (suite.name, row, row.metric(metric) if metric else None)
+        for suite in run.suites
+        for metric in [headline_metric(suite, run.rows(suite.name))]
+        for row in run.rows(suite.name)
+    ]
+    if not cells:
+        return []
+    lines: list[str] = []
+    for layout in LAYOUTS:
+        lines = _compact_table(cells, layout, width)
+        if max(map(len, lines)) <= width:
+            break
+    notes = [*_baselines(run), "Every metric, flips, size, memory and speed causes: -v, or the card."]
+    return [*lines, *textwrap.wrap(" ".join(notes), width)]
+
+
+def _compact_table(cells: list[tuple[str, ConfigRow, MetricResult | None]], layout: Layout, width: int) -> list[str]:
+    confidences = {m.paired.confidence for *_, m in cells if m is not None and m.paired is not None}
+    level = f" [{100 * next(iter(confidences)):g}% CI]" if len(confidences) == 1 else " [CI]"
+    change = "change" + (level if confidences and layout.intervals else "")
+    header = ["suite", "config", change, "speed-up", "verdict"]
+    body = [
+        [suite, row.id, headline_change(m, layout.intervals, layout.names) + (" (cached)" if row.cached and m else ""),
+         speed_cell(row), row.verdict]
+        for suite, row, m in cells
+    ]  # fmt: skip
+    return table(header, _fit(header, body, width, layout.floors))
+
+
+def _fit(header: list[str], body: list[list[str]], width: int, floors: tuple[tuple[int, int], ...]) -> list[list[str]]:
+    """The rows with suite names and config ids shortened (`shorten.shorten`) so that a line fits `width`,
+    the columns giving up width in the order of `floors`."""
+    widths = [max(len(c) for c in column) for column in zip(header, *body, strict=True)]
+    excess = sum(widths) + GAP * (len(widths) - 1) - width
+    for column, floor in floors:
+        give = max(0, min(excess, widths[column] - floor))
+        widths[column] -= give
+        excess -= give
+    suites = shorten([row[0] for row in body], widths[0])
+    configs = {suite: shorten([c for s, c, *_ in body if s == suite], widths[1]) for suite in suites}
+    return [[suites[suite], configs[suite][config], *rest] for suite, config, *rest in body]
+
+
+# --- the detail (-v) ------------------------------------------------------------------------------------
 
 
 def speedup_range(values: list[float], slower: bool = False) -> str:
@@ -36,45 +169,34 @@ def _changes(metrics: list[MetricResult]) -> str:
     return ", ".join(_change(m, flips=False) for m in metrics) + f", flips {wrong}/{right}"
 
 
-def summary_lines(run: Run) -> list[str]:
-    rows = []
+def _detail_cells(row: ConfigRow, named: bool) -> list[str]:
+    """A row's metrics (and size), speed-up range (and memory) and verdict, in full."""
+    metrics = _changes(list(row.metrics.values())) if row.metrics else "not evaluated"
+    if row.cached:
+        metrics += " (cached)"
+    if row.result is not None and row.result.size is not None:
+        metrics += f", size x{row.result.size.ratio:.2f}"
+    speed = speedup_range(row.speedups, row.slower)
+    if named and row.baseline is not None:
+        speed += f" vs {row.baseline}"
+    peak = row.peak_memory
+    if peak is not None and peak.memory_ratio is not None:  # at the shape of its largest run peak
+        speed += f", memory x{peak.memory_ratio:.2f}"
+    return [metrics, speed, row.verdict]
+
+
+def detail_lines(run: Run) -> list[str]:
     one = run.speedup_baseline()  # the header names it; speed-ups against several get it per row
-    for suite in run.suites:
-        accuracy = run.accuracy_of(suite.name)
-        speedups: dict[str, list[float]] = {}
-        baselines: dict[str, str] = {}
-        slower: set[str] = set()
-        measured: dict[str, list[TimingResult]] = {}  # int8 rows with both models' peak memory
-        for t in run.timings_of(suite.name):
-            if t.speedup is not None:
-                speedups.setdefault(t.config_id, []).append(t.speedup)
-                baselines[t.config_id] = t.baseline
-            if t.result is not None and t.result.slower:
-                slower.add(t.config_id)
-            if t.result is not None and t.result.memory_ratio is not None:
-                measured.setdefault(t.config_id, []).append(t.result)
-        for config in suite.configs:
-            row = accuracy.get(config.id)
-            if row is None and config.id not in speedups:
-                continue
-            drop = _changes(list(row.metrics.values())) if row else "not evaluated"
-            if row and row.size is not None:
-                drop += f", size x{row.size.ratio:.2f}"
-            verdict = row.status if row else ""
-            speed = speedup_range(speedups.get(config.id, []), config.id in slower)
-            if one is None and config.id in baselines:
-                speed += f" vs {baselines[config.id]}"
-            if config.id in measured:  # at the shape of its largest run peak
-                top = max(measured[config.id], key=lambda r: r.memory.run_peak_bytes if r.memory else 0)
-                speed += f", memory x{top.memory_ratio:.2f}"
-            rows.append([suite.name, config.id, drop, speed, verdict])
-    if not rows:
+    body = [[s.name, row.id, *_detail_cells(row, one is None)] for s in run.suites for row in run.rows(s.name)]
+    if not body:
         return []
     against = f"speed-up vs fp32 ({one})" if one else "speed-up vs fp32"
     header = ["suite", "config", "metric original->quantized (change)", against, "verdict"]
     slow = [
-        f"speed {suite.name} {t.config_id} (x{t.speedup:.2f} at {t.shape_id}): {d.line}"
-        for suite in run.suites
-        for t, d in run.speed_diagnoses(suite.name)
+        f"speed {s.name} {row.id} (x{shape.speedup:.2f} at {shape.shape.id}): {found.line}"
+        for s in run.suites
+        for row in run.rows(s.name)
+        if row.speed_diagnosis is not None
+        for shape, found in [row.speed_diagnosis]
     ]
-    return [*table(header, rows), *slow]
+    return [*table(header, body), *slow]

@@ -1,4 +1,5 @@
-"""A config's accuracy case as one record: the evaluation, its verdict, the hardware risk and the diagnosis."""
+"""A config's accuracy case as one record: the evaluation, its verdict, the hardware risk and the diagnosis; and
+the metrics a latency case records, read from the score cache, never evaluated for it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_quantbench.records import CaseResult
+from pytest_quantbench.records import CaseResult, MetricResult, Role
 from pytest_quantbench.verdicts import diagnosis
 
 if TYPE_CHECKING:
@@ -59,3 +60,16 @@ def artifacts_line(bench: Pipeline, case: Case, evaluation: Evaluation) -> str:
     if evaluation.predictions is not None:
         found["predictions"] = Path(evaluation.predictions.quantized)
     return "artifacts: " + ", ".join(f"{what} {path}" for what, path in found.items()) if found else ""
+
+
+def known_metrics(bench: Pipeline, case: Case) -> dict[str, MetricResult] | None:
+    """A config's metrics as far as they are known without evaluating anything: when both models' scores are in
+    the score cache (where this process's evaluation, if any, wrote them too), the judged results read from
+    there; None when they are not, as under `-m latency` before any accuracy case scored the config. The report
+    rows prefer the run's accuracy case either way, so a latency row never depends on which case ran first."""
+    backend = bench.backend(case)
+    if not bench.scorer.is_cached(
+        case.suite, *(backend.model_id(case, role) for role in Role), libraries=backend.libraries
+    ):
+        return None
+    return {r.name: r for r in bench.evaluate(case).verdict.results}  # every score read from the cache

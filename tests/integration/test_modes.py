@@ -82,7 +82,7 @@ def test_a_slow_static_config_is_diagnosed_from_its_profiles(
     )
     suite = load_suite(path)
     bench = Bench(qb_cache)
-    unfused, fused = [m for m in measurements(suite) if m.role == "int8"]
+    unfused, fused = [m for m in measurements(suite) if m.role is Role.QUANTIZED]
     feed = bench.timing_inputs(suite, 1, 64)
     first = speed.diagnose(bench, unfused, feed, speedup=0.6)
     assert first is not None and first.cause.startswith("QDQ pairs left unfused at optimization level 1")
@@ -118,7 +118,7 @@ def test_float16_and_16bit_activation_configs_are_diagnosed_from_their_kernels_t
         suite = load_suite(path)
         feed = bench.timing_inputs(suite, 1, 16)
         for m in measurements(suite):
-            if m.role != "int8" or m.case.config.quantization_approach == "weight_only":
+            if m.role is not Role.QUANTIZED or m.case.config.quantization_approach == "weight_only":
                 continue
             profile = bench.backends["onnxruntime"].profile(m.case, Role.QUANTIZED, feed, speed.PROFILED_CALLS)
             assert sum(profile.input_type_ms.values()) == pytest.approx(sum(profile.op_ms.values()))

@@ -96,11 +96,11 @@ def test_benchmark_json_holds_throughput_speedup_and_accuracy(suite_file, run, p
     int8 = by_name["latency[int8-dynamic-per_tensor-bs1-len16]"]
     assert fp32["group"] == int8["group"] == "tiny-sentiment batch_size=1 input_length=16"
     info = int8["extra_info"]
-    assert info["role"] == "int8" and info["batch_size"] == 1 and info["input_length"] == 16
+    assert info["role"] == "quantized" and info["batch_size"] == 1 and info["input_length"] == 16
     assert info["samples_per_s"] == pytest.approx(1 / int8["stats"]["mean"])
     paired = info["paired_fp32"]  # the fp32 call before each int8 round, whose ratios give the speed-up
     assert paired["rounds"] == int8["stats"]["rounds"] and info["speedup"] > 0
-    assert paired["latency_p50_ms"] <= paired["latency_p90_ms"] <= paired["latency_p99_ms"]
+    assert paired["p50_ms"] <= paired["p90_ms"] <= paired["p99_ms"]
     assert info["accuracy"]["accuracy"]["original"] >= 0.95
     assert info["config"] == {"quantization_approach": "dynamic", "per_channel": False}
     assert {"cpu", "instructions", "vnni", "engines"} <= info["machine"].keys()

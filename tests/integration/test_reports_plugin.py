@@ -15,7 +15,7 @@ from pytest_quantbench import cli
 
 def test_run_writes_quantbench_json_card_plot_and_headline(suite_file, run, pytester: pytest.Pytester) -> None:
     suite_file("sentiment.suite.yaml", PER_CHANNEL_GRID)
-    result = run("--benchmark-json=run.json", "--quantbench-card=card.md", "--quantbench-plot=plot.png")
+    result = run("-v", "--benchmark-json=run.json", "--quantbench-card=card.md", "--quantbench-plot=plot.png")
     result.assert_outcomes(passed=2 + 1 + 2)
     result.stdout.fnmatch_lines(
         [
@@ -38,8 +38,8 @@ def test_run_writes_quantbench_json_card_plot_and_headline(suite_file, run, pyte
     assert (
         engine["name"] == "onnxruntime" and engine["line"] == f"onnxruntime {engine['version']} (CPUExecutionProvider)"
     )
-    info = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"]["role"] == "int8")
-    assert info["latency_p50_ms"] <= info["latency_p90_ms"] <= info["latency_p99_ms"]
+    info = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"]["role"] == "quantized")
+    assert info["latency"]["p50_ms"] <= info["latency"]["p90_ms"] <= info["latency"]["p99_ms"]
 
     text = (pytester.path / "card.md").read_text()
     assert "Below, time metrics for batch size = 1, input length = 16." in text
@@ -124,3 +124,33 @@ def test_compare_with_a_missing_run_is_a_usage_error(suite_file, run) -> None:
     result = run("--co", "--quantbench-compare=nothing.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--quantbench-compare: no saved run matches 'nothing.json'*"])
+
+
+def test_a_latency_run_reads_accuracy_from_the_score_cache_not_from_the_case_order(
+    suite_file, run, pytester: pytest.Pytester, qb_cache: Path
+) -> None:
+    """`-m latency` (or an xdist worker) runs no accuracy case: a latency row's metrics come from the score cache
+    when both models are scored there, and nothing is evaluated for them; else the row says not evaluated."""
+    from pytest_quantbench.artifacts.cache import ArtifactCache
+
+    suite_file("sentiment.suite.yaml", PER_CHANNEL_GRID.replace("num_eval_samples: 200", "num_eval_samples: 61"))
+
+    def accuracy_of_int8(path: str) -> list:
+        rows = json.loads((pytester.path / path).read_text())["benchmarks"]
+        return [b["extra_info"]["accuracy"] for b in rows if b["extra_info"]["role"] == "quantized"]
+
+    before = run("-m", "latency", "--benchmark-json=before.json", "-W", "ignore::UserWarning")
+    before.assert_outcomes(passed=3)
+    assert accuracy_of_int8("before.json") == [None, None]  # scores of 61 samples: in no cache yet
+    before.stdout.fnmatch_lines(["tiny-sentiment  per_tensor *not evaluated *x* -"])
+
+    run("-m", "accuracy", "--benchmark-disable", "--benchmark-json=accuracy.json").assert_outcomes(passed=2)
+    scored = sum(b["kind"] == "scores" for b in ArtifactCache(qb_cache).builds())
+    after = run("-m", "latency", "--benchmark-json=after.json", "-W", "ignore::UserWarning")
+    after.assert_outcomes(passed=3)
+    assert sum(b["kind"] == "scores" for b in ArtifactCache(qb_cache).builds()) == scored  # nothing evaluated
+    evaluated = json.loads((pytester.path / "accuracy.json").read_text())["quantbench"]["accuracy"]
+    assert [a["accuracy"]["quantized"] for a in accuracy_of_int8("after.json")] == [
+        a["metrics"]["accuracy"]["quantized"] for a in evaluated
+    ]
+    after.stdout.fnmatch_lines(["tiny-sentiment  per_tensor *accuracy +* (cached) *x* -"])

@@ -212,7 +212,7 @@ def test_the_speed_gate_fails_a_config_that_quantizes_nothing(suite_file, run, p
     )
     result = run("-k", "latency", "--benchmark-json=out.json", "-W", "ignore::UserWarning")
     data = json.loads((pytester.path / "out.json").read_text())
-    info = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"]["role"] == "int8")
+    info = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"]["role"] == "quantized")
     timing = serialize.load(TimingResult, info)
     expected = speed_violation(timing, Threshold(min=1.3))
     assert timing.speedup is not None and timing.speedup_ci95_rel is not None

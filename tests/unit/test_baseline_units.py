@@ -108,7 +108,7 @@ def diagnosis(tmp_path: Path, extra: str, quantized_nothing: bool):
         speed_rules=OnnxRuntime.speed_rules,
     )
     bench = SimpleNamespace(quantized=lambda case: SimpleNamespace(report=report), backend=lambda case: backend)
-    return speed.diagnose(bench, Measurement(case, "int8", 1, 16), {}, 0.8)  # type: ignore[arg-type]
+    return speed.diagnose(bench, Measurement(case, Role.QUANTIZED, 1, 16), {}, 0.8)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("quantized_nothing", [False, True])

@@ -41,7 +41,7 @@ def bench(role: str, cid: str, batch_size: int, input_length: int, mean_ms: floa
     info = {
         "suite": "sst2", "role": role, "config_id": cid, "batch_size": batch_size, "input_length": input_length,
         "latency_mean_ms": mean_ms, "latency_p50_ms": mean_ms * 0.9, "latency_p90_ms": mean_ms * 1.2,
-        "latency_p99_ms": mean_ms * 1.5, "task": "text-classification", "model": "distilbert-sst2", "config": {},
+        "latency_p99_ms": mean_ms * 1.5, "rounds": 20, "latency_ci95_rel": 0.01, "task": "text-classification", "model": "distilbert-sst2", "config": {},
         "intra_op_num_threads": 1, "machine": MACHINE,
     }  # fmt: skip
     if speedup is not None:
@@ -346,7 +346,7 @@ def test_terminal_and_card_show_the_interval_flips_size_and_slower() -> None:
     }  # fmt: skip
     row["size"] = {"original_bytes": 1000, "quantized_bytes": 300}
     run = results.from_json(data, "run.json")
-    lines = terminal.summary_lines(run)
+    lines = terminal.summary_lines(run, verbose=True)
     static = next(line for line in lines if "static-per_tensor" in line)
     assert "accuracy 0.900->0.850 (-0.050) [drop CI95 +0.030..+0.070, flips 11/1], size x0.30" in static
     assert "SLOWER" in next(line for line in lines if "static-per_channel" in line)  # x0.80 at every shape
@@ -383,7 +383,7 @@ def test_a_file_without_baselines_reads_as_each_configs_own_framework() -> None:
     config["settings"]["framework"] = "pytorch"  # written before `baseline` was recorded
     config["baseline_id"] = "fp32-pytorch"
     run = results.from_json(data, "old.json")
-    rows = {(t.config_id, t.shape): t for t in run.timings}
+    rows = {(t.record.config_id, t.record.shape): t.record for t in run.timings}
     assert rows[(config["id"], (1, 32))].baseline == "pytorch"
     assert rows[("dynamic-per_channel", (1, 32))].baseline == "onnxruntime"
     assert run.speedup_baseline() is None  # two baselines: each row names its own
@@ -410,8 +410,8 @@ def test_terminal_and_card_name_the_pytorch_baseline() -> None:
     from pytest_quantbench.reports import terminal
 
     run = results.from_json(pytorch_baseline_run(), "run.json")
-    assert {t.baseline for t in run.timings} == {"pytorch"}
-    lines = terminal.summary_lines(run)
+    assert {t.record.baseline for t in run.timings} == {"pytorch"}
+    lines = terminal.summary_lines(run, verbose=True)
     assert "speed-up vs fp32 (pytorch)" in lines[0]
     assert "vs pytorch" not in "".join(lines[1:])
     text = card.render(run)
@@ -427,7 +427,7 @@ def test_speedups_against_several_baselines_name_theirs_per_row() -> None:
     from pytest_quantbench.reports import terminal
 
     run = results.from_json(pytorch_baseline_run(only={"static-per_channel"}), "run.json")
-    lines = terminal.summary_lines(run)
+    lines = terminal.summary_lines(run, verbose=True)
     assert "speed-up vs fp32" in lines[0] and "(pytorch)" not in lines[0] and "(onnxruntime)" not in lines[0]
     rows = {line.split()[1]: line for line in lines[1:]}
     assert "(2 shapes) SLOWER vs pytorch" in rows["static-per_channel"]
@@ -495,8 +495,11 @@ def test_card_and_terminal_show_peak_memory_in_mb_with_the_int8_fp32_ratio() -> 
     assert row["run peak (quantized / original)"] == "x0.75"
     last = dict(zip(header, tables(text)[2][-1], strict=True))  # static-per_channel: the fp32 baseline row's figures
     assert last["run peak (original, MB)"] == "400.0" and last["run peak (quantized / original)"] == "x0.75"
-    lines = terminal.summary_lines(run)
+    lines = terminal.summary_lines(run, verbose=True)
     dynamic = next(line for line in lines if "dynamic-per_tensor" in line)
     assert "x2.00..x2.00 (2 shapes), memory x0.75" in dynamic  # at the largest run peak (x0.50 at bs1)
-    assert "memory" not in next(line for line in lines if "static-per_channel" in line)  # no ratio on its rows
+    # static-per_channel's fp32 peak is the fp32 row's: the same ratio as in the card (one place computes it)
+    assert "x0.80..x0.80 (2 shapes) SLOWER, memory x0.75" in next(
+        line for line in lines if "static-per_channel" in line
+    )
     assert "peak" not in card.render(results.from_json(recorded_run(), "run.json"))

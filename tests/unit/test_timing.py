@@ -6,7 +6,14 @@ import pytest
 
 from pytest_quantbench.measure import timing
 from pytest_quantbench.measure.timing import MIN_ROUNDS, PILOT_ROUNDS, ci95_rel, plan_rounds
+from pytest_quantbench.records import MachineFacts, Role, TimingResult
 from pytest_quantbench.suite import TimeSpec
+
+
+def untimed(batch_size: int) -> TimingResult:
+    """A quantized latency record before its rounds are added."""
+    machine = MachineFacts("cpu", 1, (), False, "3")
+    return TimingResult("s", "t", "m", Role.QUANTIZED, "c", {}, batch_size, 16, 1, machine)
 
 
 def test_adaptive_rounds_follow_the_spread_within_the_time_cap() -> None:
@@ -101,14 +108,14 @@ def test_an_int8_round_is_paired_with_a_fp32_call_and_drift_cancels(monkeypatch)
     assert len(timed.times) == len(timed.baseline) == bench.rounds == 20
     assert fp32.calls == int8.calls == 2 + 20 and bench.warmup_rounds == 0
     assert max(timed.times) / min(timed.times) > 1.5  # the drift is there ...
-    assert timing.figures(timed, batch_size=1).speedup == pytest.approx(2.0, rel=0.05)  # ... and cancels
+    assert timing.with_rounds(untimed(1), timed).speedup == pytest.approx(2.0, rel=0.05)  # ... and cancels
 
 
 def test_speedup_is_the_median_of_paired_ratios() -> None:
     """One preempted fp32 call (10x) moves the mean ratio a lot, the median not at all."""
     timed = timing.Timed(times=[0.005] * 10, baseline=[0.010] * 9 + [0.100])
-    info = timing.figures(timed, batch_size=4)
+    info = timing.with_rounds(untimed(4), timed)
     assert info.speedup == pytest.approx(2.0)
     assert info.paired_fp32 is not None and info.paired_fp32.rounds == 10
     assert info.samples_per_s == pytest.approx(800.0)
-    assert timing.figures(timing.Timed([0.005] * 3), batch_size=1).speedup is None
+    assert timing.with_rounds(untimed(1), timing.Timed([0.005] * 3)).speedup is None
