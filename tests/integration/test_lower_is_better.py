@@ -206,10 +206,6 @@ def test_a_rise_of_a_lower_is_better_metric_is_worse_everywhere(regression, suit
     assert (pytester.path / "p.png").read_bytes().startswith(b"\x89PNG")
 
 
-NOT_YET = "the rows helper's reports are not yet direction-aware"
-
-
-@pytest.mark.xfail(strict=False, reason=f"compare (reports/compare.py: drop = saved - now): {NOT_YET}")
 def test_compare_reads_a_rise_as_worse(regression, suite_file, run, pytester, tmp_path) -> None:
     """The MatMul config's mse rising by 0.1 against the saved run breaks `--fail mse:0.05`; falling does not."""
     run_suites(regression, suite_file, run, pytester, "-k", "regression.suite.yaml", "-m", "accuracy")
@@ -224,7 +220,6 @@ def test_compare_reads_a_rise_as_worse(regression, suite_file, run, pytester, tm
         assert cli.main(["compare", str(saved), str(now), "--fail", "mse:0.05"]) == code
 
 
-@pytest.mark.xfail(strict=False, reason=f"plot (reports/plot.py: Pareto front and axis of higher is better): {NOT_YET}")
 def test_the_plot_front_holds_the_lowest_error(regression, suite_file, run, pytester) -> None:
     """The lowest mse is the best value, so its point is on the Pareto front even when it is the slowest (the
     measured latencies are replaced by ranks, slowest for the lowest error, so the check does not hang on
@@ -239,4 +234,5 @@ def test_the_plot_front_holds_the_lowest_error(regression, suite_file, run, pyte
     ranked = sorted(plotted, key=lambda p: p.value)  # the lowest error first
     assert len(ranked) == 3  # the fp32 original, MatMul and Gather
     timed = [dataclasses.replace(p, latency_ms=float(len(ranked) - i)) for i, p in enumerate(ranked)]
-    assert timed[0] in pareto_front(timed)
+    direction = saved.rows(suite.name)[0].result.metrics["mse"].direction  # as the plot reads it
+    assert timed[0] in pareto_front(timed, direction)

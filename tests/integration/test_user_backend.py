@@ -102,7 +102,7 @@ def test_a_users_backend_runs_a_suite_with_its_own_engine_line(suite_file, run, 
     )
 
     cannot = "onnx-reference cannot profile: it has no op-level profiler"
-    int8 = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"]["role"] == "int8")
+    int8 = next(b["extra_info"] for b in data["benchmarks"] if b["extra_info"]["role"] == "quantized")
     assert int8["speed_diagnosis"]["cause"] == cannot
     result.stdout.fnmatch_lines([f"*< min x1000*; cause: {cannot}; fix: none found*"])
     assert f"**Backend:** `{engine}`" in (pytester.path / "card.md").read_text()
