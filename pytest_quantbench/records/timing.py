@@ -1,0 +1,123 @@
+"""What a latency case measured: its shape, its rounds' statistics, its speed-up and peak memory."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
+
+from pytest_quantbench.records.accuracy import MetricResult, ModelSize
+from pytest_quantbench.records.diagnosis import QuantizationReport, SpeedDiagnosis
+from pytest_quantbench.records.kinds import Role
+from pytest_quantbench.records.machine import HardwareRisk, MachineFacts
+
+
+@dataclass(frozen=True)
+class MemoryStats:
+    """Peak resident memory of one model's session at one timing shape, net of `baseline_bytes`.
+
+    Measured in a child process (`runtimes.memory_probe`) that has imported onnxruntime and read the feeds
+    (the baseline): the peak while the session loads, and the peak while it runs the timing feeds, smallest
+    first, up to and including `shape`; both count the weights the session holds."""
+
+    load_peak_bytes: int
+    run_peak_bytes: int
+    shape: str  # as latency ids write it: bs8-len128
+    baseline_bytes: int
+
+
+class Shape(NamedTuple):
+    """A timing shape: batch size and input length (None for image tasks). Its id, `bs8-len128` or `bs8`, is
+    written and parsed here only; a tuple, so that `(8, 128)` names it too."""
+
+    batch_size: int
+    input_length: int | None = None
+
+    @property
+    def id(self) -> str:
+        return f"bs{self.batch_size}" + (f"-len{self.input_length}" if self.input_length else "")
+
+    @classmethod
+    def parse(cls, text: str) -> Shape:
+        """The shape of an id such as `bs8-len128` or `bs8`; ValueError for anything else."""
+        match = re.fullmatch(r"bs(\d+)(?:-len(\d+))?", text)
+        if not match:
+            raise ValueError(f"{text!r}: expected a shape such as bs1-len128 or bs4")
+        return cls(int(match[1]), int(match[2]) if match[2] else None)
+
+    def sort_key(self) -> tuple[int, int]:
+        return (self.batch_size, self.input_length or 0)
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Latency of a set of rounds, in ms; kept because saved runs drop the raw rounds."""
+
+    mean_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    rounds: int
+    ci95_rel: float  # half-width of the 95% CI of the mean, relative to it
+
+
+@dataclass(frozen=True)
+class TimingResult:
+    """One latency case, as it rides in pytest-benchmark's `extra_info`: the model, the shape, the machine, the
+    statistics of its rounds and, for a quantized model, its paired fp32 calls and the speed-up (median of the
+    per-pair ratios). Files written before the statistics were nested (flat `latency_mean_ms`, ..., roles
+    `fp32`/`int8`) are upgraded on read by `serialize`."""
+
+    suite: str
+    task: str
+    model: str
+    role: Role  # ORIGINAL: the fp32 baseline timed alone; QUANTIZED: a config's model, paired with it
+    config_id: str
+    config: dict[str, Any]
+    batch_size: int
+    input_length: int | None
+    intra_op_num_threads: int
+    machine: MachineFacts
+    latency: LatencyStats | None = None  # the case's own rounds; None when pytest-benchmark is disabled
+    paired_fp32: LatencyStats | None = None  # the fp32 call run right before each of a quantized case's rounds
+    speedup: float | None = None
+    speedup_ci95_rel: float | None = None
+    quantized_nothing: bool | None = None
+    quantization: QuantizationReport | None = None
+    hardware_risk: HardwareRisk | None = None
+    accuracy: dict[str, MetricResult] | None = None  # from the run's evaluation or the score cache, never run here
+    speed_diagnosis: SpeedDiagnosis | None = None  # when the speed-up is below `speed.SLOW`
+    size: ModelSize | None = None
+    # the backend whose fp32 model was timed (original case) or paired with this one (quantized case); None in
+    # files written before it was recorded, where it is the config's own framework (`results.run` resolves it)
+    baseline: str | None = None
+    memory: MemoryStats | None = None  # this row's model at this shape; None when not measured
+    fp32_memory: MemoryStats | None = None  # a quantized row's fp32 baseline, at the same shape
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("samples_per_s", "slower", "memory_ratio")
+
+    @property
+    def shape(self) -> Shape:
+        return Shape(self.batch_size, self.input_length)
+
+    @property
+    def samples_per_s(self) -> float | None:
+        """Throughput: the batch size over the mean latency."""
+        return self.batch_size / self.latency.mean_ms * 1e3 if self.latency and self.latency.mean_ms else None
+
+    @property
+    def slower(self) -> bool:
+        """The quantized model is slower than its fp32 model beyond doubt: its whole speed-up interval is below 1."""
+        return self.speedup is not None and self.speedup * (1 + (self.speedup_ci95_rel or 0.0)) < 1
+
+    @property
+    def memory_ratio(self) -> float | None:
+        """A quantized row's run peak over its fp32 model's, at this shape."""
+        return memory_ratio(self.memory, self.fp32_memory)
+
+
+def memory_ratio(quantized: MemoryStats | None, original: MemoryStats | None) -> float | None:
+    """The quantized session's run peak over the original's (the one place it is computed), None unless both
+    were measured."""
+    if quantized is None or original is None or not original.run_peak_bytes:
+        return None
+    return quantized.run_peak_bytes / original.run_peak_bytes
