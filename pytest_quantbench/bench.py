@@ -15,6 +15,7 @@ from typing import Any
 
 from pytest_quantbench import serialize
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays, library_versions
+from pytest_quantbench.artifacts.locks import DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.data.store import DataStore
@@ -31,8 +32,14 @@ from pytest_quantbench.verdicts.gates import Evaluation
 
 
 class Bench:
-    def __init__(self, cache_dir: str | Path, progress: Progress = say, registry: Registry | None = None) -> None:
-        self.cache = ArtifactCache(cache_dir)
+    def __init__(
+        self,
+        cache_dir: str | Path,
+        progress: Progress = say,
+        registry: Registry | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        self.cache = ArtifactCache(cache_dir, progress, lock_timeout)
         self.progress = progress  # where long builds (fetching, fine-tuning) say how far they are
         self.registry = registry or Registry()
         self.models = Models(self.cache, progress)
