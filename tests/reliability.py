@@ -2,20 +2,26 @@
 
 `python tests/reliability.py` runs every check at full size and prints the figures quoted in the README;
 tests/test_reliability.py runs the same checks at a size that fits CI. Each check returns its figures and
-raises AssertionError when the guarantee breaks.
+raises AssertionError when the guarantee breaks. `flip_byte` and `hub_server` are the damage and the
+broken hub other tests apply.
 """
 
 from __future__ import annotations
 
 import errno
+import http.server
 import os
 import random
 import signal
+import socketserver
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from malformed_suites import BASE, MALFORMED
@@ -162,6 +168,50 @@ def unwritable(root: Path) -> dict:
     assert figures == {"clear_errors": 2, "left_behind": 0} and cache.get(KIND, "k") is None, (figures, messages)
     assert all("cannot write the quantbench cache" in m and "\n" not in m for m in messages), messages
     return figures
+
+
+def flip_byte(path: Path, at: int | None = None) -> None:
+    """One bit flipped in place, the size unchanged: damage that a size check alone would trust."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 if at is None else at] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+class _HubHandler(http.server.BaseHTTPRequestHandler):
+    """A broken hub: a path naming `silent` is never answered (the connection stays open); any other is 404."""
+
+    def _answer(self) -> None:
+        if "silent" in self.path:
+            self.server.closing.wait()  # type: ignore[attr-defined]
+            return
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _HubServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    closing: threading.Event
+
+
+@contextmanager
+def hub_server() -> Iterator[str]:
+    """A broken hub on 127.0.0.1 (see `_HubHandler`); yields its endpoint, for HF_ENDPOINT."""
+    server = _HubServer(("127.0.0.1", 0), _HubHandler)
+    server.closing = threading.Event()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.closing.set()
+        server.shutdown()
+        server.server_close()
 
 
 def main() -> None:

@@ -214,3 +214,10 @@ def failure(what: str, fault: faults.NetFault, exc: BaseException, limits: HubSe
 def forget_failures() -> None:
     """A new run (or a test) starts with no remembered failure."""
     _failed.clear()
+
+
+def end_run() -> None:
+    """The run is over: its limits, its progress sink and its failures go with it."""
+    global _settings, _progress
+    _settings, _progress = None, say
+    forget_failures()

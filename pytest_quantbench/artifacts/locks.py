@@ -159,7 +159,7 @@ class EntryLock:
                     continue
                 dead = holder  # seen gone twice, a poll apart, before it is broken
             if self.timeout and now - start >= self.timeout:
-                raise CacheError(self._timed_out(holder, now - start))
+                raise CacheError(self._timed_out(holder))
             if now >= next_note:
                 self.progress(self._waiting(holder, now - start))
                 next_note = now + EVERY
@@ -216,11 +216,11 @@ class EntryLock:
         limit = f"gives up after {self.timeout:g} s" if self.timeout else "no time limit"
         return f"{line} ({limit}: --quantbench-lock-timeout; lock file {self.path})"
 
-    def _timed_out(self, holder: Holder | None, waited: float) -> str:
+    def _timed_out(self, holder: Holder | None) -> str:
         who = holder.line() if holder else "another process"
         state = " (stopped: kill -CONT it, or end it)" if holder is not None and holder.stopped() else ""
         return (
-            f"gave up after {waited:.0f} s waiting for the lock on cache entry {self.what}, held by {who}{state} "
+            f"gave up after {self.timeout:g} s waiting for the lock on cache entry {self.what}, held by {who}{state} "
             f"(--quantbench-lock-timeout; lock file {self.path})"
         )
 

@@ -138,6 +138,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(reporting.Reports(config), reporting.PLUGIN_NAME)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from pytest_quantbench.artifacts import hub
+
+    hub.end_run()
+
+
 def _terminal_progress(config: pytest.Config) -> Callable[[str], None]:
     """Print build progress past output capturing, as its own line: a minutes-long fine-tune must show."""
 

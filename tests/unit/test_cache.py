@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from reliability import flip_byte
 
 from pytest_quantbench.artifacts import cache as cache_module
 from pytest_quantbench.artifacts import manifest
@@ -132,13 +133,6 @@ def _entry_with(cache: ArtifactCache, files: dict[str, bytes], kind: str = "scor
             (out / name).write_bytes(data)
 
     return cache.build(kind, key, build)
-
-
-def flip_byte(path: Path, at: int | None = None) -> None:
-    """One bit flipped in place, the size unchanged: what a size check alone would trust."""
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2 if at is None else at] ^= 0x01
-    path.write_bytes(bytes(data))
 
 
 def test_the_manifest_records_size_and_sha256_of_every_file(tmp_path: Path) -> None:
