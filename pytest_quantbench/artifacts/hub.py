@@ -37,6 +37,7 @@ DEFAULT_TIMEOUT = 10.0  # seconds per request: huggingface_hub's own default
 ATTEMPTS = 3
 ENV = ("HF_HUB_ETAG_TIMEOUT", "HF_HUB_DOWNLOAD_TIMEOUT")
 DEFAULT_ENDPOINT = "https://huggingface.co"
+OFFLINE = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 class HubError(faults.FaultError):
@@ -53,6 +54,11 @@ _settings: HubSettings | None = None
 _progress: Progress = say  # where a load says it still waits, unless its caller says where
 _capped: float | None = None  # the limit huggingface_hub's sessions are capped at
 _failed: dict[str, Exception] = {}  # what -> its one line, for the rest of the run
+
+
+def offline() -> bool:
+    """The hub is switched off (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE)."""
+    return any(os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"} for name in OFFLINE)
 
 
 def endpoint() -> str:
@@ -177,6 +183,8 @@ def load(what: str, call: Callable[[], T], progress: Progress | None = None, giv
             fault, last = faults.network(exc), exc
             if fault is None:
                 raise  # not about the network (a file of the dataset, say): the caller words it
+            if fault is faults.NetFault.UNREACHABLE and offline():
+                fault = faults.NetFault.OFFLINE  # asked for: no attempt will reach the hub
             if not fault.retried or attempt == limits.attempts:
                 break
             progress(

@@ -184,7 +184,10 @@ class EntryLock:
 
     def _break(self, holder: Holder) -> bool:
         """Remove the lock file of a holder whose process is gone; the next try locks a fresh file."""
-        guard = os.open(self.path.parent / BREAK_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            guard = os.open(self.path.parent / BREAK_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:
+            return False  # it is waited for like a live holder's, and the timeout still applies
         try:
             _wait_lock(guard)
             fd = self._open()

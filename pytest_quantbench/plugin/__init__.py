@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--quantbench-hub-timeout",
         metavar="SECONDS",
-        type=seconds,
+        type=positive_seconds,
         default=None,
         help="limit of one Hugging Face hub request, tried 3 times before the case fails with one line "
         "(default: HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT, else 10)",
@@ -78,15 +79,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def seconds(text: str) -> float:
+def seconds(text: str, least: float = 0.0, strict: bool = False) -> float:
     """A number of seconds, 0 or more (an option's type: a bad value is one usage line)."""
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not value >= 0:  # also NaN
-        raise argparse.ArgumentTypeError(f"expected a number of seconds (0 or more), got {text!r}")
+        value = math.nan
+    if not (value > least if strict else value >= least) or math.isinf(value):  # NaN fails both
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds ({'more than' if strict else 'at least'} {least:g}), got {text!r}"
+        )
     return value
+
+
+def positive_seconds(text: str) -> float:
+    return seconds(text, strict=True)
 
 
 # Options naming a file the run writes at its end: checked at the start (dest, option).

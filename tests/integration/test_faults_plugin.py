@@ -282,3 +282,17 @@ def test_cache_verify_and_prune(
     assert cli.main(["cache", "prune", "--cache", str(cache)]) == 2  # nothing asked for
     assert cli.main(["cache", "verify", "--cache", str(tmp_path)]) == 2  # not a cache: nothing is touched
     assert "is not a quantbench cache" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--quantbench-lock-timeout=soon", "expected a number of seconds (at least 0), got 'soon'"),
+        ("--quantbench-lock-timeout=-1", "expected a number of seconds (at least 0), got '-1'"),
+        ("--quantbench-hub-timeout=0", "expected a number of seconds (more than 0), got '0'"),
+    ],
+)
+def test_a_bad_timeout_is_one_usage_line(pytester: pytest.Pytester, option: str, message: str) -> None:
+    result = pytester.runpytest("-p", "no:cacheprovider", option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"error: argument {option.split('=')[0]}: {message}" in result.stderr.str()
