@@ -170,6 +170,28 @@ def unwritable(root: Path) -> dict:
     return figures
 
 
+def damage(root: Path, entries: int, seed: int = 0) -> dict:
+    """One bit flipped at a random place of one file of each of `entries` entries: none is served, each is
+    said once and rebuilt whole."""
+    rng, lines = random.Random(seed), []
+    cache = ArtifactCache(root, progress=lines.append)
+
+    def build(out: Path) -> None:
+        for i in range(FILES):
+            (out / f"part{i}.bin").write_bytes(bytes([i]) * CHUNKS * CHUNK_BYTES)
+
+    for n in range(entries):
+        entry = cache.build(KIND, f"d{n}", build)
+        flip_byte(entry / f"part{rng.randrange(FILES)}.bin", rng.randrange(CHUNKS * CHUNK_BYTES))
+    figures = {"entries": entries, "served_damaged": 0, "said": 0, "rebuilt_whole": 0}
+    for n in range(entries):
+        figures["served_damaged"] += cache.get(KIND, f"d{n}") is not None
+        figures["rebuilt_whole"] += _intact(cache.build(KIND, f"d{n}", build))
+    figures["said"] = sum("changed content" in line for line in lines)
+    assert figures == {"entries": entries, "served_damaged": 0, "said": entries, "rebuilt_whole": entries}, figures
+    return figures
+
+
 def flip_byte(path: Path, at: int | None = None) -> None:
     """One bit flipped in place, the size unchanged: damage that a size check alone would trust."""
     data = bytearray(path.read_bytes())
@@ -222,6 +244,7 @@ def main() -> None:
             ("two processes building one key", lambda: concurrent(tmp_path / "concurrent")),
             ("malformed suite files", lambda: malformed(tmp_path / "suites")),
             ("unwritable cache", lambda: unwritable(tmp_path / "unwritable")),
+            ("one flipped bit in each of 50 entries", lambda: damage(tmp_path / "damage", entries=50)),
         ):
             start = time.perf_counter()
             figures = check()
