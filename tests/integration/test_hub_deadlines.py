@@ -102,16 +102,21 @@ def test_a_failed_load_fails_again_at_once_and_an_offline_hub_skips(monkeypatch:
 
     monkeypatch.setattr(hub, "_settings", hub.HubSettings(0.5, attempts=3))
     monkeypatch.setattr(hub, "_cap_hub_requests", lambda seconds: None)
+    for name in hub.OFFLINE:
+        monkeypatch.delenv(name, raising=False)
+    unreachable = r"^model 'org/x': the Hugging Face hub \(.*\) is unreachable"
     hub.forget_failures()
     try:
         for _ in range(2):
-            with pytest.raises(
-                hub.SourceUnavailable, match=r"^model 'org/x': the Hugging Face hub \(.*\) is unreachable"
-            ):
+            with pytest.raises(hub.SourceUnavailable, match=unreachable):
                 hub.load("model 'org/x'", refused, progress=lambda line: None)
+        assert calls == ["try"] * 3  # three attempts, then the remembered line
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        with pytest.raises(hub.SourceUnavailable, match=r"^model 'org/y': the Hugging Face hub is disabled"):
+            hub.load("model 'org/y'", refused, progress=lambda line: None)
+        assert calls == ["try"] * 4  # switched off: not tried again
     finally:
         hub.forget_failures()
-    assert calls == ["try"] * 3  # three attempts, then the remembered line
 
 
 def test_the_limits_come_from_the_option_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
