@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_quantbench.artifacts.cache import ArtifactCache
+from pytest_quantbench.artifacts.locks import DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.data.store import DataStore
@@ -32,8 +33,14 @@ from pytest_quantbench.verdicts.gates import Evaluation
 
 
 class Bench:
-    def __init__(self, cache_dir: str | Path, progress: Progress = say, registry: Registry | None = None) -> None:
-        self.cache = ArtifactCache(cache_dir)
+    def __init__(
+        self,
+        cache_dir: str | Path,
+        progress: Progress = say,
+        registry: Registry | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        self.cache = ArtifactCache(cache_dir, progress, lock_timeout)
         self.progress = progress  # where long builds (fetching, fine-tuning) say how far they are
         self.registry = registry or Registry()
         self.models = Models(self.cache, progress)

@@ -1,6 +1,7 @@
 """`quantbench build`: build every artifact of some suites ahead of a run (e.g. to warm a CI cache).
 `schema` prints the JSON Schema of suite files.
-`card`, `compare` and `export` turn saved runs into reports (see `commands.py`)."""
+`card`, `compare` and `export` turn saved runs into reports, `cache verify` and `cache prune` check and clean
+the artifact cache (see `commands.py`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from pytest_quantbench import commands
+from pytest_quantbench import commands, faults
 from pytest_quantbench.errors import BuildError, SourceUnavailable, SuiteError
 from pytest_quantbench.results.run import RunFileError
 from pytest_quantbench.suite import SUITE_PATTERNS, json_schema, load_suite
@@ -74,14 +75,20 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead")
     commands.add_commands(sub)
     args = parser.parse_args(argv)
-    if args.command == "build":
-        return build(args.paths, args.cache, args.evaluate)
-    if args.command == "schema":
-        return schema(args.output)
     try:
+        if args.command == "build":
+            return build(args.paths, args.cache, args.evaluate)
+        if args.command == "schema":
+            return schema(args.output)
         return args.func(args)
     except RunFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a file-system or format fault is one line; anything else is a bug to see
+        line = faults.describe(exc)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
         return 2
 
 

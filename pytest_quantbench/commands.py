@@ -1,14 +1,18 @@
 """`quantbench card`, `compare` and `export`: saved runs (pytest-benchmark's JSON with the `quantbench` key)
-turned into the card and plot, the deltas between two runs, and the lists github-action-benchmark reads."""
+turned into the card and plot, the deltas between two runs, and the lists github-action-benchmark reads.
+`quantbench cache verify` and `prune`: the artifact cache checked in full, and cleaned."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
-from pytest_quantbench import extras
+from pytest_quantbench import extras, faults
+from pytest_quantbench.artifacts import manifest
+from pytest_quantbench.artifacts.cache import BUILD_LOG, ArtifactCache, Damage
 from pytest_quantbench.reports import card, compare, export
 from pytest_quantbench.results import run as results
 
@@ -34,6 +38,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument("--smaller", metavar="JSON", help="customSmallerIsBetter list: latency")
     e.set_defaults(func=export_command)
+    add_cache_commands(sub)
+
+
+def add_cache_commands(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("cache", help="check the artifact cache in full, or remove damaged and unused entries")
+    actions = parser.add_subparsers(dest="action", required=True)
+    v = actions.add_parser(
+        "verify", help="check every entry's files against its manifest (size and sha256): one line per damaged "
+        "entry, exit 1 if there is one",
+    )  # fmt: skip
+    p = actions.add_parser("prune", help="remove damaged entries (--damaged) and entries unused for N days")
+    for action in (v, p):
+        action.add_argument("--cache", default=".quantbench", help="artifact cache directory (default: .quantbench)")
+    p.add_argument("--damaged", action="store_true", help="entries that fail `verify`, and interrupted builds")
+    p.add_argument("--unused-days", metavar="N", type=float, help="entries no run has used for N days")
+    v.set_defaults(func=verify_command)
+    p.set_defaults(func=prune_command)
 
 
 RUN_HELP = (
@@ -57,6 +78,8 @@ def _load(spec: str, storage: str) -> results.Run:
 def _load_one(spec: str, storage: str) -> results.Run:
     from pytest_quantbench.plugin.benchmark import file_storage
 
+    if Path(spec).exists() and (problem := faults.cannot_read(spec)):
+        raise results.RunFileError(f"{problem} (give a saved run's JSON file, 'latest' or a run number)")
     if Path(spec).is_file():
         return results.load(spec)
     if not Path(storage).is_dir():  # FileStorage would create it
@@ -99,4 +122,51 @@ def export_command(args: argparse.Namespace) -> int:
     for path, entries in ((args.bigger, bigger), (args.smaller, smaller)):
         if path:
             Path(path).write_text(json.dumps(entries, indent=1), encoding="utf-8")
+    return 0
+
+
+def _cache(folder: str) -> ArtifactCache | str:
+    """The cache at `folder`, or why it is not one (nothing is removed from a folder that is not a cache)."""
+    root = Path(folder)
+    if not root.is_dir():
+        return f"no quantbench cache at {root}: {faults.cannot_read(root) or 'not a directory'}"
+    if not ((root / "locks").is_dir() or (root / BUILD_LOG).is_file()):
+        return f"{root} is not a quantbench cache (it has no locks/ folder and no {BUILD_LOG})"
+    return ArtifactCache(root)
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    """Exit 1 when an entry is damaged (or cannot be verified), 2 when the folder is not a cache."""
+    cache = _cache(args.cache)
+    if isinstance(cache, str):
+        print(f"error: {cache}", file=sys.stderr)
+        return 2
+    start, checked, bad, size = time.perf_counter(), 0, 0, 0
+    for entry in cache.entries():
+        checked += 1
+        size += sum(p.stat().st_size for p in entry.rglob("*") if p.is_file()) if entry.is_dir() else 0
+        finding = manifest.check(entry, full=True)
+        if finding is not None:
+            bad += 1
+            print(f"{'unverifiable' if finding.damage is Damage.OLD_FORMAT else 'damaged'}: {finding.line()}")
+    hint = f"; `quantbench cache prune --damaged --cache {cache.root}` removes them, a run rebuilds them" if bad else ""
+    print(
+        f"{checked} entries ({size / 1e6:.0f} MB) checked in {time.perf_counter() - start:.1f} s: {bad} damaged{hint}"
+    )
+    return 1 if bad else 0
+
+
+def prune_command(args: argparse.Namespace) -> int:
+    if not (args.damaged or args.unused_days is not None):
+        print("error: give --damaged and/or --unused-days N", file=sys.stderr)
+        return 2
+    cache = _cache(args.cache)
+    if isinstance(cache, str):
+        print(f"error: {cache}", file=sys.stderr)
+        return 2
+    removed, freed = 0, 0
+    for pruned in cache.prune(args.damaged, args.unused_days):
+        print(f"{'removed' if pruned.removed else 'kept (in use or not removable)'}: {pruned.why}")
+        removed, freed = removed + pruned.removed, freed + pruned.size
+    print(f"{removed} removed, {freed / 1e6:.0f} MB freed")
     return 0

@@ -2,20 +2,26 @@
 
 `python tests/reliability.py` runs every check at full size and prints the figures quoted in the README;
 tests/test_reliability.py runs the same checks at a size that fits CI. Each check returns its figures and
-raises AssertionError when the guarantee breaks.
+raises AssertionError when the guarantee breaks. `flip_byte` and `hub_server` are the damage and the
+broken hub other tests apply.
 """
 
 from __future__ import annotations
 
 import errno
+import http.server
 import os
 import random
 import signal
+import socketserver
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from malformed_suites import BASE, MALFORMED
@@ -164,6 +170,72 @@ def unwritable(root: Path) -> dict:
     return figures
 
 
+def damage(root: Path, entries: int, seed: int = 0) -> dict:
+    """One bit flipped at a random place of one file of each of `entries` entries: none is served, each is
+    said once and rebuilt whole."""
+    rng, lines = random.Random(seed), []
+    cache = ArtifactCache(root, progress=lines.append)
+
+    def build(out: Path) -> None:
+        for i in range(FILES):
+            (out / f"part{i}.bin").write_bytes(bytes([i]) * CHUNKS * CHUNK_BYTES)
+
+    for n in range(entries):
+        entry = cache.build(KIND, f"d{n}", build)
+        flip_byte(entry / f"part{rng.randrange(FILES)}.bin", rng.randrange(CHUNKS * CHUNK_BYTES))
+    figures = {"entries": entries, "served_damaged": 0, "said": 0, "rebuilt_whole": 0}
+    for n in range(entries):
+        figures["served_damaged"] += cache.get(KIND, f"d{n}") is not None
+        figures["rebuilt_whole"] += _intact(cache.build(KIND, f"d{n}", build))
+    figures["said"] = sum("changed content" in line for line in lines)
+    assert figures == {"entries": entries, "served_damaged": 0, "said": entries, "rebuilt_whole": entries}, figures
+    return figures
+
+
+def flip_byte(path: Path, at: int | None = None) -> None:
+    """One bit flipped in place, the size unchanged: damage that a size check alone would trust."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 if at is None else at] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+class _HubHandler(http.server.BaseHTTPRequestHandler):
+    """A broken hub: a path naming `silent` is never answered (the connection stays open); any other is 404."""
+
+    def _answer(self) -> None:
+        if "silent" in self.path:
+            self.server.closing.wait()  # type: ignore[attr-defined]
+            return
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _HubServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    closing: threading.Event
+
+
+@contextmanager
+def hub_server() -> Iterator[str]:
+    """A broken hub on 127.0.0.1 (see `_HubHandler`); yields its endpoint, for HF_ENDPOINT."""
+    server = _HubServer(("127.0.0.1", 0), _HubHandler)
+    server.closing = threading.Event()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.closing.set()
+        server.shutdown()
+        server.server_close()
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -172,6 +244,7 @@ def main() -> None:
             ("two processes building one key", lambda: concurrent(tmp_path / "concurrent")),
             ("malformed suite files", lambda: malformed(tmp_path / "suites")),
             ("unwritable cache", lambda: unwritable(tmp_path / "unwritable")),
+            ("one flipped bit in each of 50 entries", lambda: damage(tmp_path / "damage", entries=50)),
         ):
             start = time.perf_counter()
             figures = check()

@@ -1,13 +1,16 @@
-"""On-disk artifact cache: content-keyed, built once across processes, never half-written.
+"""On-disk artifact cache: content-keyed, built once across processes, never half-written, checked when read.
 
-An entry is built in a private temporary directory, its manifest (every file's size) written last, and
-then renamed into place, which is atomic on one filesystem. A file lock per key makes a second process
-wait for the first build instead of repeating it. An entry whose files no longer match its manifest is
-removed and rebuilt, so a crash or a tampered file is never trusted.
+An entry is built in a private temporary directory, its manifest (every file's size and sha256, see
+`manifest.py`) written last, and then renamed into place, which is atomic on one filesystem. A lock per
+key (`locks.py`) makes a second process wait for the first build instead of repeating it, and says who it
+waits for. Every read checks the entry against its manifest: an entry whose files no longer match (a crash,
+a flipped bit, a tampered file, one this user cannot read) is one warning line naming the entry and the
+file, and is rebuilt, so a damaged artifact is never served.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -15,17 +18,26 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
+from pytest_quantbench import faults
+from pytest_quantbench.artifacts import manifest
+from pytest_quantbench.artifacts.locks import DEFAULT_TIMEOUT, EntryLock
+from pytest_quantbench.artifacts.manifest import MANIFEST, Damage, Finding
 from pytest_quantbench.errors import CacheError
+from pytest_quantbench.progress import Progress, say
 
-MANIFEST = "quantbench-manifest.json"
+__all__ = [
+    "MANIFEST", "ArtifactCache", "Damage", "Finding", "Pruned", "digest", "hash_arrays", "hash_files", "library_versions",
+]  # fmt: skip
+
 BUILD_LOG = "builds.jsonl"
-UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+SPECIAL = ("locks", "tmp")  # folders of the cache root that hold no entries
+PRUNE_WAIT = 1.0  # seconds `prune` waits for an entry's lock before leaving the entry alone
 
 
 def digest(*parts: Any) -> str:
@@ -79,61 +91,103 @@ def hash_arrays(arrays: dict[str, Any]) -> str:
 
 
 class ArtifactCache:
-    """Directory of built artifacts, one sub-directory per `kind/key`."""
+    """Directory of built artifacts, one sub-directory per `kind/key`; `progress` hears the warnings and the
+    lines of a wait for a lock, which gives up after `lock_timeout` seconds (0: no limit)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, progress: Progress = say, lock_timeout: float = DEFAULT_TIMEOUT) -> None:
         self.root = Path(root)
+        self.progress, self.lock_timeout = progress, lock_timeout
+        self._said: set[str] = set()  # damage is said once per entry (and an old cache once) per process
 
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key
 
     def get(self, kind: str, key: str) -> Path | None:
-        """The entry's directory if it is complete and intact, else None (a broken one is removed)."""
+        """The entry's directory if it is complete and intact, else None (a damaged one is said, and replaced
+        when it is built again)."""
         entry = self.path(kind, key)
-        if not entry.is_dir():
+        if not os.path.lexists(entry):
             return None
-        if _intact(entry):
-            return entry
-        shutil.rmtree(entry, ignore_errors=True)
-        return None
+        finding = manifest.check(entry)
+        if finding is not None:
+            self._say(finding)
+            return None
+        with contextlib.suppress(OSError):  # a read-only cache serves as well
+            os.utime(entry)  # when it was last used: `quantbench cache prune --unused-days`
+        return entry
 
     def build(self, kind: str, key: str, builder: Callable[[Path], Any], meta: dict | None = None) -> Path:
-        """Return the entry for `kind/key`, running `builder(tmpdir)` once if it is missing."""
+        """Return the entry for `kind/key`, running `builder(tmpdir)` once if it is missing or damaged."""
         found = self.get(kind, key)
         if found is not None:
             return found
         try:
-            for sub in ("locks", "tmp", kind):
+            for sub in (*SPECIAL, kind):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CacheError(f"cannot write the quantbench cache at {self.root}: {exc.strerror or exc}") from exc
-        with FileLock(str(self.root / "locks" / f"{kind}-{key}.lock")):
+        with self.lock(kind, key):
             found = self.get(kind, key)
             if found is not None:
                 return found
             for stale in (self.root / "tmp").glob(f"{kind}-{key}-*"):  # left by a killed build of this key
-                shutil.rmtree(stale, ignore_errors=True)
-            tmp = self.root / "tmp" / f"{kind}-{key}-{uuid.uuid4().hex[:8]}"
+                _remove(stale)
+            return self._build(kind, key, builder, meta or {})
+
+    def lock(self, kind: str, key: str, timeout: float | None = None) -> EntryLock:
+        timeout = self.lock_timeout if timeout is None else timeout
+        return EntryLock(self.root / "locks" / f"{kind}-{key}.lock", f"{kind}/{key}", timeout, self.progress)
+
+    def _build(self, kind: str, key: str, builder: Callable[[Path], Any], meta: dict) -> Path:
+        tmp = self.root / "tmp" / f"{kind}-{key}-{uuid.uuid4().hex[:8]}"
+        entry = self.path(kind, key)
+        try:
             tmp.mkdir()
-            try:
-                start = time.time()
-                builder(tmp)
-                _write_manifest(tmp, {"kind": kind, "key": key, **(meta or {})})
-                shutil.rmtree(self.path(kind, key), ignore_errors=True)  # a damaged entry get() gave up on
-                os.replace(tmp, self.path(kind, key))
-                self._log_build(kind, key, time.time() - start)
-            except OSError as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
-                if exc.errno in UNWRITABLE:
-                    raise CacheError(
-                        f"cannot write the quantbench cache at {self.root} while building {kind}/{key}: "
-                        f"{exc.strerror or exc}"
-                    ) from exc
-                raise
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-        return self.path(kind, key)
+            start = time.time()
+            builder(tmp)
+            manifest.write(tmp, {"kind": kind, "key": key, **meta})
+            if os.path.lexists(entry):  # the damaged entry get() gave up on
+                self._discard(entry)
+            os.replace(tmp, entry)
+            self._log_build(kind, key, time.time() - start)
+        except OSError as exc:
+            _remove(tmp)
+            if exc.errno in UNWRITABLE and self._inside(exc):
+                raise CacheError(
+                    f"cannot write the quantbench cache at {self.root} while building {kind}/{key}: "
+                    f"{exc.strerror or exc}"
+                ) from exc
+            if line := faults.describe(exc):  # an input the builder read: named, one line
+                raise faults.FaultError(f"while building {kind}/{key}: {line}") from exc
+            raise
+        except BaseException:
+            _remove(tmp)
+            raise
+        return entry
+
+    def _inside(self, exc: OSError) -> bool:
+        """The error is about the cache (or names no file), not about an input the builder read."""
+        return exc.filename is None or Path(str(exc.filename)).absolute().is_relative_to(self.root.absolute())
+
+    def _discard(self, entry: Path) -> None:
+        _remove(entry)
+        if os.path.lexists(entry):
+            raise CacheError(
+                f"cannot replace the damaged cache entry {entry.parent.name}/{entry.name}: {entry} cannot be removed; "
+                f"remove it (rm -rf {entry}) or run `quantbench cache prune --damaged --cache {self.root}`"
+            )
+
+    def _say(self, finding: Finding) -> None:
+        if finding.damage is Damage.OLD_FORMAT:
+            if "old" not in self._said:
+                self._said.add("old")
+                self.progress(
+                    f"quantbench: the cache at {self.root} was written by an older pytest-quantbench, without file "
+                    "hashes: each entry is rebuilt once, when it is next used"
+                )
+        elif finding.name not in self._said:
+            self._said.add(finding.name)
+            self.progress(f"quantbench: warning: {finding.line()}: rebuilding it")
 
     def _log_build(self, kind: str, key: str, seconds: float) -> None:
         """One line per build actually run: shows whether a warm CI cache was warm, and that no key was built twice."""
@@ -146,18 +200,72 @@ class ArtifactCache:
         log = self.root / BUILD_LOG
         return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
+    def entries(self) -> Iterator[Path]:
+        """Every entry folder, kind by kind."""
+        for kind in sorted(p for p in self.root.iterdir() if p.is_dir() and p.name not in SPECIAL):
+            yield from sorted(p for p in kind.iterdir() if not p.name.startswith("."))
 
-def _write_manifest(entry: Path, meta: dict) -> None:
-    files = {p.relative_to(entry).as_posix(): p.stat().st_size for p in sorted(entry.rglob("*")) if p.is_file()}
-    with (entry / MANIFEST).open("w") as fh:
-        json.dump({**meta, "files": files}, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
+    def prune(self, damaged: bool, unused_days: float | None) -> Iterator[Pruned]:
+        """Remove damaged entries and the folders of interrupted builds (`damaged`), and entries not used for
+        `unused_days`; an entry being built (its lock held) is left alone."""
+        cutoff = None if unused_days is None else time.time() - unused_days * 86400
+        for entry in list(self.entries()):
+            finding = manifest.check(entry, full=True) if damaged else None
+            if finding is not None:
+                yield self._prune(entry, finding.line())
+            elif cutoff is not None and _mtime(entry) < cutoff:
+                yield self._prune(
+                    entry, f"cache entry {entry.parent.name}/{entry.name}: unused for {unused_days:g} days"
+                )
+        tmp = self.root / "tmp"
+        for stale in sorted(tmp.iterdir()) if damaged and tmp.is_dir() else ():
+            kind, _, key = stale.name.rsplit("-", 1)[0].partition("-")  # `<kind>-<key>-<random>`
+            yield self._prune(stale, f"{stale}: left by an interrupted build", self.lock(kind, key, PRUNE_WAIT))
+
+    def _prune(self, path: Path, why: str, lock: EntryLock | None = None) -> Pruned:
+        size = _size(path)
+        try:
+            with lock or self.lock(path.parent.name, path.name, PRUNE_WAIT):
+                _remove(path)
+        except CacheError:
+            return Pruned(path, why, 0, removed=False)  # being built or used right now
+        return Pruned(path, why, size, removed=not os.path.lexists(path))
 
 
-def _intact(entry: Path) -> bool:
+@dataclass(frozen=True)
+class Pruned:
+    """What `prune` did with one entry."""
+
+    path: Path
+    why: str
+    size: int  # bytes freed
+    removed: bool  # False: its lock is held (it is being built) or it could not be removed
+
+
+def _mtime(path: Path) -> float:
     try:
-        manifest = json.loads((entry / MANIFEST).read_text())
-        return all((entry / name).stat().st_size == size for name, size in manifest["files"].items())
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
+
+
+def _size(path: Path) -> int:
+    try:
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    except OSError:
+        return 0
+
+
+def _remove(path: Path) -> None:
+    """Remove a file or a folder, also one whose mode forbids listing it (chmod 000): it is ours to remove."""
+    try:
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+            return
+        os.chmod(path, 0o700)
+        for folder, dirs, _ in os.walk(path):
+            for name in dirs:
+                os.chmod(os.path.join(folder, name), 0o700)
+        shutil.rmtree(path)
+    except OSError:
+        pass  # the caller checks whether it is gone

@@ -1,7 +1,8 @@
 """Where models and datasets come from: a `builtin:` recipe, a local path, or the Hugging Face hub.
 
 The hub is checked up front (HF_HUB_OFFLINE, then a one-second connection probe) so that a case needing
-it skips at once with the reason instead of retrying for minutes.
+it skips at once with the reason instead of retrying for minutes; a hub that accepts the connection but
+answers late, or not at all, is bounded by `hub.load`'s deadlines.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pytest_quantbench.artifacts import builtins
+from pytest_quantbench import faults
+from pytest_quantbench.artifacts import builtins, hub
 from pytest_quantbench.artifacts.builtins import PREFIX
 from pytest_quantbench.artifacts.cache import ArtifactCache, hash_files
 from pytest_quantbench.artifacts.model_check import read_config
@@ -34,7 +36,7 @@ def hub_unreachable_reason() -> str | None:
     """Why the hub cannot be used right now, or None if it answers."""
     if _truthy("HF_HUB_OFFLINE") or _truthy("TRANSFORMERS_OFFLINE"):
         return "the Hugging Face hub is disabled (HF_HUB_OFFLINE is set)"
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    endpoint = hub.endpoint()
     parsed = urlparse(endpoint)
     host, port = parsed.hostname or endpoint, parsed.port or (443 if parsed.scheme != "http" else 80)
     try:
@@ -52,8 +54,9 @@ def resolve_local(spec: str, base_dir: Path) -> Path | None:
     return path if path.exists() else None
 
 
-def hub_model_dir(repo_id: str, revision: str | None) -> Path:
-    """Snapshot of a hub model in the local Hugging Face cache, downloading it when the hub answers."""
+def hub_model_dir(repo_id: str, revision: str | None, progress: Progress | None = None) -> Path:
+    """Snapshot of a hub model in the local Hugging Face cache, downloading it when the hub answers (within
+    the run's deadlines: one line naming the model, the endpoint and what happened, never a hang)."""
     from huggingface_hub import snapshot_download
 
     try:
@@ -63,24 +66,33 @@ def hub_model_dir(repo_id: str, revision: str | None) -> Path:
     reason = hub_unreachable_reason()
     if reason:
         raise SourceUnavailable(f"model '{repo_id}' is not in the local cache and {reason}")
-    return Path(snapshot_download(repo_id, revision=revision, allow_patterns=MODEL_FILES))
+    what = f"model '{repo_id}'" + (f" (revision {revision})" if revision else "")
+    return Path(
+        hub.load(what, lambda: snapshot_download(repo_id, revision=revision, allow_patterns=MODEL_FILES), progress)
+    )
 
 
 def dataset_needs_hub(path: str, base_dir: Path) -> bool:
     return not (path in PACKAGED_BUILDERS or path.startswith(PREFIX) or resolve_local(path, base_dir))
 
 
-def check_dataset_reachable(path: str, base_dir: Path) -> None:
-    """Fail fast when a hub dataset is asked for while the hub is unreachable.
+_answered: set[str] = set()  # hub datasets whose metadata the hub served this run
+
+
+def check_dataset_reachable(path: str, base_dir: Path, progress: Progress | None = None) -> None:
+    """Fail fast when a hub dataset is asked for while the hub is unreachable, or does not answer for it.
 
     With HF_HUB_OFFLINE set explicitly, `datasets` may still find the dataset in its local cache, so it is
-    left to try; a bare unreachable hub skips at once.
+    left to try; a bare unreachable hub skips at once; a hub that answers 404 or not in time fails.
     """
-    if not dataset_needs_hub(path, base_dir):
+    if not dataset_needs_hub(path, base_dir) or _truthy("HF_HUB_OFFLINE"):
         return
     reason = hub_unreachable_reason()
-    if reason and not _truthy("HF_HUB_OFFLINE"):
+    if reason:
         raise SourceUnavailable(f"dataset '{path}' needs the hub and {reason}")
+    if path not in _answered:
+        hub.answers(f"dataset '{path}'", "dataset", path, progress)
+        _answered.add(path)
 
 
 def tried_locally(exc: SourceUnavailable, spec: str, base_dir: Path) -> SourceUnavailable:
@@ -106,14 +118,18 @@ class Models:
             if local is not None:
                 return local
             try:
-                return hub_model_dir(spec, suite.revision)
+                return hub_model_dir(spec, suite.revision, self.progress)
             except SourceUnavailable as exc:
                 raise tried_locally(exc, spec, suite.base_dir) from None
 
         return self._memo(("model_dir", spec, suite.revision, str(suite.base_dir)), resolve)
 
     def model_hash(self, suite: Suite) -> str:
-        return self._memo(("model_hash", str(suite.path)), lambda: hash_files(self.model_dir(suite)))
+        def read() -> str:
+            with faults.guard(f"{suite.path}: model_name_or_path"):  # a weights file this user cannot read
+                return hash_files(self.model_dir(suite))
+
+        return self._memo(("model_hash", str(suite.path)), read)
 
     def config(self, suite: Suite) -> dict[str, Any]:
         """The model's config.json; a `ModelError` line when it is missing or unreadable."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_quantbench.artifacts import builtins, sources
+from pytest_quantbench.artifacts import builtins, hub, sources
 from pytest_quantbench.artifacts.cache import ArtifactCache
 from pytest_quantbench.progress import Progress, say
 from pytest_quantbench.suite import DatasetSpec
@@ -116,7 +116,7 @@ def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache, progress: Pr
     if spec.path.startswith(builtins.PREFIX):
         kwargs = builtins.dataset_args(spec.path[len(builtins.PREFIX) :], cache, progress)
     else:
-        sources.check_dataset_reachable(spec.path, base)
+        sources.check_dataset_reachable(spec.path, base, progress)
         kwargs = {"path": str(local) if local else spec.path, "name": spec.name}
         if spec.data_files is not None:
             kwargs["data_files"] = _resolve_files(spec.data_files, base)
@@ -124,7 +124,11 @@ def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache, progress: Pr
             kwargs["data_dir"] = _resolve_files(spec.data_dir, base)
     datasets.disable_progress_bars()
     try:
+        if sources.dataset_needs_hub(spec.path, base):  # within the run's deadlines: one line, never a hang
+            return hub.load(f"dataset '{spec.path}'", lambda: datasets.load_dataset(**kwargs, split=split), progress)
         return datasets.load_dataset(**kwargs, split=split)
+    except hub.HubError:
+        raise
     except Exception as exc:
         reason = sources.dataset_needs_hub(spec.path, base) and sources.hub_unreachable_reason()
         if reason:

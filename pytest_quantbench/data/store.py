@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_quantbench import faults
 from pytest_quantbench.artifacts import sources
 from pytest_quantbench.artifacts.cache import ArtifactCache
 from pytest_quantbench.artifacts.model_check import check_model_dir
@@ -96,7 +97,12 @@ class SuiteData:
 
     @property
     def processor(self) -> Any:
-        return self._memo("processor", lambda: self.task.load_processor(self.models.model_dir(self.suite)))
+        def load() -> Any:
+            model_dir = self.models.model_dir(self.suite)
+            with faults.guard(f"{self.suite.path}: model_name_or_path", folder=model_dir):  # a corrupt tokenizer.json
+                return self.task.load_processor(model_dir)
+
+        return self._memo("processor", load)
 
     def split(self, name: str) -> Any:
         def load() -> Any:

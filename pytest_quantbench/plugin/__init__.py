@@ -7,12 +7,16 @@ into items, `reports` is the per-run report plugin, `benchmark` the adapter to p
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from pytest_quantbench import faults
+from pytest_quantbench.artifacts.locks import DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT
 from pytest_quantbench.errors import BuildError, GateFailure, SourceUnavailable, SuiteError
 from pytest_quantbench.plugin import reports as reporting
 from pytest_quantbench.plugin import state, strict
@@ -50,6 +54,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="on a failing gate, search the nodes to keep in fp32 and print a node_exclusion that passes",
     )
+    group.addoption(
+        "--quantbench-lock-timeout",
+        metavar="SECONDS",
+        type=seconds,
+        default=DEFAULT_LOCK_TIMEOUT,
+        help="fail a case with one line after waiting SECONDS for another process's build of a cache entry "
+        f"(default: {DEFAULT_LOCK_TIMEOUT:g}; 0: no limit); the wait says who holds the lock",
+    )
+    group.addoption(
+        "--quantbench-hub-timeout",
+        metavar="SECONDS",
+        type=positive_seconds,
+        default=None,
+        help="limit of one Hugging Face hub request, tried 3 times before the case fails with one line "
+        "(default: HF_HUB_ETAG_TIMEOUT / HF_HUB_DOWNLOAD_TIMEOUT, else 10)",
+    )
     reporting.addoption(group)
     strict.addoption(group, parser)
     parser.addini(
@@ -58,6 +78,45 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=list(SUITE_PATTERNS),
         help="glob patterns of suite files to collect (default: *.suite.yaml *.suite.yml)",
     )
+
+
+def seconds(text: str, least: float = 0.0, strict: bool = False) -> float:
+    """A number of seconds, 0 or more (an option's type: a bad value is one usage line)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > least if strict else value >= least) or math.isinf(value):  # NaN fails both
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds ({'more than' if strict else 'at least'} {least:g}), got {text!r}"
+        )
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    return seconds(text, strict=True)
+
+
+# Options naming a file the run writes at its end: checked at the start (dest, option).
+OUTPUT_OPTIONS = (
+    ("benchmark_json", "--benchmark-json"),
+    ("quantbench_card", "--quantbench-card"),
+    ("quantbench_plot", "--quantbench-plot"),
+)
+
+
+def check_paths(config: pytest.Config) -> None:
+    """A file the run would fail to write after computing for minutes, or a saved run that is a folder, is one
+    usage line now."""
+    for dest, option in OUTPUT_OPTIONS:
+        value = config.getoption(dest, default=None)
+        if value and (problem := faults.cannot_write(value)):
+            raise pytest.UsageError(f"{option}: {problem}")
+    spec = config.getoption("quantbench_compare", default=None)
+    if spec and Path(spec).exists() and (problem := faults.cannot_read(spec)):
+        raise pytest.UsageError(
+            f"--quantbench-compare: {problem} (give a saved run's JSON file, 'latest' or a run number)"
+        )
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -79,9 +138,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.hook.pytest_quantbench_add_metrics(registry=registry)
     config.hook.pytest_quantbench_add_backends(registry=registry)
     config.stash[state.CACHE] = Path(cache)
-    config.stash[state.PROGRESS] = _terminal_progress(config)
+    config.stash[state.PROGRESS] = progress = _terminal_progress(config)
+    check_paths(config)
+    from pytest_quantbench.artifacts import hub
+
+    hub.configure(config.getoption("quantbench_hub_timeout"), progress=progress)
     config.pluginmanager.register(reporting.Reports(config), reporting.PLUGIN_NAME)
     config.pluginmanager.register(strict.Strict(config), strict.PLUGIN_NAME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from pytest_quantbench.artifacts import hub
+
+    hub.end_run()
 
 
 def _terminal_progress(config: pytest.Config) -> Callable[[str], None]:
@@ -187,13 +256,17 @@ def pytest_runtest_call(item: pytest.Item):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """A broken gate (metric, original, quantized, drop, limit) or a failed build is one line, not a traceback."""
+    """A broken gate (metric, original, quantized, drop, limit), a failed build, or a file-system or format fault
+    in a quantbench case (`faults.describe`) is one line, not a traceback."""
     report = yield
-    if report.failed and call.excinfo is not None and isinstance(call.excinfo.value, (GateFailure, BuildError)):
-        message = str(call.excinfo.value)
-        if isinstance(call.excinfo.value, BuildError):  # a library's message may span lines: the report is one
+    error = call.excinfo.value if report.failed and call.excinfo is not None else None
+    if isinstance(error, (GateFailure, BuildError)):
+        message = str(error)
+        if isinstance(error, BuildError):  # a library's message may span lines: the report is one
             message = " ".join(message.split())
         report.longrepr = f"{item.nodeid}: {message}"
+    elif error is not None and "quantbench" in getattr(item, "fixturenames", ()) and (line := faults.describe(error)):
+        report.longrepr = f"{item.nodeid}: {line}"
     return report
 
 

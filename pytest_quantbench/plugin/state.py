@@ -40,7 +40,8 @@ def bench(config: pytest.Config) -> Bench:
     if BENCH not in config.stash:
         from pytest_quantbench.bench import Bench
 
-        config.stash[BENCH] = Bench(config.stash[CACHE], config.stash[PROGRESS], registry(config))
+        lock_timeout = config.getoption("quantbench_lock_timeout")
+        config.stash[BENCH] = Bench(config.stash[CACHE], config.stash[PROGRESS], registry(config), lock_timeout)
     return config.stash[BENCH]
 
 

@@ -126,6 +126,8 @@ def load(path: str | Path) -> Run:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise RunFileError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise RunFileError(f"{path}: not a saved run (its JSON is a {type(data).__name__}, not an object)")
     return from_json(data, path.name)
 
 
@@ -134,7 +136,10 @@ def resolve(spec: str, storage: Any) -> Path:
     `pytest-benchmark compare` takes it. `storage` is pytest-benchmark's `FileStorage`, which does the globbing."""
     if Path(spec).is_file():
         return Path(spec)
-    found = storage.query(SAVED_RUNS if spec == LATEST else spec)
+    try:
+        found = storage.query(SAVED_RUNS if spec == LATEST else spec)
+    except ValueError:  # a path that is not a file (pytest-benchmark takes it for a malformed glob)
+        found = []
     if not found:
         raise RunFileError(f"no saved run matches {spec!r} in {storage}")
     return found[-1]

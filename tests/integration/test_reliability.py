@@ -25,3 +25,7 @@ def test_every_malformed_suite_is_one_line_naming_file_and_field(tmp_path: Path)
 
 def test_an_unwritable_cache_is_a_clear_error(tmp_path: Path) -> None:
     assert reliability.unwritable(tmp_path) == {"clear_errors": 2, "left_behind": 0}
+
+
+def test_a_flipped_bit_anywhere_is_never_served(tmp_path: Path) -> None:
+    assert reliability.damage(tmp_path, entries=5, seed=1)["served_damaged"] == 0
