@@ -1,1 +1,1 @@
-"""Stage 4: measurements. Accuracy (predictions scored by `evaluate` metrics), timing, and the machine facts."""
+"""Stage 6: measurements. Accuracy (predictions scored by `evaluate` metrics), timing, and the machine facts."""

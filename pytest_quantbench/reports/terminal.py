@@ -53,8 +53,8 @@ def speed_cell(row: ConfigRow) -> str:
     values = row.speedups
     if not values:
         return "not timed"
-    low, high = min(values), max(values)
-    text = f"x{low:.2f}" if low == high else f"x{low:.2f}..x{high:.2f}"
+    low, high = f"x{min(values):.2f}", f"x{max(values):.2f}"
+    text = low if low == high else f"{low}..{high}"  # one figure when the shapes agree to what is shown
     return text + (" SLOWER" if row.slower else "")
 
 

@@ -1,1 +1,1 @@
-"""Stage 6: results. Typed records of a run, written to and read from pytest-benchmark's JSON."""
+"""Stage 8: results. Typed records of a run, written to and read from pytest-benchmark's JSON."""

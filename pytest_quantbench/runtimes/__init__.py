@@ -1,4 +1,4 @@
-"""Stage 3: runtimes. A backend (ONNX Runtime, PyTorch, or a user's) owns one engine: it builds, loads and runs
+"""Stage 5: runtimes. A backend (ONNX Runtime, PyTorch, or a user's) owns one engine: it builds, loads and runs
 the original and quantized model, and answers what the diagnoses ask of its engine, or says it cannot.
 
 One module per backend behind `base.Backend` (ONNX Runtime's settings, graph inspection and hardware check in

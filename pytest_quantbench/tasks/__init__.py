@@ -1,4 +1,4 @@
-"""Tasks: one module per task behind the generic `Task` interface (`base.py`), looked up by the suite's
+"""Stage 3: tasks: one module per task behind the generic `Task` interface (`base.py`), looked up by the suite's
 `task:` name; the classifiers share `classification.ClassifierTask`.
 
 `BUILTIN` lists the package's own; users add a task from a `conftest.py` through the

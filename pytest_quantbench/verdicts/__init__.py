@@ -1,1 +1,1 @@
-"""Stage 5: verdicts. Gates that judge a measurement, and the diagnosis of a failing one."""
+"""Stage 7: verdicts. Gates that judge a measurement, and the diagnosis of a failing one."""

@@ -140,3 +140,14 @@ def test_the_change_and_its_interval_read_the_metrics_direction() -> None:
     assert terminal.headline_change(mse) == "mse +0.200 [+0.100, +0.300]"  # a rise, and worse
     assert terminal.headline_change(accuracy) == "accuracy -0.200 [-0.300, -0.100]"  # a fall, and worse
     assert terminal.headline_change(None) == "not evaluated"
+
+
+def test_the_speed_up_range_is_one_figure_when_the_shapes_agree_to_what_is_shown() -> None:
+    from types import SimpleNamespace
+
+    def cell(speedups: list[float], slower: bool = False) -> str:
+        return terminal.speed_cell(SimpleNamespace(speedups=speedups, slower=slower))  # type: ignore[arg-type]
+
+    assert cell([1.041, 1.044]) == "x1.04"
+    assert cell([0.951, 0.962], slower=True) == "x0.95..x0.96 SLOWER"
+    assert cell([]) == "not timed"
