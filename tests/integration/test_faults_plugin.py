@@ -48,7 +48,7 @@ ACCURACY = ("--benchmark-disable", "-k", "accuracy")
 DAMAGE = [
     ("scores", "scores.json"),
     ("scores", "predictions.json"),
-    ("scores", "logits.npy"),
+    ("scores", "evidence.npz"),
     ("export", "model.onnx"),
     ("quantize", "model_quantized.onnx"),
     ("builtin", "validation.jsonl"),
