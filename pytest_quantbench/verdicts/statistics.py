@@ -12,7 +12,7 @@ the task can split into per-sample counts (`Task.sample_counts`) are resampled v
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,10 @@ from pytest_quantbench.tasks import MetricFn, Task
 
 RESAMPLES = 1000
 SEED = 2016
+# Resampled indices drawn and used at once, at most: resamples are drawn in blocks of rows, so a 100k-sample
+# split needs tens of MB, not the GBs of one (resamples, n) array. The generator's stream is the same whatever
+# the block (numpy draws each bounded integer from it in turn), so the intervals do not depend on it.
+BLOCK_INDICES = 4_000_000
 
 
 def mcnemar_p(to_wrong: int, to_right: int) -> float:
@@ -61,24 +65,45 @@ def bootstrap_drops(
     """The drop (how much worse the quantized score is, per `direction`) on `resamples` paired resamples of the
     samples; `full`: the original's score on all of them, when known (scoring is what costs, e.g. seqeval)."""
     n = len(references)
-    idx = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
     if full is None:
         full = task.score((metric_name,), original, references, metric)[metric_name]
     counts_o = task.sample_counts(metric_name, original, references)
     counts_q = task.sample_counts(metric_name, quantized, references)
-    if (
+    sign = direction.worse_by(1.0, 0.0)  # worse_by is linear, so one sign serves every resample at once
+    if not (
         counts_o is not None
         and counts_q is not None
         and math.isclose(_ratio(*counts_o, np.arange(n)[None])[0], full, abs_tol=1e-9)
-    ):  # the counts reproduce the task's score: resample them
-        # worse_by is linear, so one sign serves every resample at once
-        return direction.worse_by(1.0, 0.0) * (_ratio(*counts_o, idx) - _ratio(*counts_q, idx))
+    ):  # the counts do not reproduce the task's score: rescore each resample
+        return np.array([
+            direction.worse_by(_rescore(task, metric_name, original, references, metric, rows),
+                               _rescore(task, metric_name, quantized, references, metric, rows))
+            for rows in resampled(n, resamples, seed)
+        ])  # fmt: skip
+    drops = [_ratio(*counts_o, rows) - _ratio(*counts_q, rows) for rows in _blocks(n, resamples, seed)]
+    return sign * np.concatenate(drops) if drops else np.zeros(0)
 
-    def score(predictions: list[Any], rows: np.ndarray) -> float:
-        picked = [predictions[i] for i in rows]
-        return task.score((metric_name,), picked, [references[i] for i in rows], metric)[metric_name]
 
-    return np.array([direction.worse_by(score(original, rows), score(quantized, rows)) for rows in idx])
+def _blocks(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """The resampled indices, `(resamples, n)` in all, as blocks of whole resamples (`BLOCK_INDICES` at most)."""
+    rng = np.random.default_rng(seed)
+    rows = max(1, BLOCK_INDICES // max(n, 1))
+    for start in range(0, resamples, rows):
+        yield rng.integers(0, n, size=(min(rows, resamples - start), n))
+
+
+def resampled(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Each resample's indices, in the order `_blocks` draws them."""
+    for block in _blocks(n, resamples, seed):
+        yield from block
+
+
+def _rescore(
+    task: Task, metric_name: str, predictions: list[Any], references: list[Any], metric: Callable[[str], MetricFn],
+    rows: np.ndarray,
+) -> float:  # fmt: skip
+    picked = [predictions[i] for i in rows]
+    return task.score((metric_name,), picked, [references[i] for i in rows], metric)[metric_name]
 
 
 def paired_stats(
