@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from pytest_quantbench.artifacts import builtins, hub, sources
 from pytest_quantbench.artifacts.cache import ArtifactCache
 from pytest_quantbench.progress import Progress, say
 from pytest_quantbench.suite import DatasetSpec
-from pytest_quantbench.tasks import Task
+from pytest_quantbench.tasks import Encoded, Task
 
 EVAL_BATCH_SIZE = 8  # small batches of length-sorted rows carry little padding; one batch per core runs at once
+ROWS_PER_READ = 1024  # rows read from the Arrow table at once where no batch is kept (a multiple of the batch)
+KEEP_ENCODED_BYTES = 64 * 2**20  # of eval batches' model inputs kept between evaluations (`KeptBatches`)
 CALIBRATION_SEED = 2016
 # How `datasets` words a split it cannot give (its ValueErrors): read here, where it is called, and nowhere else.
 DATASETS_UNKNOWN_SPLIT = "Unknown split"  # 'Unknown split "test". Should be one of ['train', 'validation'].'
@@ -57,26 +59,124 @@ def split_problem(exc: Exception, split: str) -> SplitNotFound | EmptySplit | No
     return EmptySplit(split) if DATASETS_EMPTY_SPLIT in text else None
 
 
-@dataclass
+class KeptBatches:
+    """Encoded batches kept for the next evaluation, up to `KEEP_ENCODED_BYTES` of model inputs: a split that
+    fits is encoded once for every model scored on it, a bigger one is encoded again for each."""
+
+    def __init__(self) -> None:
+        self.batches: dict[int, Encoded] = {}
+        self.bytes = 0
+
+    def keep(self, index: int, encoded: Encoded) -> None:
+        size = sum(int(getattr(value, "nbytes", 0)) for value in encoded.inputs.values())
+        if self.bytes + size <= KEEP_ENCODED_BYTES:
+            self.batches[index] = encoded
+            self.bytes += size
+
+
+class EncodedBatches(Sequence[dict[str, Any]]):
+    """The eval batches of a dataset's rows (in eval order), each read from its Arrow table and encoded by the
+    task when it is asked for: what evaluation holds is a few batches and `KeptBatches`, not the split.
+    `count` limits them to the first batches (`head`), which share what is kept."""
+
+    def __init__(
+        self, task: Task, spec: DatasetSpec, dataset: Any, processor: Any, count: int | None = None,
+        kept: KeptBatches | None = None,
+    ) -> None:  # fmt: skip
+        self.task, self.spec, self.dataset, self.processor = task, spec, dataset, processor
+        every = -(-len(dataset) // EVAL_BATCH_SIZE)
+        self.batch_count = every if count is None else min(count, every)
+        self.kept = kept if kept is not None else KeptBatches()
+
+    def __len__(self) -> int:
+        return self.batch_count
+
+    @property
+    def row_count(self) -> int:
+        return min(self.batch_count * EVAL_BATCH_SIZE, len(self.dataset))
+
+    def encoded(self, index: int) -> Encoded:
+        """Batch `index`'s model inputs and its samples' alignments."""
+        if not 0 <= index < self.batch_count:
+            raise IndexError(index)
+        found = self.kept.batches.get(index)
+        if found is None:
+            start = index * EVAL_BATCH_SIZE
+            found = self.task.encode(self.processor, self.spec, self.dataset[start : start + EVAL_BATCH_SIZE])
+            self.kept.keep(index, found)
+        return found
+
+    def head(self, batches: int) -> EncodedBatches:
+        """The first `batches` batches."""
+        return EncodedBatches(self.task, self.spec, self.dataset, self.processor, min(batches, self.batch_count), self.kept)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self.encoded(index + len(self) if index < 0 else index).inputs
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (self.encoded(i).inputs for i in range(len(self)))
+
+
 class EvalData:
     """Model inputs per batch, the references they are scored against, and per sample what the task needs to
-    read its logits back (`Encoded.alignments`)."""
+    read its logits back (`Encoded.alignments`).
 
-    batches: list[dict[str, Any]]  # input name -> numpy array
-    references: list[Any]
-    alignments: list[Any] = field(default_factory=list)
-    label_names: list[str] | None = None
+    `batches` is a list of encoded batches, or `EncodedBatches`, which encodes each batch when it is read:
+    the references are kept (one small value per sample), the inputs never all at once. `encoded()` gives each
+    batch with its samples' alignments, as the scorer reads them.
+    """
+
+    def __init__(
+        self,
+        batches: Sequence[dict[str, Any]],
+        references: list[Any],
+        alignments: list[Any] | None = None,
+        label_names: list[str] | None = None,
+    ) -> None:
+        self.batches, self.references, self.label_names = batches, references, label_names
+        self._alignments = alignments
+
+    @property
+    def alignments(self) -> list[Any]:
+        """Every sample's alignment; for batches encoded on demand, one pass encodes them all (`encoded()`
+        gives them batch by batch instead)."""
+        if self._alignments is None:
+            lazy = isinstance(self.batches, EncodedBatches)
+            self._alignments = [a for encoded in self.encoded() for a in encoded.alignments] if lazy else []
+        return self._alignments
+
+    def encoded(self) -> Iterator[Encoded]:
+        """Each batch's inputs and its samples' alignments, in order."""
+        if isinstance(self.batches, EncodedBatches):
+            yield from (self.batches.encoded(i) for i in range(len(self.batches)))
+            return
+        start = 0
+        for batch in self.batches:
+            count = len(next(iter(batch.values())))
+            yield Encoded(batch, self.alignments[start : start + count])
+            start += count
 
     def head(self, samples: int) -> EvalData:
         """The whole batches that hold the first `samples` rows (a quick slice, e.g. for the fallback
         search's trials), so the slice does not depend on the batch size."""
-        batches, rows = [], 0
+        if isinstance(self.batches, EncodedBatches):
+            batches = self.batches.head(-(-samples // EVAL_BATCH_SIZE))
+            return EvalData(batches, self.references[: batches.row_count], None, self.label_names)
+        kept, rows = [], 0
         for batch in self.batches:
             if rows >= samples:
                 break
-            batches.append(batch)
+            kept.append(batch)
             rows += len(next(iter(batch.values())))
-        return EvalData(batches, self.references[:rows], self.alignments[:rows], self.label_names)
+        return EvalData(kept, self.references[:rows], self.alignments[:rows], self.label_names)
 
 
 def _resolve_files(value: Any, base: Path) -> Any:
@@ -158,22 +258,35 @@ def label_names(dataset: Any, column: str) -> list[str] | None:
     return list(feature.names) if hasattr(feature, "names") else None
 
 
+def sorted_by_length(task: Task, spec: DatasetSpec, dataset: Any, processor: Any) -> Any:
+    """The rows in order of their encoded length (a stable sort), lengths computed `ROWS_PER_READ` at a time."""
+    counts: list[int] = []
+    for start in range(0, len(dataset), ROWS_PER_READ):
+        counts += task.lengths(processor, spec, dataset[start : start + ROWS_PER_READ])
+    return dataset.select(sorted(range(len(dataset)), key=counts.__getitem__))
+
+
+def eval_references(task: Task, dataset: Any, column: str, names: Any, id2label: dict[int, str]) -> list[Any]:
+    """The task's references of every row: the column alone is read, `ROWS_PER_READ` at a time, and turned
+    into references a batch at a time, as the batches are."""
+    values = dataset.select_columns([column])
+    references: list[Any] = []
+    for start in range(0, len(dataset), ROWS_PER_READ):
+        chunk = values[start : start + ROWS_PER_READ][column]
+        for at in range(0, len(chunk), EVAL_BATCH_SIZE):
+            references += task.references(chunk[at : at + EVAL_BATCH_SIZE], names, id2label)
+    return references
+
+
 def eval_data(task: Task, spec: DatasetSpec, dataset: Any, processor: Any, id2label: dict[int, str]) -> EvalData:
+    """The eval rows as batches encoded on demand, and their references."""
     dataset = eval_rows(spec, dataset)
     if task.sort_by_length:  # every metric ignores order
-        counts = task.lengths(processor, spec, dataset[:])
-        dataset = dataset.select(sorted(range(len(dataset)), key=counts.__getitem__))
+        dataset = sorted_by_length(task, spec, dataset, processor)
     ref_col = spec.ref_keys[0] if spec.ref_keys else None  # none: label-free, gated on fidelity alone
     names = label_names(dataset, ref_col) if ref_col else None
-    data = EvalData(batches=[], references=[], label_names=names)
-    for start in range(0, len(dataset), EVAL_BATCH_SIZE):
-        rows = dataset[start : start + EVAL_BATCH_SIZE]
-        encoded = task.encode(processor, spec, rows)
-        data.batches.append(encoded.inputs)
-        data.alignments += encoded.alignments
-        count = len(rows[spec.primary])
-        data.references += task.references(rows[ref_col], names, id2label) if ref_col else [None] * count
-    return data
+    references = eval_references(task, dataset, ref_col, names, id2label) if ref_col else [None] * len(dataset)
+    return EvalData(EncodedBatches(task, spec, dataset, processor), references, label_names=names)
 
 
 def calibration_dataset(

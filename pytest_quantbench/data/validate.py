@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,30 +44,34 @@ def check_columns(suite: Suite, dataset: Any, split: str) -> None:
         raise DataError(suite.path, field, f"split '{split}' is empty")
 
 
-def _rows(dataset: Any, column: str, suite: Suite, split: str, field: str) -> list[Any]:
-    """A column's values; a value that does not decode (an image file) is named with its row."""
-    values: list[Any] = []
+def _values(dataset: Any, column: str, suite: Suite, split: str, field: str) -> Iterator[tuple[int, Any]]:
+    """A column's values with their rows, `ROWS_PER_READ` at a time (never the whole column at once: an image
+    column decodes as it is read); a value that does not decode (an image file) is named with its row."""
+    values = dataset.select_columns([column])
     for start in range(0, len(dataset), ROWS_PER_READ):
         try:
-            values += dataset[start : start + ROWS_PER_READ][column]
+            yield from enumerate(values[start : start + ROWS_PER_READ][column], start)
+            continue
         except Exception:  # find the row, and say what it is
-            for row in range(start, min(start + ROWS_PER_READ, len(dataset))):
-                try:
-                    values.append(dataset[row][column])
-                except Exception as exc:
-                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    raise DataError(
-                        suite.path, field, f"split '{split}', row {row}: '{column}' does not decode: {reason}"
-                    ) from None
-    return values
+            pass
+        for row in range(start, min(start + ROWS_PER_READ, len(dataset))):
+            try:
+                yield row, values[row][column]
+            except Exception as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise DataError(
+                    suite.path, field, f"split '{split}', row {row}: '{column}' does not decode: {reason}"
+                ) from None
 
 
 def check_rows(suite: Suite, task: Task, dataset: Any, split: str, id2label: dict[int, str], label_names: Any) -> None:
-    """The rows that will be used: inputs the task can encode and references the model's labels cover."""
+    """The rows that will be used: inputs the task can encode and references the model's labels cover. Inputs
+    are read a chunk at a time; the reference column is read alone (one small value per row, as evaluation
+    keeps its references)."""
     spec = suite.dataset
     for key, column in spec.data_keys:
         field = f"dataset.data_keys.{key}"
-        for row, value in enumerate(_rows(dataset, column, suite, split, field)):
+        for row, value in _values(dataset, column, suite, split, field):
             problem = task.check_input(value)
             if problem:
                 raise DataError(suite.path, field, f"split '{split}', row {row}: '{column}' {problem}")

@@ -30,7 +30,7 @@ from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import Direction, MetricInfo
 from pytest_quantbench.runtimes.base import Session, inputs_of, run_checked
 from pytest_quantbench.suite import Suite
-from pytest_quantbench.tasks import Evidence, MetricFn, Task
+from pytest_quantbench.tasks import Encoded, Evidence, MetricFn, Task
 from pytest_quantbench.tasks.evidence import join_arrays
 
 ENTRY_LAYOUT = 3  # scores.json, predictions.json, evidence.npz (the task's per-unit arrays)
@@ -66,25 +66,30 @@ def in_order(fn: Callable[[Any], T], items: Iterable[Any], workers: int) -> Iter
             yield pending.popleft().result()
 
 
-def batch_outputs(sessions: list[Session], data: EvalData, workers: int = 1) -> Iterator[tuple[slice, list[Any]]]:
-    """Per eval batch, in order: its rows and each session's first output on it (the sessions run one after
-    the other on a batch, so a pair's outputs meet without being kept)."""
+def batch_outputs(
+    sessions: list[Session], data: EvalData, workers: int = 1
+) -> Iterator[tuple[slice, list[Any], list[Any]]]:
+    """Per eval batch, in order: its rows, its samples' alignments and each session's first output on it (the
+    sessions run one after the other on a batch, so a pair's outputs meet without being kept). Batches are
+    encoded here, as they are read (`EvalData.encoded`, in this thread: a tokenizer is not shared between
+    threads), a few ahead of the sessions running them; none is kept once its outputs are read."""
 
-    def run(batch: dict[str, Any]) -> list[Any]:
-        return [run_checked(session, inputs_of(session, batch))[0] for session in sessions]
+    def run(encoded: Encoded) -> tuple[list[Any], list[Any]]:
+        outputs = [run_checked(session, inputs_of(session, encoded.inputs))[0] for session in sessions]
+        return encoded.alignments, outputs
 
     start = 0
-    for outputs in in_order(run, data.batches, workers):
+    for alignments, outputs in in_order(run, data.encoded(), workers):
         rows = slice(start, start + len(outputs[0]))
         start = rows.stop
-        yield rows, outputs
+        yield rows, alignments, outputs
 
 
 def evidence_of(session: Session, data: EvalData, task: Task, id2label: dict[int, str], workers: int = 1) -> Evidence:
     """The task's evidence of every eval sample: predictions, and the per-unit arrays it keeps."""
     parts = [
-        task.evidence(logits, data.alignments[rows], data.references[rows], id2label)
-        for rows, (logits,) in batch_outputs([session], data, workers)
+        task.evidence(logits, alignments, data.references[rows], id2label)
+        for rows, alignments, (logits,) in batch_outputs([session], data, workers)
     ]
     return Evidence.join(parts)
 
@@ -95,8 +100,8 @@ def side_by_side(
     """Both models' evidence, and the task's `pair_evidence` of their outputs, batch by batch as both run."""
     evidence: tuple[list[Evidence], list[Evidence]] = ([], [])
     paired = []
-    for rows, outputs in batch_outputs([original, quantized], data, workers):
-        alignments, references = data.alignments[rows], data.references[rows]
+    for rows, alignments, outputs in batch_outputs([original, quantized], data, workers):
+        references = data.references[rows]
         for kept, logits in zip(evidence, outputs, strict=True):
             kept.append(task.evidence(logits, alignments, references, id2label))
         paired.append(task.pair_evidence(outputs[0], outputs[1], alignments, references))
