@@ -108,7 +108,9 @@ class EncodedBatches(Sequence[dict[str, Any]]):
 
     def head(self, batches: int) -> EncodedBatches:
         """The first `batches` batches."""
-        return EncodedBatches(self.task, self.spec, self.dataset, self.processor, min(batches, self.batch_count), self.kept)
+        return EncodedBatches(
+            self.task, self.spec, self.dataset, self.processor, min(batches, self.batch_count), self.kept
+        )
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...
@@ -205,6 +207,19 @@ def load_from_disk(folder: Path, split: str) -> Any:
     return saved[split]
 
 
+def load_args(spec: DatasetSpec) -> dict[str, Any]:
+    """`datasets.load_dataset`'s arguments for the suite's dataset (not a builtin recipe): local paths resolved
+    from the suite file's folder."""
+    base = Path(spec.base_dir)
+    local = sources.resolve_local(spec.path, base)
+    kwargs = {"path": str(local) if local else spec.path, "name": spec.name}
+    if spec.data_files is not None:
+        kwargs["data_files"] = _resolve_files(spec.data_files, base)
+    if spec.data_dir is not None:
+        kwargs["data_dir"] = _resolve_files(spec.data_dir, base)
+    return kwargs
+
+
 def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache, progress: Progress = say) -> Any:
     """One split as a `datasets.Dataset`, from a builtin recipe, local files, a saved dataset or the hub."""
     import datasets
@@ -217,11 +232,7 @@ def load_split(spec: DatasetSpec, split: str, cache: ArtifactCache, progress: Pr
         kwargs = builtins.dataset_args(spec.path[len(builtins.PREFIX) :], cache, progress)
     else:
         sources.check_dataset_reachable(spec.path, base, progress)
-        kwargs = {"path": str(local) if local else spec.path, "name": spec.name}
-        if spec.data_files is not None:
-            kwargs["data_files"] = _resolve_files(spec.data_files, base)
-        if spec.data_dir is not None:
-            kwargs["data_dir"] = _resolve_files(spec.data_dir, base)
+        kwargs = load_args(spec)
     datasets.disable_progress_bars()
     try:
         if sources.dataset_needs_hub(spec.path, base):  # within the run's deadlines: one line, never a hang

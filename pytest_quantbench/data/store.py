@@ -16,7 +16,7 @@ from pytest_quantbench.artifacts import sources
 from pytest_quantbench.artifacts.cache import ArtifactCache
 from pytest_quantbench.artifacts.model_check import check_model_dir
 from pytest_quantbench.artifacts.sources import Models
-from pytest_quantbench.data import prepare, validate
+from pytest_quantbench.data import head, prepare, validate
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.errors import BuildError, InputError, SourceUnavailable
 from pytest_quantbench.memo import Memo
@@ -53,13 +53,13 @@ class SuiteData:
         for note in self.lengths.notes:
             self.progress(note)
         id2label = self.models.id2label(suite)
-        used = {spec.eval_split: prepare.eval_rows(spec, self.split(spec.eval_split))}
+        used = {spec.eval_split: prepare.eval_rows(spec, self.eval_split)}
         static = [c.config.calibration for c in suite.cases if c.config.is_static]
         if static:
             most = max(c.num_calibration_samples for c in static)
             used[spec.calibration_split] = prepare.calibration_rows(self.split(spec.calibration_split), most)
         for name, rows in used.items():
-            validate.check_columns(suite, self.split(name), name)
+            validate.check_columns(suite, rows, name)  # the rows used: empty only when the split is
             names = prepare.label_names(rows, spec.ref_keys[0]) if spec.ref_keys else None
             validate.check_rows(suite, task, rows, name, id2label, names)
         self._note_short_splits(static)
@@ -70,7 +70,7 @@ class SuiteData:
         wanted = [("num_eval_samples", spec.eval_split, spec.num_eval_samples)]
         wanted += [("num_calibration_samples", spec.calibration_split, c.num_calibration_samples) for c in static]
         for field, name, count in dict.fromkeys(wanted):
-            size = len(self.split(name))
+            size = len(self.eval_split if field == "num_eval_samples" else self.split(name))
             if count is not None and count > size:
                 self.progress(f"{self.suite.path}: {field} {count} > {size} rows of split '{name}': using {size}")
 
@@ -121,12 +121,23 @@ class SuiteData:
         return self._memo(("split", name), load)
 
     @property
+    def eval_split(self) -> Any:
+        """The rows evaluation and timing read from: the eval split, or only its first `num_eval_samples` rows
+        when its local files are big (`head.first_rows`: streamed, never converted whole)."""
+        spec = self.suite.dataset
+
+        def load() -> Any:
+            first = head.first_rows(spec, spec.eval_split, self.cache)
+            return first if first is not None else self.split(spec.eval_split)
+
+        return self._memo("eval split", load)
+
+    @property
     def eval(self) -> EvalData:
         spec = self.spec
 
         def make() -> EvalData:
-            split = self.split(spec.eval_split)
-            return prepare.eval_data(self.task, spec, split, self.processor, self.models.id2label(self.suite))
+            return prepare.eval_data(self.task, spec, self.eval_split, self.processor, self.models.id2label(self.suite))
 
         return self._memo("eval", make)
 
@@ -139,8 +150,7 @@ class SuiteData:
         spec, length = self.spec, self.timed_length(input_length)
 
         def make() -> dict[str, Any]:
-            split = self.split(spec.eval_split)
-            return prepare.timing_inputs(self.task, spec, split, self.processor, batch_size, length)
+            return prepare.timing_inputs(self.task, spec, self.eval_split, self.processor, batch_size, length)
 
         return self._memo(("feed", batch_size, length), make)
 
