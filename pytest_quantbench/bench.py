@@ -20,6 +20,7 @@ from pytest_quantbench.artifacts.locks import DEFAULT_TIMEOUT as DEFAULT_LOCK_TI
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.data.store import DataStore
+from pytest_quantbench.errors import DataError
 from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, Model, Scored, Scorer
 from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.measure.timing import shape_id
@@ -118,11 +119,11 @@ class Bench:
         pairs = gates.Pairs(
             data.task, original.evidence, scored.evidence, data.eval.references, self.registry.metric, both.paired
         )
-        size = backend.model_size(case)
-        verdict = gates.judge(
-            original.scores, scored.scores, self.scorer.chance(suite), case.thresholds, pairs, size,
-            self.scorer.directions(suite),
-        )  # fmt: skip
+        size, chance, directions = backend.model_size(case), self.scorer.chance(suite), self.scorer.directions(suite)
+        mismatch = gates.mismatched_references(original.scores, chance, directions, len(data.eval.references))
+        if mismatch:  # no gate means anything on references that do not match the model
+            raise DataError(suite.path, "dataset.ref_keys[0]", mismatch)
+        verdict = gates.judge(original.scores, scored.scores, chance, case.thresholds, pairs, size, directions)
         if case.expect is not None and verdict.inconclusive:  # a known failure is fixed once a PASS is decided
             verdict = dataclasses.replace(verdict, inconclusive_fails=True)
         paths = PredictionPaths(str(original.predictions_path), str(scored.predictions_path))

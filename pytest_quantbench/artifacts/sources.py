@@ -136,7 +136,13 @@ class Models:
         return self._memo(("config", str(suite.path)), lambda: read_config(suite.path, self.model_dir(suite)))
 
     def id2label(self, suite: Suite) -> dict[int, str]:
+        """The head's labels as transformers reads them: config.json's `id2label`, else `LABEL_i` for each of its
+        `num_labels` (2 when it says neither: transformers leaves default labels out of a saved config)."""
+
         def read() -> dict[int, str]:
-            return {int(k): v for k, v in (self.config(suite).get("id2label") or {}).items()}
+            config = self.config(suite)
+            count = config.get("num_labels")
+            found = config.get("id2label") or {i: f"LABEL_{i}" for i in range(count if isinstance(count, int) else 2)}
+            return {int(k): v for k, v in found.items()}
 
         return self._memo(("id2label", str(suite.path)), read)
