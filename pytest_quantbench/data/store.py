@@ -53,7 +53,7 @@ class SuiteData:
         for note in self.lengths.notes:
             self.progress(note)
         id2label = self.models.id2label(suite)
-        used = {spec.eval_split: prepare.eval_rows(spec, self.eval_split)}
+        used = {spec.eval_split: prepare.eval_rows(spec, self.split(spec.eval_split))}
         static = [c.config.calibration for c in suite.cases if c.config.is_static]
         if static:
             most = max(c.num_calibration_samples for c in static)
@@ -70,7 +70,7 @@ class SuiteData:
         wanted = [("num_eval_samples", spec.eval_split, spec.num_eval_samples)]
         wanted += [("num_calibration_samples", spec.calibration_split, c.num_calibration_samples) for c in static]
         for field, name, count in dict.fromkeys(wanted):
-            size = len(self.eval_split if field == "num_eval_samples" else self.split(name))
+            size = len(self.split(name))
             if count is not None and count > size:
                 self.progress(f"{self.suite.path}: {field} {count} > {size} rows of split '{name}': using {size}")
 
@@ -105,11 +105,17 @@ class SuiteData:
         return self._memo("processor", load)
 
     def split(self, name: str) -> Any:
+        """A split as the suite reads it: the eval split of big local files, when no static config calibrates
+        on it, only as its first `num_eval_samples` rows (`head.first_rows`: streamed, never converted whole)."""
+        spec = self.suite.dataset
+        calibrated = any(c.config.is_static and spec.calibration_split == name for c in self.suite.cases)
+        streamed = name == spec.eval_split and not calibrated
+
         def load() -> Any:
             try:
-                return prepare.load_split(self.suite.dataset, name, self.cache, self.progress)
+                first = head.first_rows(spec, name, self.cache) if streamed else None
+                return first if first is not None else prepare.load_split(spec, name, self.cache, self.progress)
             except SourceUnavailable as exc:  # already one line; a hub id might have been a folder
-                spec = self.suite.dataset
                 if not sources.dataset_needs_hub(spec.path, self.suite.base_dir):
                     raise
                 raise sources.tried_locally(exc, spec.path, self.suite.base_dir) from None
@@ -121,23 +127,13 @@ class SuiteData:
         return self._memo(("split", name), load)
 
     @property
-    def eval_split(self) -> Any:
-        """The rows evaluation and timing read from: the eval split, or only its first `num_eval_samples` rows
-        when its local files are big (`head.first_rows`: streamed, never converted whole)."""
-        spec = self.suite.dataset
-
-        def load() -> Any:
-            first = head.first_rows(spec, spec.eval_split, self.cache)
-            return first if first is not None else self.split(spec.eval_split)
-
-        return self._memo("eval split", load)
-
-    @property
     def eval(self) -> EvalData:
         spec = self.spec
 
         def make() -> EvalData:
-            return prepare.eval_data(self.task, spec, self.eval_split, self.processor, self.models.id2label(self.suite))
+            return prepare.eval_data(
+                self.task, spec, self.split(spec.eval_split), self.processor, self.models.id2label(self.suite)
+            )
 
         return self._memo("eval", make)
 
@@ -150,7 +146,9 @@ class SuiteData:
         spec, length = self.spec, self.timed_length(input_length)
 
         def make() -> dict[str, Any]:
-            return prepare.timing_inputs(self.task, spec, self.eval_split, self.processor, batch_size, length)
+            return prepare.timing_inputs(
+                self.task, spec, self.split(spec.eval_split), self.processor, batch_size, length
+            )
 
         return self._memo(("feed", batch_size, length), make)
 

@@ -180,7 +180,7 @@ class Scorer:
         """What an entry is scored on: the models, the eval split and how it is read, and the versions of
         `libraries` (the backend's: what decides the outputs)."""
         suite_data = self.data.of(suite)
-        split = suite_data.eval_split  # the eval split, or its first rows streamed from a big file
+        split = suite_data.split(suite.dataset.eval_split)
         dataset = suite_data.spec  # max_length as encoded: a default fitted to the model
         spec = (
             suite.task,
