@@ -43,9 +43,9 @@ from pytest_quantbench.tasks import Evidence, MetricFn, Task
 from pytest_quantbench.verdicts import statistics
 
 DEFAULT_CONFIDENCE = 0.95  # of the interval shown when a threshold asks for none
-# An original scoring under this share of chance, by more than chance explains (`BELOW_CHANCE_P`), is judged on
-# references that do not match it: half of chance leaves a weak but honest model (0.45 on two balanced labels)
-# well clear, and the probability bound keeps a few unlucky samples from refusing one.
+# An original scoring under this share of chance, and so clearly that a model scoring that share would do so
+# less often than `BELOW_CHANCE_P`, is judged on references that do not match it: half of chance leaves a weak
+# but honest model (0.45 on two balanced labels) well clear, and the test keeps a few samples from refusing one.
 BELOW_CHANCE_SHARE = 0.5
 BELOW_CHANCE_P = 1e-3
 COLLAPSE_MARGIN = 0.1
@@ -63,14 +63,14 @@ def collapsed(r: MetricResult) -> bool:
     return fell and (r.paired is None or r.paired.ci_low > 0)
 
 
-def chance_tail(score: float, chance: float, samples: int) -> float:
-    """How likely `samples` samples average `score` or less when the model scores `chance` (a share of right
-    answers): the Chernoff bound exp(-n KL(score || chance)), an upper bound of the binomial tail for any n."""
-    if score >= chance:
+def chance_tail(score: float, level: float, samples: int) -> float:
+    """How likely `samples` samples average `score` or less when the model truly scores `level` (a share of
+    right answers): the Chernoff bound exp(-n KL(score || level)), an upper bound of the binomial tail."""
+    if score >= level:
         return 1.0
-    if chance >= 1.0:
+    if level >= 1.0:
         return 0.0  # a model always right is never wrong
-    kl = (score * math.log(score / chance) if score > 0 else 0.0) + (1 - score) * math.log((1 - score) / (1 - chance))
+    kl = (score * math.log(score / level) if score > 0 else 0.0) + (1 - score) * math.log((1 - score) / (1 - level))
     return math.exp(-samples * kl)
 
 
@@ -78,14 +78,15 @@ def mismatched_references(
     original: Mapping[str, float], chance: Mapping[str, float], directions: Mapping[str, Direction], samples: int
 ) -> str | None:
     """Checked before any gate: the original model scoring clearly below chance on a higher-is-better metric
-    with a chance level (under `BELOW_CHANCE_SHARE` of it, and less likely than `BELOW_CHANCE_P` for a model
-    that good) is judged on references that do not match its outputs, and no drop of it means anything: the
-    one line that says so, else None."""
+    with a chance level (under `BELOW_CHANCE_SHARE` of it, on enough samples that a model scoring that share
+    would fall so low less often than `BELOW_CHANCE_P`) is judged on references that do not match its outputs,
+    and no drop of it means anything: the one line that says so, else None."""
     for name, score in original.items():
         level = chance.get(name)
         if level is None or directions.get(name, Direction.HIGHER) is not Direction.HIGHER or not 0 < level <= 1:
             continue
-        if 0 <= score < BELOW_CHANCE_SHARE * level and chance_tail(score, level, samples) < BELOW_CHANCE_P:
+        floor = BELOW_CHANCE_SHARE * level
+        if 0 <= score < floor and chance_tail(score, floor, samples) < BELOW_CHANCE_P:
             return (
                 f"the original model's {name} {score:.3f} is below chance ({level:.3f}) on {samples} samples: the "
                 "references probably do not match the model's labels (label order, label names, or the wrong "
