@@ -195,3 +195,47 @@ def test_memory_gate_reads_the_run_peaks_at_the_case_shape_and_skips_what_was_no
     assert latency_violations(row, T({"memory": Threshold(max_ratio=0.7)})) == []
     assert latency_violations(dataclasses.replace(row, fp32_memory=None), T({"memory": Threshold(max_ratio=0.5)})) == []
     assert judge({}, {}, {}, T({"memory": Threshold(max_ratio=0.5)})).passed  # not the accuracy case's gate
+
+
+@pytest.mark.parametrize(
+    ("score", "samples", "refused"),
+    [
+        (0.0, 200, True),  # every answer wrong on two balanced labels: swapped labels
+        (0.1, 200, True),
+        (0.55, 200, False),  # weak but honest
+        (0.45, 200, False),  # worse than a coin, but not so far under chance that the labels must be wrong
+        (0.24, 40, False),  # under half of chance, but 40 samples do not show it clearly
+        (0.0, 8, False),  # eight samples wrong by bad luck: too few to refuse a model on
+        (0.0, 40, True),
+    ],
+)
+def test_an_original_below_chance_is_refused_only_when_clearly_so(score: float, samples: int, refused: bool) -> None:
+    from pytest_quantbench.records import Direction
+    from pytest_quantbench.verdicts.gates import mismatched_references
+
+    line = mismatched_references({"accuracy": score}, {"accuracy": 0.5}, {"accuracy": Direction.HIGHER}, samples)
+    assert (line is not None) is refused
+    if refused:
+        assert line == (
+            f"the original model's accuracy {score:.3f} is below chance (0.500) on {samples} samples: the references "
+            "probably do not match the model's labels (label order, label names, or the wrong column in "
+            "dataset.ref_keys)"
+        )
+
+
+def test_below_chance_reads_only_higher_is_better_metrics_with_a_chance_level() -> None:
+    from pytest_quantbench.records import Direction
+    from pytest_quantbench.verdicts.gates import mismatched_references
+
+    lower = {"mse": Direction.LOWER, "f1": Direction.HIGHER}
+    assert mismatched_references({"mse": 0.0}, {"mse": 0.9}, lower, 1000) is None  # an error of 0: perfect
+    assert mismatched_references({"f1": 0.0}, {}, lower, 1000) is None  # no chance level: nothing to be under
+
+
+def test_chance_tail_bounds_the_binomial_tail() -> None:
+    from pytest_quantbench.verdicts.gates import chance_tail
+
+    for n, k, p in [(10, 0, 0.5), (40, 3, 0.25), (200, 30, 0.3)]:
+        exact = sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+        assert exact <= chance_tail(k / n, p, n) <= 1.0
+    assert chance_tail(0.6, 0.5, 100) == 1.0
