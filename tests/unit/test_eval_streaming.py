@@ -216,3 +216,28 @@ def test_a_small_file_or_no_sample_count_loads_as_before(tmp_path: Path) -> None
     every = DatasetSpec(path="csv", data_files={"validation": "small.csv"}, base_dir=str(tmp_path))
     assert head.first_rows(every, "validation", cache) is None
     assert head.first_rows(few, "test", cache) is None  # no such split: the whole load says so
+
+
+@pytest.mark.parametrize(("approach", "rows"), [("dynamic", 100), ("static", 5000)])
+def test_the_eval_split_is_streamed_unless_a_static_config_calibrates_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, approach: str, rows: int
+) -> None:
+    from pytest_quantbench.artifacts.sources import Models
+    from pytest_quantbench.data.store import SuiteData
+    from pytest_quantbench.suite import load_suite
+    from pytest_quantbench.tasks import BUILTIN
+
+    write_csv(tmp_path / "big.csv", 5000)
+    monkeypatch.setattr(head, "STREAM_ABOVE_BYTES", 1000)
+    suite_file = tmp_path / "big.suite.yaml"
+    suite_file.write_text(
+        "task: text-classification\nmodel_name_or_path: .\n"
+        "dataset: {path: csv, data_files: {validation: big.csv}, eval_split: validation, "
+        "calibration_split: validation, num_eval_samples: 100}\n"
+        f"fixed: {{quantization_approach: {approach}}}\n"
+    )
+    suite = load_suite(suite_file)
+    cache = ArtifactCache(tmp_path / "cache")
+    task = next(t for t in BUILTIN if t.name == "text-classification")
+    data = SuiteData(suite, task, Models(cache, print), cache, print)
+    assert len(data.split("validation")) == rows  # calibration draws from every row: the split loads whole
