@@ -49,6 +49,11 @@ class Task(ABC):
     # the arrays `pair_evidence` gives; none: the two models are scored apart, and each once for every config
     pair_measures: ClassVar[tuple[str, ...]] = ()
 
+    def check_model(self, model_dir: Path) -> str | None:
+        """Why the model folder's own files cannot serve this task (one line naming the file and field), or
+        None; asked before anything is built from it."""
+        return None
+
     def load_processor(self, model_dir: Path) -> Any:
         from transformers import AutoTokenizer
 
