@@ -269,7 +269,9 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     draft = DraftSuite(path, model, _dataset(path, model.dataset, task), fixed, benchmarked)
     check(path, SUITE_RULES, draft)
     suite = _suite(draft, task)
-    gates = _default_gates(suite.metrics, task) | _gates(path, model.thresholds, "thresholds", suite.metrics)
+    given = _gates(path, model.thresholds, "thresholds", suite.metrics)
+    counted = {key.split("@")[0] for key in given}  # `neighbours@5` given: no default `neighbours` (k = 10) beside it
+    gates = {k: t for k, t in _default_gates(suite.metrics, task).items() if k not in counted} | given
     overrides = [_override(draft, entry, i, suite.metrics, context) for i, entry in enumerate(model.overrides or [])]
     cases = grid.expand(suite, Thresholds.from_keys(gates), overrides)
     for case in cases:
