@@ -59,6 +59,11 @@ class Task(ABC):
 
         return AutoTokenizer.from_pretrained(model_dir)
 
+    def timed(self, session: Any, processor: Any) -> Any:
+        """What a latency case times: the session, or a session-like wrapper that also does what turns the
+        outputs into the user's answer (an embedding's pooling). Default: the session itself."""
+        return session
+
     @abstractmethod
     def encode(
         self, processor: Any, spec: DatasetSpec, rows: dict[str, list], padding: bool | str = True,

@@ -13,7 +13,7 @@ from pytest_quantbench.suite import Threshold, Thresholds
 from pytest_quantbench.suite.records import GateKind, gate_count, gate_kind
 from pytest_quantbench.tasks import Evidence
 from pytest_quantbench.tasks import embedding_fidelity as fidelity
-from pytest_quantbench.tasks.embedding import EMBEDDINGS, FeatureExtraction, Pooled
+from pytest_quantbench.tasks.embedding import EMBEDDINGS, EmbeddingProcessor, FeatureExtraction, Pooled
 from pytest_quantbench.tasks.pooling import Pooling, PoolingProblem, read_pooling
 from pytest_quantbench.verdicts.gates import Pairs, judge
 
@@ -177,3 +177,20 @@ def test_neighbours_lost_to_noise_is_a_collapse() -> None:
     v = judge({}, {}, {}, Thresholds(fidelity=(("neighbours", Threshold(min=0.7)),)), pairs)
     assert v.collapsed and not v.passed
     assert v.line().startswith("COLLAPSE: neighbours 1.000 -> 0.0") and "at chance level 0.050" in v.line()
+
+
+def test_what_is_timed_is_the_pooled_vector() -> None:
+    """A latency case times the encoder and the pooling: the user's call, not the token vectors alone."""
+
+    class Encoder:
+        def get_inputs(self) -> list[str]:
+            return ["input_ids", "attention_mask"]
+
+        def run(self, output_names: object, feed: dict) -> list:
+            return [TOKENS]
+
+    processor = EmbeddingProcessor(tokenizer=None, pooling=Pooling(("max",)))
+    timed = FeatureExtraction().timed(Encoder(), processor)
+    assert timed.get_inputs() == ["input_ids", "attention_mask"]
+    (vectors,) = timed.run(None, {"input_ids": MASK, "attention_mask": MASK})
+    assert np.allclose(vectors, [[5.0, 2.0], [4.0, 2.0]])
