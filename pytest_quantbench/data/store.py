@@ -52,6 +52,9 @@ class SuiteData:
         problem = task.check_model(self.models.model_dir(suite))  # the task's own files (a pooling config)
         if problem:
             raise ModelError(suite.path, "model_name_or_path", problem)
+        described = task.describe_model(self.models.model_dir(suite))
+        if described:
+            self.progress(f"{suite.path}: {described}")
         validate.check_lengths(suite, config)
         for note in self.lengths.notes:
             self.progress(note)

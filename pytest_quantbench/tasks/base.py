@@ -54,6 +54,10 @@ class Task(ABC):
         None; asked before anything is built from it."""
         return None
 
+    def describe_model(self, model_dir: Path) -> str | None:
+        """What the run says once of how the task reads this model (an embedding's pooling), or None."""
+        return None
+
     def load_processor(self, model_dir: Path) -> Any:
         from transformers import AutoTokenizer
 

@@ -83,6 +83,9 @@ class FeatureExtraction(Task):
             return str(exc)
         return None
 
+    def describe_model(self, model_dir: Path) -> str:
+        return f"sentence vectors by {read_pooling(model_dir).describe()}"
+
     def load_processor(self, model_dir: Path) -> EmbeddingProcessor:
         return EmbeddingProcessor(super().load_processor(model_dir), read_pooling(model_dir))
 

@@ -82,7 +82,7 @@ class Pooling:
 
     modes: tuple[str, ...] = ("mean",)
     normalize: bool = False
-    source: str = "mean pooling (a plain transformers encoder)"
+    source: str = "a plain transformers encoder: mean pooling, unnormalised"
 
     def __call__(self, tokens: Any, mask: Any) -> Any:
         """The sentence vectors of one batch: `tokens` (batch, length, hidden), `mask` (batch, length)."""

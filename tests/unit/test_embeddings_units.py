@@ -194,3 +194,10 @@ def test_what_is_timed_is_the_pooled_vector() -> None:
     assert timed.get_inputs() == ["input_ids", "attention_mask"]
     (vectors,) = timed.run(None, {"input_ids": MASK, "attention_mask": MASK})
     assert np.allclose(vectors, [[5.0, 2.0], [4.0, 2.0]])
+
+
+def test_the_run_says_how_the_vectors_are_read(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    described = FeatureExtraction().describe_model(plain)
+    assert described == "sentence vectors by mean pooling (a plain transformers encoder: mean pooling, unnormalised)"
