@@ -63,3 +63,15 @@ def test_each_mistake_is_one_line_naming_file_and_field(suite_file, run, pyteste
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_the_fallback_search_judges_the_neighbours(suite_file, run, pytester) -> None:
+    """The fp32-set search judges each trial on the fidelity gates too, against the original's vectors on the
+    same rows (without them a label-free trial had nothing to fail and the first one "passed")."""
+    tm.embedding_model(pytester.path / "outlier", outlier=300.0)
+    suite_file("lost.suite.yaml", _suite("lost", "outlier"))
+    result = run("--benchmark-disable", "-k", "accuracy", "--quantbench-fallback")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["fallback search:", "  1 nodes in fp32: neighbours@5 1.000 -> 0.* < min 0.6 (95% CI *"]
+    )
