@@ -75,6 +75,12 @@ class Bench:
     def quantized_session(self, case: Case, threads: int | None = None) -> Session:
         return self.backend(case).session(case, Role.QUANTIZED, threads)
 
+    def timed(self, suite: Suite, session: Session) -> Session:
+        """What a latency case times of a session: it and what its task does to the outputs to give the user's
+        answer (an embedding's pooling: `Task.timed`)."""
+        data = self.data.of(suite)
+        return data.task.timed(session, data.processor)
+
     def eval_data(self, suite: Suite) -> EvalData:
         return self.data.of(suite).eval
 

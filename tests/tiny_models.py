@@ -168,3 +168,43 @@ def images(n: int, seed: int = 0) -> list[Any]:
 
     rng = np.random.default_rng(seed)
     return [(Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)), i % len(SHAPES)) for i in range(n)]
+
+
+ST_MODULES = [
+    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+]
+
+
+def embedding_model(
+    out: Path, pooling: dict[str, Any] | None = None, modules: list[dict[str, Any]] | None = None, outlier: float = 0.0
+) -> Path:
+    """A tiny BERT encoder in the sentence-transformers layout (`modules.json`, `1_Pooling/config.json`: mean
+    pooling, normalised, unless `pooling` / `modules` say otherwise). `outlier` plants an activation outlier:
+    one hidden channel of the attention output scaled by it (its LayerNorm weight), which per-tensor int8
+    activations of the next MatMul cannot hold beside the others; the layer's output LayerNorm drops that
+    channel, so only what int8 did to the rest reaches the sentence vector."""
+    import json
+
+    import torch
+    import transformers
+
+    out.mkdir(parents=True, exist_ok=True)
+    word_tokenizer(out)
+    vocab = len(transformers.AutoTokenizer.from_pretrained(out))
+    config = transformers.BertConfig(vocab_size=vocab, max_position_embeddings=POSITIONS, **SMALL)
+    config.initializer_range = 0.5  # vectors that differ from sentence to sentence
+    torch.manual_seed(0)
+    model = transformers.BertModel(config, add_pooling_layer=False)
+    if outlier:
+        with torch.no_grad():
+            layer = model.encoder.layer[-1]
+            layer.attention.output.LayerNorm.weight[0] = outlier
+            layer.output.LayerNorm.weight[0] = 0.0
+    model.save_pretrained(out)
+    (out / "modules.json").write_text(json.dumps(ST_MODULES if modules is None else modules))
+    (out / "1_Pooling").mkdir(exist_ok=True)
+    mean = {"word_embedding_dimension": SMALL["hidden_size"], "pooling_mode_mean_tokens": True}
+    (out / "1_Pooling" / "config.json").write_text(json.dumps(mean if pooling is None else pooling))
+    return out

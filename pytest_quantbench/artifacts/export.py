@@ -55,10 +55,13 @@ def export(model_dir: Path, task: str, opset: int | None, out: Path, trust_remot
 
     check_exportable(model_dir, task)
     kwargs = {"attn_implementation": "eager"} if opset is not None and opset < 14 else {}
+    # optimum reads a sentence-transformers folder (modules.json) as that library's model and needs it installed;
+    # the export is the transformers encoder inside, the pooling is the task's
+    library = {"library_name": "transformers"} if (model_dir / "modules.json").is_file() else {}
     with quiet():
         try:
             model = TasksManager.get_model_from_task(
-                task, str(model_dir), framework="pt", trust_remote_code=trust_remote_code, **kwargs
+                task, str(model_dir), framework="pt", trust_remote_code=trust_remote_code, **library, **kwargs
             )
             onnx_export_from_model(model, out, opset=opset, task=task, do_validation=False)
         except Exception as exc:

@@ -18,7 +18,7 @@ from pytest_quantbench.artifacts.model_check import check_model_dir
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data import head, prepare, validate
 from pytest_quantbench.data.prepare import EvalData
-from pytest_quantbench.errors import BuildError, InputError, SourceUnavailable
+from pytest_quantbench.errors import BuildError, InputError, ModelError, SourceUnavailable
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.progress import Progress, say
 from pytest_quantbench.suite import DatasetSpec, Suite
@@ -49,6 +49,12 @@ class SuiteData:
             suite.path, self.models.model_dir(suite), task.name, task.head_suffix, task.processor_files,
             suite.trust_remote_code,
         )  # fmt: skip
+        problem = task.check_model(self.models.model_dir(suite))  # the task's own files (a pooling config)
+        if problem:
+            raise ModelError(suite.path, "model_name_or_path", problem)
+        described = task.describe_model(self.models.model_dir(suite))
+        if described:
+            self.progress(f"{suite.path}: {described}")
         validate.check_lengths(suite, config)
         for note in self.lengths.notes:
             self.progress(note)

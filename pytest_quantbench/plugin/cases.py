@@ -78,10 +78,13 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
         return None if timer.disabled else quantbench.memory(case, role, m.batch_size, m.input_length)
 
     if m.role is Role.ORIGINAL:
-        timed = time_session(timer, quantbench.baseline_session(case), feed, suite.time)
+        timed = time_session(timer, quantbench.timed(suite, quantbench.baseline_session(case)), feed, suite.time)
         result = timing_result(m, timed, quantbench.machine(case), memory=memory(Role.ORIGINAL))
     else:
-        session, baseline = quantbench.quantized_session(case), quantbench.baseline_session(case)
+        session, baseline = (
+            quantbench.timed(suite, quantbench.quantized_session(case)),
+            quantbench.timed(suite, quantbench.baseline_session(case)),
+        )  # the task's own step after the model (pooling) is timed too
         timed = time_session(timer, session, feed, suite.time, baseline)
         result = timing_result(
             m, timed, quantbench.machine(case), quantbench.quantized(case).report,

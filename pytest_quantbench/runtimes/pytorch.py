@@ -60,7 +60,8 @@ class TorchSession:
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
         with torch.inference_mode():
-            logits = self.model(**{k: torch.from_numpy(v) for k, v in feed.items()}).logits
+            # the first output, as an ONNX session's: logits, or an encoder's last_hidden_state
+            logits = self.model(**{k: torch.from_numpy(v) for k, v in feed.items()})[0]
         return [logits.numpy()]
 
 

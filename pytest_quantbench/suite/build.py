@@ -29,9 +29,7 @@ from pytest_quantbench.suite.errors import Loc, suite_error, unknown_field
 from pytest_quantbench.suite.models import DatasetSchema, OverrideSchema, SuiteSchema, ThresholdSchema
 from pytest_quantbench.suite.records import (
     DEFAULT_MAX_DROP,
-    DEFAULT_MIN_AGREEMENT,
     GATES,
-    NAMED_GATES,
     Calibration,
     Case,
     DatasetSpec,
@@ -40,6 +38,7 @@ from pytest_quantbench.suite.records import (
     Suite,
     Threshold,
     Thresholds,
+    gate_kind,
 )
 from pytest_quantbench.suite.settings import FixedSchema
 from pytest_quantbench.suite.vocabulary import PACKAGED_BUILDERS, BackendVocabulary, TaskVocabulary, Vocabulary
@@ -112,7 +111,7 @@ class DraftGate:
 
     @property
     def kind(self) -> GateKind:
-        return NAMED_GATES.get(self.key, GateKind.METRIC)
+        return gate_kind(self.key)
 
     def given(self, field: str) -> bool:
         return getattr(self.threshold, field) is not None
@@ -181,7 +180,8 @@ BOUNDS = ("max_drop", "min_ratio", "min", "max")  # what a metric's gate needs o
 
 
 def _known_gate(gate: DraftGate) -> Found | None:
-    return None if gate.key in gate.known else {"wording": unknown_field(gate.key, gate.known)}
+    known = gate.key in gate.known or gate.kind is not GateKind.METRIC  # a counted gate: `neighbours@20`
+    return None if known else {"wording": unknown_field(gate.key, gate.known)}
 
 
 def _applies(field: str) -> Callable[[DraftGate], Found | None]:
@@ -269,7 +269,9 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     draft = DraftSuite(path, model, _dataset(path, model.dataset, task), fixed, benchmarked)
     check(path, SUITE_RULES, draft)
     suite = _suite(draft, task)
-    gates = _default_gates(suite.metrics) | _gates(path, model.thresholds, "thresholds", suite.metrics)
+    given = _gates(path, model.thresholds, "thresholds", suite.metrics)
+    counted = {key.split("@")[0] for key in given}  # `neighbours@5` given: no default `neighbours` (k = 10) beside it
+    gates = {k: t for k, t in _default_gates(suite.metrics, task).items() if k not in counted} | given
     overrides = [_override(draft, entry, i, suite.metrics, context) for i, entry in enumerate(model.overrides or [])]
     cases = grid.expand(suite, Thresholds.from_keys(gates), overrides)
     for case in cases:
@@ -335,10 +337,10 @@ def _suite(draft: DraftSuite, task: TaskVocabulary) -> Suite:
     )  # fmt: skip
 
 
-def _default_gates(metrics: tuple[str, ...]) -> dict[str, Threshold]:
-    """Each metric's default gate; a suite without metrics gates on agreement."""
+def _default_gates(metrics: tuple[str, ...], task: TaskVocabulary) -> dict[str, Threshold]:
+    """Each metric's default gate; a suite without metrics gates on its task's fidelity defaults (agreement)."""
     return {m: Threshold(max_drop=DEFAULT_MAX_DROP) for m in metrics} or {
-        "agreement": Threshold(min=DEFAULT_MIN_AGREEMENT)
+        key: Threshold(min=floor) for key, floor in task.default_gates
     }
 
 

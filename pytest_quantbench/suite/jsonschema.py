@@ -13,7 +13,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema
 
 from pytest_quantbench.suite.models import SuiteSchema
-from pytest_quantbench.suite.records import GATES
+from pytest_quantbench.suite.records import COUNTED_GATE_PATTERNS, GATES
 from pytest_quantbench.suite.vocabulary import Vocabulary
 
 SCHEMA_FILE = Path(__file__).with_name("suite.schema.json")
@@ -43,7 +43,8 @@ def json_schema(vocabulary: Vocabulary | None = None) -> dict[str, Any]:
     definitions["BenchmarkedSchema"]["properties"]["framework"]["items"]["enum"] = backends
     properties["baseline"]["enum"] = backends
     properties["metrics"]["items"]["enum"] = metrics
-    properties["thresholds"]["propertyNames"] = {"enum": [*metrics, *GATES]}
+    counted = [{"pattern": pattern} for pattern in COUNTED_GATE_PATTERNS]  # `neighbours@20`
+    properties["thresholds"]["propertyNames"] = {"anyOf": [{"enum": [*metrics, *GATES]}, *counted]}
     override = definitions["OverrideSchema"]["properties"]
     # `when` is read as `fixed` is, once the benchmarked keys are known (`build._override`)
     override["when"] = {"$ref": "#/$defs/FixedSchema", **{k: override["when"][k] for k in ("title", "description")}}

@@ -8,6 +8,7 @@ read their field defaults from these dataclasses.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -117,10 +118,15 @@ class GateKind(str, Enum):
 
 
 # Threshold keys beside the suite's metrics: label-free fidelity of the int8 model to the fp32 one (top-1
-# agreement, mean cosine similarity of the logits), its speed-up, its size on disk and its peak memory.
+# agreement, mean cosine similarity of the logits or embeddings; for embeddings also the 1st percentile of the
+# per-sample cosines, the top-k neighbours kept and the rank correlation of pairwise similarities), its
+# speed-up, its size on disk and its peak memory.
 NAMED_GATES: dict[str, GateKind] = {
     "agreement": GateKind.FIDELITY,
     "cosine": GateKind.FIDELITY,
+    "cosine_p01": GateKind.FIDELITY,
+    "neighbours": GateKind.FIDELITY,
+    "similarity_spearman": GateKind.FIDELITY,
     "speedup": GateKind.SPEED,
     "size": GateKind.SIZE,
     "memory": GateKind.MEMORY,
@@ -128,10 +134,31 @@ NAMED_GATES: dict[str, GateKind] = {
 FIDELITY_GATES = tuple(k for k, kind in NAMED_GATES.items() if kind is GateKind.FIDELITY)
 SPEED_GATE, SIZE_GATE, MEMORY_GATE = GateKind.SPEED.value, GateKind.SIZE.value, GateKind.MEMORY.value
 GATES = tuple(NAMED_GATES)
+# Named gates that take a count after `@`: `neighbours@20` (top-20 neighbours; `neighbours` alone: k = 10).
+COUNTED_GATES = ("neighbours",)
+DEFAULT_NEIGHBOURS = 10
+COUNTED_GATE = re.compile(r"^(?P<base>[a-z_]+)@(?P<count>[1-9][0-9]{0,5})$")
+# The JSON Schema's words for the counted keys (`jsonschema.py`): one alternative per counted gate.
+COUNTED_GATE_PATTERNS = tuple(f"^{name}@[1-9][0-9]{{0,5}}$" for name in COUNTED_GATES)
+
+
+def gate_kind(key: str) -> GateKind:
+    """What a `thresholds` key judges: a named gate (a counted one's base name), else a metric."""
+    counted = COUNTED_GATE.match(key)
+    if counted and counted["base"] in COUNTED_GATES:
+        return NAMED_GATES[counted["base"]]
+    return NAMED_GATES.get(key, GateKind.METRIC)
+
+
+def gate_count(key: str, default: int = DEFAULT_NEIGHBOURS) -> int:
+    """The count of a counted gate's key (`neighbours@20`: 20), else `default`."""
+    counted = COUNTED_GATE.match(key)
+    return int(counted["count"]) if counted else default
 
 
 # The gates of a suite file that gives none: each metric may drop by at most this much; a suite without
-# references gates on the quantized model agreeing with the original on at least this share of samples.
+# references gates on the quantized model agreeing with the original on at least this share of samples (or on
+# what its task names instead: `TaskVocabulary.default_gates`).
 DEFAULT_MAX_DROP = 0.01
 DEFAULT_MIN_AGREEMENT = 0.99
 
@@ -164,7 +191,7 @@ class Thresholds:
     @classmethod
     def from_keys(cls, by_key: dict[str, Threshold]) -> Thresholds:
         """The gates of a suite file's `thresholds:` mapping (metric names and the named gates' keys)."""
-        kinds = {key: NAMED_GATES.get(key, GateKind.METRIC) for key in by_key}
+        kinds = {key: gate_kind(key) for key in by_key}
         single = {kind.value: by_key[key] for key, kind in kinds.items() if kind in _SINGLE_GATES}
         return cls(
             metrics=tuple((k, t) for k, t in by_key.items() if kinds[k] is GateKind.METRIC),

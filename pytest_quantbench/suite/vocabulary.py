@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pytest_quantbench.suite.records import DEFAULT_MIN_AGREEMENT
+
 # `datasets` builders that read local files: never need the hub.
 PACKAGED_BUILDERS = {"csv", "json", "parquet", "text", "arrow", "imagefolder", "audiofolder", "webdataset"}
 # Node exclusion presets, resolved by optimum's quantization preprocessor (also read by the build and the ids).
@@ -24,6 +26,8 @@ class TaskVocabulary:
     default_data_keys: Mapping[str, str]
     default_ref_keys: tuple[str, ...]
     timed_by_length: bool = True  # its inputs have a length to time at (`time.input_lengths`)
+    # the fidelity gates (key, min) of a suite of this task that names no metric and no thresholds
+    default_gates: tuple[tuple[str, float], ...] = (("agreement", DEFAULT_MIN_AGREEMENT),)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,10 @@ class BackendVocabulary:
 
 CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
 SEQEVAL_METRICS = ("precision", "recall", "f1", "accuracy")
+# Sentence embeddings have no labels to score: a suite gates on how close the int8 vectors stay to the fp32
+# ones (mean cosine, top-10 neighbours kept), unless it says otherwise.
+EMBEDDING_GATES = (("cosine", 0.98), ("neighbours", 0.7))
+EMBEDDINGS = TaskVocabulary((), (), {"primary": "sentence"}, (), default_gates=EMBEDDING_GATES)
 # The words of the built-in tasks and backends: their modules (`tasks/`, `runtimes/`) take them from here,
 # so the suite stage knows them without importing the later stages.
 BUILTIN_TASKS: dict[str, TaskVocabulary] = {
@@ -44,6 +52,9 @@ BUILTIN_TASKS: dict[str, TaskVocabulary] = {
         CLASSIFICATION_METRICS, ("accuracy",), {"primary": "image"}, ("label",), timed_by_length=False
     ),
     "token-classification": TaskVocabulary(SEQEVAL_METRICS, SEQEVAL_METRICS, {"primary": "sentence"}, ("ner_tags",)),
+    # `sentence-similarity` is the hub's other name for the same models
+    "feature-extraction": EMBEDDINGS,
+    "sentence-similarity": EMBEDDINGS,
 }
 BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {
     "onnxruntime": BackendVocabulary(

@@ -49,10 +49,24 @@ class Task(ABC):
     # the arrays `pair_evidence` gives; none: the two models are scored apart, and each once for every config
     pair_measures: ClassVar[tuple[str, ...]] = ()
 
+    def check_model(self, model_dir: Path) -> str | None:
+        """Why the model folder's own files cannot serve this task (one line naming the file and field), or
+        None; asked before anything is built from it."""
+        return None
+
+    def describe_model(self, model_dir: Path) -> str | None:
+        """What the run says once of how the task reads this model (an embedding's pooling), or None."""
+        return None
+
     def load_processor(self, model_dir: Path) -> Any:
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(model_dir)
+
+    def timed(self, session: Any, processor: Any) -> Any:
+        """What a latency case times: the session, or a session-like wrapper that also does what turns the
+        outputs into the user's answer (an embedding's pooling). Default: the session itself."""
+        return session
 
     @abstractmethod
     def encode(

@@ -130,7 +130,9 @@ def diagnose(bench: Pipeline, case: Case, search: bool = False) -> Diagnosis:
     )
     exact = backend.exact_kernels(case) if result.hardware and result.hardware.this_machine_saturates else None
     if exact is not None:
-        verdict = fallback.judge(bench, exact, bench.eval_data(case.suite), bench.evaluate(case).original)
+        data = bench.eval_data(case.suite)
+        compared = fallback.original_evidence(bench, case, data)
+        verdict = fallback.judge(bench, exact, data, bench.evaluate(case).original, compared)
         result.precise = verdict.line() if verdict.passed else None
     if search and not result.precise:
         ranked = result.range_exclusion()

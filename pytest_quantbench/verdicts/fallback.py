@@ -15,9 +15,10 @@ import time
 from typing import TYPE_CHECKING
 
 from pytest_quantbench.data.prepare import EvalData
-from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS
+from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, evidence_of
 from pytest_quantbench.records import FallbackResult, FallbackTrial
 from pytest_quantbench.runtimes.base import inputs_of, run_checked
+from pytest_quantbench.tasks import Evidence
 from pytest_quantbench.verdicts import gates
 
 if TYPE_CHECKING:
@@ -44,11 +45,31 @@ def with_exclusion(case: Case, nodes: tuple[str, ...]) -> Case:
     return dataclasses.replace(case, id=f"{case.id}+fallback{len(nodes)}", config=config)
 
 
-def judge(bench: Pipeline, case: Case, data: EvalData, original: dict[str, float]) -> gates.Judgement:
-    """The case's gate on `data`, for the case's int8 model as the case's session options run it."""
-    scores = bench.scorer.evaluate(bench.quantized_session(case, EVAL_SESSION_THREADS), case.suite, data)
-    chance = bench.data.of(case.suite).task.chance(data.references)
-    return gates.judge(original, scores, chance, case.thresholds, directions=bench.scorer.directions(case.suite))
+def evidence(bench: Pipeline, case: Case, data: EvalData, quantized: bool) -> Evidence:
+    """One model of the case on `data`: its predictions and the arrays its task keeps."""
+    suite = case.suite
+    session = (bench.quantized_session if quantized else bench.original_session)(case, EVAL_SESSION_THREADS)
+    task = bench.data.of(suite).task
+    return evidence_of(session, data, task, bench.scorer.id2label(suite), bench.scorer.workers)
+
+
+def original_evidence(bench: Pipeline, case: Case, data: EvalData) -> Evidence | None:
+    """The original's evidence on `data` when the case has fidelity gates (which compare with it), else None."""
+    return evidence(bench, case, data, quantized=False) if case.thresholds.fidelity else None
+
+
+def judge(
+    bench: Pipeline, case: Case, data: EvalData, original: dict[str, float], compared: Evidence | None = None
+) -> gates.Judgement:
+    """The case's gate on `data`, for the case's int8 model as the case's session options run it; its fidelity
+    gates (agreement, an embedding's neighbours) compare it with the original's evidence `compared` on the
+    same rows (`original_evidence`)."""
+    suite, task = case.suite, bench.data.of(case.suite).task
+    quantized = evidence(bench, case, data, quantized=True)
+    scores = task.score(suite.metrics, quantized.predictions, data.references, bench.scorer.metric)
+    pairs = None if compared is None else gates.Pairs(task, compared, quantized, data.references, bench.scorer.metric)
+    chance = task.chance(data.references)
+    return gates.judge(original, scores, chance, case.thresholds, pairs, directions=bench.scorer.directions(suite))
 
 
 def _latency_cost(bench: Pipeline, case: Case, trial: Case) -> float:
@@ -74,12 +95,14 @@ def search(bench: Pipeline, case: Case, ranked: list[str]) -> FallbackResult:
     full = bench.eval_data(suite)
     head = full.head(SEARCH_SAMPLES)
     head_original = bench.scorer.evaluate(bench.original_session(case, EVAL_SESSION_THREADS), suite, head)
+    head_compared = original_evidence(bench, case, head)
     trials = []
     for n in sizes(len(ranked)):
         trial = with_exclusion(case, tuple(ranked[:n]))
-        verdict = judge(bench, trial, head, head_original)
+        verdict = judge(bench, trial, head, head_original, head_compared)
         if verdict.passed:
-            verdict = judge(bench, trial, full, bench.evaluate(case).original)
+            compared = original_evidence(bench, case, full)
+            verdict = judge(bench, trial, full, bench.evaluate(case).original, compared)
         trials.append(FallbackTrial(n, verdict.passed, verdict.line()))
         if verdict.passed:
             return FallbackResult(

@@ -168,6 +168,30 @@ def inconclusive_line(r: MetricResult, threshold: Threshold) -> str:
     )
 
 
+def score_interval(r: MetricResult) -> tuple[float, float]:
+    """The interval of the quantized score, from the paired interval of how much worse it is."""
+    assert r.paired is not None
+    sign = -1.0 if r.direction is Direction.HIGHER else 1.0
+    ends = sorted(r.original + sign * drop for drop in (r.paired.ci_low, r.paired.ci_high))
+    return ends[0], ends[1]
+
+
+def floor_on_interval(r: MetricResult, threshold: Threshold) -> tuple[Threshold, str | None, str | None]:
+    """A fidelity gate's `min` on a measure with an interval (an embedding's mean cosine, its neighbours kept):
+    PASS when the whole interval of the quantized score is at or above it, FAIL when all of it is below, else
+    INCONCLUSIVE. Returns the threshold left for the point gates, the failure and the inconclusive line."""
+    if r.paired is None or threshold.min is None:
+        return threshold, None, None
+    low, high = score_interval(r)
+    rest, limit = dataclasses.replace(threshold, min=None), threshold.min
+    where = f"{100 * r.paired.confidence:g}% CI [{low:.3f}, {high:.3f}] on {r.paired.n} samples"
+    if low >= limit - EPSILON:
+        return rest, None, None
+    if high < limit - EPSILON:
+        return rest, f"{r.quantized:.3f} < min {limit:g} ({where})", None
+    return rest, None, f"{r.name} {r.quantized:.3f}, {where} straddles min {limit:g}; more evaluation samples decide it"
+
+
 @dataclass(frozen=True)
 class Judgement:
     """What a case's thresholds found: every metric's result, the failures and the inconclusive gates."""
@@ -275,22 +299,37 @@ def judge(
             paired = pairs.stats(name, confidence, scores, direction) if pairs is not None else None
             r = MetricResult(name, *scores, chance.get(name, 0.0), paired, direction)
         results.append(r)
-        broken = violations(r, threshold)
-        if collapsed(r):
-            fell = True
-            broken.append(f"at chance level {r.chance:.3f}")
+        broken, unsure_line, fell_here = judge_one(r, threshold, name in fidelity)
+        fell = fell or fell_here
         if broken:
             evidence = f" [{r.paired.describe()}]" if r.paired is not None else ""
             failures.append(f"{_scores(r)} ({r.direction.worse_word} {r.drop:.3f}): " + ", ".join(broken) + evidence)
-        elif (
-            threshold.confidence is not None
-            and r.paired is not None
-            and interval_decision(r, threshold) is not Verdict.PASS
-        ):
-            unsure.append(inconclusive_line(r, threshold))
+        elif unsure_line:
+            unsure.append(unsure_line)
             unsure_fails = unsure_fails or threshold.on_inconclusive == "fail"
     failures += [line for line in [size_violation(size, thresholds.size)] if line]
     return Judgement(tuple(results), tuple(failures), fell, tuple(unsure), unsure_fails)
+
+
+def judge_one(r: MetricResult, threshold: Threshold, fidelity: bool) -> tuple[list[str], str | None, bool]:
+    """What one result breaks of its threshold, its inconclusive line (None: decided) and whether it fell to
+    chance. A fidelity measure with an interval has its `min` judged on the interval (`floor_on_interval`)."""
+    floor_broken, floor_unsure = None, None
+    if fidelity:
+        threshold, floor_broken, floor_unsure = floor_on_interval(r, threshold)
+    broken = violations(r, threshold) + ([floor_broken] if floor_broken else [])
+    fell = collapsed(r)
+    if fell:
+        broken.append(f"at chance level {r.chance:.3f}")
+    if broken:
+        return broken, None, fell
+    if (
+        threshold.confidence is not None
+        and r.paired is not None
+        and interval_decision(r, threshold) is not Verdict.PASS
+    ):
+        return broken, inconclusive_line(r, threshold), fell
+    return broken, floor_unsure, fell
 
 
 def size_violation(size: ModelSize | None, threshold: Threshold | None) -> str | None:

