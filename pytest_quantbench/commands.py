@@ -1,4 +1,4 @@
-"""`quantbench card`, `compare` and `export`: saved runs (pytest-benchmark's JSON with the `quantbench` key)
+"""`quantbench card`, `html`, `compare` and `export`: saved runs (pytest-benchmark's JSON with the `quantbench` key)
 turned into the card and plot, the deltas between two runs, and the lists github-action-benchmark reads.
 `quantbench cache verify` and `prune`: the artifact cache checked in full, and cleaned."""
 
@@ -24,6 +24,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--plot", metavar="PNG", help="also write the accuracy vs latency plot")
     c.add_argument("--shape", type=results.parse_shape, help="shape of the plot, e.g. bs1-len128 (default: the first)")
     c.set_defaults(func=card_command)
+
+    h = sub.add_parser("html", help="write the self-contained HTML report of saved runs (history when several)")
+    h.add_argument(
+        "runs",
+        nargs="*",
+        default=[results.LATEST],
+        help=f"{RUN_HELP}; several: oldest first, the last reported (default: latest)",
+    )
+    h.add_argument("-o", "--output", default="quantbench.html", help="HTML file (default: quantbench.html)")
+    h.add_argument("--storage", default=".benchmarks", help="pytest-benchmark's storage (default: .benchmarks)")
+    h.set_defaults(func=html_command)
 
     d = sub.add_parser("compare", help="accuracy and speed deltas between two saved runs")
     _runs(d, "saved", "now")
@@ -101,6 +112,18 @@ def card_command(args: argparse.Namespace) -> int:
         from pytest_quantbench.reports.plot import save_plot
 
         save_plot(run, args.plot, args.shape)
+    return 0
+
+
+def html_command(args: argparse.Namespace) -> int:
+    from pytest_quantbench.reports import html
+
+    if problem := faults.cannot_write(args.output):
+        print(f"error: --output: {problem}", file=sys.stderr)
+        return 2
+    runs = [_load(spec, args.storage) for spec in args.runs]
+    Path(args.output).write_text(html.render(runs), encoding="utf-8")
+    print(f"HTML report written to {args.output}")
     return 0
 
 

@@ -32,6 +32,11 @@ def addoption(group: Any) -> None:
         help="write the run's Markdown benchmark card (seed-card format) to PATH; accuracy only with --benchmark-disable",
     )
     group.addoption(
+        "--quantbench-html",
+        metavar="PATH",
+        help="write a self-contained HTML report of the run to PATH (sortable tables, charts, per-config evidence)",
+    )
+    group.addoption(
         "--quantbench-plot",
         metavar="PATH",
         help="write a PNG of accuracy vs latency per config to PATH (original, Pareto front, failing configs marked)",
@@ -135,6 +140,11 @@ class Reports:
             text = self.config.hook.pytest_quantbench_card(run=self.run, card=text) or text
             Path(card_path).write_text(text, encoding="utf-8")
             self.notes.append(f"card written to {card_path}")
+        if html_path := self.config.getoption("quantbench_html"):
+            from pytest_quantbench.reports import html
+
+            Path(html_path).write_text(html.render([self.run]), encoding="utf-8")
+            self.notes.append(f"HTML report written to {html_path}")
         if plot_path:
             from pytest_quantbench.reports.plot import save_plot
 
