@@ -101,8 +101,8 @@ def _suite_section(run: Run, suite: SuiteInfo, index: int) -> str:
 def _table(run: Run, suite: SuiteInfo, rows: list[ConfigRow], metric: str | None, table_id: str) -> str:
     one = run.speedup_baseline(suite.name)
     header = [
-        "#", "config", f"{metric or 'metric'} change [interval]", f"speed-up vs {one} fp32" if one else "speed-up",
-        "size (int8 / fp32)", "memory (int8 / fp32)", "verdict",
+        "#", "config", "verdict", f"{metric or 'metric'} change [interval]",
+        f"speed-up vs {one} fp32" if one else "speed-up", "size (int8 / fp32)", "memory (int8 / fp32)",
     ]  # fmt: skip
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in header)
     numbers = {c.id: n for n, c in enumerate(suite.configs, 1)}  # as the chart labels its points
@@ -131,11 +131,11 @@ def _table_row(row: ConfigRow, metric_name: str | None, number: int) -> str:
     cells = [
         _cell(str(number), float(number), "num"),
         f'<td data-v="{escape(row.id)}"><a href="#{escape(_anchor(row))}">{escape(row.id)}</a></td>',
+        _cell(row.verdict, row.verdict, f"v {verdict_class(row)}"),
         _cell(_change_text(m) + (" (cached)" if row.cached and m else ""), -m.drop if m else None, "num"),
         _cell(speed_cell(row), min(row.speedups) if row.speedups else None, "num"),
         _cell(f"x{size.ratio:.2f}" if size else "-", size.ratio if size else None, "num"),
         _cell(f"x{memory:.2f}" if memory is not None else "-", memory, "num"),
-        _cell(row.verdict, row.verdict, f"v {verdict_class(row)}"),
     ]
     return f"<tr>{''.join(cells)}</tr>"
 
@@ -197,12 +197,12 @@ def _chart_point(row: ConfigRow, m: MetricResult, at: ShapeRow, number: int) -> 
 
 
 def _case(row: ConfigRow, metric: str | None) -> str:
-    items = [f"{m.name}: {m.original:.4f} -> {m.quantized:.4f}" + (f", {m.paired.describe()}" if m.paired else "")
+    items = [f"{m.name}: {m.original:.4f} -> {m.quantized:.4f}" + (f"; {m.direction.worse_word} {m.paired.describe()}" if m.paired else "")
              for m in (row.metrics or {}).values()]  # fmt: skip
     result = row.result
     if result is not None:
-        why = result.diagnosis.line if result.diagnosis is not None else result.line
-        items += [f"diagnosis: {why}"] if why else []
+        items += [f"verdict: {result.line}"] if result.line else []
+        items += [f"diagnosis: {result.diagnosis.line}"] if result.diagnosis is not None else []
         nodes = ", ".join(f"{n} {op}" for op, n in sorted(result.quantization.quantized_nodes.items()))
         items.append(f"quantized nodes: {nodes or 'none'}")
         items += [f"size: x{result.size.ratio:.2f} of fp32"] if result.size else []
@@ -218,5 +218,10 @@ def _case(row: ConfigRow, metric: str | None) -> str:
         if ops:
             profile = f'<p class="note">Time per call by op type (grey fp32, blue int8):</p>{op_bars(ops)}'
     lis = "".join(f"<li>{escape(i)}</li>" for i in items)
-    summary = f'{escape(row.id)} <span class="v {verdict_class(row)}">{escape(row.verdict)}</span>'
+    headline = row.metric(metric) if metric else None
+    brief = f"{_change_text(headline)} · {speed_cell(row)}" if headline else speed_cell(row)
+    summary = (
+        f'{escape(row.id)} <span class="v {verdict_class(row)}">{escape(row.verdict)}</span> '
+        f'<span class="muted">{escape(brief)}</span>'
+    )
     return f'<details id="{escape(_anchor(row))}"><summary>{summary}</summary><ul>{lis}</ul>{profile}</details>'

@@ -126,14 +126,15 @@ def _point(p: ChartPoint, x: Scale, y: Scale, on_front: bool, labelled: bool) ->
 
 def op_bars(ops: list[tuple[str, float, float]]) -> str:
     """Time per call by op type, original (grey) above quantized (blue), longest first; (op, fp32, int8) ms."""
-    row, left, width = 34, 110, 460
+    row, width = 34, 620
+    left = 12 + 7 * max((len(op) for op, _, _ in ops), default=4)  # room for the longest op name
     top = max((max(a, b) for _, a, b in ops), default=1.0) or 1.0
     parts = []
     for i, (op, original, quantized) in enumerate(ops):
         y0 = 6 + i * row
         parts.append(f'<text x="{left - 6}" y="{y0 + 18}" class="tick" text-anchor="end">{escape(op)}</text>')
         for j, (value, css) in enumerate(((original, "fp32"), (quantized, "int8"))):
-            w = max(value / top * (width - 120), 1.0)
+            w = max(value / top * (width - left - 80), 1.0)  # 80: room for the value after the bar
             parts.append(f'<rect x="{left}" y="{y0 + j * 13}" width="{w:.1f}" height="11" class="bar {css}"/>')
             parts.append(f'<text x="{left + w + 4:.1f}" y="{y0 + j * 13 + 10}" class="tick">{value:.2f} ms</text>')
     height = 12 + len(ops) * row
