@@ -43,11 +43,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser("export", help="write a saved run in a format other tools read")
     _runs(e, "run")
-    e.add_argument("--format", choices=["github-action-benchmark"], default="github-action-benchmark")
+    e.add_argument("--format", choices=["github-action-benchmark", "bencher"], default="github-action-benchmark")
     e.add_argument(
         "--bigger", metavar="JSON", help="customBiggerIsBetter list: quantized metrics, throughput, speed-up"
     )
     e.add_argument("--smaller", metavar="JSON", help="customSmallerIsBetter list: latency")
+    e.add_argument("-o", "--output", metavar="JSON", help="bencher: the BMF file (default: standard output)")
     e.set_defaults(func=export_command)
     add_cache_commands(sub)
 
@@ -138,6 +139,13 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    if args.format == "bencher":
+        text = json.dumps(export.bencher(_load(args.run, args.storage)), indent=1)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+        else:
+            print(text)
+        return 0
     if not (args.bigger or args.smaller):
         print("error: give --bigger and/or --smaller output files", file=sys.stderr)
         return 2
