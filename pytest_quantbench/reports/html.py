@@ -102,7 +102,7 @@ def _table(run: Run, suite: SuiteInfo, rows: list[ConfigRow], metric: str | None
     one = run.speedup_baseline(suite.name)
     header = [
         "#", "config", "verdict", f"{metric or 'metric'} change [interval]",
-        f"speed-up vs {one} fp32" if one else "speed-up", "size (int8 / fp32)", "memory (int8 / fp32)",
+        f"speed-up vs {one} fp32" if one else "speed-up", "size int8 / fp32", "memory int8 / fp32",
     ]  # fmt: skip
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in header)
     numbers = {c.id: n for n, c in enumerate(suite.configs, 1)}  # as the chart labels its points

@@ -22,8 +22,9 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px;
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
 .scroll { overflow-x: auto; max-height: 70vh; overflow-y: auto; border: 1px solid #d0d7de; border-radius: 6px; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { padding: 5px 10px; border-bottom: 1px solid #eaeef2; text-align: left; white-space: nowrap; }
-th { background: #f6f8fa; position: sticky; top: 0; cursor: pointer; user-select: none; }
+th, td { padding: 5px 8px; border-bottom: 1px solid #eaeef2; text-align: left; white-space: nowrap; }
+th { background: #f6f8fa; position: sticky; top: 0; cursor: pointer; user-select: none; white-space: normal;
+     vertical-align: bottom; }
 th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]::after { content: " \\25BC"; }
 td.num { text-align: right; } tr:hover td { background: #f6f8fa; }
 .v { font-weight: 600; } .v.PASS { color: var(--pass); } .v.FAIL { color: var(--fail); }
@@ -32,6 +33,7 @@ svg.chart { width: 100%; max-width: 760px; height: auto; display: block; margin:
 svg text { font: 12px system-ui, sans-serif; fill: #1f2328; } svg .tick { fill: var(--muted); }
 svg .axis { font-weight: 600; } svg .frame { fill: none; stroke: #d0d7de; } svg .grid { stroke: #eaeef2; }
 svg .even { stroke: #8c959f; stroke-dasharray: 4 3; } svg .whisker { stroke-width: 1.5; }
+svg.many .whisker { stroke-opacity: 0.3; stroke-width: 1; } /* many configs: the dots stay legible */
 svg .front { fill: none; stroke: #1a7f37; stroke-width: 1.5; stroke-dasharray: 6 3; }
 svg .ring { fill: none; stroke: #1a7f37; stroke-width: 2; } svg .label { font-size: 11px; font-weight: 600; }
 .pt.PASS .dot { fill: #0969da; } .pt.PASS .whisker { stroke: #0969da; }

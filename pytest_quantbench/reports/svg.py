@@ -102,7 +102,7 @@ def tradeoff_chart(points: list[ChartPoint], x_label: str, y_label: str, chart_i
         parts += _point(p, x, y, (p.label, p.speedup, p.change) in on_front, len(points) <= LABELLED_POINTS)
     body = "\n".join(parts)
     return (
-        f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg id="{escape(chart_id)}" class="chart{" many" if len(points) > LABELLED_POINTS else ""}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(y_label)} against {escape(x_label)}" xmlns="http://www.w3.org/2000/svg">\n{body}\n</svg>'
     )
 
