@@ -141,12 +141,13 @@ class Reports:
             text = self.config.hook.pytest_quantbench_card(run=self.run, card=text) or text
             Path(card_path).write_text(text, encoding="utf-8")
             self.notes.append(f"card written to {card_path}")
-        if html_path := self.config.getoption("quantbench_html"):
+        worker = hasattr(self.config, "workerinput")  # an xdist worker: the controller writes the whole run's
+        if (html_path := self.config.getoption("quantbench_html")) and not worker:
             from pytest_quantbench.reports import html
 
             Path(html_path).write_text(html.render([self.run]), encoding="utf-8")
             self.notes.append(f"HTML report written to {html_path}")
-        if summary := os.environ.get(ci.STEP_SUMMARY):
+        if (summary := os.environ.get(ci.STEP_SUMMARY)) and not worker:
             self._append_step_summary(Path(summary))
         if plot_path:
             from pytest_quantbench.reports.plot import save_plot
