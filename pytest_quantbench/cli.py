@@ -1,6 +1,6 @@
 """`quantbench build`: build every artifact of some suites ahead of a run (e.g. to warm a CI cache).
 `schema` prints the JSON Schema of suite files.
-`card`, `compare` and `export` turn saved runs into reports, `cache verify` and `cache prune` check and clean
+`card`, `html`, `compare` and `export` turn saved runs into reports, `cache verify` and `cache prune` check and clean
 the artifact cache (see `commands.py`)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`quantbench card`, `compare` and `export`: saved runs (pytest-benchmark's JSON with the `quantbench` key)
+"""`quantbench card`, `html`, `compare` and `export`: saved runs (pytest-benchmark's JSON with the `quantbench` key)
 turned into the card and plot, the deltas between two runs, and the lists github-action-benchmark reads.
 `quantbench cache verify` and `prune`: the artifact cache checked in full, and cleaned."""
 
@@ -25,6 +25,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--shape", type=results.parse_shape, help="shape of the plot, e.g. bs1-len128 (default: the first)")
     c.set_defaults(func=card_command)
 
+    h = sub.add_parser("html", help="write the self-contained HTML report of saved runs (history when several)")
+    h.add_argument(
+        "runs",
+        nargs="*",
+        default=[results.LATEST],
+        help=f"{RUN_HELP}; several: oldest first, the last reported (default: latest)",
+    )
+    h.add_argument("-o", "--output", default="quantbench.html", help="HTML file (default: quantbench.html)")
+    h.add_argument("--storage", default=".benchmarks", help="pytest-benchmark's storage (default: .benchmarks)")
+    h.set_defaults(func=html_command)
+
     d = sub.add_parser("compare", help="accuracy and speed deltas between two saved runs")
     _runs(d, "saved", "now")
     compare.add_options(d.add_argument, prefix="", consequence="exit 1 for a config", against="the saved run")
@@ -32,11 +43,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser("export", help="write a saved run in a format other tools read")
     _runs(e, "run")
-    e.add_argument("--format", choices=["github-action-benchmark"], default="github-action-benchmark")
+    e.add_argument("--format", choices=["github-action-benchmark", "bencher"], default="github-action-benchmark")
     e.add_argument(
         "--bigger", metavar="JSON", help="customBiggerIsBetter list: quantized metrics, throughput, speed-up"
     )
     e.add_argument("--smaller", metavar="JSON", help="customSmallerIsBetter list: latency")
+    e.add_argument("-o", "--output", metavar="JSON", help="bencher: the BMF file (default: standard output)")
     e.set_defaults(func=export_command)
     add_cache_commands(sub)
 
@@ -104,6 +116,18 @@ def card_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def html_command(args: argparse.Namespace) -> int:
+    from pytest_quantbench.reports import html
+
+    if problem := faults.cannot_write(args.output):
+        print(f"error: --output: {problem}", file=sys.stderr)
+        return 2
+    runs = [_load(spec, args.storage) for spec in args.runs]
+    Path(args.output).write_text(html.render(runs), encoding="utf-8")
+    print(f"HTML report written to {args.output}")
+    return 0
+
+
 def compare_command(args: argparse.Namespace) -> int:
     """Exit 1 when a --fail limit breaks, 2 when the speed comparison is refused (other int8 kernels)."""
     saved, now = _load(args.saved, args.storage), _load(args.now, args.storage)
@@ -115,6 +139,13 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    if args.format == "bencher":
+        text = json.dumps(export.bencher(_load(args.run, args.storage)), indent=1)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+        else:
+            print(text)
+        return 0
     if not (args.bigger or args.smaller):
         print("error: give --bigger and/or --smaller output files", file=sys.stderr)
         return 2

@@ -101,6 +101,7 @@ def positive_seconds(text: str) -> float:
 OUTPUT_OPTIONS = (
     ("benchmark_json", "--benchmark-json"),
     ("quantbench_card", "--quantbench-card"),
+    ("quantbench_html", "--quantbench-html"),
     ("quantbench_plot", "--quantbench-plot"),
 )
 

@@ -17,6 +17,7 @@ from pytest_quantbench.errors import GateFailure
 from pytest_quantbench.measure.timing import Measurement, time_session, timing_result
 from pytest_quantbench.plugin.benchmark import Timer
 from pytest_quantbench.records import Role
+from pytest_quantbench.reports import ci
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench
@@ -35,7 +36,6 @@ class QuantizedNothingWarning(UserWarning):
 def accuracy(
     quantbench: Bench,
     quantbench_case,
-    record_property,
     request: pytest.FixtureRequest,
     quantbench_compare: Gate | None,
 ) -> None:
@@ -49,7 +49,10 @@ def accuracy(
     result = request.config.hook.pytest_quantbench_case_result(case=case, result=outcome.result) or outcome.result
     if outcome.diagnosis is not None:
         request.node.add_report_section("call", "quantbench diagnosis", outcome.diagnosis.text())
-    record_property(RESULT_PROPERTY, serialize.dump(result))
+    # not `record_property`, which warns on every case under pytest's default junit_family (xunit2)
+    request.node.user_properties.append((RESULT_PROPERTY, serialize.dump(result)))
+    if request.config.getoption("xmlpath", None):  # --junitxml: flat properties a CI page shows
+        request.node.user_properties.extend(ci.case_properties(result))
     if result.quantized_nothing:
         ops = list(result.quantization.operators_to_quantize or ())
         warnings.warn(
@@ -62,7 +65,7 @@ def accuracy(
 
 
 @pytest.mark.latency
-def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -> None:
+def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark, request: pytest.FixtureRequest) -> None:
     """Latency and throughput of one model at one shape, with pytest-benchmark; a quantized model runs in pairs
     with its fp32 baseline (the suite's `baseline:` backend, else its own), which gives its speed-up."""
     from pytest_quantbench.results.case import known_metrics
@@ -94,6 +97,8 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark) -
         found = speed.diagnose(quantbench, m, feed, result.speedup)
         result = dataclasses.replace(result, speed_diagnosis=found)
     timer.record(serialize.dump(result))
+    if request.config.getoption("xmlpath", None):
+        request.node.user_properties.extend(ci.timing_properties(result))
     broken = gates.latency_violations(result, case.thresholds) if m.role is Role.QUANTIZED else []
     if broken:
         raise GateFailure("; ".join(broken))

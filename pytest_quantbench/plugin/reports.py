@@ -6,17 +6,18 @@ end of a run, the accuracy gate against a saved run, and the console summary. Th
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_quantbench import extras, serialize
+from pytest_quantbench import extras, faults, serialize
 from pytest_quantbench.plugin import benchmark, state
 from pytest_quantbench.plugin.cases import RESULT_PROPERTY
 from pytest_quantbench.plugin.state import read_suite
 from pytest_quantbench.records import CaseResult
-from pytest_quantbench.reports import card, compare
+from pytest_quantbench.reports import card, ci, compare
 from pytest_quantbench.reports import terminal as report
 from pytest_quantbench.results import run as results
 from pytest_quantbench.suite import Suite
@@ -30,6 +31,11 @@ def addoption(group: Any) -> None:
         "--quantbench-card",
         metavar="PATH",
         help="write the run's Markdown benchmark card (seed-card format) to PATH; accuracy only with --benchmark-disable",
+    )
+    group.addoption(
+        "--quantbench-html",
+        metavar="PATH",
+        help="write a self-contained HTML report of the run to PATH (sortable tables, charts, per-config evidence)",
     )
     group.addoption(
         "--quantbench-plot",
@@ -135,11 +141,32 @@ class Reports:
             text = self.config.hook.pytest_quantbench_card(run=self.run, card=text) or text
             Path(card_path).write_text(text, encoding="utf-8")
             self.notes.append(f"card written to {card_path}")
+        worker = hasattr(self.config, "workerinput")  # an xdist worker: the controller writes the whole run's
+        if (html_path := self.config.getoption("quantbench_html")) and not worker:
+            from pytest_quantbench.reports import html
+
+            Path(html_path).write_text(html.render([self.run]), encoding="utf-8")
+            self.notes.append(f"HTML report written to {html_path}")
+        if (summary := os.environ.get(ci.STEP_SUMMARY)) and not worker:
+            self._append_step_summary(Path(summary))
         if plot_path:
             from pytest_quantbench.reports.plot import save_plot
 
             save_plot(self.run, plot_path, self.config.getoption("quantbench_plot_shape"))
             self.notes.append(f"plot written to {plot_path}")
+
+    def _append_step_summary(self, path: Path) -> None:
+        """GitHub Actions' job summary: appended (other steps' summaries stay), within the 1 MiB limit."""
+        assert self.run is not None
+        try:
+            room = ci.LIMIT_BYTES - (path.stat().st_size if path.exists() else 0)
+            if room <= 0:
+                self.notes.append(f"no job summary written: {path} already holds GitHub's 1 MiB")
+                return
+            with path.open("a", encoding="utf-8") as out:
+                out.write(ci.step_summary(self.run, room))
+        except OSError as exc:
+            self.notes.append(f"no job summary written: {faults.describe(exc) or exc}")
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -1,9 +1,9 @@
 """Accuracy vs latency of every config at one shape: the trade-off a reader of the card picks a config from.
 
-One panel per suite: the fp32 original (star), each config numbered (blue dot: passes its gate, red cross:
+One panel per suite, in a grid two panels wide: the fp32 original (star), each config numbered (blue dot: passes its gate, red cross:
 fails it, grey: scores from the cache, judged in no case of this run), the Pareto front (the points that no
 other point beats on both latency and the metric, whichever way the metric is better), and a key of the
-numbers under the panel. matplotlib is imported here only, with its Agg canvas (no display needed).
+numbers under the panel; a panel with nothing to draw says why. matplotlib is imported here only, with its Agg canvas (no display needed).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pytest_quantbench.records import Direction
 from pytest_quantbench.results.records import SuiteInfo
 from pytest_quantbench.results.rows import ConfigRow, headline_metric
 from pytest_quantbench.results.run import Run
+
+COLUMNS = 2  # panels per row of the grid
 
 
 @dataclass(frozen=True)
@@ -78,21 +80,40 @@ def save_plot(run: Run, path: str | Path, shape: tuple[int, int | None] | None =
         from matplotlib.figure import Figure
 
     suites = run.suites or ()
-    fig = Figure(figsize=(9 * max(len(suites), 1), 6), layout="constrained")
+    columns = min(len(suites), COLUMNS) or 1
+    rows = -(-len(suites) // columns) or 1  # a grid, so that many suites stay readable at 100%
+    fig = Figure(figsize=(8.5 * columns, 6.5 * rows), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, max(len(suites), 1), squeeze=False)[0]
+    axes = fig.subplots(rows, columns, squeeze=False).flatten()
+    for ax in axes[len(suites) :]:
+        ax.set_axis_off()  # the grid's last row, when the suites do not fill it
     for ax, suite in zip(axes, suites, strict=False):
         shapes = run.shapes(suite.name)
         _panel(ax, run, suite, shape if shape in shapes else (shapes[0] if shapes else None))
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
+
+
+def nothing_to_draw(shape: tuple[int, int | None] | None, metric: str | None, pts: list[Point]) -> str | None:
+    """Why a panel is empty, or None when it has points: said on the panel, never an empty pair of axes."""
+    if shape is None:
+        return "not timed in this run"
+    if metric is None:
+        return "not evaluated in this run"
+    if not pts:
+        return (
+            f"no config has both {metric} and a latency at this shape:\nits scores are neither in this run nor"
+            " in the score cache\n(run the accuracy cases once: -m accuracy)"
+        )
+    return None
 
 
 def _panel(ax: Any, run: Run, suite: SuiteInfo, shape: tuple[int, int | None] | None) -> None:
     metric = headline_metric(suite, run.rows(suite.name))
-    if shape is None or metric is None:
+    pts, key = points(run, suite, shape) if shape is not None and metric is not None else ([], [])
+    why = nothing_to_draw(shape, metric, [p for p in pts if p.kind != "original"])
+    if why is not None or shape is None or metric is None:
         ax.set_title(suite.name)
-        why = "not timed in this run" if shape is None else "not evaluated in this run"
-        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, wrap=True)
         ax.set_axis_off()
         return
     batch_size, input_length = shape
@@ -102,7 +123,6 @@ def _panel(ax: Any, run: Run, suite: SuiteInfo, shape: tuple[int, int | None] | 
     ax.set_xlabel("latency mean (ms), lower is better")
     ax.set_ylabel(f"{metric}, {direction.value} is better")
     ax.grid(True, alpha=0.3)
-    pts, key = points(run, suite, shape)
     front = pareto_front(pts, direction)
     xs, ys = [p.latency_ms for p in front], [p.value for p in front]
     ax.step(xs, ys, where="post", color="tab:green", linestyle="--", linewidth=1.5, zorder=1)

@@ -216,8 +216,9 @@ def test_an_unreadable_weights_file_is_one_line_naming_it(
         ),
         ("--quantbench-card", lambda p: None, "{p}/out: no such file or directory"),
         ("--quantbench-plot", lambda p: (p / "out").mkdir(), "{p}/out: a directory, not a file"),
+        ("--quantbench-html", lambda p: (p / "out").mkdir(), "{p}/out: a directory, not a file"),
     ],
-    ids=["json-is-a-folder", "json-under-a-file", "card-in-a-missing-folder", "plot-is-a-folder"],
+    ids=["json-is-a-folder", "json-under-a-file", "card-in-a-missing-folder", "plot-is-a-folder", "html-is-a-folder"],
 )
 def test_an_output_path_that_cannot_be_written_is_one_usage_line_at_start(
     pytester: pytest.Pytester, suite_file, run, option: str, make, problem: str

@@ -15,7 +15,10 @@ from pytest_quantbench import cli
 
 def test_run_writes_quantbench_json_card_plot_and_headline(suite_file, run, pytester: pytest.Pytester) -> None:
     suite_file("sentiment.suite.yaml", PER_CHANNEL_GRID)
-    result = run("-v", "--benchmark-json=run.json", "--quantbench-card=card.md", "--quantbench-plot=plot.png")
+    result = run(
+        "-v", "--benchmark-json=run.json", "--quantbench-card=card.md", "--quantbench-plot=plot.png",
+        "--quantbench-html=report.html",
+    )  # fmt: skip
     result.assert_outcomes(passed=2 + 1 + 2)
     result.stdout.fnmatch_lines(
         [
@@ -23,9 +26,13 @@ def test_run_writes_quantbench_json_card_plot_and_headline(suite_file, run, pyte
             "suite*config*metric original->quantized (change)*speed-up vs fp32*verdict",
             "tiny-sentiment  per_tensor *accuracy 1.000->1.000 (+0.000) *x*PASS",
             "card written to card.md",
+            "HTML report written to report.html",
             "plot written to plot.png",
         ]
     )
+    report = (pytester.path / "report.html").read_text()
+    assert '<table class="sortable" id="table-0">' in report and '<svg id="svg-0" class="chart"' in report
+    assert report.count('<details id="case-tiny-sentiment-') == 2
     data = json.loads((pytester.path / "run.json").read_text())
     ours = data["quantbench"]
     assert [c["id"] for c in ours["suites"][0]["configs"]] == ["per_tensor", "per_channel"]
