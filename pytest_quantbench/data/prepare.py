@@ -66,17 +66,24 @@ class EvalData:
     references: list[Any]
     alignments: list[Any] = field(default_factory=list)
     label_names: list[str] | None = None
+    # samples per batch, when a batch has more input rows than samples (a document scored in windows)
+    sizes: list[int] = field(default_factory=list)
+
+    def size(self, index: int) -> int:
+        """Samples of batch `index`."""
+        return self.sizes[index] if self.sizes else len(next(iter(self.batches[index].values())))
 
     def head(self, samples: int) -> EvalData:
         """The whole batches that hold the first `samples` rows (a quick slice, e.g. for the fallback
         search's trials), so the slice does not depend on the batch size."""
         batches, rows = [], 0
-        for batch in self.batches:
+        for index, batch in enumerate(self.batches):
             if rows >= samples:
                 break
             batches.append(batch)
-            rows += len(next(iter(batch.values())))
-        return EvalData(batches, self.references[:rows], self.alignments[:rows], self.label_names)
+            rows += self.size(index)
+        sizes = self.sizes[: len(batches)]
+        return EvalData(batches, self.references[:rows], self.alignments[:rows], self.label_names, sizes)
 
 
 def _resolve_files(value: Any, base: Path) -> Any:
@@ -168,11 +175,15 @@ def eval_data(task: Task, spec: DatasetSpec, dataset: Any, processor: Any, id2la
     data = EvalData(batches=[], references=[], label_names=names)
     for start in range(0, len(dataset), EVAL_BATCH_SIZE):
         rows = dataset[start : start + EVAL_BATCH_SIZE]
-        encoded = task.encode(processor, spec, rows)
+        encoded = task.encode_eval(processor, spec, rows)
         data.batches.append(encoded.inputs)
         data.alignments += encoded.alignments
         count = len(rows[spec.primary])
-        data.references += task.references(rows[ref_col], names, id2label) if ref_col else [None] * count
+        data.sizes.append(count)
+        if encoded.references is not None:
+            data.references += encoded.references
+        else:
+            data.references += task.references(rows[ref_col], names, id2label) if ref_col else [None] * count
     return data
 
 

@@ -74,8 +74,8 @@ def batch_outputs(sessions: list[Session], data: EvalData, workers: int = 1) -> 
         return [run_checked(session, inputs_of(session, batch))[0] for session in sessions]
 
     start = 0
-    for outputs in in_order(run, data.batches, workers):
-        rows = slice(start, start + len(outputs[0]))
+    for index, outputs in enumerate(in_order(run, data.batches, workers)):
+        rows = slice(start, start + data.size(index))  # samples, not input rows: a document may be windows
         start = rows.stop
         yield rows, outputs
 

@@ -30,7 +30,6 @@ from pytest_quantbench.suite.models import DatasetSchema, OverrideSchema, SuiteS
 from pytest_quantbench.suite.records import (
     DEFAULT_MAX_DROP,
     DEFAULT_MIN_AGREEMENT,
-    GATES,
     NAMED_GATES,
     Calibration,
     Case,
@@ -40,6 +39,7 @@ from pytest_quantbench.suite.records import (
     Suite,
     Threshold,
     Thresholds,
+    known_gates,
 )
 from pytest_quantbench.suite.settings import FixedSchema
 from pytest_quantbench.suite.vocabulary import PACKAGED_BUILDERS, BackendVocabulary, TaskVocabulary, Vocabulary
@@ -168,11 +168,12 @@ SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
 
 
 # Which gates each field of a threshold applies to (`on_inconclusive` applies to any): a metric's gate takes
-# any bound and an interval, a fidelity or speed gate a minimum, a size or memory gate a largest ratio.
+# any bound and an interval, a fidelity or speed gate a minimum, a divergence a maximum, a size or memory gate a
+# largest ratio.
 APPLIES_TO: dict[str, frozenset[GateKind]] = {
     "confidence": frozenset({GateKind.METRIC}),
     "max_drop": frozenset({GateKind.METRIC}),
-    "max": frozenset({GateKind.METRIC}),
+    "max": frozenset({GateKind.METRIC, GateKind.DIVERGENCE}),
     "max_ratio": frozenset({GateKind.SIZE, GateKind.MEMORY}),
     "min": frozenset({GateKind.METRIC, GateKind.FIDELITY, GateKind.SPEED}),
     "min_ratio": frozenset({GateKind.METRIC}),
@@ -269,8 +270,11 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     draft = DraftSuite(path, model, _dataset(path, model.dataset, task), fixed, benchmarked)
     check(path, SUITE_RULES, draft)
     suite = _suite(draft, task)
-    gates = _default_gates(suite.metrics) | _gates(path, model.thresholds, "thresholds", suite.metrics)
-    overrides = [_override(draft, entry, i, suite.metrics, context) for i, entry in enumerate(model.overrides or [])]
+    known = (*suite.metrics, *known_gates(task.fidelity))
+    gates = _default_gates(suite.metrics, (*task.fidelity, "agreement")[0]) | _gates(
+        path, model.thresholds, "thresholds", known
+    )
+    overrides = [_override(draft, entry, i, known, context) for i, entry in enumerate(model.overrides or [])]
     cases = grid.expand(suite, Thresholds.from_keys(gates), overrides)
     for case in cases:
         check(path, CONFIG_RULES, DraftConfig(case.config, vocabulary.backends), _setting(benchmarked))
@@ -335,31 +339,31 @@ def _suite(draft: DraftSuite, task: TaskVocabulary) -> Suite:
     )  # fmt: skip
 
 
-def _default_gates(metrics: tuple[str, ...]) -> dict[str, Threshold]:
-    """Each metric's default gate; a suite without metrics gates on agreement."""
+def _default_gates(metrics: tuple[str, ...], agreement: str) -> dict[str, Threshold]:
+    """Each metric's default gate; a suite without metrics gates on its task's agreement."""
     return {m: Threshold(max_drop=DEFAULT_MAX_DROP) for m in metrics} or {
-        "agreement": Threshold(min=DEFAULT_MIN_AGREEMENT)
+        agreement: Threshold(min=DEFAULT_MIN_AGREEMENT)
     }
 
 
 def _gates(
-    path: Path, given: dict[str, ThresholdSchema] | None, where: str, metrics: tuple[str, ...]
+    path: Path, given: dict[str, ThresholdSchema] | None, where: str, known: tuple[str, ...]
 ) -> dict[str, Threshold]:
-    """The gates a `thresholds` mapping gives, on the suite's metrics (the models know every metric of the
-    task) and on the named gates."""
+    """The gates a `thresholds` mapping gives, on the `known` keys: the suite's metrics (the models know every
+    metric of the task), its task's fidelity gates and the other named gates."""
     gates = {key: threshold.record() for key, threshold in (given or {}).items()}
     for key, threshold in gates.items():
-        check(path, GATE_RULES, DraftGate(key, threshold, (*metrics, *GATES)), under(f"{where}.{key}"))
+        check(path, GATE_RULES, DraftGate(key, threshold, known), under(f"{where}.{key}"))
     return gates
 
 
 def _override(
-    draft: DraftSuite, entry: OverrideSchema, index: int, metrics: tuple[str, ...], context: dict[str, Any]
+    draft: DraftSuite, entry: OverrideSchema, index: int, known: tuple[str, ...], context: dict[str, Any]
 ) -> grid.Override:
     """One `overrides` entry: its `when` read as settings (as `fixed` is), its gates over the suite's."""
     where = f"overrides[{index}]"
     check(draft.path, OVERRIDE_RULES, DraftOverride(entry.when, tuple(draft.benchmarked)), under(where))
     when = _validated(FixedSchema, entry.when, draft.path, context, ("overrides", index, "when")).given()
     _check_sections(draft.path, f"{where}.when", when)
-    gates = _gates(draft.path, entry.thresholds, f"{where}.thresholds", metrics)
+    gates = _gates(draft.path, entry.thresholds, f"{where}.thresholds", known)
     return grid.Override(when, Thresholds.from_keys(gates), entry.expect)

@@ -111,6 +111,7 @@ class GateKind(str, Enum):
 
     METRIC = "metric"
     FIDELITY = "fidelity"  # label-free fidelity of the quantized model to the fp32 one
+    DIVERGENCE = "divergence"  # a fidelity measure where lower is better (a KL divergence): gated by a ceiling
     SPEED = "speedup"
     SIZE = "size"
     MEMORY = "memory"
@@ -121,13 +122,21 @@ class GateKind(str, Enum):
 NAMED_GATES: dict[str, GateKind] = {
     "agreement": GateKind.FIDELITY,
     "cosine": GateKind.FIDELITY,
+    "top1_agreement": GateKind.FIDELITY,  # a language model's share of positions with the same next token
+    "kl_divergence": GateKind.DIVERGENCE,  # a language model's mean KL of its next-token distributions
     "speedup": GateKind.SPEED,
     "size": GateKind.SIZE,
     "memory": GateKind.MEMORY,
 }
-FIDELITY_GATES = tuple(k for k, kind in NAMED_GATES.items() if kind is GateKind.FIDELITY)
+FIDELITY_KINDS = (GateKind.FIDELITY, GateKind.DIVERGENCE)  # judged on both models' evidence by the task
+FIDELITY_GATES = tuple(k for k, kind in NAMED_GATES.items() if kind in FIDELITY_KINDS)
 SPEED_GATE, SIZE_GATE, MEMORY_GATE = GateKind.SPEED.value, GateKind.SIZE.value, GateKind.MEMORY.value
 GATES = tuple(NAMED_GATES)
+
+
+def known_gates(fidelity: tuple[str, ...]) -> tuple[str, ...]:
+    """The named gates a suite of a task may give: the fidelity gates its task measures, and the others."""
+    return (*fidelity, *(key for key, kind in NAMED_GATES.items() if kind not in FIDELITY_KINDS))
 
 
 # The gates of a suite file that gives none: each metric may drop by at most this much; a suite without
@@ -156,7 +165,7 @@ class Thresholds:
     accuracy case, or by the latency cases: speed-up and memory)."""
 
     metrics: tuple[tuple[str, Threshold], ...] = ()
-    fidelity: tuple[tuple[str, Threshold], ...] = ()  # agreement, cosine
+    fidelity: tuple[tuple[str, Threshold], ...] = ()  # agreement, cosine, top1_agreement, kl_divergence
     speedup: Threshold | None = None
     size: Threshold | None = None
     memory: Threshold | None = None
@@ -168,7 +177,7 @@ class Thresholds:
         single = {kind.value: by_key[key] for key, kind in kinds.items() if kind in _SINGLE_GATES}
         return cls(
             metrics=tuple((k, t) for k, t in by_key.items() if kinds[k] is GateKind.METRIC),
-            fidelity=tuple((k, t) for k, t in by_key.items() if kinds[k] is GateKind.FIDELITY),
+            fidelity=tuple((k, t) for k, t in by_key.items() if kinds[k] in FIDELITY_KINDS),
             **single,
         )
 

@@ -24,6 +24,8 @@ class TaskVocabulary:
     default_data_keys: Mapping[str, str]
     default_ref_keys: tuple[str, ...]
     timed_by_length: bool = True  # its inputs have a length to time at (`time.input_lengths`)
+    # the fidelity gates its task measures (`Task.fidelity`); the first is the gate of a suite without references
+    fidelity: tuple[str, ...] = ("agreement", "cosine")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class BackendVocabulary:
 
 CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
 SEQEVAL_METRICS = ("precision", "recall", "f1", "accuracy")
+LANGUAGE_MODEL_METRICS = ("perplexity", "nll")
 # The words of the built-in tasks and backends: their modules (`tasks/`, `runtimes/`) take them from here,
 # so the suite stage knows them without importing the later stages.
 BUILTIN_TASKS: dict[str, TaskVocabulary] = {
@@ -44,6 +47,14 @@ BUILTIN_TASKS: dict[str, TaskVocabulary] = {
         CLASSIFICATION_METRICS, ("accuracy",), {"primary": "image"}, ("label",), timed_by_length=False
     ),
     "token-classification": TaskVocabulary(SEQEVAL_METRICS, SEQEVAL_METRICS, {"primary": "sentence"}, ("ner_tags",)),
+    # a language model is scored on its own text: the reference column is the text column
+    "text-generation": TaskVocabulary(
+        LANGUAGE_MODEL_METRICS,
+        ("perplexity",),
+        {"primary": "text"},
+        ("text",),
+        fidelity=("top1_agreement", "kl_divergence"),
+    ),
 }
 BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {
     "onnxruntime": BackendVocabulary(

@@ -1,0 +1,91 @@
+"""Decoder language models end to end (`task: text-generation`): a suite of dynamic int8 and weight-only
+int8 and int4 configs on a tiny random Llama, scored by perplexity (lower is better) and gated on the KL
+divergence and top-1 agreement of both models' next-token distributions.
+
+The model's layer carries an outlier weight per output (`tiny_models.decoder_model(outliers=...)`): int8 keeps
+the other weights, 4-bit blocks holding the outlier round them to zero, so the int4 config's KL divergence
+breaks its ceiling (a decided FAIL) while the int8 ones pass. Documents run to 30 words against a 16-token
+context, so the sliding window scores most of them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import tiny_models as tm
+
+SUITE = """
+    name: {name}
+    task: text-generation
+    model_name_or_path: {model}
+    dataset: {dataset}
+    metrics: [perplexity, nll]
+    fixed: {fixed}
+    benchmarked: {benchmarked}
+    thresholds:
+      perplexity: {{min_ratio: 0.9}}
+      nll: {{max_drop: 0.1, confidence: 0.95}}
+      kl_divergence: {{max: 0.1}}
+      top1_agreement: {{min: 0.9}}
+    time: {{batch_sizes: [1], input_lengths: [8], rounds: 2, warmup_rounds: 0}}
+"""
+SUITES = {
+    "dynamic.suite.yaml": {"name": "dynamic", "fixed": "{quantization_approach: dynamic}", "benchmarked": "{}"},
+    "weights.suite.yaml": {
+        "name": "weights",
+        "fixed": "{quantization_approach: weight_only}",
+        "benchmarked": "{weight_only: [{bits: 8, block_size: 16}, {bits: 4, block_size: 16}]}",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def decoder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The tiny Llama with outliers, and the suites' `dataset:` mapping (12 documents per split)."""
+    root = tmp_path_factory.mktemp("decoder")
+    model = tm.decoder_model(root / "llama", "llama", init_range=0.5, outliers=8.0)
+    for split, seed in (("train", 1), ("validation", 2)):
+        (root / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tm.documents(12, seed)))
+    files = {split: str(root / f"{split}.jsonl") for split in ("train", "validation")}
+    return model, f"{{path: json, data_files: {json.dumps(files)}, max_length: 16}}"
+
+
+def accuracy_rows(pytester: pytest.Pytester) -> dict[tuple[str, str], dict]:
+    data = json.loads((pytester.path / "run.json").read_text())["quantbench"]
+    return {(row["suite"], row["config_id"]): row for row in data["accuracy"]}
+
+
+def test_a_decoder_suite_scores_perplexity_kl_and_agreement_and_fails_the_int4_config(
+    decoder, suite_file, run, pytester
+) -> None:
+    model, dataset = decoder
+    for name, fields in SUITES.items():
+        suite_file(name, SUITE.format(model=model, dataset=dataset, **fields))
+    result = run("--benchmark-json=run.json")
+    # 3 accuracy cases (dynamic and int8 pass, int4 fails) and 5 latency cases (each suite's fp32 one too)
+    result.assert_outcomes(passed=2 + 5, failed=1)
+    rows = accuracy_rows(pytester)
+    dynamic, int8 = rows["dynamic", "dynamic"], rows["weights", "w8-b16-rtn"]
+    int4 = rows["weights", "w4-b16-rtn"]
+    assert (dynamic["verdict"], int8["verdict"], int4["verdict"]) == ("PASS", "PASS", "FAIL")
+
+    for row in (dynamic, int8, int4):
+        metrics = row["metrics"]
+        ppl, nll = metrics["perplexity"], metrics["nll"]
+        assert ppl["direction"] == nll["direction"] == metrics["kl_divergence"]["direction"] == "lower"
+        assert metrics["top1_agreement"]["direction"] == "higher"
+        # perplexity is exp of the mean NLL per token, and a model that knows nothing scores the vocabulary size
+        assert ppl["original"] == pytest.approx(2.718281828459045 ** nll["original"])
+        assert ppl["chance"] == float(len(__import__("transformers").AutoTokenizer.from_pretrained(model)))
+        assert ppl["paired"]["n"] == 12 and ppl["paired"]["ci_low"] <= ppl["drop"] <= ppl["paired"]["ci_high"]
+        assert nll["paired"]["ci_low"] <= nll["drop"] <= nll["paired"]["ci_high"]
+        assert metrics["kl_divergence"]["original"] == 0.0 and metrics["kl_divergence"]["quantized"] >= 0.0
+    # MatMulNBits: int4 diverges far more from fp32 than int8 does, and agrees less on the next token
+    kl = {key: row["metrics"]["kl_divergence"]["quantized"] for key, row in (("8", int8), ("4", int4))}
+    assert kl["4"] > 0.1 >= kl["8"] and kl["4"] > 5 * kl["8"]
+    agreement = {key: row["metrics"]["top1_agreement"]["quantized"] for key, row in (("8", int8), ("4", int4))}
+    assert agreement["4"] < agreement["8"]
+    assert int4["quantization"]["quantized_nodes"]["MatMul"] >= 4
+    result.stdout.fnmatch_lines(["*weights.suite.yaml::accuracy[[]w4-b16-rtn[]]*kl_divergence 0.000 -> 0.*> max 0.1*"])
