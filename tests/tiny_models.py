@@ -180,6 +180,7 @@ DECODER_FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
     "gpt_neox": ("GPTNeoXConfig", {"max_position_embeddings": 128}),
     "opt": ("OPTConfig", {"max_position_embeddings": 128, "ffn_dim": 32, "word_embed_proj_dim": 16}),
     "gemma": ("GemmaConfig", {"max_position_embeddings": 128, "head_dim": 8}),
+    "ctrl": ("CTRLConfig", {"n_embd": 16, "n_layer": 1, "n_head": 2, "dff": 32, "n_positions": 128}),  # no export
 }
 
 
@@ -203,7 +204,7 @@ def decoder_model(
     ).save_pretrained(out)
     vocab = len(transformers.AutoTokenizer.from_pretrained(out))
     config_class, extra = DECODER_FAMILIES[model_type]
-    sizes = {} if model_type == "gpt2" else {**SMALL, "num_key_value_heads": 2}
+    sizes = {} if model_type in ("gpt2", "ctrl") else {**SMALL, "num_key_value_heads": 2}
     if model_type in ("gpt_neox", "opt"):
         sizes.pop("num_key_value_heads")
     if model_type == "opt":

@@ -89,3 +89,85 @@ def test_a_decoder_suite_scores_perplexity_kl_and_agreement_and_fails_the_int4_c
     assert agreement["4"] < agreement["8"]
     assert int4["quantization"]["quantized_nodes"]["MatMul"] >= 4
     result.stdout.fnmatch_lines(["*weights.suite.yaml::accuracy[[]w4-b16-rtn[]]*kl_divergence 0.000 -> 0.*> max 0.1*"])
+
+
+def _bad_suite(root: Path, model: Path, rows: list[dict], name: str) -> Path:
+    for split in ("train", "validation"):
+        (root / f"{name}-{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    files = {split: str(root / f"{name}-{split}.jsonl") for split in ("train", "validation")}
+    path = root / f"{name}.suite.yaml"
+    path.write_text(
+        f"task: text-generation\nmodel_name_or_path: {model}\n"
+        f"dataset: {{path: json, data_files: {json.dumps(files)}, max_length: 16}}\n"
+    )
+    return path
+
+
+BAD_INPUTS = [
+    ("no-text", "decoder", [{"sentence": "the movie"}], "dataset.data_keys.primary", "no column 'text'"),
+    ("empty", "decoder", [{"text": "the movie"}, {"text": "  "}], "dataset.data_keys.primary",
+     "split 'validation', row 1: 'text' is an empty document (no text to score)"),
+    ("no-head", "classifier", [{"text": "the movie"}], "model_name_or_path",
+     "has no head for text-generation (expected *ForCausalLM or *LMHeadModel)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "model", "rows", "field", "message"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_inputs_of_a_decoder_suite_are_one_line_naming_file_and_field(
+    decoder, tmp_path: Path, qb_cache: Path, name: str, model: str, rows: list[dict], field: str, message: str
+) -> None:
+    from pytest_quantbench.bench import Bench
+    from pytest_quantbench.errors import InputError
+    from pytest_quantbench.suite import load_suite
+
+    folder = decoder[0] if model == "decoder" else tm.text_model(tmp_path / "classifier")
+    path = _bad_suite(tmp_path, folder, rows, name)
+    with pytest.raises(InputError) as info:
+        Bench(qb_cache).evaluate(load_suite(path).cases[0])
+    line = str(info.value)
+    assert line.startswith(f"{path}: {field}: ") and message in line and "\n" not in line
+
+
+FAMILIES = [family for family in tm.DECODER_FAMILIES if family != "ctrl"]  # CTRL: optimum has no ONNX config
+
+
+@pytest.fixture(scope="module")
+def families(decoder, tmp_path_factory: pytest.TempPathFactory, qb_cache: Path) -> tuple[Path, str, object]:
+    from pytest_quantbench.bench import Bench
+
+    return tmp_path_factory.mktemp("families"), decoder[1], Bench(qb_cache)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_decoder_family_optimum_exports_runs_dynamic_and_weight_only(families, family: str) -> None:
+    from pytest_quantbench.suite import load_suite
+
+    root, dataset, bench = families
+    model = tm.decoder_model(root / family, family, init_range=0.5)
+    path = root / f"{family}.suite.yaml"
+    path.write_text(
+        f"task: text-generation\nmodel_name_or_path: {model}\ndataset: {dataset}\n"
+        "benchmarked: {quantization_approach: [dynamic, weight_only]}\n"
+        "thresholds: {perplexity: {min_ratio: 0.5}, kl_divergence: {max: 1.0}, top1_agreement: {min: 0.5}}\n"
+    )
+    for case in load_suite(path).cases:
+        evaluation = bench.evaluate(case)
+        assert evaluation.verdict.verdict is not None
+        assert 1.0 < evaluation.quantized["perplexity"] < 10 * evaluation.original["perplexity"]
+        measured = {r.name: r for r in evaluation.verdict.results}
+        assert measured["kl_divergence"].quantized >= 0.0 and 0.0 <= measured["top1_agreement"].quantized <= 1.0
+        if case.config.quantization_approach == "weight_only":
+            assert evaluation.report.quantized_nodes.get("MatMul", 0) >= 1  # MatMulNBits
+
+
+def test_a_decoder_family_optimum_cannot_export_is_refused_by_name(families, tmp_path: Path) -> None:
+    from pytest_quantbench.errors import BuildError
+    from pytest_quantbench.suite import load_suite
+
+    _, dataset, bench = families
+    model = tm.decoder_model(tmp_path / "ctrl", "ctrl")
+    path = tmp_path / "ctrl.suite.yaml"
+    path.write_text(f"task: text-generation\nmodel_name_or_path: {model}\ndataset: {dataset}\n")
+    with pytest.raises(BuildError) as info:
+        bench.evaluate(load_suite(path).cases[0])
+    assert str(info.value) == f"{model}/config.json: model_type 'ctrl': optimum cannot export this architecture to ONNX"
