@@ -124,6 +124,7 @@ NAMED_GATES: dict[str, GateKind] = {
     "cosine": GateKind.FIDELITY,
     "top1_agreement": GateKind.FIDELITY,  # a language model's share of positions with the same next token
     "kl_divergence": GateKind.DIVERGENCE,  # a language model's mean KL of its next-token distributions
+    "kl_divergence_p99": GateKind.DIVERGENCE,  # ... and its 99th percentile over tokens (the rare bad token)
     "speedup": GateKind.SPEED,
     "size": GateKind.SIZE,
     "memory": GateKind.MEMORY,

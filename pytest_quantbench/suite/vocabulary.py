@@ -53,7 +53,7 @@ BUILTIN_TASKS: dict[str, TaskVocabulary] = {
         ("perplexity",),
         {"primary": "text"},
         ("text",),
-        fidelity=("top1_agreement", "kl_divergence"),
+        fidelity=("top1_agreement", "kl_divergence", "kl_divergence_p99"),
     ),
 }
 BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {

@@ -28,6 +28,7 @@ SUITE = """
       perplexity: {{min_ratio: 0.9}}
       nll: {{max_drop: 0.1, confidence: 0.95}}
       kl_divergence: {{max: 0.1}}
+      kl_divergence_p99: {{max: 5.0}}
       top1_agreement: {{min: 0.9}}
     time: {{batch_sizes: [1], input_lengths: [8], rounds: 2, warmup_rounds: 0}}
 """
@@ -82,6 +83,7 @@ def test_a_decoder_suite_scores_perplexity_kl_and_agreement_and_fails_the_int4_c
         assert ppl["paired"]["n"] == 12 and ppl["paired"]["ci_low"] <= ppl["drop"] <= ppl["paired"]["ci_high"]
         assert nll["paired"]["ci_low"] <= nll["drop"] <= nll["paired"]["ci_high"]
         assert metrics["kl_divergence"]["original"] == 0.0 and metrics["kl_divergence"]["quantized"] >= 0.0
+        assert metrics["kl_divergence_p99"]["quantized"] >= metrics["kl_divergence"]["quantized"]
     # MatMulNBits: int4 diverges far more from fp32 than int8 does, and agrees less on the next token
     kl = {key: row["metrics"]["kl_divergence"]["quantized"] for key, row in (("8", int8), ("4", int4))}
     assert kl["4"] > 0.1 >= kl["8"] and kl["4"] > 5 * kl["8"]
@@ -171,3 +173,18 @@ def test_a_decoder_family_optimum_cannot_export_is_refused_by_name(families, tmp
     with pytest.raises(BuildError) as info:
         bench.evaluate(load_suite(path).cases[0])
     assert str(info.value) == f"{model}/config.json: model_type 'ctrl': optimum cannot export this architecture to ONNX"
+
+
+def test_pytorch_scores_a_decoder_as_onnx_runtime_does(families, decoder) -> None:
+    from pytest_quantbench.suite import load_suite
+
+    root, dataset, bench = families
+    path = root / "backends.suite.yaml"
+    path.write_text(
+        f"task: text-generation\nmodel_name_or_path: {decoder[0]}\ndataset: {dataset}\n"
+        "benchmarked: {framework: [onnxruntime, pytorch]}\nthresholds: {perplexity: {min_ratio: 0.5}}\n"
+    )
+    evaluations = {case.config.framework: bench.evaluate(case) for case in load_suite(path).cases}
+    onnx, torch = evaluations["onnxruntime"], evaluations["pytorch"]
+    assert torch.original["perplexity"] == pytest.approx(onnx.original["perplexity"], rel=1e-4)  # the same fp32 model
+    assert torch.quantized["perplexity"] != torch.original["perplexity"]  # torch's dynamic int8 changed it

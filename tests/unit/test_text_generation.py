@@ -100,6 +100,9 @@ def test_kl_divergence_and_top1_agreement_of_two_distributions() -> None:
     expected = float(np.mean((p * (np.log(p) - np.log(q))).sum(-1)))
     assert TASK.fidelity("kl_divergence", none, none, flipped).quantized == pytest.approx(expected)  # type: ignore[union-attr]
     assert set(flipped) == set(TASK.pair_measures) and len(flipped["kl"]) == 10  # one value per token, no vocabulary
+    p99 = TASK.fidelity("kl_divergence_p99", none, none, flipped)
+    assert p99 is not None and p99.direction is Direction.LOWER and p99.chance == 0.0 and not gates.collapsed(p99)
+    assert p99.quantized == pytest.approx(float(np.quantile((p * (np.log(p) - np.log(q))).sum(-1), 0.99)))
 
     # a quantized model that knows nothing (uniform) diverges by the chance level: a COLLAPSE of the gate
     uniform = TASK.fidelity("kl_divergence", none, none, _pair(logits, np.zeros_like(logits)))
