@@ -151,3 +151,10 @@ def test_gates_a_task_does_not_measure_are_refused_in_one_line(
     with pytest.raises(SuiteError) as info:
         _load(tmp_path, task, thresholds)
     assert f"{field}:" in str(info.value) and message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_gpt2_style_n_positions_is_the_position_limit() -> None:
+    from pytest_quantbench.data.validate import position_limit
+
+    assert position_limit({"model_type": "gpt2", "n_positions": 1024}) == 1024
+    assert position_limit({"model_type": "llama", "max_position_embeddings": 2048, "n_positions": 7}) == 2048
