@@ -13,7 +13,7 @@ MALFORMED = [
     ("", "", "the file is empty"),
     ("- a\n- b\n", "", "expected a mapping"),
     (BASE + "modle: x\n", "modle", "did you mean 'model_name_or_path'"),
-    (BASE.replace("text-classification", "text-generation"), "task", "unknown value 'text-generation'"),
+    (BASE.replace("text-classification", "summarization"), "task", "unknown value 'summarization'"),
     ("task: text-classification\ndataset: {path: x}\n", "model_name_or_path", "is required"),
     (BASE + "benchmarked: {per_channel: []}\n", "benchmarked.per_channel", "empty grid"),
     (BASE + "benchmarked: {per_channel: true}\n", "benchmarked.per_channel", "expected a list"),

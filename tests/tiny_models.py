@@ -208,3 +208,64 @@ def embedding_model(
     mean = {"word_embedding_dimension": SMALL["hidden_size"], "pooling_mode_mean_tokens": True}
     (out / "1_Pooling" / "config.json").write_text(json.dumps(mean if pooling is None else pooling))
     return out
+
+
+DECODER_FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
+    # model_type: (config class, config arguments beyond the hidden sizes)
+    "llama": ("LlamaConfig", {"max_position_embeddings": 128}),
+    "gpt2": ("GPT2Config", {"n_embd": 16, "n_layer": 1, "n_head": 2, "n_positions": 128}),
+    "qwen2": ("Qwen2Config", {"max_position_embeddings": 128}),
+    "mistral": ("MistralConfig", {"max_position_embeddings": 128}),
+    "phi3": ("Phi3Config", {"max_position_embeddings": 128, "pad_token_id": 0}),
+    "gpt_neox": ("GPTNeoXConfig", {"max_position_embeddings": 128}),
+    "opt": ("OPTConfig", {"max_position_embeddings": 128, "ffn_dim": 32, "word_embed_proj_dim": 16}),
+    "gemma": ("GemmaConfig", {"max_position_embeddings": 128, "head_dim": 8}),
+    "ctrl": ("CTRLConfig", {"n_embd": 16, "n_layer": 1, "n_head": 2, "dff": 32, "n_positions": 128}),  # no export
+}
+
+
+def decoder_model(
+    out: Path, model_type: str = "llama", init_range: float | None = None, outliers: float | None = None
+) -> Path:
+    """A tiny random causal language model (one layer, hidden 16) and a byte-level BPE tokenizer without a pad
+    token (GPT-2's format), trained on `WORDS`. `outliers`: every matrix of the layer gets, in each output's
+    first input, that many times its largest weight: 4-bit blocks holding it round the rest to zero, while
+    int8's 127 steps keep them."""
+    import torch
+    import transformers
+    from tokenizers import ByteLevelBPETokenizer
+
+    out.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator([" ".join(WORDS)] * 4, vocab_size=300, special_tokens=["<|endoftext|>"])
+    bpe.save_model(str(out))
+    transformers.GPT2TokenizerFast(
+        vocab_file=str(out / "vocab.json"), merges_file=str(out / "merges.txt"), model_max_length=128
+    ).save_pretrained(out)
+    vocab = len(transformers.AutoTokenizer.from_pretrained(out))
+    config_class, extra = DECODER_FAMILIES[model_type]
+    sizes = {} if model_type in ("gpt2", "ctrl") else {**SMALL, "num_key_value_heads": 2}
+    if model_type in ("gpt_neox", "opt"):
+        sizes.pop("num_key_value_heads")
+    if model_type == "opt":
+        sizes.pop("intermediate_size")
+    config = getattr(transformers, config_class)(vocab_size=vocab, **{**sizes, **extra}, bos_token_id=0, eos_token_id=0)
+    if init_range is not None:
+        config.initializer_range = init_range
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(config)
+    if outliers is not None:
+        with torch.no_grad():
+            for name, weight in model.named_parameters():
+                if weight.dim() == 2 and (".layers." in name or ".h." in name):  # the blocks, not embeddings
+                    weight[:, 0] = outliers * weight.abs().max()
+    model.save_pretrained(out)
+    return out
+
+
+def documents(n: int, seed: int = 0, words: tuple[int, int] = (4, 30)) -> list[dict[str, Any]]:
+    """Texts of `WORDS` of random lengths (in `words`), in a `text` column."""
+    import random
+
+    rng = random.Random(seed)
+    return [{"text": " ".join(rng.choices(WORDS, k=rng.randint(*words)))} for _ in range(n)]

@@ -44,7 +44,7 @@ def check_model_dir(
     suite_path: Path,
     model_dir: Path,
     task: str,
-    head_suffix: str,
+    head_suffix: str | tuple[str, ...],
     processor_files: tuple[str, ...],
     trust_remote_code: bool,
 ) -> dict[str, Any]:
@@ -59,10 +59,11 @@ def check_model_dir(
     if not _any(model_dir, WEIGHTS):
         raise ModelError(suite_path, FIELD, f"{model_dir}: no weights (*.safetensors or pytorch_model.bin)")
     architectures = config.get("architectures") or []
-    if head_suffix and architectures and not any(str(a).endswith(head_suffix) for a in architectures):
+    suffixes = (head_suffix,) if isinstance(head_suffix, str) else head_suffix
+    if any(suffixes) and architectures and not any(str(a).endswith(suffixes) for a in architectures):
         raise ModelError(
             suite_path, FIELD, f"{where}: architectures: {', '.join(map(str, architectures))} has no head for {task} "
-            f"(expected *{head_suffix})",
+            f"(expected {' or '.join('*' + suffix for suffix in suffixes)})",
         )  # fmt: skip
     if processor_files and not _any(model_dir, processor_files):
         raise ModelError(

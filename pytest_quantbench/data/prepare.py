@@ -102,9 +102,14 @@ class EncodedBatches(Sequence[dict[str, Any]]):
         found = self.kept.batches.get(index)
         if found is None:
             start = index * EVAL_BATCH_SIZE
-            found = self.task.encode(self.processor, self.spec, self.dataset[start : start + EVAL_BATCH_SIZE])
+            rows = self.dataset[start : start + EVAL_BATCH_SIZE]
+            found = self.task.encode_eval(self.processor, self.spec, rows)
             self.kept.keep(index, found)
         return found
+
+    def size(self, index: int) -> int:
+        """Samples (dataset rows) of batch `index`, known without encoding it."""
+        return min(EVAL_BATCH_SIZE, len(self.dataset) - index * EVAL_BATCH_SIZE)
 
     def head(self, batches: int) -> EncodedBatches:
         """The first `batches` batches."""
@@ -133,7 +138,8 @@ class EvalData:
 
     `batches` is a list of encoded batches, or `EncodedBatches`, which encodes each batch when it is read:
     the references are kept (one small value per sample), the inputs never all at once. `encoded()` gives each
-    batch with its samples' alignments, as the scorer reads them.
+    batch with its samples' alignments, as the scorer reads them. `sizes` gives the samples of each listed
+    batch when it has more input rows than samples (a document scored in windows); `size(index)` reads it.
     """
 
     def __init__(
@@ -142,9 +148,17 @@ class EvalData:
         references: list[Any],
         alignments: list[Any] | None = None,
         label_names: list[str] | None = None,
+        sizes: list[int] | None = None,
     ) -> None:
         self.batches, self.references, self.label_names = batches, references, label_names
         self._alignments = alignments
+        self.sizes = sizes or []
+
+    def size(self, index: int) -> int:
+        """Samples of batch `index`."""
+        if isinstance(self.batches, EncodedBatches):
+            return self.batches.size(index)
+        return self.sizes[index] if self.sizes else len(next(iter(self.batches[index].values())))
 
     @property
     def alignments(self) -> list[Any]:
@@ -161,8 +175,8 @@ class EvalData:
             yield from (self.batches.encoded(i) for i in range(len(self.batches)))
             return
         start = 0
-        for batch in self.batches:
-            count = len(next(iter(batch.values())))
+        for index, batch in enumerate(self.batches):
+            count = self.size(index)
             yield Encoded(batch, self.alignments[start : start + count])
             start += count
 
@@ -173,12 +187,13 @@ class EvalData:
             batches = self.batches.head(-(-samples // EVAL_BATCH_SIZE))
             return EvalData(batches, self.references[: batches.row_count], None, self.label_names)
         kept, rows = [], 0
-        for batch in self.batches:
+        for index, batch in enumerate(self.batches):
             if rows >= samples:
                 break
             kept.append(batch)
-            rows += len(next(iter(batch.values())))
-        return EvalData(kept, self.references[:rows], self.alignments[:rows], self.label_names)
+            rows += self.size(index)
+        sizes = self.sizes[: len(kept)]
+        return EvalData(kept, self.references[:rows], self.alignments[:rows], self.label_names, sizes)
 
 
 def _resolve_files(value: Any, base: Path) -> Any:
@@ -296,8 +311,26 @@ def eval_data(task: Task, spec: DatasetSpec, dataset: Any, processor: Any, id2la
         dataset = sorted_by_length(task, spec, dataset, processor)
     ref_col = spec.ref_keys[0] if spec.ref_keys else None  # none: label-free, gated on fidelity alone
     names = label_names(dataset, ref_col) if ref_col else None
+    batches = EncodedBatches(task, spec, dataset, processor)
+    if task.references_from_encoding:
+        return encoded_eval_data(batches, names)
     references = eval_references(task, dataset, ref_col, names, id2label) if ref_col else [None] * len(dataset)
-    return EvalData(EncodedBatches(task, spec, dataset, processor), references, label_names=names)
+    return EvalData(batches, references, label_names=names)
+
+
+def encoded_eval_data(batches: EncodedBatches, names: list[str] | None) -> EvalData:
+    """Every batch encoded now, for a task whose encoding gives the references (a language model's windows of
+    its documents): the references are needed before any batch is scored, so this split is not streamed."""
+    inputs: list[dict[str, Any]] = []
+    references: list[Any] = []
+    alignments: list[Any] = []
+    for index in range(len(batches)):
+        encoded = batches.encoded(index)
+        inputs.append(encoded.inputs)
+        alignments += encoded.alignments
+        references += encoded.references or []
+    sizes = [batches.size(index) for index in range(len(batches))]
+    return EvalData(inputs, references, alignments, names, sizes)
 
 
 def calibration_dataset(

@@ -106,8 +106,9 @@ def position_offset(config: dict[str, Any]) -> int:
 
 
 def position_limit(config: dict[str, Any]) -> int | None:
-    """The longest input the model's position embeddings take (config.json `max_position_embeddings`)."""
-    limit = config.get("max_position_embeddings")
+    """The longest input the model's position embeddings take (config.json `max_position_embeddings`, or
+    GPT-2-style `n_positions`)."""
+    limit = config.get("max_position_embeddings", config.get("n_positions"))
     if not isinstance(limit, int) or config.get("position_embedding_type", "absolute") != "absolute":
         return None
     return limit - position_offset(config)

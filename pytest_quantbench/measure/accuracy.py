@@ -79,8 +79,8 @@ def batch_outputs(
         return encoded.alignments, outputs
 
     start = 0
-    for alignments, outputs in in_order(run, data.encoded(), workers):
-        rows = slice(start, start + len(outputs[0]))
+    for index, (alignments, outputs) in enumerate(in_order(run, data.encoded(), workers)):
+        rows = slice(start, start + data.size(index))  # samples, not input rows: a document may be windows
         start = rows.stop
         yield rows, alignments, outputs
 

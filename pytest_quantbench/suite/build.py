@@ -29,7 +29,6 @@ from pytest_quantbench.suite.errors import Loc, suite_error, unknown_field
 from pytest_quantbench.suite.models import DatasetSchema, OverrideSchema, SuiteSchema, ThresholdSchema
 from pytest_quantbench.suite.records import (
     DEFAULT_MAX_DROP,
-    GATES,
     Calibration,
     Case,
     DatasetSpec,
@@ -39,6 +38,7 @@ from pytest_quantbench.suite.records import (
     Threshold,
     Thresholds,
     gate_kind,
+    known_gates,
 )
 from pytest_quantbench.suite.settings import FixedSchema
 from pytest_quantbench.suite.vocabulary import PACKAGED_BUILDERS, BackendVocabulary, TaskVocabulary, Vocabulary
@@ -167,11 +167,12 @@ SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
 
 
 # Which gates each field of a threshold applies to (`on_inconclusive` applies to any): a metric's gate takes
-# any bound and an interval, a fidelity or speed gate a minimum, a size or memory gate a largest ratio.
+# any bound and an interval, a fidelity or speed gate a minimum, a divergence a maximum, a size or memory gate a
+# largest ratio.
 APPLIES_TO: dict[str, frozenset[GateKind]] = {
     "confidence": frozenset({GateKind.METRIC}),
     "max_drop": frozenset({GateKind.METRIC}),
-    "max": frozenset({GateKind.METRIC}),
+    "max": frozenset({GateKind.METRIC, GateKind.DIVERGENCE}),
     "max_ratio": frozenset({GateKind.SIZE, GateKind.MEMORY}),
     "min": frozenset({GateKind.METRIC, GateKind.FIDELITY, GateKind.SPEED}),
     "min_ratio": frozenset({GateKind.METRIC}),
@@ -180,8 +181,8 @@ BOUNDS = ("max_drop", "min_ratio", "min", "max")  # what a metric's gate needs o
 
 
 def _known_gate(gate: DraftGate) -> Found | None:
-    known = gate.key in gate.known or gate.kind is not GateKind.METRIC  # a counted gate: `neighbours@20`
-    return None if known else {"wording": unknown_field(gate.key, gate.known)}
+    named = gate.key.split("@")[0] if gate.kind is not GateKind.METRIC else gate.key  # counted: `neighbours@20`
+    return None if named in gate.known else {"wording": unknown_field(gate.key, gate.known)}
 
 
 def _applies(field: str) -> Callable[[DraftGate], Found | None]:
@@ -269,10 +270,11 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     draft = DraftSuite(path, model, _dataset(path, model.dataset, task), fixed, benchmarked)
     check(path, SUITE_RULES, draft)
     suite = _suite(draft, task)
-    given = _gates(path, model.thresholds, "thresholds", suite.metrics)
+    known = (*suite.metrics, *known_gates(task.fidelity))
+    given = _gates(path, model.thresholds, "thresholds", known)
     counted = {key.split("@")[0] for key in given}  # `neighbours@5` given: no default `neighbours` (k = 10) beside it
     gates = {k: t for k, t in _default_gates(suite.metrics, task).items() if k not in counted} | given
-    overrides = [_override(draft, entry, i, suite.metrics, context) for i, entry in enumerate(model.overrides or [])]
+    overrides = [_override(draft, entry, i, known, context) for i, entry in enumerate(model.overrides or [])]
     cases = grid.expand(suite, Thresholds.from_keys(gates), overrides)
     for case in cases:
         check(path, CONFIG_RULES, DraftConfig(case.config, vocabulary.backends), _setting(benchmarked))
@@ -345,23 +347,23 @@ def _default_gates(metrics: tuple[str, ...], task: TaskVocabulary) -> dict[str, 
 
 
 def _gates(
-    path: Path, given: dict[str, ThresholdSchema] | None, where: str, metrics: tuple[str, ...]
+    path: Path, given: dict[str, ThresholdSchema] | None, where: str, known: tuple[str, ...]
 ) -> dict[str, Threshold]:
-    """The gates a `thresholds` mapping gives, on the suite's metrics (the models know every metric of the
-    task) and on the named gates."""
+    """The gates a `thresholds` mapping gives, on the `known` keys: the suite's metrics (the models know every
+    metric of the task), its task's fidelity gates and the other named gates."""
     gates = {key: threshold.record() for key, threshold in (given or {}).items()}
     for key, threshold in gates.items():
-        check(path, GATE_RULES, DraftGate(key, threshold, (*metrics, *GATES)), under(f"{where}.{key}"))
+        check(path, GATE_RULES, DraftGate(key, threshold, known), under(f"{where}.{key}"))
     return gates
 
 
 def _override(
-    draft: DraftSuite, entry: OverrideSchema, index: int, metrics: tuple[str, ...], context: dict[str, Any]
+    draft: DraftSuite, entry: OverrideSchema, index: int, known: tuple[str, ...], context: dict[str, Any]
 ) -> grid.Override:
     """One `overrides` entry: its `when` read as settings (as `fixed` is), its gates over the suite's."""
     where = f"overrides[{index}]"
     check(draft.path, OVERRIDE_RULES, DraftOverride(entry.when, tuple(draft.benchmarked)), under(where))
     when = _validated(FixedSchema, entry.when, draft.path, context, ("overrides", index, "when")).given()
     _check_sections(draft.path, f"{where}.when", when)
-    gates = _gates(draft.path, entry.thresholds, f"{where}.thresholds", metrics)
+    gates = _gates(draft.path, entry.thresholds, f"{where}.thresholds", known)
     return grid.Override(when, Thresholds.from_keys(gates), entry.expect)

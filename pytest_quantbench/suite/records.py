@@ -112,6 +112,7 @@ class GateKind(str, Enum):
 
     METRIC = "metric"
     FIDELITY = "fidelity"  # label-free fidelity of the quantized model to the fp32 one
+    DIVERGENCE = "divergence"  # a fidelity measure where lower is better (a KL divergence): gated by a ceiling
     SPEED = "speedup"
     SIZE = "size"
     MEMORY = "memory"
@@ -127,11 +128,15 @@ NAMED_GATES: dict[str, GateKind] = {
     "cosine_p01": GateKind.FIDELITY,
     "neighbours": GateKind.FIDELITY,
     "similarity_spearman": GateKind.FIDELITY,
+    "top1_agreement": GateKind.FIDELITY,  # a language model's share of positions with the same next token
+    "kl_divergence": GateKind.DIVERGENCE,  # a language model's mean KL of its next-token distributions
+    "kl_divergence_p99": GateKind.DIVERGENCE,  # ... and its 99th percentile over tokens (the rare bad token)
     "speedup": GateKind.SPEED,
     "size": GateKind.SIZE,
     "memory": GateKind.MEMORY,
 }
-FIDELITY_GATES = tuple(k for k, kind in NAMED_GATES.items() if kind is GateKind.FIDELITY)
+FIDELITY_KINDS = (GateKind.FIDELITY, GateKind.DIVERGENCE)  # judged on both models' evidence by the task
+FIDELITY_GATES = tuple(k for k, kind in NAMED_GATES.items() if kind in FIDELITY_KINDS)
 SPEED_GATE, SIZE_GATE, MEMORY_GATE = GateKind.SPEED.value, GateKind.SIZE.value, GateKind.MEMORY.value
 GATES = tuple(NAMED_GATES)
 # Named gates that take a count after `@`: `neighbours@20` (top-20 neighbours; `neighbours` alone: k = 10).
@@ -154,6 +159,11 @@ def gate_count(key: str, default: int = DEFAULT_NEIGHBOURS) -> int:
     """The count of a counted gate's key (`neighbours@20`: 20), else `default`."""
     counted = COUNTED_GATE.match(key)
     return int(counted["count"]) if counted else default
+
+
+def known_gates(fidelity: tuple[str, ...]) -> tuple[str, ...]:
+    """The named gates a suite of a task may give: the fidelity gates its task measures, and the others."""
+    return (*fidelity, *(key for key, kind in NAMED_GATES.items() if kind not in FIDELITY_KINDS))
 
 
 # The gates of a suite file that gives none: each metric may drop by at most this much; a suite without
@@ -183,7 +193,7 @@ class Thresholds:
     accuracy case, or by the latency cases: speed-up and memory)."""
 
     metrics: tuple[tuple[str, Threshold], ...] = ()
-    fidelity: tuple[tuple[str, Threshold], ...] = ()  # agreement, cosine
+    fidelity: tuple[tuple[str, Threshold], ...] = ()  # agreement, cosine, top1_agreement, kl_divergence
     speedup: Threshold | None = None
     size: Threshold | None = None
     memory: Threshold | None = None
@@ -195,7 +205,7 @@ class Thresholds:
         single = {kind.value: by_key[key] for key, kind in kinds.items() if kind in _SINGLE_GATES}
         return cls(
             metrics=tuple((k, t) for k, t in by_key.items() if kinds[k] is GateKind.METRIC),
-            fidelity=tuple((k, t) for k, t in by_key.items() if kinds[k] is GateKind.FIDELITY),
+            fidelity=tuple((k, t) for k, t in by_key.items() if kinds[k] in FIDELITY_KINDS),
             **single,
         )
 

@@ -28,6 +28,8 @@ class TaskVocabulary:
     timed_by_length: bool = True  # its inputs have a length to time at (`time.input_lengths`)
     # the fidelity gates (key, min) of a suite of this task that names no metric and no thresholds
     default_gates: tuple[tuple[str, float], ...] = (("agreement", DEFAULT_MIN_AGREEMENT),)
+    # the fidelity gates its task measures (`Task.fidelity`): the only ones a suite of this task may give
+    fidelity: tuple[str, ...] = ("agreement", "cosine")
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,14 @@ SEQEVAL_METRICS = ("precision", "recall", "f1", "accuracy")
 # Sentence embeddings have no labels to score: a suite gates on how close the int8 vectors stay to the fp32
 # ones (mean cosine, top-10 neighbours kept), unless it says otherwise.
 EMBEDDING_GATES = (("cosine", 0.98), ("neighbours", 0.7))
-EMBEDDINGS = TaskVocabulary((), (), {"primary": "sentence"}, (), default_gates=EMBEDDING_GATES)
+EMBEDDING_FIDELITY = ("cosine", "cosine_p01", "neighbours", "similarity_spearman")
+EMBEDDINGS = TaskVocabulary(
+    (), (), {"primary": "sentence"}, (), default_gates=EMBEDDING_GATES, fidelity=EMBEDDING_FIDELITY
+)
+LANGUAGE_MODEL_METRICS = ("perplexity", "nll")
+# A language model without references (`ref_keys: []`) gates on choosing the same next token at 9 positions in
+# 10: int8 flips near-ties of the next-token distribution, so 0.99 would fail sound models.
+LANGUAGE_MODEL_GATES = (("top1_agreement", 0.9),)
 # The words of the built-in tasks and backends: their modules (`tasks/`, `runtimes/`) take them from here,
 # so the suite stage knows them without importing the later stages.
 BUILTIN_TASKS: dict[str, TaskVocabulary] = {
@@ -55,6 +64,15 @@ BUILTIN_TASKS: dict[str, TaskVocabulary] = {
     # `sentence-similarity` is the hub's other name for the same models
     "feature-extraction": EMBEDDINGS,
     "sentence-similarity": EMBEDDINGS,
+    # a language model is scored on its own text: the reference column is the text column
+    "text-generation": TaskVocabulary(
+        LANGUAGE_MODEL_METRICS,
+        ("perplexity",),
+        {"primary": "text"},
+        ("text",),
+        default_gates=LANGUAGE_MODEL_GATES,
+        fidelity=("top1_agreement", "kl_divergence", "kl_divergence_p99"),
+    ),
 }
 BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {
     "onnxruntime": BackendVocabulary(

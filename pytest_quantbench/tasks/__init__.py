@@ -14,10 +14,12 @@ from pytest_quantbench.tasks.embedding import FeatureExtraction, SentenceSimilar
 from pytest_quantbench.tasks.evidence import Evidence
 from pytest_quantbench.tasks.image_classification import ImageClassification
 from pytest_quantbench.tasks.text_classification import TextClassification
+from pytest_quantbench.tasks.text_generation import TextGeneration
 from pytest_quantbench.tasks.token_classification import TokenClassification
 
 BUILTIN: tuple[Task, ...] = (
     TextClassification(), ImageClassification(), TokenClassification(), FeatureExtraction(), SentenceSimilarity(),
+    TextGeneration(),
 )  # fmt: skip
 
 __all__ = ["BUILTIN", "ClassifierTask", "Encoded", "Evidence", "MetricFn", "Task"]

@@ -31,6 +31,9 @@ class Encoded:
 
     inputs: dict[str, Any]
     alignments: list[Any] = field(default_factory=list)
+    # per row, what `score` compares its predictions with, when the task reads it from the encoding rather than
+    # from a reference column (a language model: the tokens of its own text); None: from the column
+    references: list[Any] | None = None
 
 
 class Task(ABC):
@@ -42,7 +45,10 @@ class Task(ABC):
     model_class: ClassVar[str]  # the transformers auto class of its models
     export_task: ClassVar[str]  # the task optimum's ONNX exporter knows it by
     sort_by_length: ClassVar[bool] = False  # eval batches of like lengths pad less
-    head_suffix: ClassVar[str] = ""  # what config.json's `architectures` of its models end with ("": any)
+    # `encode_eval` gives the references (`Encoded.references`): the eval split is encoded up front, not streamed
+    references_from_encoding: ClassVar[bool] = False
+    # what config.json's `architectures` of its models end with ("": any; a tuple: any of them)
+    head_suffix: ClassVar[str | tuple[str, ...]] = ""
     processor_files: ClassVar[tuple[str, ...]] = ()  # globs; a model folder needs one of them to encode rows
     # the metrics its own `score` computes, and which way each is better (bundled and hub metrics are known)
     metric_infos: ClassVar[tuple[MetricInfo, ...]] = ()
@@ -74,6 +80,12 @@ class Task(ABC):
         max_length: int | None = None,
     ) -> Encoded:  # fmt: skip
         """Model inputs for `rows` (a column -> values mapping, as `datasets` slices give them)."""
+
+    def encode_eval(self, processor: Any, spec: DatasetSpec, rows: dict[str, list]) -> Encoded:
+        """Model inputs of evaluated rows: as `encode` by default. A task may give more input rows than `rows`
+        (a language model scores a long document in overlapping windows) when `alignments` and `references`
+        stay one per row: `evidence` gets the whole batch's outputs and the rows' alignments."""
+        return self.encode(processor, spec, rows)
 
     def lengths(self, processor: Any, spec: DatasetSpec, rows: dict[str, list]) -> list[int]:
         """Input length per row after truncation (what a batch of them pads to); used when `sort_by_length`."""
