@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+from synthetic_runs import machine
 
 from pytest_quantbench import serialize
-from pytest_quantbench.records import EngineInfo, LatencyStats, MachineFacts, Role, Shape, TimingResult
+from pytest_quantbench.records import LatencyStats, Role, Shape, TimingResult
 from pytest_quantbench.reports import card, export
 from pytest_quantbench.reports import terminal as summary
 from pytest_quantbench.results import run as results
@@ -20,14 +21,7 @@ from pytest_quantbench.suite import load_suite
 # Written by `pytest tiny.suite.yaml --benchmark-json` on main at 3e10e6d, before the timing statistics were
 # nested: `latency_mean_ms`, ... flat on `extra_info`, roles `fp32`/`int8` (2 configs timed at bs1-len16).
 FLAT = Path(__file__).parent / "data" / "run-flat-timings.json"
-MACHINE = MachineFacts(
-    "cpu",
-    2,
-    ("avx2",),
-    False,
-    "3.11",
-    (EngineInfo("onnxruntime", "1.2.3", "onnxruntime 1.2.3 (CPUExecutionProvider)"),),
-)
+MACHINE = machine("cpu")
 
 
 def test_a_run_saved_with_flat_timings_still_reads() -> None:

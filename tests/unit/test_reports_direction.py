@@ -8,13 +8,13 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from synthetic_runs import machine
 
 from pytest_quantbench.records import (
     CaseResult,
     Direction,
     EngineInfo,
     LatencyStats,
-    MachineFacts,
     MetricResult,
     QuantizationReport,
     Role,
@@ -27,14 +27,7 @@ from pytest_quantbench.results.run import Run
 from pytest_quantbench.suite import TimeSpec
 from pytest_quantbench.verdicts import speed
 
-MACHINE = MachineFacts(
-    "cpu",
-    4,
-    ("avx2",),
-    False,
-    "3.11",
-    (EngineInfo("onnxruntime", "1.2.3", "onnxruntime 1.2.3 (CPUExecutionProvider)"),),
-)
+MACHINE = machine("cpu")
 CONFIGS = ("a", "b", "c")
 
 

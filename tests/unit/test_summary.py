@@ -7,13 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from synthetic_runs import machine
 
 from pytest_quantbench.records import (
     CaseResult,
     Direction,
-    EngineInfo,
     LatencyStats,
-    MachineFacts,
     MetricResult,
     PairedStats,
     QuantizationReport,
@@ -27,14 +26,7 @@ from pytest_quantbench.results.run import Run
 from pytest_quantbench.suite import load_suite
 
 BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
-MACHINE = MachineFacts(
-    "AMD EPYC",
-    2,
-    ("avx2",),
-    True,
-    "3.11",
-    (EngineInfo("onnxruntime", "1.23.2", "onnxruntime 1.23.2 (CPUExecutionProvider)"),),
-)
+MACHINE = machine("AMD EPYC", "1.23.2")
 # (passed, collapse, inconclusive, quantized nothing): every verdict the shipped suites can show, the longest
 # ones included (`INCONCLUSIVE (passed)`, `PASS (quantized nothing)`; `expect: collapse` adds ` (expected)`)
 OUTCOMES = [
