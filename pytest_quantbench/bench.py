@@ -21,7 +21,7 @@ from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.errors import DataError
-from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, Model, Scored, Scorer
+from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, Model, Scorer
 from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.measure.timing import shape_id
 from pytest_quantbench.progress import Progress, say
@@ -104,12 +104,6 @@ class Bench:
         """What a model of `role` computes (its `model_id`) and how to open its session, opened only to score."""
         backend = self.backend(case)
         return backend.model_id(case, role), functools.partial(backend.session, case, role, EVAL_SESSION_THREADS)
-
-    def scored(self, case: Case, role: Role) -> Scored:
-        """A model's scores on its suite's eval split, kept on disk under what it computes and its engine's
-        libraries."""
-        model_id, session = self._model(case, role)
-        return self.scorer.scored(model_id, case.suite, session, libraries=self.backend(case).libraries)
 
     def evaluate(self, case: Case) -> Evaluation:
         """Original vs quantized scores of a case on every core, their paired statistics and the gate's verdict
