@@ -27,6 +27,8 @@ from pytest_quantbench.runtimes.base import inputs_of, run_failure
 from pytest_quantbench.suite import Case, Suite, TimeSpec
 
 Z95 = 1.96
+MAD_TO_SD = 1.4826  # the median absolute deviation of a normal sample, times this, is its standard deviation
+MEDIAN_EFFICIENCY = 1.2533  # a sample median's standard error is sqrt(pi/2) times the mean's
 MIN_ROUNDS = PILOT_ROUNDS = 5
 PILOT_WORTH_IT = MIN_ROUNDS + 2 * PILOT_ROUNDS  # affordable rounds from which a pilot may save what it costs
 
@@ -78,21 +80,62 @@ def measurements(suite: Suite) -> list[Measurement]:
     return out
 
 
-def plan_rounds(pilot: list[float], round_s: float, spec: TimeSpec) -> int:
-    """Rounds that bring the 95% CI of the pilot quantity's mean (a latency, or a paired speed-up) within
-    ±`target_ci`, judged from the pilot's spread, but no more than `max_time_s` of rounds of `round_s` each:
-    a stable small model stops after a few rounds, a slow one at the cap."""
-    mean = statistics.fmean(pilot)
-    spread = statistics.stdev(pilot) / mean if len(pilot) > 1 and mean > 0 else 0.0
-    needed = math.ceil((Z95 * spread / spec.target_ci) ** 2)
-    affordable = int(spec.max_time_s / round_s) if round_s > 0 else MIN_ROUNDS
-    return max(MIN_ROUNDS, min(needed, affordable))
+def rounds_needed(pilot: list[float], target_ci: float, median: bool = False) -> int:
+    """Rounds that bring the 95% CI of the pilot quantity's mean within ±`target_ci`, judged from the pilot's
+    spread; with `median` (a paired speed-up, reported as the median of its ratios) the CI of the median,
+    judged from a spread one preempted call does not inflate (the MAD), and wider by the median's 1.25."""
+    centre = statistics.median(pilot) if median else statistics.fmean(pilot)
+    if len(pilot) < 2 or centre <= 0:
+        return MIN_ROUNDS
+    if median:
+        spread = MAD_TO_SD * statistics.median(abs(v - centre) for v in pilot) / centre * MEDIAN_EFFICIENCY
+    else:
+        spread = statistics.stdev(pilot) / centre
+    return max(MIN_ROUNDS, math.ceil((Z95 * spread / target_ci) ** 2))
+
+
+def plan_rounds(pilot: list[float], round_s: float, spec: TimeSpec, median: bool = False, extra_s: float = 0.0) -> int:
+    """`rounds_needed`, but no more than `max_time_s` (plus `extra_s` the run's `TimeBank` lends) of rounds of
+    `round_s` each: a stable small model stops after a few rounds, a slow one at the cap."""
+    affordable = int((spec.max_time_s + extra_s) / round_s) if round_s > 0 else MIN_ROUNDS
+    return max(MIN_ROUNDS, min(rounds_needed(pilot, spec.target_ci, median), affordable))
+
+
+@dataclass
+class TimeBank:
+    """Timing time the run's fast cases left unspent, lent to slow ones: a case that reaches its precision in
+    less than `max_time_s` deposits the rest, and a case whose pilot needs more than `max_time_s` affords
+    borrows up to another `max_time_s` of it. The run never times longer than every case's `max_time_s`
+    together, and the slow shapes (large batches, which afford few rounds) get the rounds they need."""
+
+    balance_s: float = 0.0
+
+    def lend(self, wanted_s: float, cap_s: float) -> float:
+        lent = max(0.0, min(wanted_s, cap_s, self.balance_s))
+        self.balance_s -= lent
+        return lent
+
+    def deposit(self, unspent_s: float) -> None:
+        self.balance_s += max(0.0, unspent_s)
 
 
 def ci95_rel(values: list[float]) -> float:
     """Half-width of the 95% confidence interval of the mean, relative to the mean."""
     mean = statistics.fmean(values)
     return Z95 * statistics.stdev(values) / math.sqrt(len(values)) / mean if len(values) > 1 and mean > 0 else 0.0
+
+
+def median_ci95_rel(values: list[float]) -> float:
+    """Half-width of the distribution-free 95% confidence interval of the median (between the order statistics
+    the binomial bounds), relative to the median: the interval of the statistic a speed-up reports. A mean's
+    interval would be widened by every preempted call, whose ratio the median already ignores."""
+    n = len(values)
+    centre = statistics.median(values) if values else 0.0
+    if n < 2 or centre <= 0:
+        return 0.0
+    ordered = sorted(values)
+    k = max(0, math.floor(n / 2 - Z95 * math.sqrt(n) / 2))  # 0-based rank of the lower bound
+    return (ordered[n - 1 - k] - ordered[k]) / 2 / centre
 
 
 def _timed_call(session: Any, feed: dict) -> float:
@@ -127,7 +170,9 @@ class Timed:
         return [b / t for b, t in zip(self.baseline, self.times, strict=True)]
 
 
-def time_session(timer: Timer, session: Any, feed: dict, spec: TimeSpec, baseline: Any = None) -> Timed | None:
+def time_session(
+    timer: Timer, session: Any, feed: dict, spec: TimeSpec, baseline: Any = None, bank: TimeBank | None = None
+) -> Timed | None:
     """Time `session.run` with pytest-benchmark; inputs are built before, only the call is timed.
 
     With a `baseline` session (an int8 case's fp32 model), every round is a pair: the fp32 call runs in
@@ -137,7 +182,8 @@ def time_session(timer: Timer, session: Any, feed: dict, spec: TimeSpec, baselin
     With `rounds` unset, the warm-up is timed too: when it shows that `max_time_s` affords too few rounds for
     a pilot to pay off (`PILOT_WORTH_IT`), the case runs what it affords (at least the minimum); otherwise a
     pilot (not recorded) sets the rounds from the spread of the latency, or of the paired speed-up
-    (`plan_rounds`). Returns None when pytest-benchmark is disabled.
+    (`plan_rounds`). With the run's `bank`, the time a case leaves unspent is lent to the paired cases that
+    need more (`TimeBank`). Returns None when pytest-benchmark is disabled.
     """
     base_feed = inputs_of(baseline, feed) if baseline is not None else {}
     feed = inputs_of(session, feed)
@@ -154,7 +200,7 @@ def time_session(timer: Timer, session: Any, feed: dict, spec: TimeSpec, baselin
     rounds, warmup = spec.rounds, spec.warmup_rounds
     if not timer.disabled and (rounds is None or baseline is not None):
         warm = [calls() for _ in range(warmup if rounds else max(warmup, 1))]  # both models warm up
-        rounds = rounds or _adaptive_rounds(warm[-1], calls, baseline is not None, spec)
+        rounds = rounds or _adaptive_rounds(warm[-1], calls, baseline is not None, spec, bank or TimeBank())
         warmup = 0
     try:
         timer.pedantic(
@@ -170,16 +216,23 @@ def time_session(timer: Timer, session: Any, feed: dict, spec: TimeSpec, baselin
 
 
 def _adaptive_rounds(
-    last: tuple[float, float], calls: Callable[[], tuple[float, float]], paired: bool, spec: TimeSpec
-) -> int:
-    """The rounds of an adaptive case, from its last warm-up round (and a pilot where one can pay)."""
+    last: tuple[float, float], calls: Callable[[], tuple[float, float]], paired: bool, spec: TimeSpec,
+    bank: TimeBank,
+) -> int:  # fmt: skip
+    """The rounds of an adaptive case, from its last warm-up round (and a pilot where one can pay); a paired
+    case borrows what the bank can lend up front and gives back what its rounds leave unspent."""
     round_s = sum(last)
-    affordable = int(spec.max_time_s / round_s) if round_s > 0 else PILOT_WORTH_IT
+    loan = bank.lend(spec.max_time_s, spec.max_time_s) if paired else 0.0
+    affordable = int((spec.max_time_s + loan) / round_s) if round_s > 0 else PILOT_WORTH_IT
     if affordable < PILOT_WORTH_IT:  # the pilot would cost more calls than it could save
-        return max(MIN_ROUNDS, affordable)
-    pilot = [calls() for _ in range(PILOT_ROUNDS)]
-    values = [before / t for before, t in pilot] if paired else [t for _, t in pilot]
-    return plan_rounds(values, statistics.fmean(before + t for before, t in pilot), spec)
+        rounds = max(MIN_ROUNDS, affordable)
+    else:
+        pilot = [calls() for _ in range(PILOT_ROUNDS)]
+        values = [before / t for before, t in pilot] if paired else [t for _, t in pilot]
+        round_s = statistics.fmean(before + t for before, t in pilot)
+        rounds = plan_rounds(values, round_s, spec, median=paired, extra_s=loan)
+    bank.deposit(spec.max_time_s + loan - rounds * round_s)
+    return rounds
 
 
 def latency_stats(times: list[float]) -> LatencyStats:
@@ -205,7 +258,7 @@ def with_rounds(result: TimingResult, timed: Timed) -> TimingResult:
     ratios = timed.ratios()
     return dataclasses.replace(
         result, paired_fp32=latency_stats(timed.baseline), speedup=statistics.median(ratios),
-        speedup_ci95_rel=ci95_rel(ratios),
+        speedup_ci95_rel=median_ci95_rel(ratios),
     )  # fmt: skip
 
 

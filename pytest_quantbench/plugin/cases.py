@@ -81,14 +81,15 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark, r
         return None if timer.disabled else quantbench.memory(case, role, m.batch_size, m.input_length)
 
     if m.role is Role.ORIGINAL:
-        timed = time_session(timer, quantbench.timed(suite, quantbench.baseline_session(case)), feed, suite.time)
+        fp32 = quantbench.timed(suite, quantbench.baseline_session(case))
+        timed = time_session(timer, fp32, feed, suite.time, bank=quantbench.time_bank)
         result = timing_result(m, timed, quantbench.machine(case), memory=memory(Role.ORIGINAL))
     else:
         session, baseline = (
             quantbench.timed(suite, quantbench.quantized_session(case)),
             quantbench.timed(suite, quantbench.baseline_session(case)),
         )  # the task's own step after the model (pooling) is timed too
-        timed = time_session(timer, session, feed, suite.time, baseline)
+        timed = time_session(timer, session, feed, suite.time, baseline, quantbench.time_bank)
         result = timing_result(
             m, timed, quantbench.machine(case), quantbench.quantized(case).report,
             diagnosis.hardware_risk(quantbench, case), known_metrics(quantbench, case),

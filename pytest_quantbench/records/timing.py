@@ -80,8 +80,8 @@ class TimingResult:
     machine: MachineFacts
     latency: LatencyStats | None = None  # the case's own rounds; None when pytest-benchmark is disabled
     paired_fp32: LatencyStats | None = None  # the fp32 call run right before each of a quantized case's rounds
-    speedup: float | None = None
-    speedup_ci95_rel: float | None = None
+    speedup: float | None = None  # the median of the paired rounds' fp32/quantized ratios
+    speedup_ci95_rel: float | None = None  # half-width of the median's 95% interval (order statistics), relative
     quantized_nothing: bool | None = None
     quantization: QuantizationReport | None = None
     hardware_risk: HardwareRisk | None = None

@@ -75,6 +75,30 @@ def _baselines(run: Run) -> list[str]:
     return ["speed-up vs each config's own framework's fp32" + (f" ({'; '.join(named)})." if named else ".")]
 
 
+PRECISE_SPEEDUP = 0.03  # a speed-up whose 95% interval is within ±3% of it tells x2.00 from x2.10
+
+
+def precision_note(run: Run) -> list[str]:
+    """How precise the run's speed-ups are: the share of timed shapes whose 95% interval is within ±3%, and the
+    median half-width (a noisy machine widens them; a wide one says to time longer, `time: max_time_s`)."""
+    spreads = sorted(
+        record.speedup_ci95_rel
+        for suite in run.suites
+        for row in run.rows(suite.name)
+        for shape in row.shapes
+        for record in [shape.quantized.record]
+        if record.speedup is not None and record.speedup_ci95_rel is not None
+    )
+    if not spreads:
+        return []
+    within = sum(s <= PRECISE_SPEEDUP for s in spreads)
+    median = spreads[len(spreads) // 2]
+    return [
+        f"Speed-ups within ±{PRECISE_SPEEDUP:.0%}: {within} of {len(spreads)} ({within / len(spreads):.0%}),"
+        f" median ±{median:.1%}."
+    ]
+
+
 @dataclass(frozen=True)
 class Layout:
     """How a compact line gives up width: the intervals, then the metric's name, then which column shrinks to
@@ -106,7 +130,11 @@ def compact_lines(run: Run, width: int) -> list[str]:
         lines = _compact_table(cells, layout, width)
         if max(map(len, lines)) <= width:
             break
-    notes = [*_baselines(run), "Every metric, flips, size, memory and speed causes: -v, or the card."]
+    notes = [
+        *_baselines(run),
+        *precision_note(run),
+        "Every metric, flips, size, memory and speed causes: -v, or the card.",
+    ]
     return [*lines, *textwrap.wrap(" ".join(notes), width)]
 
 

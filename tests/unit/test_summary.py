@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from synthetic_runs import machine
+from synthetic_runs import machine, suite_run
 
 from pytest_quantbench.records import (
     CaseResult,
@@ -105,11 +105,19 @@ def test_the_summary_of_pytest_benchmarks_fits_with_every_speedup_and_verdict_vi
 
 def test_the_suite_baseline_is_said_under_the_table() -> None:
     lines = terminal.summary_lines(benchmarks_run(), 120)
-    assert " ".join(lines[-2:]).startswith(
+    notes = " ".join(lines[-3:])
+    assert (
         "speed-up vs each config's own framework's fp32 (minilm-embed-vs-pytorch: vs pytorch fp32; "
-        "minilm-sentiment-vs-pytorch: vs pytorch fp32)."
+        "minilm-sentiment-vs-pytorch: vs pytorch fp32)." in notes
     )
     assert "-v" in lines[-1]
+
+
+def test_the_summary_says_how_many_speed_ups_are_precise_to_3_percent() -> None:
+    run = suite_run(configs=4)  # every speed-up's interval is ±5%
+    assert terminal.precision_note(run) == ["Speed-ups within ±3%: 0 of 8 (0%), median ±5.0%."]
+    assert "Speed-ups within ±3%: 0 of 8" in " ".join(terminal.summary_lines(run, 120))
+    assert terminal.precision_note(benchmarks_run()) == ["Speed-ups within ±3%: 67 of 67 (100%), median ±2.0%."]
 
 
 def test_ids_are_shortened_at_word_boundaries_with_a_marker_and_stay_apart() -> None:

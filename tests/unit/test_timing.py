@@ -119,3 +119,44 @@ def test_speedup_is_the_median_of_paired_ratios() -> None:
     assert info.paired_fp32 is not None and info.paired_fp32.rounds == 10
     assert info.samples_per_s == pytest.approx(800.0)
     assert timing.with_rounds(untimed(1), timing.Timed([0.005] * 3)).speedup is None
+
+
+def test_a_speed_up_interval_is_the_median_s_and_one_preempted_call_does_not_widen_it() -> None:
+    steady = [2.0 + 0.01 * ((i * 7) % 5 - 2) for i in range(40)]  # ratios within ±1%
+    spoiled = [*steady[:-1], 0.2]  # one fp32 call preempted: a ratio 10x off
+    assert timing.median_ci95_rel(steady) < 0.01
+    assert timing.median_ci95_rel(spoiled) < 0.01  # the median's interval ignores it ...
+    assert timing.ci95_rel(spoiled) > 0.04  # ... where the mean's would report ±4% or more
+    assert timing.median_ci95_rel([2.0]) == 0.0
+    assert timing.median_ci95_rel([1.0, 3.0]) == pytest.approx(0.5)  # two rounds: the range, about the median
+
+
+def test_rounds_for_a_median_are_planned_from_a_spread_one_outlier_does_not_inflate() -> None:
+    pilot = [2.0, 2.02, 1.98, 2.01, 0.5]  # one spoiled pair
+    assert timing.rounds_needed(pilot, 0.02, median=True) < timing.rounds_needed(pilot, 0.02)
+    assert timing.rounds_needed([2.0] * 5, 0.02, median=True) == MIN_ROUNDS
+
+
+def test_the_time_bank_lends_what_fast_cases_left_to_slow_paired_ones() -> None:
+    spec = TimeSpec(max_time_s=1.0, target_ci=0.02)
+    bank = timing.TimeBank()
+    steady = lambda: (0.010, 0.005)  # noqa: E731  a fast, stable pair: stops at the minimum of rounds
+    assert timing._adaptive_rounds((0.010, 0.005), steady, True, spec, bank) == MIN_ROUNDS
+    left = bank.balance_s
+    assert left == pytest.approx(1.0 - MIN_ROUNDS * 0.015)
+    # a slow, noisy pair (0.1 s a round): alone it affords 10 rounds, too few for a pilot to pay; with the
+    # loan it affords 19, pilots, needs more than that and runs them all
+    noisy = iter([(0.06, 0.04), (0.05, 0.05), (0.04, 0.06), (0.06, 0.04), (0.05, 0.05)])
+    slow = timing._adaptive_rounds((0.06, 0.04), lambda: next(noisy), True, spec, bank)
+    assert slow == int((1.0 + left) / 0.1) == 19
+    assert bank.balance_s == pytest.approx(1.0 + left - slow * 0.1)  # what the 19 rounds left is given back
+    # the bank is spent: the next slow pair runs what it affords alone; a steady one with a loan needs only the
+    # minimum and gives the loan back
+    assert timing._adaptive_rounds((0.06, 0.04), lambda: (0.06, 0.04), True, spec, bank) == 10
+    rich = timing.TimeBank(balance_s=1.0)
+    assert timing._adaptive_rounds((0.06, 0.04), lambda: (0.06, 0.04), True, spec, rich) == MIN_ROUNDS
+    assert rich.balance_s == pytest.approx(2.0 - MIN_ROUNDS * 0.1)
+    # an fp32 case alone never borrows
+    lone = timing.TimeBank(balance_s=5.0)
+    assert timing._adaptive_rounds((0.0, 0.1), lambda: (0.0, 0.1), False, spec, lone) == 10
+    assert lone.balance_s == pytest.approx(5.0)
