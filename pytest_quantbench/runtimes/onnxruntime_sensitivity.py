@@ -73,6 +73,14 @@ def quantized_views(quantized_graph: Any) -> dict[str, str]:
     }
 
 
+def untouched(graph: Any, quantized_graph: Any) -> set[str]:
+    """Nodes the quantizer left as they were: the quantized graph holds one of the same name, op type and
+    inputs. Weight-only quantization keeps every MatMul without a constant weight (attention scores, rotary
+    products) as it was; ranking those would offer keeping in fp32 what never left it."""
+    kept = {(n.name, n.op_type, tuple(n.input)) for n in quantized_graph.node}
+    return {n.name for n in graph.node if (n.name, n.op_type, tuple(n.input)) in kept}
+
+
 def rank(
     graph: Any, fp32: dict[str, Any], int8: dict[str, Any], views: dict[str, str], candidates: set[str]
 ) -> list[NodeError]:
@@ -156,9 +164,16 @@ class OnnxGraphs:
 
         return onnx.load(str(self.original), load_external_data=False).graph
 
+    @functools.cached_property
+    def quantized_graph(self) -> Any:
+        import onnx
+
+        return onnx.load(str(self.quantized.path), load_external_data=False).graph
+
     def candidates(self) -> set[str]:
-        """Nodes of the op types the config quantized, but for those it keeps in fp32."""
+        """Nodes of the op types the config quantized that the quantizer changed, but for those it keeps in fp32."""
         excluded = {*self.kept_by(self.config.node_exclusion), *self.config.nodes_to_exclude}
+        excluded |= untouched(self.graph, self.quantized_graph)
         operators = set(self.quantized.report.operators_to_quantize or ())
         return {n.name for n in self.graph.node if n.op_type in operators and n.name not in excluded}
 

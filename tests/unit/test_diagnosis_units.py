@@ -285,3 +285,37 @@ def test_unknown_node_names_are_a_build_error(tmp_path) -> None:
     assert excluded_nodes(model, ("/attn/Add",)) == ["/attn/Add"]
     with pytest.raises(BuildError, match=r"node_exclusion: no node named '/attn/Ad' in the exported graph"):
         excluded_nodes(model, ("/attn/Add", "/attn/Ad"))
+
+
+def _two_matmuls() -> object:
+    """A projection with a constant weight feeding a MatMul of two activations (as attention scores are)."""
+    from onnx import numpy_helper
+
+    weight = numpy_helper.from_array(np.random.default_rng(0).standard_normal((32, 32)).astype(np.float32), "W")
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["h"], name="proj"),
+        helper.make_node("MatMul", ["h", "y"], ["z"], name="scores"),
+    ]
+    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in (("x", [1, 32]), ("y", [32, 4]))]
+    output = helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph(nodes, "g", inputs, [output], [weight])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("approach", ["weight_only", "dynamic"])
+def test_nodes_the_quantizer_left_alone_are_not_ranked(approach, tmp_path) -> None:
+    import onnx
+    from onnxruntime.quantization import quantize_dynamic
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    fp32 = _two_matmuls()
+    if approach == "weight_only":  # 4-bit blocks of 32
+        quantizer = MatMulNBitsQuantizer(onnx.ModelProto.FromString(fp32.SerializeToString()), block_size=32)
+        quantizer.process()
+        quantized = quantizer.model.model
+    else:
+        onnx.save(fp32, tmp_path / "f.onnx")
+        quantize_dynamic(tmp_path / "f.onnx", tmp_path / "q.onnx")
+        quantized = onnx.load(tmp_path / "q.onnx")
+    left = sensitivity.untouched(fp32.graph, quantized.graph)
+    assert "proj" not in left and "scores" in left  # neither quantizes a MatMul without a constant weight
