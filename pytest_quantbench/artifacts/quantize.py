@@ -132,6 +132,28 @@ def quantize(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: A
     return _int8(fp32_dir, config, out, calibration_data)
 
 
+def fold_weight_transposes(model: Any) -> int:
+    """A MatMul whose weight is a Transpose of a stored one reads the transposed weight stored instead; returns
+    how many were folded. An export that ties the LM head to the token embedding (GPT-2) transposes the shared
+    matrix at run time, and MatMulNBits only quantizes a MatMul whose weight is stored: the head (GPT-2's only
+    MatMul with a weight; its other layers are Gemms) would stay fp32 and weight-only would quantize nothing."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    stored = {w.name: w for w in model.graph.initializer}
+    weight_inputs = {n.input[1] for n in model.graph.node if n.op_type == "MatMul" and len(n.input) > 1}
+    folded = [
+        n for n in model.graph.node
+        if n.op_type == "Transpose" and n.input and n.input[0] in stored and n.output[0] in weight_inputs
+    ]  # fmt: skip
+    for node in folded:
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+        array = np.transpose(numpy_helper.to_array(stored[node.input[0]]), perm)
+        model.graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(array), node.output[0]))
+        model.graph.node.remove(node)
+    return len(folded)
+
+
 def weight_only(source: Path, config: QuantConfig, target: Path) -> QuantizationReport:
     """Blockwise 4/8-bit MatMul weights with ONNX Runtime's `MatMulNBitsQuantizer` (RTN or HQQ)."""
     import onnx
@@ -145,10 +167,12 @@ def weight_only(source: Path, config: QuantConfig, target: Path) -> Quantization
             block_size=w.block_size, is_symmetric=w.symmetric, accuracy_level=w.accuracy_level, bits=w.bits
         )
     excluded = excluded_nodes(source, config.node_exclusion) + list(config.nodes_to_exclude)
+    fp32 = onnx.load(str(source))
+    fold_weight_transposes(fp32)
     with quiet():
         try:
             quantizer = nbits.MatMulNBitsQuantizer(
-                onnx.load(str(source)), bits=w.bits, block_size=w.block_size, is_symmetric=w.symmetric,
+                fp32, bits=w.bits, block_size=w.block_size, is_symmetric=w.symmetric,
                 accuracy_level=w.accuracy_level, nodes_to_exclude=excluded, algo_config=algo,
             )  # fmt: skip
             quantizer.process()

@@ -77,3 +77,31 @@ def test_an_excluded_node_that_reads_a_dequantized_tensor_is_not_counted(tmp_pat
     onnx.save(helper.make_model(graph), str(path))
     assert quantize.quantization_report(path, ["Add"]).quantized_nodes == {"Add": 2}
     assert quantize.quantization_report(path, ["Add"], {"/residual/Add"}).quantized_nodes == {"Add": 1}
+
+
+def test_a_head_tied_to_the_embedding_is_quantized_weight_only(tmp_path: Path) -> None:
+    """GPT-2's export reads the token embedding by Gather and, transposed at run time, as the LM head's weight."""
+    import onnxruntime
+
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((64, 32)).astype(np.float32)  # vocabulary x hidden
+    nodes = [
+        helper.make_node("Gather", ["wte", "ids"], ["h"], name="embed"),
+        helper.make_node("Transpose", ["wte"], ["wte_t"], name="tie"),
+        helper.make_node("MatMul", ["h", "wte_t"], ["logits"], name="lm_head"),
+    ]
+    graph = helper.make_graph(
+        nodes, "tied", [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 4])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 4, 64])], [numpy_helper.from_array(table, "wte")],
+    )  # fmt: skip
+    source = tmp_path / "model.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), source)
+    config = QuantConfig(quantization_approach="weight_only")
+    report = quantize.weight_only(source, config, tmp_path / "q.onnx")
+    assert report.quantized_nodes == {"MatMul": 1} and not report.quantized_nothing
+    ids = {"ids": np.array([[1, 2, 3, 4]], dtype=np.int64)}
+    fp32, int4 = (
+        onnxruntime.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, ids)[0]
+        for p in (source, tmp_path / "q.onnx")
+    )
+    assert np.corrcoef(fp32.ravel(), int4.ravel())[0, 1] > 0.95  # the same head, in 4 bits
