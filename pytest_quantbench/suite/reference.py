@@ -144,7 +144,11 @@ def _names_section(schema: Schema) -> list[str]:
     names = schema["properties"]["thresholds"].get("propertyNames", {}).get("anyOf", [])
     words = [f"`{word}`" for option in names for word in option.get("enum", [])]
     patterns = [f"`{option['pattern']}`" for option in names if "pattern" in option]
-    lines = ["## Names", "", "`thresholds` keys: " + ", ".join(words + [f"a name matching {p}" for p in patterns]) + "."]
+    lines = [
+        "## Names",
+        "",
+        "`thresholds` keys: " + ", ".join(words + [f"a name matching {p}" for p in patterns]) + ".",
+    ]
     lines += ["", "`metrics` per task:", "", "| task | metrics |", "| --- | --- |"]
     for rule in schema.get("allOf", []):
         task = rule["if"]["properties"]["task"]["const"]
@@ -163,5 +167,5 @@ def reference_markdown(schema: Schema) -> str:
         lines += ["", f"## {_ref_name(ref)}", "", _cell(definition.get("description", ""))]
         lines += ["", "Used by " + ", ".join(holders.get(ref, [])) + ".", ""]
         lines += _fields_table(definition, schema["$defs"])
-    lines += [""] + _names_section(schema)
+    lines += ["", *_names_section(schema)]
     return "\n".join(lines) + "\n"
