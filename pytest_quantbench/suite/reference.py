@@ -48,12 +48,12 @@ def _type(field: Schema) -> str:
         return _link(field["$ref"])
     if "const" in field:
         return f"`{json.dumps(field['const'])}`"
-    kind = field.get("type", "any")
+    kind = str(field.get("type", "any"))
     if kind == "array":
         return f"list of {_type(field['items'])}" if field.get("items") else "list"
     if kind == "object" and isinstance(field.get("additionalProperties"), dict):
         return f"mapping of name to {_type(field['additionalProperties'])}"
-    return {"object": "mapping"}.get(kind, kind)
+    return "mapping" if kind == "object" else kind
 
 
 def _choices(field: Schema) -> str:
