@@ -46,7 +46,8 @@ def _objects(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
     """`mkdocs build --strict` in a child, importing this checkout's package (the hook reads its schema)."""
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    paths = [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": os.pathsep.join(paths)}
     command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)]
     return subprocess.run(command, cwd=config.parent, env=env, capture_output=True, text=True, timeout=300)
 
