@@ -1,5 +1,5 @@
 """`quantbench build`: build every artifact of some suites ahead of a run (e.g. to warm a CI cache).
-`schema` prints the JSON Schema of suite files.
+`schema` prints the JSON Schema of suite files (`--markdown`: the suite reference page made from it).
 `card`, `html`, `compare` and `export` turn saved runs into reports, `cache verify` and `cache prune` check and clean
 the artifact cache (see `commands.py`)."""
 
@@ -14,6 +14,7 @@ from pytest_quantbench import commands, faults
 from pytest_quantbench.errors import BuildError, SourceUnavailable, SuiteError
 from pytest_quantbench.results.run import RunFileError
 from pytest_quantbench.suite import SUITE_PATTERNS, json_schema, load_suite
+from pytest_quantbench.suite.reference import reference_markdown
 
 
 def suite_paths(paths: list[str]) -> list[Path]:
@@ -54,9 +55,10 @@ def build(paths: list[str], cache: str, evaluate: bool) -> int:
     return 1 if failures else 0
 
 
-def schema(output: str | None) -> int:
-    """The suite files' JSON Schema, for editors (yaml-language-server) and linters."""
-    text = json.dumps(json_schema(), indent=2) + "\n"
+def schema(output: str | None, markdown: bool = False) -> int:
+    """The suite files' JSON Schema, for editors (yaml-language-server) and linters; or, with `markdown`, the
+    documentation's suite reference made from it (`docs/suite-reference.md`)."""
+    text = reference_markdown(json_schema()) if markdown else json.dumps(json_schema(), indent=2) + "\n"
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:
@@ -73,13 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--evaluate", action="store_true", help="also evaluate every config and print its verdict")
     s = sub.add_parser("schema", help="print the JSON Schema of suite files")
     s.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead")
+    s.add_argument("--markdown", action="store_true", help="the suite reference page (Markdown) made from the schema")
     commands.add_commands(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
             return build(args.paths, args.cache, args.evaluate)
         if args.command == "schema":
-            return schema(args.output)
+            return schema(args.output, args.markdown)
         return args.func(args)
     except RunFileError as exc:
         print(f"error: {exc}", file=sys.stderr)

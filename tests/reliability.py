@@ -1,6 +1,6 @@
 """Reliability proof: the artifact cache under kills and concurrent builders, suite files under bad input.
 
-`python tests/reliability.py` runs every check at full size and prints the figures quoted in the README;
+`python tests/reliability.py` runs every check at full size and prints the figures quoted in docs/artifacts.md;
 tests/test_reliability.py runs the same checks at a size that fits CI. Each check returns its figures and
 raises AssertionError when the guarantee breaks. `flip_byte` and `hub_server` are the damage and the
 broken hub other tests apply.

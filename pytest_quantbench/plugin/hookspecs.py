@@ -1,7 +1,7 @@
 """Hooks a `conftest.py` or plugin implements to extend pytest-quantbench (registered with `pytest_addhooks`).
 
 Each hook receives plain records from `pytest_quantbench.records` and `pytest_quantbench.results`; see the
-README's *Extending* section for one example of each.
+documentation's *Extending* page (docs/extending.md) for one example of each.
 """
 
 from __future__ import annotations

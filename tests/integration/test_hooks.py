@@ -1,4 +1,4 @@
-"""The extension hooks, each driven from a user's `conftest.py` the way the README shows."""
+"""The extension hooks, each driven from a user's `conftest.py` the way docs/extending.md shows."""
 
 from __future__ import annotations
 
