@@ -75,3 +75,22 @@ def test_the_fallback_search_judges_the_neighbours(suite_file, run, pytester) ->
     result.stdout.fnmatch_lines(
         ["fallback search:", "  1 nodes in fp32: neighbours@5 1.000 -> 0.* < min 0.6 (95% CI *"]
     )
+
+
+def test_the_fallback_finds_the_nodes_that_move_the_vectors_and_keeping_them_passes(
+    suite_file, run, pytester
+) -> None:
+    """The planted outlier crushes the channels of the MatMul that reads it; its own output error is small beside
+    the outlier, so the ranking puts it low and no prefix of the ranking passes. Measured alone, each node's
+    quantization shows what moves the vectors: the search finds a set, and a suite keeping it in fp32 passes."""
+    tm.embedding_model(pytester.path / "outlier", outlier=300.0)
+    suite_file("lost.suite.yaml", _suite("lost", "outlier"))
+    result = run("--benchmark-json=out.json", "-k", "accuracy", "--quantbench-fallback")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["fallback search:", "*by each node alone: *neighbours@5 1.000 -> 0.* (drop *"])
+    (row,) = json.loads((pytester.path / "out.json").read_text())["quantbench"]["accuracy"]
+    found = row["diagnosis"]["fallback"]
+    assert found["passed"] and "/encoder/layer.0/intermediate/dense/MatMul" in found["nodes"]
+    kept = _suite("kept", "outlier").replace("operators_to_quantize: [MatMul]", f"node_exclusion: {found['nodes']}")
+    suite_file("kept.suite.yaml", kept.replace("fixed:", "fixed:\n      operators_to_quantize: [MatMul]"))
+    run("--benchmark-disable", "-k", "accuracy and kept").assert_outcomes(passed=1)
