@@ -28,7 +28,9 @@ from pytest_quantbench.suite import grid, paths
 from pytest_quantbench.suite.errors import Loc, suite_error, unknown_field
 from pytest_quantbench.suite.models import DatasetSchema, OverrideSchema, SuiteSchema, ThresholdSchema
 from pytest_quantbench.suite.records import (
+    CONFIG_PRESETS,
     DEFAULT_MAX_DROP,
+    PRESET_KEY,
     Calibration,
     Case,
     DatasetSpec,
@@ -152,6 +154,17 @@ def _grid_size(draft: DraftSuite) -> Found | None:
     return breaks(size > MAX_CONFIGS, size=size, limit=MAX_CONFIGS)
 
 
+def _beside_preset(draft: DraftSuite) -> Found | None:
+    """A setting a `preset:` sets, given beside it (fixed or benchmarked): the preset would no longer be what its
+    name says (the card names it), so the file must choose one."""
+    places = {"fixed": draft.fixed, "benchmarked": draft.benchmarked}
+    if not any(PRESET_KEY in given for given in places.values()):
+        return None
+    preset_keys = {key for settings in CONFIG_PRESETS.values() for key, _ in settings}
+    found = [(where, key) for where, given in places.items() for key in given if key in preset_keys]
+    return first("at", [f"{where}.{key}" for where, key in found])
+
+
 SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
     Rule("model_name_or_path", "{message}", lambda d: paths.source_problem(d.model.model_name_or_path, d.path.parent)),
     Rule("dataset.path", "{message}",
@@ -162,6 +175,8 @@ SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
          lambda d: breaks(bool(d.model.metrics) and not d.dataset.ref_keys)),
     Rule("benchmarked.{key}", "is also in 'fixed': give each parameter in one place",
          lambda d: first("key", [key for key in d.benchmarked if key in d.fixed])),
+    Rule("{at}", "is set by 'preset' (sentence-transformers' export of that name): give the preset or the setting, "
+         "not both", _beside_preset),
     Rule("benchmarked", "the grid has {size} configs, more than {limit}: split it into suites", _grid_size),
 )  # fmt: skip
 

@@ -77,9 +77,7 @@ def test_the_fallback_search_judges_the_neighbours(suite_file, run, pytester) ->
     )
 
 
-def test_the_fallback_finds_the_nodes_that_move_the_vectors_and_keeping_them_passes(
-    suite_file, run, pytester
-) -> None:
+def test_the_fallback_finds_the_nodes_that_move_the_vectors_and_keeping_them_passes(suite_file, run, pytester) -> None:
     """The planted outlier crushes the channels of the MatMul that reads it; its own output error is small beside
     the outlier, so the ranking puts it low and no prefix of the ranking passes. Measured alone, each node's
     quantization shows what moves the vectors: the search finds a set, and a suite keeping it in fp32 passes."""

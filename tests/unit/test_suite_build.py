@@ -115,6 +115,12 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         "is also in 'fixed': give each parameter in one place",
     ),
     (
+        rule(SUITE_RULES, "is set by 'preset'"),
+        suite_draft(fixed={"per_channel": False}, benchmarked={"preset": ("qint8_arm64",)}),
+        "fixed.per_channel",
+        "is set by 'preset' (sentence-transformers' export of that name): give the preset or the setting, not both",
+    ),
+    (
         rule(SUITE_RULES, "the grid has"),
         suite_draft(benchmarked={"per_channel": (True, False) * 33, "reduce_range": (True, False) * 32}),
         "benchmarked",
@@ -229,6 +235,7 @@ VALID: list[tuple[tuple[Rule[Any], ...], Any]] = [
     (SECTION_RULES["calibration"], Calibration(method="entropy", padding="longest")),
     (SUITE_RULES, suite_draft(fixed={"per_channel": True}, benchmarked={"reduce_range": (True, False)})),
     (SUITE_RULES, suite_draft({"model_name_or_path": "./"}, dataset=DatasetSpec(path="csv", data_files="*.csv"))),
+    (SUITE_RULES, suite_draft(fixed={"preset": "quint8_avx2", "node_exclusion": ("gelu",)})),
     (GATE_RULES, DraftGate("accuracy", Threshold(max_drop=0.01, confidence=0.95), KNOWN_GATES)),
     (GATE_RULES, DraftGate("speedup", Threshold(min=1.1, on_inconclusive="pass"), KNOWN_GATES)),
     (GATE_RULES, DraftGate("memory", Threshold(max_ratio=1.2), KNOWN_GATES)),
