@@ -92,3 +92,100 @@ def test_the_fallback_finds_the_nodes_that_move_the_vectors_and_keeping_them_pas
     kept = _suite("kept", "outlier").replace("operators_to_quantize: [MatMul]", f"node_exclusion: {found['nodes']}")
     suite_file("kept.suite.yaml", kept.replace("fixed:", "fixed:\n      operators_to_quantize: [MatMul]"))
     run("--benchmark-disable", "-k", "accuracy and kept").assert_outcomes(passed=1)
+
+
+LABELLED = """
+    name: {name}
+    task: sentence-similarity
+    model_name_or_path: ./kept
+    dataset: {{path: csv, data_files: {{validation: {file}, train: {file}}}, data_keys: {keys}, ref_keys: [{ref}]}}
+    metrics: {metrics}
+    fixed:
+      operators_to_quantize: [MatMul]
+      framework_args: {{opset: 13, optimization_level: 1}}
+    time: {{batch_sizes: [2], input_lengths: [16], rounds: 2, warmup_rounds: 0}}
+    thresholds: {{{gates}, cosine: {{min: 0.98}}}}
+"""
+
+
+def _sentences(rng, count: int) -> list[str]:
+    return [" ".join(rng.choice(tm.WORDS, size=rng.integers(3, 8))) for _ in range(count)]
+
+
+def _sts_csv(path, rng) -> int:
+    """Pairs whose gold score is how many words they share (out of 5): a model that reads words ranks them."""
+    rows = ["sentence1,sentence2,score"]
+    for first in _sentences(rng, 40):
+        words = first.split()
+        kept = rng.integers(0, len(words) + 1)
+        second = " ".join(words[:kept] + list(rng.choice(tm.WORDS, size=len(words) - kept)))
+        rows.append(f"{first},{second},{5.0 * kept / len(words):.2f}")
+    path.write_text("\n".join(rows) + "\n")
+    return len(rows) - 1
+
+
+def _retrieval_csv(path, rng) -> None:
+    """30 documents, then 20 queries: each a document with one word changed, relevant to that document."""
+    docs = _sentences(rng, 30)
+    rows = ["id,text,relevant", *(f"d{i},{text}," for i, text in enumerate(docs))]
+    for i in range(20):
+        words = docs[i].split()
+        words[0] = str(rng.choice(tm.WORDS))
+        rows.append(f"q{i},{' '.join(words)},d{i}")
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_sts_and_retrieval_are_scored_on_local_files_with_paired_intervals(suite_file, run, pytester) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    tm.embedding_model(pytester.path / "kept")
+    pairs = _sts_csv(pytester.path / "sts.csv", rng)
+    _retrieval_csv(pytester.path / "retrieval.csv", rng)
+    sts_keys, ir_keys = "{primary: sentence1, secondary: sentence2}", "{primary: text, id: id}"
+    suite_file("sts.suite.yaml", LABELLED.format(
+        name="sts", file="sts.csv", keys=sts_keys, ref="score", metrics="[spearman]",
+        gates="spearman: {max_drop: 0.2, confidence: 0.95}",
+    ))  # fmt: skip
+    suite_file("ir.suite.yaml", LABELLED.format(
+        name="ir", file="retrieval.csv", keys=ir_keys, ref="relevant", metrics="[recall@10, ndcg@10]",
+        gates="recall@10: {max_drop: 0.3}, ndcg@10: {max_drop: 0.3, confidence: 0.9}",
+    ))  # fmt: skip
+    result = run("--benchmark-json=out.json", "-k", "accuracy")
+    result.assert_outcomes(passed=2)
+    rows = {r["suite"]: r for r in json.loads((pytester.path / "out.json").read_text())["quantbench"]["accuracy"]}
+    sts = rows["sts"]["metrics"]
+    assert set(sts) == {"spearman", "cosine"} and sts["spearman"]["original"] > 0.3  # the words decide the ranks
+    assert sts["spearman"]["paired"]["n"] == pairs and sts["cosine"]["paired"]["n"] == 2 * pairs  # pairs; texts
+    ir = rows["ir"]["metrics"]
+    assert set(ir) == {"recall@10", "ndcg@10", "cosine"} and ir["recall@10"]["original"] >= 0.5
+    low, high = ir["ndcg@10"]["paired"]["ci_low"], ir["ndcg@10"]["paired"]["ci_high"]
+    assert low <= ir["ndcg@10"]["paired"]["drop"] <= high
+
+
+def test_a_labelled_mistake_is_one_line_naming_file_and_field(suite_file, run, pytester) -> None:
+    tm.embedding_model(pytester.path / "kept")
+    (pytester.path / "bad.csv").write_text("sentence1,sentence2,score\nthe movie,a film,4.0\nthe plot,a plot,high\n")
+    keys = "{primary: sentence1, secondary: sentence2}"
+    suite_file("gold.suite.yaml", LABELLED.format(
+        name="gold", file="bad.csv", keys=keys, ref="score", metrics="[spearman]", gates="spearman: {max_drop: 0.1}"
+    ))  # fmt: skip
+    suite_file("pairs.suite.yaml", LABELLED.format(
+        name="pairs", file="bad.csv", keys="{primary: sentence1}", ref="score", metrics="[spearman]",
+        gates="spearman: {max_drop: 0.1}",
+    ))  # fmt: skip
+    gold = run("--benchmark-disable", "-k", "accuracy", "gold.suite.yaml")
+    gold.assert_outcomes(failed=1)  # found when the data is first read
+    gold.stdout.fnmatch_lines([
+        "gold.suite.yaml::accuracy[[]*[]]: *gold.suite.yaml: dataset.ref_keys[[]0[]]: split 'validation', column "
+        "'score': row 1 is 'high': expected gold similarity scores (numbers) for sentence pairs, or relevant document"
+        " ids (text, empty on the corpus's rows) for retrieval",
+    ])  # fmt: skip
+    result = run("--benchmark-disable", "pairs.suite.yaml")
+    result.assert_outcomes(errors=1)  # found when the suite is collected
+    result.stdout.fnmatch_lines(
+        [
+            "*pairs.suite.yaml: metrics: spearman needs dataset.data_keys.secondary: the second text of each sentence pair"
+        ]
+    )
+    assert "Traceback" not in gold.stdout.str() + result.stdout.str()

@@ -72,6 +72,13 @@ def grid_draft(tmp_path: Path, *whens: dict[str, Any]) -> DraftGrid:
     return DraftGrid(load_suite(path).cases, [Override(when, Gates(), None) for when in whens])
 
 
+def embedding_draft(*data_keys: tuple[str, str]) -> DraftSuite:
+    """An embedding suite scoring STS pairs, with these data keys."""
+    raw = {**RAW, "task": "feature-extraction", "metrics": ["spearman"]}
+    dataset = DatasetSpec(path="glue", data_keys=data_keys, ref_keys=("score",))
+    return DraftSuite(HERE, SuiteSchema.model_validate(raw), dataset, {}, {}, BUILTIN_TASKS["feature-extraction"])
+
+
 STATIC_QDQ = {"quantization_approach": "static", "format": "qdq"}
 # (rule, a subject that breaks it, the field and the message of its error)
 BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
@@ -107,6 +114,12 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         suite_draft({"metrics": ["accuracy"]}, dataset=DatasetSpec(path="glue", ref_keys=())),
         "metrics",
         "need references: the dataset has ref_keys: [] (gate on agreement or cosine)",
+    ),
+    (
+        rule(SUITE_RULES, "{metric} needs"),
+        embedding_draft(("primary", "sentence1")),
+        "metrics",
+        "spearman needs dataset.data_keys.secondary: the second text of each sentence pair",
     ),
     (
         rule(SUITE_RULES, "is also in 'fixed'"),
@@ -236,6 +249,7 @@ VALID: list[tuple[tuple[Rule[Any], ...], Any]] = [
     (SUITE_RULES, suite_draft(fixed={"per_channel": True}, benchmarked={"reduce_range": (True, False)})),
     (SUITE_RULES, suite_draft({"model_name_or_path": "./"}, dataset=DatasetSpec(path="csv", data_files="*.csv"))),
     (SUITE_RULES, suite_draft(fixed={"preset": "quint8_avx2", "node_exclusion": ("gelu",)})),
+    (SUITE_RULES, embedding_draft(("primary", "sentence1"), ("secondary", "sentence2"))),
     (GATE_RULES, DraftGate("accuracy", Threshold(max_drop=0.01, confidence=0.95), KNOWN_GATES)),
     (GATE_RULES, DraftGate("speedup", Threshold(min=1.1, on_inconclusive="pass"), KNOWN_GATES)),
     (GATE_RULES, DraftGate("memory", Threshold(max_ratio=1.2), KNOWN_GATES)),
