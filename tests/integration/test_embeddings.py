@@ -151,9 +151,13 @@ def test_sts_and_retrieval_are_scored_on_local_files_with_paired_intervals(suite
         name="ir", file="retrieval.csv", keys=ir_keys, ref="relevant", metrics="[recall@10, ndcg@10]",
         gates="recall@10: {max_drop: 0.3}, ndcg@10: {max_drop: 0.3, confidence: 0.9}",
     ))  # fmt: skip
-    result = run("--benchmark-json=out.json", "-k", "accuracy")
+    result = run("--benchmark-json=out.json", "-k", "accuracy", "--quantbench-card=card.md")
     result.assert_outcomes(passed=2)
-    rows = {r["suite"]: r for r in json.loads((pytester.path / "out.json").read_text())["quantbench"]["accuracy"]}
+    written = json.loads((pytester.path / "out.json").read_text())["quantbench"]
+    rows = {r["suite"]: r for r in written["accuracy"]}
+    pooling = "sentence vectors by mean pooling, normalised (modules.json, 1_Pooling)"
+    assert {s["name"]: s["reading"] for s in written["suites"]} == {"sts": pooling, "ir": pooling}
+    assert (pytester.path / "card.md").read_text().count(f"**Model read as:** {pooling}") == 2
     sts = rows["sts"]["metrics"]
     assert set(sts) == {"spearman", "cosine"} and sts["spearman"]["original"] > 0.3  # the words decide the ranks
     assert sts["spearman"]["paired"]["n"] == pairs and sts["cosine"]["paired"]["n"] == 2 * pairs  # pairs; texts
