@@ -111,6 +111,9 @@ class QuantConfig:
 # the file each writes (`model_<name>.onnx`): optimum's `AutoQuantizationConfig.<target>(is_static=False)` with
 # its defaults, i.e. dynamic QOperator, per-channel, uint8 asymmetric activations, symmetric weights, full range,
 # on optimum's default dynamic operator set (None here). avx2 differs only in uint8 weights, hence `quint8_avx2`.
+# Beside them, `static_u8s8`: static int8 as ONNX Runtime runs it fastest on x86 (see
+# benchmarks/minilm-sentiment-static-u8s8.suite.yaml): QDQ MatMuls only, uint8 activations, per-channel int8
+# weights, a MatMul's output kept fp32 unless a quantized node reads it, minmax on 100 unpadded samples.
 # A `preset:` sets these settings of its config; the suite may not set them beside it (`build.py`).
 _ST_DYNAMIC = (
     ("framework", "onnxruntime"), ("quantization_approach", "dynamic"), ("format", "qoperator"),
@@ -122,7 +125,15 @@ CONFIG_PRESETS: dict[str, tuple[tuple[str, Any], ...]] = {
     "qint8_avx512": (*_ST_DYNAMIC, ("weights_dtype", "int8")),
     "qint8_arm64": (*_ST_DYNAMIC, ("weights_dtype", "int8")),
     "quint8_avx2": (*_ST_DYNAMIC, ("weights_dtype", "uint8")),
+    "static_u8s8": (
+        ("framework", "onnxruntime"), ("quantization_approach", "static"), ("format", "qdq"),
+        ("operators_to_quantize", ("MatMul",)), ("per_channel", True), ("reduce_range", False),
+        ("weights_dtype", "int8"), ("activations_dtype", "uint8"), ("activations_symmetric", False),
+        ("weights_symmetric", True), ("fp32_outputs", ("MatMul",)),
+        ("calibration", Calibration(method="minmax", num_calibration_samples=100, padding="none")),
+    ),
 }
+SENTENCE_TRANSFORMERS_PRESETS = ("qint8_avx512_vnni", "qint8_avx512", "qint8_arm64", "quint8_avx2")
 PRESET_KEY = "preset"
 
 

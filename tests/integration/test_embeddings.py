@@ -193,3 +193,17 @@ def test_a_labelled_mistake_is_one_line_naming_file_and_field(suite_file, run, p
         ]
     )
     assert "Traceback" not in gold.stdout.str() + result.stdout.str()
+
+
+def test_static_u8s8_with_fp32_outputs_embeds_and_names_its_preset(suite_file, run, pytester) -> None:
+    """Static QDQ with uint8 activations and fp32 MatMul outputs (the `static_u8s8` preset) calibrates on the
+    texts and keeps the vectors of the encoder without outliers; the run's JSON names the preset."""
+    tm.embedding_model(pytester.path / "kept")
+    static = _suite("static", "kept").replace("operators_to_quantize: [MatMul]", "preset: static_u8s8")
+    suite_file("static.suite.yaml", static)
+    result = run("--benchmark-json=out.json", "-k", "accuracy")
+    result.assert_outcomes(passed=1)
+    written = json.loads((pytester.path / "out.json").read_text())["quantbench"]
+    (row,) = written["accuracy"]
+    assert row["config_id"] == "static_u8s8" and written["suites"][0]["fixed"]["preset"] == "static_u8s8"
+    assert row["metrics"]["cosine"]["quantized"] >= 0.98 and row["quantization"]["quantized_nodes"]["MatMul"] > 0

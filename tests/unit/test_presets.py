@@ -11,7 +11,7 @@ import pytest
 from pytest_quantbench.artifacts.quantize import ort_quantization_config
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.suite import load_suite
-from pytest_quantbench.suite.records import CONFIG_PRESETS
+from pytest_quantbench.suite.records import CONFIG_PRESETS, SENTENCE_TRANSFORMERS_PRESETS
 
 HEAD = "task: feature-extraction\nmodel_name_or_path: some/model\ndataset: {path: glue}\n"
 # each preset and the `AutoQuantizationConfig` target sentence-transformers calls with is_static=False
@@ -31,7 +31,7 @@ def _suite(tmp_path: Path, body: str) -> Path:
 def test_every_preset_is_named_and_reproduces_sentence_transformers_exactly(tmp_path: Path) -> None:
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
-    assert set(TARGETS) == set(CONFIG_PRESETS)
+    assert set(TARGETS) == set(SENTENCE_TRANSFORMERS_PRESETS) == set(CONFIG_PRESETS) - {"static_u8s8"}
     suite = load_suite(_suite(tmp_path, f"benchmarked: {{preset: {list(TARGETS)}}}\n"))
     assert [case.id for case in suite.cases] == list(TARGETS)
     for case in suite.cases:
@@ -39,6 +39,14 @@ def test_every_preset_is_named_and_reproduces_sentence_transformers_exactly(tmp_
         ours = ort_quantization_config(case.config, [])
         theirs = getattr(AutoQuantizationConfig, TARGETS[case.id])(is_static=False)
         assert {f: getattr(ours, f) for f in FIELDS} == {f: getattr(theirs, f) for f in FIELDS}, case.id
+
+
+def test_the_static_preset_is_the_fastest_x86_static_config(tmp_path: Path) -> None:
+    (case,) = load_suite(_suite(tmp_path, "fixed: {preset: static_u8s8}\n")).cases
+    config = case.config
+    assert case.id == "static_u8s8" and config.is_static and config.format == "qdq"
+    assert (config.activations_dtype, config.weights_dtype, config.per_channel) == ("uint8", "int8", True)
+    assert config.fp32_outputs == config.operators_to_quantize == ("MatMul",) and config.calibration.padding == "none"
 
 
 def test_a_fixed_preset_names_the_config_and_leaves_the_other_settings_free(tmp_path: Path) -> None:
