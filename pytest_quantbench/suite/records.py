@@ -132,7 +132,7 @@ CONFIG_PRESETS: dict[str, tuple[tuple[str, Any], ...]] = {
         ("weights_symmetric", True), ("fp32_outputs", ("MatMul",)),
         ("calibration", Calibration(method="minmax", num_calibration_samples=100, padding="none")),
     ),
-}
+}  # fmt: skip
 SENTENCE_TRANSFORMERS_PRESETS = ("qint8_avx512_vnni", "qint8_avx512", "qint8_arm64", "quint8_avx2")
 PRESET_KEY = "preset"
 
