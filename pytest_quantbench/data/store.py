@@ -31,6 +31,7 @@ class SuiteData:
         self._memo = Memo()
         self._problem: InputError | None = None
         self._checked = False
+        self.described: str | None = None  # how the task reads the model (an embedding's pooling), once checked
 
     def check(self) -> None:
         """Model folder, then data, against the suite and the model; the first problem is kept and raised again."""
@@ -52,7 +53,7 @@ class SuiteData:
         problem = task.check_model(self.models.model_dir(suite))  # the task's own files (a pooling config)
         if problem:
             raise ModelError(suite.path, "model_name_or_path", problem)
-        described = task.describe_model(self.models.model_dir(suite))
+        described = self.described = task.describe_model(self.models.model_dir(suite))
         if described:
             self.progress(f"{suite.path}: {described}")
         validate.check_lengths(suite, config)
@@ -167,9 +168,17 @@ class DataStore:
     ) -> None:
         self.cache, self.models, self.tasks, self.progress = cache, models, tasks, progress
         self._memo = Memo()
+        self._suites: dict[str, SuiteData] = {}
 
     def of(self, suite: Suite) -> SuiteData:
         task = self.tasks[suite.task]
         data = self._memo(str(suite.path), lambda: SuiteData(suite, task, self.models, self.cache, self.progress))
+        self._suites[str(suite.path)] = data
         data.check()
         return data
+
+    def described(self, suite: Suite) -> str | None:
+        """How the task reads the suite's model (`Task.describe_model`), when its data has been checked this
+        run; never checks it for this."""
+        data = self._suites.get(str(suite.path))
+        return data.described if data is not None else None

@@ -107,7 +107,9 @@ class Reports:
         from pytest_quantbench.measure.machine import machine_facts
 
         engines = state.registry(self.config).engines_of(c for s in self.suites.values() for c in s.cases)
-        return results.payload(self.suites.values(), self.accuracy.values(), machine_facts(engines))
+        bench = self.config.stash.get(state.BENCH, None)  # none made: no case ran, nothing was read
+        reading = bench.data.described if bench is not None else (lambda suite: None)
+        return results.payload(self.suites.values(), self.accuracy.values(), machine_facts(engines), reading)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Accuracy results arrive with the reports: the same path in one process and from xdist workers."""

@@ -46,6 +46,7 @@ def _body(run: Run, suite: SuiteInfo, level: int) -> str:
         *_engine_lines(run, suite),
         f"**Machine:** `{_machine(run.machine)}`  ",
         f"**Number of evaluation samples:** `{samples}`  ",
+        *([f"**Model read as:** {suite.reading}  "] if suite.reading else []),
         *([] if suite.metrics else ["**References:** none: gated on fidelity to the original model alone  "]),
         "",
         "Fixed parameters:",

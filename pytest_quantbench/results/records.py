@@ -41,6 +41,7 @@ class SuiteInfo:
     configs: tuple[ConfigInfo, ...]
     baseline: str | None = None  # the suite's `baseline:` (None: each config's own framework)
     path: str | None = None  # the suite file
+    reading: str | None = None  # how the task reads the model (an embedding's pooling: `Task.describe_model`)
 
     @property
     def dataset_path(self) -> str:
@@ -82,8 +83,8 @@ class TimedCase:
     framework: str
 
 
-def suite_info(suite: Suite) -> SuiteInfo:
-    """What a run's JSON keeps of a suite."""
+def suite_info(suite: Suite, reading: str | None = None) -> SuiteInfo:
+    """What a run's JSON keeps of a suite; `reading`: how its task read the model, when the run said."""
     dataset = {k: v for k, v in serialize.dump(suite.dataset).items() if v is not None and k != "base_dir"}
     dataset["data_keys"] = dict(suite.dataset.data_keys)
     return SuiteInfo(
@@ -97,5 +98,6 @@ def suite_info(suite: Suite) -> SuiteInfo:
         benchmarked={k: [serialize.dump(v) for v in values] for k, values in suite.benchmarked},
         time=suite.time,
         baseline=suite.baseline,
+        reading=reading,
         configs=tuple(ConfigInfo(c.id, c.settings(), c.baseline_id, c.expect, c.config.framework) for c in suite.cases),
     )

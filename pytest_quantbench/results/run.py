@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -96,9 +96,15 @@ def parse_shape(text: str) -> Shape:
 # --- writing: what the plugin adds to pytest-benchmark's JSON -------------------------------------------
 
 
-def payload(suites: Iterable[Suite], accuracy: Iterable[CaseResult], machine: MachineFacts) -> dict[str, Any]:
-    """The `quantbench` key of a run's JSON."""
-    return serialize.dump(RunRecord(tuple(suite_info(s) for s in suites), machine, tuple(accuracy)))
+def payload(
+    suites: Iterable[Suite],
+    accuracy: Iterable[CaseResult],
+    machine: MachineFacts,
+    reading: Callable[[Suite], str | None] = lambda suite: None,
+) -> dict[str, Any]:
+    """The `quantbench` key of a run's JSON; `reading`: how each suite's task read its model."""
+    infos = tuple(suite_info(s, reading(s)) for s in suites)
+    return serialize.dump(RunRecord(infos, machine, tuple(accuracy)))
 
 
 # --- reading --------------------------------------------------------------------------------------------

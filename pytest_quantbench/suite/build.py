@@ -28,7 +28,9 @@ from pytest_quantbench.suite import grid, paths
 from pytest_quantbench.suite.errors import Loc, suite_error, unknown_field
 from pytest_quantbench.suite.models import DatasetSchema, OverrideSchema, SuiteSchema, ThresholdSchema
 from pytest_quantbench.suite.records import (
+    CONFIG_PRESETS,
     DEFAULT_MAX_DROP,
+    PRESET_KEY,
     Calibration,
     Case,
     DatasetSpec,
@@ -99,6 +101,7 @@ class DraftSuite:
     dataset: DatasetSpec
     fixed: dict[str, Any]
     benchmarked: dict[str, tuple[Any, ...]]
+    task: TaskVocabulary | None = None  # the suite's task's words (None: rules that need them keep quiet)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,25 @@ def _grid_size(draft: DraftSuite) -> Found | None:
     return breaks(size > MAX_CONFIGS, size=size, limit=MAX_CONFIGS)
 
 
+def _beside_preset(draft: DraftSuite) -> Found | None:
+    """A setting a `preset:` sets, given beside it (fixed or benchmarked): the preset would no longer be what its
+    name says (the card names it), so the file must choose one."""
+    places = {"fixed": draft.fixed, "benchmarked": draft.benchmarked}
+    if not any(PRESET_KEY in given for given in places.values()):
+        return None
+    preset_keys = {key for settings in CONFIG_PRESETS.values() for key, _ in settings}
+    found = [(where, key) for where, given in places.items() for key in given if key in preset_keys]
+    return first("at", [f"{where}.{key}" for where, key in found])
+
+
+def _metric_key(draft: DraftSuite) -> Found | None:
+    """A metric the task reads from a column the dataset does not name (an embedding's sentence pairs)."""
+    given, metrics = dict(draft.dataset.data_keys), draft.model.metrics or ()
+    needs = draft.task.metric_keys if draft.task else ()
+    missing = [(m, key, what) for m, key, what in needs if m in metrics and key not in given]
+    return None if not missing else dict(zip(("metric", "key", "what"), missing[0], strict=True))
+
+
 SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
     Rule("model_name_or_path", "{message}", lambda d: paths.source_problem(d.model.model_name_or_path, d.path.parent)),
     Rule("dataset.path", "{message}",
@@ -160,8 +182,11 @@ SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
          lambda d: paths.local_data_problem(d.dataset.path, d.dataset.data_files, d.dataset.data_dir, d.path.parent)),
     Rule("metrics", "need references: the dataset has ref_keys: [] (gate on agreement or cosine)",
          lambda d: breaks(bool(d.model.metrics) and not d.dataset.ref_keys)),
+    Rule("metrics", "{metric} needs dataset.data_keys.{key}: {what}", _metric_key),
     Rule("benchmarked.{key}", "is also in 'fixed': give each parameter in one place",
          lambda d: first("key", [key for key in d.benchmarked if key in d.fixed])),
+    Rule("{at}", "is set by 'preset' (sentence-transformers' export of that name): give the preset or the setting, "
+         "not both", _beside_preset),
     Rule("benchmarked", "the grid has {size} configs, more than {limit}: split it into suites", _grid_size),
 )  # fmt: skip
 
@@ -267,7 +292,7 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     benchmarked = model.benchmarked.given() if model.benchmarked else {}
     _check_sections(path, "fixed", fixed)
     _check_sections(path, "benchmarked", benchmarked, grid_values=True)
-    draft = DraftSuite(path, model, _dataset(path, model.dataset, task), fixed, benchmarked)
+    draft = DraftSuite(path, model, _dataset(path, model.dataset, task), fixed, benchmarked, task)
     check(path, SUITE_RULES, draft)
     suite = _suite(draft, task)
     known = (*suite.metrics, *known_gates(task.fidelity))

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_quantbench.suite.records import Case, QuantConfig, Suite, Thresholds
+from pytest_quantbench.suite.records import PRESET_KEY, Case, QuantConfig, Suite, Thresholds, with_preset
 from pytest_quantbench.suite.vocabulary import PRESETS
 
 
@@ -36,13 +36,13 @@ def expand(suite: Suite, thresholds: Thresholds, overrides: list[Override]) -> t
     cases = []
     for values in itertools.product(*benchmarked.values()):
         point = tuple(zip(benchmarked, values, strict=True))
-        config = QuantConfig(**{**fixed, **dict(point)})
+        config = QuantConfig(**with_preset({**fixed, **dict(point)}))
         case_thresholds, expect = thresholds, None
         for override in overrides:
             if override.matches(point):
                 case_thresholds = case_thresholds.updated(override.thresholds)
                 expect = override.expect or expect
-        ident = "-".join(id_token(k, v) for k, v in point) or config.quantization_approach
+        ident = "-".join(id_token(k, v) for k, v in point) or fixed.get(PRESET_KEY) or config.quantization_approach
         cases.append(
             Case(suite=suite, id=ident, config=config, point=point,
                  thresholds=case_thresholds, expect=expect)

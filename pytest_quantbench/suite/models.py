@@ -38,6 +38,7 @@ class DataKeysSchema(Section, title="data_keys"):
 
     primary: Text = Field(description="column of the input: text, tokens or image")
     secondary: Text = Field(default=NOT_GIVEN, description="second text column, for sentence pairs")
+    id: Text = Field(default=NOT_GIVEN, description="column naming each corpus document, for retrieval metrics")
 
 
 _ONE_COLUMN = "expected exactly one reference column, or none ([]), got {count}"

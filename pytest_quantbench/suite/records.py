@@ -107,6 +107,43 @@ class QuantConfig:
         return self.quantization_approach == "static"
 
 
+# sentence-transformers' int8 exports (`export_dynamic_quantized_onnx_model(model, "<target>")`), by the name of
+# the file each writes (`model_<name>.onnx`): optimum's `AutoQuantizationConfig.<target>(is_static=False)` with
+# its defaults, i.e. dynamic QOperator, per-channel, uint8 asymmetric activations, symmetric weights, full range,
+# on optimum's default dynamic operator set (None here). avx2 differs only in uint8 weights, hence `quint8_avx2`.
+# Beside them, `static_u8s8`: static int8 as ONNX Runtime runs it fastest on x86 (see
+# benchmarks/minilm-sentiment-static-u8s8.suite.yaml): QDQ MatMuls only, uint8 activations, per-channel int8
+# weights, a MatMul's output kept fp32 unless a quantized node reads it, minmax on 100 unpadded samples.
+# A `preset:` sets these settings of its config; the suite may not set them beside it (`build.py`).
+_ST_DYNAMIC = (
+    ("framework", "onnxruntime"), ("quantization_approach", "dynamic"), ("format", "qoperator"),
+    ("operators_to_quantize", None), ("per_channel", True), ("reduce_range", False), ("activations_dtype", "uint8"),
+    ("activations_symmetric", False), ("weights_symmetric", True),
+)  # fmt: skip
+CONFIG_PRESETS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "qint8_avx512_vnni": (*_ST_DYNAMIC, ("weights_dtype", "int8")),
+    "qint8_avx512": (*_ST_DYNAMIC, ("weights_dtype", "int8")),
+    "qint8_arm64": (*_ST_DYNAMIC, ("weights_dtype", "int8")),
+    "quint8_avx2": (*_ST_DYNAMIC, ("weights_dtype", "uint8")),
+    "static_u8s8": (
+        ("framework", "onnxruntime"), ("quantization_approach", "static"), ("format", "qdq"),
+        ("operators_to_quantize", ("MatMul",)), ("per_channel", True), ("reduce_range", False),
+        ("weights_dtype", "int8"), ("activations_dtype", "uint8"), ("activations_symmetric", False),
+        ("weights_symmetric", True), ("fp32_outputs", ("MatMul",)),
+        ("calibration", Calibration(method="minmax", num_calibration_samples=100, padding="none")),
+    ),
+}  # fmt: skip
+SENTENCE_TRANSFORMERS_PRESETS = ("qint8_avx512_vnni", "qint8_avx512", "qint8_arm64", "quint8_avx2")
+PRESET_KEY = "preset"
+
+
+def with_preset(settings: dict[str, Any]) -> dict[str, Any]:
+    """A config's settings with its `preset` (if any) expanded into the settings it stands for."""
+    preset = settings.get(PRESET_KEY)
+    given = {k: v for k, v in settings.items() if k != PRESET_KEY}
+    return {**dict(CONFIG_PRESETS[preset]), **given} if preset else given
+
+
 class GateKind(str, Enum):
     """What a gate judges: a metric the suite scores, or one of the named gates beside the metrics."""
 

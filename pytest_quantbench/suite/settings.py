@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from pytest_quantbench.suite.errors import Wording, invalid, unknown_value
-from pytest_quantbench.suite.records import Calibration, FrameworkArgs, QuantConfig, WeightOnly
+from pytest_quantbench.suite.records import CONFIG_PRESETS, Calibration, FrameworkArgs, QuantConfig, WeightOnly
 from pytest_quantbench.suite.vocabulary import PRESETS, Vocabulary
 
 # ONNX operator types that ONNX Runtime's quantizers know (the union of its registries).
@@ -188,6 +188,13 @@ def known(words: str) -> BeforeValidator:
 class FixedSchema(Settings, title="fixed"):
     """Settings shared by every config of the suite."""
 
+    preset: Literal[tuple(CONFIG_PRESETS)] = Field(  # type: ignore[valid-type]  # the table's names: mypy wants literals
+        default=NOT_GIVEN,
+        description="sentence-transformers' int8 export of that name (export_dynamic_quantized_onnx_model), or "
+        "static_u8s8 (QDQ MatMuls, uint8 activations, fp32 MatMul outputs): sets framework, quantization_approach, "
+        "format, operators_to_quantize, per_channel, reduce_range, the dtypes and symmetries (static_u8s8 also "
+        "fp32_outputs and calibration), which may then not be given beside it",
+    )
     framework: Annotated[str, known("backends")] = Field(
         default=CONFIG.framework, description="onnxruntime, or pytorch: torch's dynamic int8 of the transformers model"
     )

@@ -30,6 +30,8 @@ class TaskVocabulary:
     default_gates: tuple[tuple[str, float], ...] = (("agreement", DEFAULT_MIN_AGREEMENT),)
     # the fidelity gates its task measures (`Task.fidelity`): the only ones a suite of this task may give
     fidelity: tuple[str, ...] = ("agreement", "cosine")
+    # (metric, the data key a suite scoring it must give, what that column is)
+    metric_keys: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,17 @@ SEQEVAL_METRICS = ("precision", "recall", "f1", "accuracy")
 # ones (mean cosine, top-10 neighbours kept), unless it says otherwise.
 EMBEDDING_GATES = (("cosine", 0.98), ("neighbours", 0.7))
 EMBEDDING_FIDELITY = ("cosine", "cosine_p01", "neighbours", "similarity_spearman")
-EMBEDDINGS = TaskVocabulary(
-    (), (), {"primary": "sentence"}, (), default_gates=EMBEDDING_GATES, fidelity=EMBEDDING_FIDELITY
+# Where the data has labels: sentence pairs against gold scores, queries against their relevant documents
+# (`tasks/embedding_scores.py`); each needs the data key that says what a row is.
+EMBEDDING_METRICS = ("spearman", "recall@1", "recall@5", "recall@10", "ndcg@10", "mrr@10")
+EMBEDDING_METRIC_KEYS = (
+    ("spearman", "secondary", "the second text of each sentence pair"),
+    *((name, "id", "the column naming each corpus document") for name in EMBEDDING_METRICS[1:]),
 )
+EMBEDDINGS = TaskVocabulary(
+    EMBEDDING_METRICS, (), {"primary": "sentence"}, (), default_gates=EMBEDDING_GATES, fidelity=EMBEDDING_FIDELITY,
+    metric_keys=EMBEDDING_METRIC_KEYS,
+)  # fmt: skip
 LANGUAGE_MODEL_METRICS = ("perplexity", "nll")
 # A language model without references (`ref_keys: []`) gates on choosing the same next token at 9 positions in
 # 10: int8 flips near-ties of the next-token distribution, so 0.99 would fail sound models.

@@ -3,13 +3,16 @@
 The model is the bare encoder (optimum's `feature-extraction` export: `last_hidden_state` first); the task pools
 its token vectors as the folder says (`pooling.py`: sentence-transformers' `modules.json` and `1_Pooling`, else
 mean pooling) and normalises them when a `Normalize` module is listed, so the evidence kept per text is its
-sentence vector. There are no labels: the fidelity measures (`embedding_fidelity.py`) compare the int8 vectors
-with the fp32 ones, per text and as neighbours among the eval texts.
+sentence vector. Without labels, the fidelity measures (`embedding_fidelity.py`) compare the int8 vectors with
+the fp32 ones, per text and as neighbours among the eval texts. Where the data has labels, each model is also
+scored on its own vectors (`embedding_scores.py`): sentence pairs (`data_keys.secondary`, each pair one sample:
+its prediction is the cosine of its two texts) against gold scores, or a corpus and its queries (`data_keys.id`
+names each document) against their relevant documents.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,8 @@ from pytest_quantbench.suite import DatasetSpec
 from pytest_quantbench.suite.records import gate_count
 from pytest_quantbench.suite.vocabulary import BUILTIN_TASKS
 from pytest_quantbench.tasks import embedding_fidelity as fidelity
-from pytest_quantbench.tasks.base import Encoded, Task
+from pytest_quantbench.tasks import embedding_scores as scores
+from pytest_quantbench.tasks.base import Encoded, MetricFn, Task
 from pytest_quantbench.tasks.evidence import Evidence
 from pytest_quantbench.tasks.pooling import Pooling, PoolingProblem, read_pooling
 
@@ -43,10 +47,13 @@ class EmbeddingProcessor:
 
 @dataclass(frozen=True)
 class Pooled:
-    """What reading one text's sentence vector back needs: its attention mask, and the pooling."""
+    """What reading one sample's sentence vector back needs: its attention mask, and the pooling; a sentence
+    pair's second text's mask (its row is the batch's rows later); a corpus row's id (retrieval)."""
 
     mask: Any
     pooling: Pooling
+    second: Any = None
+    key: Any = None
 
 
 class PooledSession:
@@ -74,6 +81,7 @@ class FeatureExtraction(Task):
     model_class = "AutoModel"
     sort_by_length = True
     processor_files = ("tokenizer.json", "vocab.txt", "vocab.json", "*.model")
+    metric_infos = scores.INFOS
 
     def check_model(self, model_dir: Path) -> str | None:
         """A sentence-transformers file that does not say what it should (`modules.json`, the pooling config)."""
@@ -102,36 +110,75 @@ class FeatureExtraction(Task):
         self, processor: Any, spec: DatasetSpec, rows: dict[str, list], padding: bool | str = True,
         max_length: int | None = None,
     ) -> Encoded:  # fmt: skip
+        """A batch of samples, as texts: each pair's first texts, then their second texts (one sample each)."""
         import numpy as np
 
+        count, pairs, keys = len(rows[spec.primary]), spec.secondary, dict(spec.data_keys).get("id")
+        texts = list(rows[spec.primary]) + (list(rows[pairs]) if pairs else [])
         enc = processor.tokenizer(
-            rows[spec.primary], padding=padding, truncation=True, max_length=max_length or spec.max_length,
-            return_tensors="np",
-        )  # fmt: skip
+            texts, padding=padding, truncation=True, max_length=max_length or spec.max_length, return_tensors="np"
+        )
         inputs = {k: np.asarray(v, dtype=np.int64) for k, v in enc.items()}
         masks = inputs.get("attention_mask", np.ones_like(inputs["input_ids"]))
-        return Encoded(inputs, [Pooled(mask, processor.pooling) for mask in masks])
+        return Encoded(inputs, [
+            Pooled(masks[i], processor.pooling, masks[count + i] if pairs else None, rows[keys][i] if keys else None)
+            for i in range(count)
+        ])  # fmt: skip
 
     def lengths(self, processor: Any, spec: DatasetSpec, rows: dict[str, list]) -> list[int]:
-        enc = processor.tokenizer(rows[spec.primary], truncation=True, max_length=spec.max_length)
-        return [len(ids) for ids in enc["input_ids"]]
+        columns = [spec.primary, *([spec.secondary] if spec.secondary else [])]
+        found = [
+            processor.tokenizer(rows[c], truncation=True, max_length=spec.max_length)["input_ids"] for c in columns
+        ]
+        return [max(map(len, texts)) for texts in zip(*found, strict=True)]
 
     def vectors(self, logits: Any, alignments: list[Any]) -> Any:
-        """One batch's sentence vectors from its token vectors (the first output: `last_hidden_state`)."""
+        """One batch's sentence vectors from its token vectors (the first output: `last_hidden_state`): one per
+        sample, a pair's two stacked (samples, 2, dimensions)."""
         import numpy as np
 
         if not alignments:
             return np.zeros((0, 0), dtype=np.float32)
-        masks = np.stack([row.mask for row in alignments])
-        return alignments[0].pooling(logits, masks)
+        pairs = alignments[0].second is not None
+        masks = [row.mask for row in alignments] + ([row.second for row in alignments] if pairs else [])
+        pooled = alignments[0].pooling(logits, np.stack(masks))
+        return np.stack([pooled[: len(alignments)], pooled[len(alignments) :]], axis=1) if pairs else pooled
 
-    def predict(self, logits: Any, alignments: list[Any], references: list[Any], id2label: dict[int, str]) -> list:
-        """No answer to score: each text's vector is its evidence."""
+    @staticmethod
+    def answers(vectors: Any, alignments: list[Any]) -> list[Any]:
+        """Per sample what the labels score: a pair's cosine, a retrieval row's id and vector, else nothing."""
+        if alignments and alignments[0].second is not None:
+            return [float(v) for v in fidelity.cosines(vectors[:, 0], vectors[:, 1])]
+        if alignments and alignments[0].key is not None:
+            return [[row.key, vector.tolist()] for row, vector in zip(alignments, vectors, strict=True)]
         return [None] * len(alignments)
 
+    def predict(self, logits: Any, alignments: list[Any], references: list[Any], id2label: dict[int, str]) -> list:
+        return self.answers(self.vectors(logits, alignments), alignments)
+
     def evidence(self, logits: Any, alignments: list[Any], references: list[Any], id2label: dict[int, str]) -> Evidence:
-        predictions = self.predict(logits, alignments, references, id2label)
-        return Evidence(predictions, {EMBEDDINGS: self.vectors(logits, alignments)})
+        vectors = self.vectors(logits, alignments)
+        return Evidence(self.answers(vectors, alignments), {EMBEDDINGS: vectors})
+
+    def check_references(
+        self, values: list[Any], label_names: list[str] | None, id2label: dict[int, str]
+    ) -> str | None:
+        return scores.check(values)
+
+    def score(
+        self, metrics: tuple[str, ...], predictions: list[Any], references: list[Any], metric: Callable[[str], MetricFn]
+    ) -> dict[str, float]:
+        """`spearman` of the pairs' cosines against the gold scores; the retrieval metrics of the queries."""
+        return {
+            name: scores.spearman(predictions, references)
+            if name == scores.SPEARMAN
+            else scores.retrieval(name, predictions, references)
+            for name in metrics
+        }
+
+    def sample_counts(self, metric: str, predictions: list[Any], references: list[Any]) -> tuple[Any, Any] | None:
+        """A retrieval metric per query (documents count for nothing): its bootstrap resamples queries."""
+        return scores.per_row(metric, predictions, references) if metric in scores.PER_QUERY else None
 
     def fidelity(
         self, name: str, original: Evidence, quantized: Evidence, paired: Mapping[str, Any]
@@ -140,7 +187,12 @@ class FeatureExtraction(Task):
         measure = MEASURES.get(name.split("@")[0])  # `neighbours@20`: the suite checked the count
         if measure is None:
             return None
-        return measure(name, original.arrays[EMBEDDINGS], quantized.arrays[EMBEDDINGS])
+        return measure(name, texts(original.arrays[EMBEDDINGS]), texts(quantized.arrays[EMBEDDINGS]))
+
+
+def texts(vectors: Any) -> Any:
+    """One vector per text: a pair's two in turn."""
+    return vectors.reshape(-1, vectors.shape[-1])
 
 
 class SentenceSimilarity(FeatureExtraction):

@@ -137,7 +137,8 @@ def diagnose(bench: Pipeline, case: Case, search: bool = False) -> Diagnosis:
     if search and not result.precise:
         ranked = result.range_exclusion()
         ranked += [e.node for e in result.ranking if e.added_error > 0 and e.node not in ranked]
-        result.fallback = fallback.search(bench, case, ranked)
+        every = [e.node for e in result.ranking]  # measured alone when the ranking's order finds no set
+        result.fallback = fallback.search(bench, case, ranked, every)
     return result
 
 

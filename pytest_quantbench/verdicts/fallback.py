@@ -5,6 +5,12 @@ seed 003's mixed-precision ViT: exclude the top 1, 2, 4, ... offenders, re-quant
 slice of the eval split, stop at the first set that passes; then confirm it on the whole split and time it
 against the plain int8 model. Every trial is an ordinary cached artifact, so pasting the emitted
 `node_exclusion` into the suite reuses the model the search built.
+
+The ranking is local: the error each node adds to its own output. Where that misleads (an activation outlier
+dominates a tensor's norm, so the node that crushes every other channel adds little relative error, and a
+sentence embedding, whose texts differ by a small share of each vector, loses its neighbours to it), the
+search measures end to end instead: each candidate alone quantized, every other candidate kept in fp32, judged
+on the slice; the nodes that make the gates worst come first, and the prefixes are tried again in that order.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pytest_quantbench.data.prepare import EvalData
@@ -27,6 +34,8 @@ if TYPE_CHECKING:
 
 SEARCH_SAMPLES = 128  # the shortest eval samples each trial is scored on first
 MAX_NODES = 64
+MAX_ISOLATED = 32  # candidates measured alone when the ranking's prefixes fail: one trial each
+ISOLATED = "by each node alone: "  # how a trial of the second order is reported
 TIMING_ROUNDS = 20
 
 
@@ -89,23 +98,43 @@ def _latency_cost(bench: Pipeline, case: Case, trial: Case) -> float:
     return fallback / plain
 
 
-def search(bench: Pipeline, case: Case, ranked: list[str]) -> FallbackResult:
-    """Grow the fp32 set along `ranked` until the gate passes on the slice and then on the whole split."""
-    suite = case.suite
-    full = bench.eval_data(suite)
-    head = full.head(SEARCH_SAMPLES)
-    head_original = bench.scorer.evaluate(bench.original_session(case, EVAL_SESSION_THREADS), suite, head)
-    head_compared = original_evidence(bench, case, head)
+@dataclass(frozen=True)
+class Slice:
+    """What every trial is judged on: the head of the eval split, the original's scores on it and (for the
+    fidelity gates) its evidence."""
+
+    data: EvalData
+    original: dict[str, float]
+    compared: Evidence | None
+
+
+def isolated_order(bench: Pipeline, case: Case, candidates: list[str], head: Slice) -> list[str]:
+    """The first `MAX_ISOLATED` candidates, the node whose quantization alone makes the gates worst first (the
+    sum of how much worse each gate's measure is), each judged with every other candidate kept in fp32."""
+    pool = candidates[:MAX_ISOLATED]
+    damage = {}
+    for node in pool:
+        alone = with_exclusion(case, tuple(n for n in pool if n != node))
+        verdict = judge(bench, alone, head.data, head.original, head.compared)
+        damage[node] = sum(r.drop for r in verdict.results)
+    return sorted(pool, key=lambda node: -damage[node])
+
+
+def prefixes(
+    bench: Pipeline, case: Case, ranked: list[str], head: Slice, label: str = ""
+) -> tuple[list[FallbackTrial], FallbackResult | None]:
+    """The trials of the prefixes of `ranked`, and the result of the first that passes (then confirmed on the
+    whole split), else None."""
     trials = []
     for n in sizes(len(ranked)):
         trial = with_exclusion(case, tuple(ranked[:n]))
-        verdict = judge(bench, trial, head, head_original, head_compared)
+        verdict = judge(bench, trial, head.data, head.original, head.compared)
         if verdict.passed:
-            compared = original_evidence(bench, case, full)
-            verdict = judge(bench, trial, full, bench.evaluate(case).original, compared)
-        trials.append(FallbackTrial(n, verdict.passed, verdict.line()))
+            compared = original_evidence(bench, case, bench.eval_data(case.suite))
+            verdict = judge(bench, trial, bench.eval_data(case.suite), bench.evaluate(case).original, compared)
+        trials.append(FallbackTrial(n, verdict.passed, label + verdict.line()))
         if verdict.passed:
-            return FallbackResult(
+            return trials, FallbackResult(
                 node_exclusion=trial.config.node_exclusion,
                 nodes=tuple(ranked[:n]),
                 passed=True,
@@ -114,4 +143,22 @@ def search(bench: Pipeline, case: Case, ranked: list[str]) -> FallbackResult:
                 trials=tuple(trials),
                 latency_cost=_latency_cost(bench, case, trial),
             )
+    return trials, None
+
+
+def search(bench: Pipeline, case: Case, ranked: list[str], candidates: list[str] | None = None) -> FallbackResult:
+    """Grow the fp32 set along `ranked` until the gate passes on the slice and then on the whole split; when no
+    prefix passes, along the `candidates` (default: `ranked`) ordered by what each does alone."""
+    suite = case.suite
+    data = bench.eval_data(suite).head(SEARCH_SAMPLES)
+    original = bench.scorer.evaluate(bench.original_session(case, EVAL_SESSION_THREADS), suite, data)
+    head = Slice(data, original, original_evidence(bench, case, data))
+    trials, found = prefixes(bench, case, ranked, head)
+    pool = list(dict.fromkeys([*ranked, *(candidates or ())]))
+    if found is None and len(pool) > 1:
+        order = isolated_order(bench, case, pool, head)
+        more, found = prefixes(bench, case, order, head, ISOLATED)
+        trials += more
+    if found is not None:
+        return dataclasses.replace(found, trials=tuple(trials))
     return FallbackResult(case.config.node_exclusion, (), passed=False, trials=tuple(trials))

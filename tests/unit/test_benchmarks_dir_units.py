@@ -30,7 +30,7 @@ def test_hub_suites_carry_the_seed_grids(name: str, configs: int, shapes: int) -
         ("minilm-sentiment", "builtin:minilm-sentiment", 8, 2),
         ("minilm-sentiment-static", "builtin:minilm-sentiment", 2, 2),
         ("minilm-conll", "builtin:minilm-ner", 8, 2),
-        ("minilm-embed", "builtin:all-minilm-l6-v2", 2, 2),
+        ("minilm-embed", "builtin:all-minilm-l6-v2", 4, 1),
         ("minilm-embed-vs-pytorch", "builtin:all-minilm-l6-v2", 3, 1),
     ],
 )

@@ -205,7 +205,7 @@ def test_the_run_says_how_the_vectors_are_read(tmp_path: Path) -> None:
 
 def test_the_shipped_embedding_suite_is_sentence_transformers_preset() -> None:
     """`AutoQuantizationConfig.avx512_vnni(is_static=False)` (= arm64) and `.avx2(...)`, as
-    `export_dynamic_quantized_onnx_model` calls them, are the two configs of the shipped suite."""
+    `export_dynamic_quantized_onnx_model` calls them, are the shipped suite's presets of those names."""
     from optimum.onnxruntime.configuration import AutoQuantizationConfig
 
     from pytest_quantbench.artifacts.quantize import ort_quantization_config
@@ -214,10 +214,11 @@ def test_the_shipped_embedding_suite_is_sentence_transformers_preset() -> None:
     suite = load_suite(Path(__file__).resolve().parents[2] / "benchmarks" / "minilm-embed.suite.yaml")
     built = {case.id: ort_quantization_config(case.config, []) for case in suite.cases}
     presets = {
-        "int8": AutoQuantizationConfig.avx512_vnni(is_static=False),
-        "uint8": AutoQuantizationConfig.avx2(is_static=False),
+        "qint8_avx512_vnni": AutoQuantizationConfig.avx512_vnni(is_static=False),
+        "quint8_avx2": AutoQuantizationConfig.avx2(is_static=False),
+        "qint8_arm64": AutoQuantizationConfig.arm64(is_static=False),
     }
-    assert AutoQuantizationConfig.arm64(is_static=False) == presets["int8"]
+    assert AutoQuantizationConfig.arm64(is_static=False) == presets["qint8_avx512_vnni"]
     for case_id, preset in presets.items():
         fields = ("format", "mode", "activations_dtype", "activations_symmetric", "weights_dtype",
                   "weights_symmetric", "per_channel", "reduce_range", "operators_to_quantize", "is_static")  # fmt: skip

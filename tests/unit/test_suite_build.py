@@ -72,6 +72,13 @@ def grid_draft(tmp_path: Path, *whens: dict[str, Any]) -> DraftGrid:
     return DraftGrid(load_suite(path).cases, [Override(when, Gates(), None) for when in whens])
 
 
+def embedding_draft(*data_keys: tuple[str, str]) -> DraftSuite:
+    """An embedding suite scoring STS pairs, with these data keys."""
+    raw = {**RAW, "task": "feature-extraction", "metrics": ["spearman"]}
+    dataset = DatasetSpec(path="glue", data_keys=data_keys, ref_keys=("score",))
+    return DraftSuite(HERE, SuiteSchema.model_validate(raw), dataset, {}, {}, BUILTIN_TASKS["feature-extraction"])
+
+
 STATIC_QDQ = {"quantization_approach": "static", "format": "qdq"}
 # (rule, a subject that breaks it, the field and the message of its error)
 BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
@@ -109,10 +116,22 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         "need references: the dataset has ref_keys: [] (gate on agreement or cosine)",
     ),
     (
+        rule(SUITE_RULES, "{metric} needs"),
+        embedding_draft(("primary", "sentence1")),
+        "metrics",
+        "spearman needs dataset.data_keys.secondary: the second text of each sentence pair",
+    ),
+    (
         rule(SUITE_RULES, "is also in 'fixed'"),
         suite_draft(fixed={"per_channel": False, "reduce_range": True}, benchmarked={"reduce_range": (False,)}),
         "benchmarked.reduce_range",
         "is also in 'fixed': give each parameter in one place",
+    ),
+    (
+        rule(SUITE_RULES, "is set by 'preset'"),
+        suite_draft(fixed={"per_channel": False}, benchmarked={"preset": ("qint8_arm64",)}),
+        "fixed.per_channel",
+        "is set by 'preset' (sentence-transformers' export of that name): give the preset or the setting, not both",
     ),
     (
         rule(SUITE_RULES, "the grid has"),
@@ -229,6 +248,8 @@ VALID: list[tuple[tuple[Rule[Any], ...], Any]] = [
     (SECTION_RULES["calibration"], Calibration(method="entropy", padding="longest")),
     (SUITE_RULES, suite_draft(fixed={"per_channel": True}, benchmarked={"reduce_range": (True, False)})),
     (SUITE_RULES, suite_draft({"model_name_or_path": "./"}, dataset=DatasetSpec(path="csv", data_files="*.csv"))),
+    (SUITE_RULES, suite_draft(fixed={"preset": "quint8_avx2", "node_exclusion": ("gelu",)})),
+    (SUITE_RULES, embedding_draft(("primary", "sentence1"), ("secondary", "sentence2"))),
     (GATE_RULES, DraftGate("accuracy", Threshold(max_drop=0.01, confidence=0.95), KNOWN_GATES)),
     (GATE_RULES, DraftGate("speedup", Threshold(min=1.1, on_inconclusive="pass"), KNOWN_GATES)),
     (GATE_RULES, DraftGate("memory", Threshold(max_ratio=1.2), KNOWN_GATES)),
