@@ -50,7 +50,9 @@ class Shape(NamedTuple):
         phase = Phase(match[1]) if match and match[1] else None
         word = phase.length_word if phase is not None else "len"
         if not match or (match[3] is not None and match[3] != word):
-            raise ValueError(f"{text!r}: expected a shape such as bs1-len128 or bs4 (a decoder phase: decode-bs1-ctx64)")
+            raise ValueError(
+                f"{text!r}: expected a shape such as bs1-len128 or bs4 (a decoder phase: decode-bs1-ctx64)"
+            )
         return cls(int(match[2]), int(match[4]) if match[4] else None, phase)
 
     def sort_key(self) -> tuple[int, int, int]:

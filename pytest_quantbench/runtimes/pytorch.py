@@ -106,7 +106,8 @@ class TorchSession:
         if names[0] not in feed or feed[names[0]].shape[2] == 0:
             return None
         tensors = [torch.from_numpy(feed[n]) for n in names]
-        return DynamicCache.from_legacy_cache(tuple(zip(tensors[::2], tensors[1::2], strict=True)))
+        layers: Any = tuple(zip(tensors[::2], tensors[1::2], strict=True))
+        return DynamicCache.from_legacy_cache(layers)
 
 
 def load(model_dir: Path, task: Task, trust_remote_code: bool = False) -> Any:

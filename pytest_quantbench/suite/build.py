@@ -335,7 +335,8 @@ def _suite(draft: DraftSuite, task: TaskVocabulary) -> Suite:
         model_name_or_path=model.model_name_or_path, revision=model.revision,
         trust_remote_code=model.trust_remote_code, dataset=draft.dataset, metrics=metrics,
         time=model.time.record(), fixed=tuple(draft.fixed.items()), benchmarked=tuple(draft.benchmarked.items()),
-        markers=tuple(model.markers), timed_by_length=task.timed_by_length, baseline=model.baseline,
+        markers=tuple(model.markers), timed_by_length=task.timed_by_length, decodes=task.decodes,
+        baseline=model.baseline,
     )  # fmt: skip
 
 
