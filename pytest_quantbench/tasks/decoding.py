@@ -12,6 +12,7 @@ without a cache. The PyTorch backend's session names its cache alike. Sessions a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,17 +64,24 @@ class CacheFlow:
     def next_feed(self, feed: dict[str, Any], outputs: Sequence[Any], mask: Any) -> dict[str, Any]:
         """The feed of the step after `feed`: its outputs' greedy next token, the cache they return and the
         attention mask `mask` (one column wider than the cache; given, so a loop allocates none)."""
-        import numpy as np
-
-        width = mask.shape[1]
-        step: dict[str, Any] = {"input_ids": outputs[0][:, -1].argmax(-1)[:, None].astype(np.int64)}
+        step: dict[str, Any] = {"input_ids": outputs[0][:, -1].argmax(-1, keepdims=True)}  # int64 (numpy's intp)
         if "attention_mask" in self.inputs:
             step["attention_mask"] = mask
         if "position_ids" in self.inputs:
-            step["position_ids"] = np.full((len(mask), 1), width - 1, dtype=np.int64)
+            step["position_ids"] = _position(len(mask), mask.shape[1] - 1)
         for index, name in self.links:
             step[name] = outputs[index]
         return step
+
+
+@functools.cache
+def _position(batch_size: int, position: int) -> Any:
+    """The position ids of one new token (read-only, shared: a loop allocates none)."""
+    import numpy as np
+
+    out = np.full((batch_size, 1), position, dtype=np.int64)
+    out.flags.writeable = False
+    return out
 
 
 def ones_mask(batch_size: int, width: int) -> Any:
@@ -104,7 +112,8 @@ class Generation:
 
     def __init__(self, session: Any, flow: CacheFlow, new_tokens: int) -> None:
         self.session, self.flow, self.new_tokens = session, flow, new_tokens
-        self._masks: dict[tuple[Any, ...], list[Any]] = {}
+        self._mask: Any = None  # the prompt's mask the steps' masks were cut for (kept: compared by identity)
+        self._masks: list[Any] = []
 
     def get_inputs(self) -> list[Any]:
         return self.session.get_inputs()
@@ -113,21 +122,24 @@ class Generation:
         return self.session.get_outputs()
 
     def masks(self, mask: Any) -> list[Any]:
-        """Per step, the mask of the prompt's columns followed by ones for the cache grown so far."""
+        """Per step, the mask of the prompt's columns followed by ones for the cache grown so far; made once
+        per prompt mask (the timed rounds run one feed)."""
         import numpy as np
 
-        key = (mask.shape, mask.tobytes())
-        if key not in self._masks:
+        if mask is not self._mask:
             full = np.concatenate([mask, np.ones((len(mask), self.new_tokens), dtype=mask.dtype)], axis=1)
             width = mask.shape[1]
-            self._masks = {key: [np.ascontiguousarray(full[:, : width + k]) for k in range(1, self.new_tokens)]}
-        return self._masks[key]
+            self._mask, self._masks = (
+                mask,
+                [np.ascontiguousarray(full[:, : width + k]) for k in range(1, self.new_tokens)],
+            )
+        return self._masks
 
     def run(self, output_names: Any, feed: dict[str, Any]) -> list[Any]:
         run, next_feed = self.session.run, self.flow.next_feed
         outputs = run(output_names, feed)
-        batch, width = feed["input_ids"].shape
-        for mask in self.masks(feed.get("attention_mask", ones_mask(batch, width))):
+        given = feed.get("attention_mask")
+        for mask in self.masks(ones_mask(*feed["input_ids"].shape) if given is None else given):
             feed = next_feed(feed, outputs, mask)
             outputs = run(output_names, feed)
         return outputs
