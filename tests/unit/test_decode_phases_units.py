@@ -259,3 +259,28 @@ def test_a_decoders_row_shows_its_speed_ups_by_phase_and_other_rows_their_range(
     assert speed_cell(row) == "prefill x1.02 decode x1.45..x1.50 generate x1.40"
     classifier = ConfigRow("s", config, shapes=(at(None, 16, 1.2), at(None, 64, 1.5)))
     assert classifier.phase_speedups == {} and speed_cell(classifier) == "x1.20..x1.50"
+
+
+def test_a_slow_weight_only_decoder_is_told_what_bounds_its_phase() -> None:
+    from pytest_quantbench.records import Profile, QuantizationReport
+    from pytest_quantbench.runtimes import onnxruntime_speed as ort
+    from pytest_quantbench.runtimes.speed_rules import SpeedFacts
+    from pytest_quantbench.suite import QuantConfig
+    from pytest_quantbench.suite.records import WeightOnly
+
+    report = QuantizationReport({"MatMul": 4}, 4, False)
+    int8 = Profile({"MatMulNBits": 6.0, "Add": 4.0})
+
+    def found(shape: str, level: int | None = None) -> tuple[str, str]:
+        config = QuantConfig(quantization_approach="weight_only", weight_only=WeightOnly(accuracy_level=level))
+        got = ort.WeightOnlyBlocks().detect(SpeedFacts(config, report, Profile({"MatMul": 8.0}), int8, 99, shape))
+        assert got is not None
+        return got.cause, got.fix
+
+    cause, fix = found("prefill-bs1-len64")
+    assert "dequantizes its blocks at every call" in cause and "prefill is compute-bound" in cause
+    assert fix.startswith("judge weight-only by its decode phase")
+    cause, fix = found("decode-bs1-ctx64")
+    assert "decode is memory-bound" in cause and fix.startswith("weight_only: {accuracy_level: 4}")
+    assert found("decode-bs1-ctx64", 4)[1] == "quantization_approach: dynamic for speed"
+    assert found("bs1-len64")[0].endswith("bound by reading weights")  # other tasks' words unchanged
