@@ -79,6 +79,11 @@ class Task(ABC):
         names = {spec.name for spec in declared}
         return {k: v for k, v in inputs.items() if k in names}
 
+    def calibration_rows(self, rows: dict[str, list], declared: Sequence[TensorSpec]) -> dict[str, list]:
+        """Calibration rows (columns of per-sample lists) completed for a model that declares `declared`: what
+        `feed` completes at run time, as a calibration dataset can hold it. Default: as they are."""
+        return rows
+
     def timed(self, session: Any, processor: Any) -> Any:
         """What a latency case times: the session, or a session-like wrapper that also does what turns the
         outputs into the user's answer (an embedding's pooling). Default: the session itself."""

@@ -43,6 +43,24 @@ def with_empty_cache(inputs: dict[str, Any], declared: Sequence[TensorSpec]) -> 
     return {**feed, **empty_cache(len(inputs["input_ids"]), missing)} if missing else feed
 
 
+def with_masked_cache(rows: dict[str, list], declared: Sequence[TensorSpec]) -> dict[str, list]:
+    """Calibration rows (columns of lists, as `datasets` maps them) with a one-position cache of zeros for each
+    cache input, masked (its attention-mask column 0), so static calibration runs the cache-carrying model as
+    a prompt runs it. One position, not none: a calibration column holds nested lists, and an empty one loses
+    the dimensions after it."""
+    import numpy as np
+
+    caches = [spec for spec in declared if spec.name.startswith(PAST) and spec.name not in rows]
+    if not caches or "attention_mask" not in rows:
+        return rows
+    count = len(rows["attention_mask"])
+    out = {**rows, "attention_mask": [[0, *mask] for mask in rows["attention_mask"]]}
+    for spec in caches:
+        zeros = np.zeros([1 if d is None else d for d in spec.shape[1:]], dtype=spec.dtype).tolist()
+        out[spec.name] = [zeros] * count
+    return out
+
+
 @dataclass(frozen=True)
 class CacheFlow:
     """How one session's cache flows from a step to the next: which output feeds which cache input, and which

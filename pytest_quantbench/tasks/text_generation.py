@@ -118,6 +118,12 @@ class TextGeneration(Task):
 
         return decoding.with_empty_cache(inputs, declared)
 
+    def calibration_rows(self, rows: dict[str, list], declared: Sequence[TensorSpec]) -> dict[str, list]:
+        """Static calibration runs each prompt with a masked one-position cache (`decoding.with_masked_cache`)."""
+        from pytest_quantbench.tasks import decoding
+
+        return decoding.with_masked_cache(rows, declared)
+
     def check_input(self, value: Any) -> str | None:
         if value is None:
             return "is null"

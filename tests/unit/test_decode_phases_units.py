@@ -284,3 +284,16 @@ def test_a_slow_weight_only_decoder_is_told_what_bounds_its_phase() -> None:
     assert "decode is memory-bound" in cause and fix.startswith("weight_only: {accuracy_level: 4}")
     assert found("decode-bs1-ctx64", 4)[1] == "quantization_approach: dynamic for speed"
     assert found("bs1-len64")[0].endswith("bound by reading weights")  # other tasks' words unchanged
+
+
+def test_static_calibration_rows_get_a_masked_one_position_cache() -> None:
+    from pytest_quantbench.tasks import BUILTIN
+
+    tasks = {task.name: task for task in BUILTIN}
+    declared = declared_inputs(FakeDecoder())
+    rows = {"input_ids": [[5, 6, 7], [8, 9, 1]], "attention_mask": [[1, 1, 1], [1, 1, 0]]}
+    out = tasks["text-generation"].calibration_rows(rows, declared)
+    assert out["attention_mask"] == [[0, 1, 1, 1], [0, 1, 1, 0]] and out["input_ids"] is rows["input_ids"]
+    assert np.asarray(out["past_key_values.0.value"]).shape == (2, HEADS, 1, SIZE)
+    assert not np.asarray(out["past_key_values.0.key"]).any()
+    assert tasks["text-classification"].calibration_rows(rows, declared) is rows
