@@ -101,3 +101,46 @@ def test_a_decoder_suite_times_prefill_decode_and_generate_paired_with_fp32(
     # scoring feeds the cache-carrying export an empty cache: the scores of the checkpoint without one
     accuracy = data["quantbench"]["accuracy"][0]["metrics"]["perplexity"]
     assert accuracy["original"] == pytest.approx(perplexity_of_checkpoint(model, texts, 16), rel=1e-4)
+
+
+def test_a_static_config_calibrates_the_cache_carrying_export_and_scores(decoder64, tmp_path: Path, qb_cache) -> None:
+    from pytest_quantbench.bench import Bench
+    from pytest_quantbench.suite import load_suite
+
+    model, dataset, _ = decoder64
+    path = tmp_path / "static.suite.yaml"
+    path.write_text(
+        f"task: text-generation\nmodel_name_or_path: {model}\ndataset: {dataset}\n"
+        "fixed: {quantization_approach: static, calibration: {num_calibration_samples: 4}}\n"
+        "thresholds: {perplexity: {min_ratio: 0.01}}\n"
+    )
+    evaluation = Bench(qb_cache).evaluate(load_suite(path).cases[0])
+    assert evaluation.report.quantized_nodes.get("MatMul", 0) >= 1  # calibrated with a masked cache, quantized
+    assert 1.0 < evaluation.quantized["perplexity"] < 10 * evaluation.original["perplexity"]
+
+
+def test_pytorch_decodes_with_its_cache_beside_onnx_runtime(decoder64, suite_file, run, pytester) -> None:
+    model, dataset, _ = decoder64
+    suite_file(
+        "torch.suite.yaml",
+        f"""
+        name: torch
+        task: text-generation
+        model_name_or_path: {model}
+        dataset: {dataset}
+        fixed: {{quantization_approach: dynamic}}
+        benchmarked: {{framework: [onnxruntime, pytorch]}}
+        thresholds: {{top1_agreement: {{min: 0.0}}}}
+        time: {{input_lengths: [8], rounds: 2, warmup_rounds: 0, phases: [decode, generate], new_tokens: 3}}
+        """,
+    )
+    result = run("--benchmark-json=run.json", "-m", "latency")
+    result.assert_outcomes(passed=2 * 4)  # per phase: both backends' fp32 and int8
+    records = {b["param"]: b["extra_info"] for b in json.loads((pytester.path / "run.json").read_text())["benchmarks"]}
+    torch = {name: r for name, r in records.items() if "pytorch" in name}
+    assert sorted(torch) == [
+        "fp32-pytorch-decode-bs1-ctx8", "fp32-pytorch-generate-bs1-new3",
+        "int8-pytorch-decode-bs1-ctx8", "int8-pytorch-generate-bs1-new3",
+    ]  # fmt: skip
+    assert all(r["latency"]["mean_ms"] > 0 and r["baseline"] == "pytorch" for r in torch.values())
+    assert torch["int8-pytorch-decode-bs1-ctx8"]["speedup"] > 0
