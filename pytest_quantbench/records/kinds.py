@@ -71,10 +71,19 @@ class Phase(str, Enum):
     @property
     def length_word(self) -> str:
         """How a latency id writes the shape's length: `len64`, `ctx64`, `new16`."""
-        return PHASE_LENGTH_WORDS[self]
+        return PHASE_LENGTH_WORDS[self][0]
+
+    @property
+    def length_name(self) -> str:
+        """What a report calls the shape's length: input length, context length, new tokens."""
+        return PHASE_LENGTH_WORDS[self][1]
 
 
-PHASE_LENGTH_WORDS = {Phase.PREFILL: "len", Phase.DECODE: "ctx", Phase.GENERATE: "new"}
+PHASE_LENGTH_WORDS = {
+    Phase.PREFILL: ("len", "input length"),
+    Phase.DECODE: ("ctx", "context length"),
+    Phase.GENERATE: ("new", "new tokens"),
+}
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ def test_a_decoder_suite_times_prefill_decode_and_generate_paired_with_fp32(
 ) -> None:
     model, dataset, texts = decoder64
     suite_file("phases.suite.yaml", SUITE.format(model=model, dataset=dataset))
-    result = run("--benchmark-json=run.json", "-v")
+    result = run("--benchmark-json=run.json", "-v", "--quantbench-card=card.md")
     result.assert_outcomes(passed=1 + 2 * 3)  # the accuracy case, and fp32 and the config at each phase
     ids = [
         "fp32-prefill-bs1-len128", "int8-w8-b16-rtn-prefill-bs1-len128",
@@ -98,6 +98,12 @@ def test_a_decoder_suite_times_prefill_decode_and_generate_paired_with_fp32(
     assert generate["tokens_per_s"] == pytest.approx(4 / generate["latency"]["mean_ms"] * 1e3)
     assert decode["memory"] is not None and decode["memory"]["shape"] == "decode-bs1-ctx63"  # as timed
     assert prefill["memory"] is None  # measured at the decode shape only
+    # the terminal's row gives the speed-up per phase, the card a time table per phase shape
+    result.stdout.re_match_lines([r".*w8-b16-rtn.*prefill x[\d.]+ decode x[\d.]+ generate x[\d.]+.*PASS"])
+    card = (pytester.path / "card.md").read_text()
+    for where in ("prefill, batch size = 1, input length = 64", "decode, batch size = 1, context length = 63",
+                  "generate, batch size = 1, new tokens = 4"):  # fmt: skip
+        assert f"Below, time metrics for {where}." in card
     # scoring feeds the cache-carrying export an empty cache: the scores of the checkpoint without one
     accuracy = data["quantbench"]["accuracy"][0]["metrics"]["perplexity"]
     assert accuracy["original"] == pytest.approx(perplexity_of_checkpoint(model, texts, 16), rel=1e-4)
