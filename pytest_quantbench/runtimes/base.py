@@ -167,9 +167,11 @@ def declared_inputs(session: Session) -> tuple[TensorSpec, ...]:
     dimensions (a named, open one is None) and element types; a session-like object gives what it has."""
     specs = []
     for arg in session.get_inputs():
-        shape = tuple(d if isinstance(d, int) else None for d in (getattr(arg, "shape", None) or ()))
-        dtype = getattr(arg, "type", "")
-        specs.append(TensorSpec(arg.name, shape, ONNX_ELEMENT_TYPES.get(dtype, dtype or "float32")))
+        dims = getattr(arg, "shape", None)
+        shape = tuple(d if isinstance(d, int) else None for d in dims) if isinstance(dims, (list, tuple)) else ()
+        dtype = getattr(arg, "type", "")  # a user's session may give a type that is not ONNX Runtime's string
+        dtype = ONNX_ELEMENT_TYPES.get(dtype, dtype) if isinstance(dtype, str) and dtype else "float32"
+        specs.append(TensorSpec(arg.name, shape, dtype))
     return tuple(specs)
 
 

@@ -297,3 +297,17 @@ def test_static_calibration_rows_get_a_masked_one_position_cache() -> None:
     assert np.asarray(out["past_key_values.0.value"]).shape == (2, HEADS, 1, SIZE)
     assert not np.asarray(out["past_key_values.0.key"]).any()
     assert tasks["text-classification"].calibration_rows(rows, declared) is rows
+
+
+def test_a_users_session_declares_what_it_has() -> None:
+    class Typed:
+        name = "x"
+        type = object()  # an onnx TypeProto, say: not ONNX Runtime's type string
+        shape = None
+
+    class Session:
+        def get_inputs(self) -> list[Any]:
+            return [Typed()]
+
+    assert declared_inputs(Session()) == (TensorSpec("x", (), "float32"),)
+    assert output_names(Session()) == ()
