@@ -29,6 +29,7 @@ from pytest_quantbench.suite.errors import Loc, suite_error, unknown_field
 from pytest_quantbench.suite.models import DatasetSchema, OverrideSchema, SuiteSchema, ThresholdSchema
 from pytest_quantbench.suite.records import (
     DEFAULT_MAX_DROP,
+    DEFAULT_NEW_TOKENS,
     Calibration,
     Case,
     DatasetSpec,
@@ -152,6 +153,26 @@ def _grid_size(draft: DraftSuite) -> Found | None:
     return breaks(size > MAX_CONFIGS, size=size, limit=MAX_CONFIGS)
 
 
+def _phases_of_a_non_decoder(suite: Suite) -> Found | None:
+    """`time.phases` and `time.new_tokens` time a decoder's cache: any other task has none to time."""
+    given = [
+        f
+        for f, set_ in (
+            ("phases", suite.time.phases is not None),
+            ("new_tokens", suite.time.new_tokens != DEFAULT_NEW_TOKENS),
+        )
+        if set_
+    ]
+    return breaks(bool(given) and not suite.decodes, field=given[0] if given else "", task=suite.task)
+
+
+# rules on the suite record, once the task has filled it in
+RECORD_RULES: tuple[Rule[Suite], ...] = (
+    Rule("time.{field}", "task {task} has no key/value cache to time by phase (only a decoder, text-generation)",
+         _phases_of_a_non_decoder),
+)  # fmt: skip
+
+
 SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
     Rule("model_name_or_path", "{message}", lambda d: paths.source_problem(d.model.model_name_or_path, d.path.parent)),
     Rule("dataset.path", "{message}",
@@ -270,6 +291,7 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     draft = DraftSuite(path, model, _dataset(path, model.dataset, task), fixed, benchmarked)
     check(path, SUITE_RULES, draft)
     suite = _suite(draft, task)
+    check(path, RECORD_RULES, suite)
     known = (*suite.metrics, *known_gates(task.fidelity))
     given = _gates(path, model.thresholds, "thresholds", known)
     counted = {key.split("@")[0] for key in given}  # `neighbours@5` given: no default `neighbours` (k = 10) beside it

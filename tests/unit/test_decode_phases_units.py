@@ -311,3 +311,16 @@ def test_a_users_session_declares_what_it_has() -> None:
 
     assert declared_inputs(Session()) == (TensorSpec("x", (), "float32"),)
     assert output_names(Session()) == ()
+
+
+@pytest.mark.parametrize("time", ["{phases: [decode]}", "{new_tokens: 8}"])
+def test_phases_of_a_task_without_a_cache_are_one_line_naming_the_field(tmp_path: Path, time: str) -> None:
+    from pytest_quantbench.errors import SuiteError
+
+    with pytest.raises(SuiteError) as info:
+        _suite(tmp_path, time, "text-classification")
+    field = "time.phases" if "phases" in time else "time.new_tokens"
+    assert str(info.value) == (
+        f"{tmp_path / 's.suite.yaml'}: {field}: task text-classification has no key/value cache to time by phase "
+        "(only a decoder, text-generation)"
+    )
