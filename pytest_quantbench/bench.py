@@ -21,9 +21,10 @@ from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.errors import DataError
+from pytest_quantbench.measure import phases
 from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, Model, Scorer
 from pytest_quantbench.measure.machine import machine_facts
-from pytest_quantbench.measure.timing import TimeBank, shape_id
+from pytest_quantbench.measure.timing import Measurement, TimeBank, shape_id
 from pytest_quantbench.progress import Progress, say
 from pytest_quantbench.records import MachineFacts, MemoryStats, PredictionPaths, Role
 from pytest_quantbench.registry import Registry
@@ -91,6 +92,27 @@ class Bench:
     def timed_length(self, suite: Suite, input_length: int | None) -> int | None:
         """The length a shape of the suite is timed at: a default length is cut to the model's positions."""
         return self.data.of(suite).timed_length(input_length)
+
+    def as_timed(self, m: Measurement) -> Measurement:
+        """A latency case with its lengths as timed: a default length cut to the model's positions, and a
+        decoder's cache and prompt fitted so that its new tokens fit them too (`measure.phases.fitted`)."""
+        data = self.data.of(m.case.suite)
+        return phases.fitted(m, data.timed_length(m.prompt_length), data.position_limit)
+
+    def phase_target(self, m: Measurement, session: Session) -> phases.Target:
+        """What a decoder's latency case of phase `m.phase` times of `session` (its own cache), on the prompt."""
+        suite = m.case.suite
+        data = self.data.of(suite)
+        prompt = data.timing_inputs(m.batch_size, m.prompt_length)
+        assert m.phase is not None  # a decoder's case
+        return phases.target(data.task, session, prompt, m.phase, m.input_length or suite.time.new_tokens)
+
+    def memory_at(self, case: Case, role: Role, shape: str, feed: dict[str, Any]) -> MemoryStats | None:
+        """Peak memory of a timing session of `role` running `feed` (a decoder's own cache included), kept by
+        the backend under the feed's shapes like `memory`'s."""
+        backend = self.backends[case.baseline] if check_role(role) is Role.ORIGINAL else self.backend(case)
+        found = backend.memory(case, role, {shape: feed})
+        return found.get(shape) if found else None
 
     def memory(self, case: Case, role: Role, batch_size: int, input_length: int | None) -> MemoryStats | None:
         """Peak memory of a timing session of `role` at one shape (as timed): the backend measures every shape

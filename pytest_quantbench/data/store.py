@@ -98,6 +98,13 @@ class SuiteData:
         return self.lengths.default_input_length
 
     @property
+    def position_limit(self) -> int | None:
+        """The longest input the model's positions take (None: not known, or a task without lengths)."""
+        if not self.suite.timed_by_length:
+            return None
+        return self._memo("limit", lambda: validate.position_limit(self.models.config(self.suite)))
+
+    @property
     def shapes(self) -> list[tuple[int, int | None]]:
         """The suite's timing shapes as they are timed (`Suite.shapes` names them as the ids do)."""
         return [(batch_size, self.timed_length(n)) for batch_size, n in self.suite.shapes]

@@ -28,7 +28,7 @@ from pytest_quantbench.data.prepare import EVAL_BATCH_SIZE, EvalData
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import Direction, MetricInfo
-from pytest_quantbench.runtimes.base import Session, inputs_of, run_checked
+from pytest_quantbench.runtimes.base import Session, declared_inputs, inputs_of, run_checked
 from pytest_quantbench.suite import Suite
 from pytest_quantbench.tasks import Encoded, Evidence, MetricFn, Task
 from pytest_quantbench.tasks.evidence import join_arrays
@@ -67,15 +67,19 @@ def in_order(fn: Callable[[Any], T], items: Iterable[Any], workers: int) -> Iter
 
 
 def batch_outputs(
-    sessions: list[Session], data: EvalData, workers: int = 1
+    sessions: list[Session], data: EvalData, workers: int = 1, task: Task | None = None
 ) -> Iterator[tuple[slice, list[Any], list[Any]]]:
     """Per eval batch, in order: its rows, its samples' alignments and each session's first output on it (the
     sessions run one after the other on a batch, so a pair's outputs meet without being kept). Batches are
     encoded here, as they are read (`EvalData.encoded`, in this thread: a tokenizer is not shared between
-    threads), a few ahead of the sessions running them; none is kept once its outputs are read."""
+    threads), a few ahead of the sessions running them; none is kept once its outputs are read. With its `task`,
+    each session is fed what the task completes for it (`Task.feed`: a decoder's empty cache)."""
+
+    def fed(session: Session, inputs: dict[str, Any]) -> dict[str, Any]:
+        return task.feed(inputs, declared_inputs(session)) if task is not None else inputs_of(session, inputs)
 
     def run(encoded: Encoded) -> tuple[list[Any], list[Any]]:
-        outputs = [run_checked(session, inputs_of(session, encoded.inputs))[0] for session in sessions]
+        outputs = [run_checked(session, fed(session, encoded.inputs))[0] for session in sessions]
         return encoded.alignments, outputs
 
     start = 0
@@ -89,7 +93,7 @@ def evidence_of(session: Session, data: EvalData, task: Task, id2label: dict[int
     """The task's evidence of every eval sample: predictions, and the per-unit arrays it keeps."""
     parts = [
         task.evidence(logits, alignments, data.references[rows], id2label)
-        for rows, alignments, (logits,) in batch_outputs([session], data, workers)
+        for rows, alignments, (logits,) in batch_outputs([session], data, workers, task)
     ]
     return Evidence.join(parts)
 
@@ -100,7 +104,7 @@ def side_by_side(
     """Both models' evidence, and the task's `pair_evidence` of their outputs, batch by batch as both run."""
     evidence: tuple[list[Evidence], list[Evidence]] = ([], [])
     paired = []
-    for rows, alignments, outputs in batch_outputs([original, quantized], data, workers):
+    for rows, alignments, outputs in batch_outputs([original, quantized], data, workers, task):
         references = data.references[rows]
         for kept, logits in zip(evidence, outputs, strict=True):
             kept.append(task.evidence(logits, alignments, references, id2label))

@@ -18,13 +18,14 @@ from pytest_quantbench.records import (
     MemoryStats,
     MetricResult,
     ModelSize,
+    Phase,
     QuantizationReport,
     Role,
     Shape,
     TimingResult,
 )
 from pytest_quantbench.runtimes.base import inputs_of, run_failure
-from pytest_quantbench.suite import Case, Suite, TimeSpec
+from pytest_quantbench.suite import DECODER_PHASES, Case, Suite, TimeSpec
 
 Z95 = 1.96
 MAD_TO_SD = 1.4826  # the median absolute deviation of a normal sample, times this, is its standard deviation
@@ -41,16 +42,20 @@ def shape_id(batch_size: int, input_length: int | None) -> str:
 @dataclass(frozen=True)
 class Measurement:
     """One timing case: the fp32 baseline (ORIGINAL) or a config's quantized model, at one batch size and input
-    length. Its id keeps the words of pytest-benchmark's saved names: `fp32-...` and `int8-<config id>-...`."""
+    length, and for a decoder one phase (`records.Phase`; its `prompt_length` is the prompt a GENERATE case's new
+    tokens follow). Its id keeps the words of pytest-benchmark's saved names: `fp32-...` and
+    `int8-<config id>-...`."""
 
     case: Case
     role: Role
     batch_size: int
     input_length: int | None
+    phase: Phase | None = None
+    prompt_length: int | None = None
 
     @property
     def shape(self) -> Shape:
-        return Shape(self.batch_size, self.input_length)
+        return Shape(self.batch_size, self.input_length, self.phase)
 
     @property
     def shape_id(self) -> str:
@@ -64,19 +69,44 @@ class Measurement:
     @property
     def group(self) -> str:
         """pytest-benchmark group: the baseline and every config of one shape side by side."""
-        shape = f"batch_size={self.batch_size}" + (f" input_length={self.input_length}" if self.input_length else "")
-        return f"{self.case.suite.name} {shape}"
+        length = f" {LENGTH_NAMES[self.phase]}={self.input_length}" if self.input_length else ""
+        phase = f" {self.phase.value}" if self.phase is not None else ""
+        return f"{self.case.suite.name}{phase} batch_size={self.batch_size}{length}"
+
+
+# how a group names a shape's length, by phase (None: a forward pass of other tasks)
+LENGTH_NAMES = {None: "input_length", Phase.PREFILL: "input_length", Phase.DECODE: "context_length",
+                Phase.GENERATE: "new_tokens"}  # fmt: skip
+
+
+def timed_shapes(suite: Suite) -> list[tuple[Shape, int | None]]:
+    """The shapes a suite times, as the ids name them, each with the prompt its inputs are made of: every
+    (batch size, input length) pair, and for a decoder every phase of `time.phases` (GENERATE once per batch
+    size, of `time.new_tokens`, after a prompt of the first input length)."""
+    if not suite.decodes:
+        return [(Shape(b, n), n) for b, n in suite.shapes]
+    phases = [Phase(p) for p in suite.time.phases or DECODER_PHASES]
+    out: list[tuple[Shape, int | None]] = []
+    for phase in phases:
+        for b in suite.time.batch_sizes:
+            pairs = [(b, n) for bb, n in suite.shapes if bb == b]
+            if phase is Phase.GENERATE:
+                out.append((Shape(b, suite.time.new_tokens, phase), pairs[0][1]))
+            else:
+                out += [(Shape(b, n, phase), n) for _, n in pairs]
+    return out
 
 
 def measurements(suite: Suite) -> list[Measurement]:
     """Shape by shape: each distinct fp32 baseline once, then every config."""
     out = []
-    for batch_size, input_length in suite.shapes:
-        baselines: dict[str, Case] = {}
-        for case in suite.cases:
-            baselines.setdefault(case.baseline_id, case)
-        out += [Measurement(c, Role.ORIGINAL, batch_size, input_length) for c in baselines.values()]
-        out += [Measurement(c, Role.QUANTIZED, batch_size, input_length) for c in suite.cases]
+    baselines: dict[str, Case] = {}
+    for case in suite.cases:
+        baselines.setdefault(case.baseline_id, case)
+    for shape, prompt in timed_shapes(suite):
+        at = (shape.batch_size, shape.input_length, shape.phase, prompt)
+        out += [Measurement(c, Role.ORIGINAL, *at) for c in baselines.values()]
+        out += [Measurement(c, Role.QUANTIZED, *at) for c in suite.cases]
     return out
 
 
@@ -171,7 +201,13 @@ class Timed:
 
 
 def time_session(
-    timer: Timer, session: Any, feed: dict, spec: TimeSpec, baseline: Any = None, bank: TimeBank | None = None
+    timer: Timer,
+    session: Any,
+    feed: dict,
+    spec: TimeSpec,
+    baseline: Any = None,
+    baseline_feed: dict | None = None,
+    bank: TimeBank | None = None,
 ) -> Timed | None:
     """Time `session.run` with pytest-benchmark; inputs are built before, only the call is timed.
 
@@ -182,10 +218,11 @@ def time_session(
     With `rounds` unset, the warm-up is timed too: when it shows that `max_time_s` affords too few rounds for
     a pilot to pay off (`PILOT_WORTH_IT`), the case runs what it affords (at least the minimum); otherwise a
     pilot (not recorded) sets the rounds from the spread of the latency, or of the paired speed-up
-    (`plan_rounds`). With the run's `bank`, the time a case leaves unspent is lent to the paired cases that
-    need more (`TimeBank`). Returns None when pytest-benchmark is disabled.
+    (`plan_rounds`). The baseline runs on `feed` too unless it has its own (`baseline_feed`: a decoder's
+    cache, which each model makes for itself). With the run's `bank`, the time a case leaves unspent is
+    lent to the paired cases that need more (`TimeBank`). Returns None when pytest-benchmark is disabled.
     """
-    base_feed = inputs_of(baseline, feed) if baseline is not None else {}
+    base_feed = inputs_of(baseline, feed if baseline_feed is None else baseline_feed) if baseline is not None else {}
     feed = inputs_of(session, feed)
     paired: list[float] = []  # the fp32 call of each recorded round
 
@@ -283,6 +320,7 @@ def timing_result(
         intra_op_num_threads=case.config.framework_args.intra_op_num_threads, machine=machine,
         quantized_nothing=None if report is None else report.quantized_nothing,
         quantization=report, hardware_risk=risk, accuracy=accuracy, size=size, baseline=case.baseline,
-        memory=memory, fp32_memory=fp32_memory,
+        memory=memory, fp32_memory=fp32_memory, phase=m.phase,
+        prompt_length=m.prompt_length if m.phase is Phase.GENERATE else None,
     )  # fmt: skip
     return result if timed is None else with_rounds(result, timed)

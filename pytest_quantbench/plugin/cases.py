@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -16,11 +16,12 @@ from pytest_quantbench import serialize
 from pytest_quantbench.errors import GateFailure
 from pytest_quantbench.measure.timing import Measurement, time_session, timing_result
 from pytest_quantbench.plugin.benchmark import Timer
-from pytest_quantbench.records import Role
+from pytest_quantbench.records import Phase, Role
 from pytest_quantbench.reports import ci
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench
+    from pytest_quantbench.measure.phases import Target
     from pytest_quantbench.records import MemoryStats
     from pytest_quantbench.reports.compare import Gate
 
@@ -66,36 +67,38 @@ def accuracy(
 
 @pytest.mark.latency
 def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark, request: pytest.FixtureRequest) -> None:
-    """Latency and throughput of one model at one shape, with pytest-benchmark; a quantized model runs in pairs
-    with its fp32 baseline (the suite's `baseline:` backend, else its own), which gives its speed-up."""
+    """Latency and throughput of one model at one shape (a decoder's: at one phase), with pytest-benchmark; a
+    quantized model runs in pairs with its fp32 baseline (the suite's `baseline:` backend, else its own), which
+    gives its speed-up."""
     from pytest_quantbench.results.case import known_metrics
     from pytest_quantbench.verdicts import diagnosis, gates, speed
 
-    m = quantbench_measurement
+    m = quantbench.as_timed(quantbench_measurement)  # the lengths as timed
     case, suite = m.case, m.case.suite
-    m = dataclasses.replace(m, input_length=quantbench.timed_length(suite, m.input_length))  # as timed
     timer = Timer(benchmark, m.group)
-    feed = quantbench.timing_inputs(suite, m.batch_size, m.input_length)
+    targets = _Targets(quantbench, m)
 
     def memory(role: Role) -> MemoryStats | None:  # measured after the timed rounds, which its child would disturb
-        return None if timer.disabled else quantbench.memory(case, role, m.batch_size, m.input_length)
+        if timer.disabled:
+            return None
+        if m.phase is None:
+            return quantbench.memory(case, role, m.batch_size, m.input_length)
+        # a decoder's peak with its cache: at the decode shape only (one child process per model)
+        return quantbench.memory_at(case, role, m.shape_id, targets.of(role).feed) if m.phase is Phase.DECODE else None
 
     if m.role is Role.ORIGINAL:
-        fp32 = quantbench.timed(suite, quantbench.baseline_session(case))
-        timed = time_session(timer, fp32, feed, suite.time, bank=quantbench.time_bank)
+        own = targets.of(Role.ORIGINAL)
+        timed = time_session(timer, own.session, own.feed, suite.time, bank=quantbench.time_bank)
         result = timing_result(m, timed, quantbench.machine(case), memory=memory(Role.ORIGINAL))
     else:
-        session, baseline = (
-            quantbench.timed(suite, quantbench.quantized_session(case)),
-            quantbench.timed(suite, quantbench.baseline_session(case)),
-        )  # the task's own step after the model (pooling) is timed too
-        timed = time_session(timer, session, feed, suite.time, baseline, quantbench.time_bank)
+        own, fp32 = targets.of(Role.QUANTIZED), targets.of(Role.ORIGINAL)
+        timed = time_session(timer, own.session, own.feed, suite.time, fp32.session, fp32.feed, quantbench.time_bank)
         result = timing_result(
             m, timed, quantbench.machine(case), quantbench.quantized(case).report,
             diagnosis.hardware_risk(quantbench, case), known_metrics(quantbench, case),
             quantbench.backend(case).model_size(case), memory(Role.QUANTIZED), memory(Role.ORIGINAL),
         )  # fmt: skip
-        found = speed.diagnose(quantbench, m, feed, result.speedup)
+        found = speed.diagnose(quantbench, m, targets.profiled, result.speedup)
         result = dataclasses.replace(result, speed_diagnosis=found)
     timer.record(serialize.dump(result))
     if request.config.getoption("xmlpath", None):
@@ -103,3 +106,27 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark, r
     broken = gates.latency_violations(result, case.thresholds) if m.role is Role.QUANTIZED else []
     if broken:
         raise GateFailure("; ".join(broken))
+
+
+class _Targets:
+    """What a latency case times of each model: the session (with its task's step after it, an embedding's
+    pooling) on the timing feed, or a decoder's phase of it (`Bench.phase_target`: each model its own cache)."""
+
+    def __init__(self, bench: Bench, m: Measurement) -> None:
+        self.bench, self.m = bench, m
+        self.feed = bench.timing_inputs(m.case.suite, m.batch_size, m.prompt_length)
+
+    def of(self, role: Role) -> Target:
+        from pytest_quantbench.measure.phases import Target
+
+        bench, m = self.bench, self.m
+        open_ = bench.baseline_session if role is Role.ORIGINAL else bench.quantized_session
+        if m.phase is None:
+            return Target(bench.timed(m.case.suite, open_(m.case)), self.feed)
+        return bench.phase_target(m, open_(m.case))
+
+    @property
+    def profiled(self) -> dict[str, Any]:
+        """The feed the speed diagnosis profiles both models on: a decoder's phase feed (the quantized model's:
+        the profiler opens sessions of both roles on the same inputs), else the timing feed."""
+        return self.feed if self.m.phase is None else self.of(Role.QUANTIZED).feed

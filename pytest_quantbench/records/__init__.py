@@ -17,7 +17,7 @@ from pytest_quantbench.records.diagnosis import (
     RangeFinding,
     SpeedDiagnosis,
 )
-from pytest_quantbench.records.kinds import Direction, MetricInfo, Role, Verdict, verdict_of
+from pytest_quantbench.records.kinds import Direction, MetricInfo, Phase, Role, TensorSpec, Verdict, verdict_of
 from pytest_quantbench.records.machine import EngineInfo, HardwareRisk, KernelProbe, MachineFacts
 from pytest_quantbench.records.timing import LatencyStats, MemoryStats, Shape, TimingResult, memory_ratio
 
@@ -39,6 +39,7 @@ __all__ = [
     "NodeError",
     "OpTime",
     "PairedStats",
+    "Phase",
     "PredictionPaths",
     "Profile",
     "QuantizationReport",
@@ -46,6 +47,7 @@ __all__ = [
     "Role",
     "Shape",
     "SpeedDiagnosis",
+    "TensorSpec",
     "TimingResult",
     "Verdict",
     "memory_ratio",

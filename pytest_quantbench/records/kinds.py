@@ -58,3 +58,39 @@ class MetricInfo:
     direction: Direction = Direction.HIGHER
     unit: str = ""
     range: tuple[float | None, float | None] = (None, None)
+
+
+class Phase(str, Enum):
+    """What a latency case of a decoder times (`records.Shape.phase`); a `str` Enum: JSON keeps the value. The
+    shape's length is the prompt's (PREFILL), the cache's (DECODE) or the new tokens' count (GENERATE)."""
+
+    PREFILL = "prefill"  # the prompt through the model with an empty cache: time to first token
+    DECODE = "decode"  # one new token with a cache of the shape's length: time per token
+    GENERATE = "generate"  # a greedy loop of new tokens, each step's cache fed to the next: tokens per second
+
+    @property
+    def length_word(self) -> str:
+        """How a latency id writes the shape's length: `len64`, `ctx64`, `new16`."""
+        return PHASE_LENGTH_WORDS[self][0]
+
+    @property
+    def length_name(self) -> str:
+        """What a report calls the shape's length: input length, context length, new tokens."""
+        return PHASE_LENGTH_WORDS[self][1]
+
+
+PHASE_LENGTH_WORDS = {
+    Phase.PREFILL: ("len", "input length"),
+    Phase.DECODE: ("ctx", "context length"),
+    Phase.GENERATE: ("new", "new tokens"),
+}
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input a session declares, engine-neutral: its name, its dimensions (None where the model leaves one
+    open: the batch, a sequence or a cache length) and its numpy element type."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str

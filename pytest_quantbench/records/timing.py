@@ -8,7 +8,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from pytest_quantbench.records.accuracy import MetricResult, ModelSize
 from pytest_quantbench.records.diagnosis import QuantizationReport, SpeedDiagnosis
-from pytest_quantbench.records.kinds import Role
+from pytest_quantbench.records.kinds import Phase, Role
 from pytest_quantbench.records.machine import HardwareRisk, MachineFacts
 
 
@@ -27,26 +27,49 @@ class MemoryStats:
 
 
 class Shape(NamedTuple):
-    """A timing shape: batch size and input length (None for image tasks). Its id, `bs8-len128` or `bs8`, is
-    written and parsed here only; a tuple, so that `(8, 128)` names it too."""
+    """A timing shape: batch size, input length (None for image tasks) and, for a decoder, the phase timed
+    (`Phase`: its length is the prompt's, the cache's or the new tokens' count). Its id, `bs8-len128`, `bs8`,
+    `prefill-bs1-len64`, `decode-bs1-ctx64` or `generate-bs1-new16`, is written and parsed here only; a tuple,
+    so that `(8, 128)` names a shape without a phase too."""
 
     batch_size: int
     input_length: int | None = None
+    phase: Phase | None = None
 
     @property
     def id(self) -> str:
-        return f"bs{self.batch_size}" + (f"-len{self.input_length}" if self.input_length else "")
+        word = self.phase.length_word if self.phase is not None else "len"
+        shape = f"bs{self.batch_size}" + (f"-{word}{self.input_length}" if self.input_length else "")
+        return shape if self.phase is None else f"{self.phase.value}-{shape}"
 
     @classmethod
     def parse(cls, text: str) -> Shape:
-        """The shape of an id such as `bs8-len128` or `bs8`; ValueError for anything else."""
-        match = re.fullmatch(r"bs(\d+)(?:-len(\d+))?", text)
-        if not match:
-            raise ValueError(f"{text!r}: expected a shape such as bs1-len128 or bs4")
-        return cls(int(match[1]), int(match[2]) if match[2] else None)
+        """The shape of an id such as `bs8-len128`, `bs8` or `decode-bs1-ctx64`; ValueError for anything else."""
+        phases = "|".join(p.value for p in Phase)
+        match = re.fullmatch(rf"(?:({phases})-)?bs(\d+)(?:-(len|ctx|new)(\d+))?", text)
+        phase = Phase(match[1]) if match and match[1] else None
+        word = phase.length_word if phase is not None else "len"
+        if not match or (match[3] is not None and match[3] != word):
+            raise ValueError(
+                f"{text!r}: expected a shape such as bs1-len128 or bs4 (a decoder phase: decode-bs1-ctx64)"
+            )
+        return cls(int(match[2]), int(match[4]) if match[4] else None, phase)
 
-    def sort_key(self) -> tuple[int, int]:
-        return (self.batch_size, self.input_length or 0)
+    def sort_key(self) -> tuple[int, int, int]:
+        order = -1 if self.phase is None else list(Phase).index(self.phase)
+        return (order, self.batch_size, self.input_length or 0)
+
+    # a shape without a phase equals its (batch size, input length) pair, as before phases were timed
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, tuple) and not isinstance(other, Shape) and self.phase is None:
+            return tuple(self[:2]) == other
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(tuple(self[:2])) if self.phase is None else tuple.__hash__(self)
 
 
 @dataclass(frozen=True)
@@ -93,11 +116,25 @@ class TimingResult:
     baseline: str | None = None
     memory: MemoryStats | None = None  # this row's model at this shape; None when not measured
     fp32_memory: MemoryStats | None = None  # a quantized row's fp32 baseline, at the same shape
-    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("samples_per_s", "slower", "memory_ratio")
+    # a decoder's latency case: the phase timed (`input_length` is then its shape's length: the prompt's, the
+    # cache's or the new tokens' count) and, for GENERATE, the prompt the tokens follow; None in other tasks'
+    # records and in files written before phases were timed
+    phase: Phase | None = None
+    prompt_length: int | None = None
+    JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("samples_per_s", "tokens_per_s", "slower", "memory_ratio")
 
     @property
     def shape(self) -> Shape:
-        return Shape(self.batch_size, self.input_length)
+        return Shape(self.batch_size, self.input_length, self.phase)
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """A decoder's tokens per second: the prompt's tokens (PREFILL) or the new ones (DECODE: one per row,
+        GENERATE: `input_length` per row) over the mean latency; None without a phase."""
+        if self.phase is None or not self.latency or not self.latency.mean_ms:
+            return None
+        per_row = 1 if self.phase is Phase.DECODE else (self.input_length or 0)
+        return self.batch_size * per_row / self.latency.mean_ms * 1e3
 
     @property
     def samples_per_s(self) -> float | None:

@@ -164,9 +164,11 @@ def _time_tables(run: Run, suite: SuiteInfo) -> list[str]:
     if measured:
         header += MEMORY_HEADER
     for shape in run.shapes(suite.name):
+        length = shape.phase.length_name if shape.phase is not None else "input length"
         where = f"batch size = {shape.batch_size}" + (
-            f", input length = {shape.input_length}" if shape.input_length else ""
+            f", {length} = {shape.input_length}" if shape.input_length else ""
         )
+        where = where if shape.phase is None else f"{shape.phase.value}, {where}"
         at = [(row, s) for row in rows for s in row.shapes if s.shape == shape]
         body = [_time_row(suite, row, s, named=one is None) + (_memory_cells(s) if measured else []) for row, s in at]
         lines += ["", f"Below, time metrics for {where}.", "", *table(header, body, markdown=True), ""]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_quantbench.extras import needs
-from pytest_quantbench.records import Direction
+from pytest_quantbench.records import Direction, Shape
 from pytest_quantbench.results.records import SuiteInfo
 from pytest_quantbench.results.rows import ConfigRow, headline_metric
 from pytest_quantbench.results.run import Run
@@ -45,7 +45,7 @@ def _kind(row: ConfigRow) -> str:
     return "fail" if not row.result.passed else ("nothing" if row.result.quantized_nothing else "pass")
 
 
-def points(run: Run, suite: SuiteInfo, shape: tuple[int, int | None]) -> tuple[list[Point], list[str]]:
+def points(run: Run, suite: SuiteInfo, shape: tuple[int, int | None] | Shape) -> tuple[list[Point], list[str]]:
     """The plotted points of a suite at a shape (originals first) and the key of the config numbers."""
     rows = run.rows(suite.name)
     metric = headline_metric(suite, rows)
@@ -73,7 +73,7 @@ def _direction(run: Run, suite: SuiteInfo, metric: str) -> Direction:
     return next((m.direction for m in found if m is not None), Direction.HIGHER)
 
 
-def save_plot(run: Run, path: str | Path, shape: tuple[int, int | None] | None = None) -> None:
+def save_plot(run: Run, path: str | Path, shape: tuple[int, int | None] | Shape | None = None) -> None:
     """Write the PNG; `shape` (batch size, input length) defaults to each suite's first timed shape."""
     with needs("plot", "the accuracy vs latency plot"):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -93,7 +93,7 @@ def save_plot(run: Run, path: str | Path, shape: tuple[int, int | None] | None =
     fig.savefig(path, dpi=100)
 
 
-def nothing_to_draw(shape: tuple[int, int | None] | None, metric: str | None, pts: list[Point]) -> str | None:
+def nothing_to_draw(shape: tuple[int, int | None] | Shape | None, metric: str | None, pts: list[Point]) -> str | None:
     """Why a panel is empty, or None when it has points: said on the panel, never an empty pair of axes."""
     if shape is None:
         return "not timed in this run"
@@ -107,7 +107,7 @@ def nothing_to_draw(shape: tuple[int, int | None] | None, metric: str | None, pt
     return None
 
 
-def _panel(ax: Any, run: Run, suite: SuiteInfo, shape: tuple[int, int | None] | None) -> None:
+def _panel(ax: Any, run: Run, suite: SuiteInfo, shape: tuple[int, int | None] | Shape | None) -> None:
     metric = headline_metric(suite, run.rows(suite.name))
     pts, key = points(run, suite, shape) if shape is not None and metric is not None else ([], [])
     why = nothing_to_draw(shape, metric, [p for p in pts if p.kind != "original"])
@@ -116,8 +116,9 @@ def _panel(ax: Any, run: Run, suite: SuiteInfo, shape: tuple[int, int | None] | 
         ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes, wrap=True)
         ax.set_axis_off()
         return
-    batch_size, input_length = shape
-    where = f"batch size {batch_size}" + (f", input length {input_length}" if input_length else "")
+    at = Shape(*shape)
+    where = f"batch size {at.batch_size}" + (f", input length {at.input_length}" if at.input_length else "")
+    where = where if at.phase is None else f"{at.phase.value}, {at.id}"
     direction = _direction(run, suite, metric)
     ax.set_title(f"{suite.name}: {metric} vs latency ({where})", fontsize=11)
     ax.set_xlabel("latency mean (ms), lower is better")

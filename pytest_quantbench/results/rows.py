@@ -16,6 +16,7 @@ from pytest_quantbench.records import (
     LatencyStats,
     MemoryStats,
     MetricResult,
+    Phase,
     Role,
     Shape,
     SpeedDiagnosis,
@@ -86,6 +87,16 @@ class ConfigRow:
     @property
     def speedups(self) -> list[float]:
         return [s.speedup for s in self.shapes if s.speedup is not None]
+
+    @property
+    def phase_speedups(self) -> dict[Phase, list[float]]:
+        """A decoder's speed-ups by phase (prefill, decode, generate: the order they are timed); empty for a
+        config of another task, whose shapes have no phase."""
+        out: dict[Phase, list[float]] = {}
+        for s in sorted(self.shapes, key=lambda s: s.shape.sort_key()):
+            if s.shape.phase is not None and s.speedup is not None:
+                out.setdefault(s.shape.phase, []).append(s.speedup)
+        return out
 
     @property
     def slower(self) -> bool:

@@ -39,6 +39,7 @@ from pytest_quantbench.records import (
     Profile,
     QuantizationReport,
     Role,
+    TensorSpec,
 )
 from pytest_quantbench.suite import Case
 from pytest_quantbench.suite.vocabulary import BackendVocabulary
@@ -154,6 +155,30 @@ class Backend(ABC):
         """The case run on kernels that do not carry the hardware risk, to confirm it as the cause; None where
         the engine has no such setting."""
         return None
+
+
+# ONNX element types as a session's inputs declare them (`tensor(float)`), as numpy names them
+ONNX_ELEMENT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64",
+                      "tensor(int32)": "int32", "tensor(bool)": "bool", "tensor(double)": "float64"}  # fmt: skip
+
+
+def declared_inputs(session: Session) -> tuple[TensorSpec, ...]:
+    """The inputs a session declares, engine-neutral (`records.TensorSpec`): an ONNX Runtime session's names,
+    dimensions (a named, open one is None) and element types; a session-like object gives what it has."""
+    specs = []
+    for arg in session.get_inputs():
+        dims = getattr(arg, "shape", None)
+        shape = tuple(d if isinstance(d, int) else None for d in dims) if isinstance(dims, (list, tuple)) else ()
+        dtype = getattr(arg, "type", "")  # a user's session may give a type that is not ONNX Runtime's string
+        dtype = ONNX_ELEMENT_TYPES.get(dtype, dtype) if isinstance(dtype, str) and dtype else "float32"
+        specs.append(TensorSpec(arg.name, shape, dtype))
+    return tuple(specs)
+
+
+def output_names(session: Session) -> tuple[str, ...]:
+    """The names of a session's outputs, in the order `run(None, feed)` returns them."""
+    outputs = getattr(session, "get_outputs", None)
+    return tuple(o.name for o in outputs()) if outputs is not None else ()
 
 
 def inputs_of(session: Session, feed: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from pytest_quantbench.records import (
     Profile,
     QuantizationReport,
     Role,
+    TensorSpec,
 )
 from pytest_quantbench.runtimes import onnxruntime_settings as settings
 from pytest_quantbench.runtimes import onnxruntime_speed
@@ -95,6 +96,19 @@ def profile_session(
     return Profile(ordered, dict(sorted(by_type.items(), key=lambda kv: -kv[1])))
 
 
+def declared_in_file(model_path: Path) -> tuple[TensorSpec, ...]:
+    """The inputs an ONNX file declares (`records.TensorSpec`), read without opening a session."""
+    import onnx
+    from onnx import helper
+
+    specs = []
+    for arg in onnx.load(str(model_path), load_external_data=False).graph.input:
+        tensor = arg.type.tensor_type
+        shape = tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim)
+        specs.append(TensorSpec(arg.name, shape, str(helper.tensor_dtype_to_np_dtype(tensor.elem_type))))
+    return tuple(specs)
+
+
 class OnnxRuntime(Backend):
     name = "onnxruntime"
     vocabulary = BUILTIN_BACKENDS[name]
@@ -153,6 +167,8 @@ class OnnxRuntime(Backend):
             calibration = None
             if config.is_static:
                 calibration = data.calibration(config.calibration.num_calibration_samples, config.calibration.padding)
+                declared = declared_in_file(self.original(case))  # a decoder's cache, which the task completes
+                calibration = calibration.map(lambda rows: data.task.calibration_rows(rows, declared), batched=True)
             report = quantize.quantize(self.original(case).parent, config, out, calibration)
             serialize.write(out / REPORT_FILE, report)
 

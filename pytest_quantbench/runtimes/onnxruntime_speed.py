@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pytest_quantbench.records import Profile, SpeedDiagnosis
+from pytest_quantbench.records import Phase, Profile, Shape, SpeedDiagnosis
 from pytest_quantbench.runtimes.onnxruntime_settings import QDQ_FUSION_LEVEL  # its one declaration
 from pytest_quantbench.runtimes.speed_rules import SLOW, SpeedFacts, SpeedRule, ThreadScaling
 
@@ -173,21 +173,61 @@ NBITS_SHARE = 0.30
 INT8_COMPUTE_LEVEL = 4  # MatMulNBits' accuracy_level that computes in int8
 
 
+# A decoder's phase (its shape id's prefix) says what bounds a call: weight-only int4 shrinks the weights a call
+# reads, which decides decode (one token per read of every weight: memory-bound), not prefill (a whole prompt
+# per read: compute-bound), where its dequantization is paid and its smaller read barely counts.
+PHASE_BOUNDS: dict[Phase, tuple[str, str]] = {  # phase: (what bounds it, the fix there)
+    Phase.PREFILL: (
+        "prefill is compute-bound (the whole prompt per read of the weights), where smaller weights save little",
+        "judge weight-only by its decode phase (memory-bound, where int4 pays); for prefill weight_only: "
+        "{accuracy_level: 4} (int8 compute) or quantization_approach: dynamic",
+    ),
+    Phase.DECODE: (
+        "decode is memory-bound (every weight read for one token), where int4 should pay: here dequantizing "
+        "the blocks costs more than the smaller read saves",
+        "weight_only: {accuracy_level: 4} (int8 compute, CPU-dependent), or a larger block_size",
+    ),
+    Phase.GENERATE: (
+        "a generation is mostly decode steps (memory-bound), where int4 should pay: dequantizing the blocks "
+        "costs more than the smaller read saves",
+        "weight_only: {accuracy_level: 4} (int8 compute, CPU-dependent), or a larger block_size",
+    ),
+}
+
+
+def phase_of(shape: str) -> Phase | None:
+    """The decoder phase a shape id names, None for other shapes."""
+    try:
+        return Shape.parse(shape).phase
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class WeightOnlyBlocks:
+    """MatMulNBits decides the call. Without `accuracy_level: 4` its blocks are dequantized to float at every
+    call (onnxruntime/mobius#402: 2.3x slower decode); at a decoder's phase, the words say what bounds it."""
+
     def detect(self, facts: SpeedFacts) -> SpeedDiagnosis | None:
         nbits = facts.quantized.share("MatMulNBits")
         if nbits < NBITS_SHARE:
             return None
         int8_compute = facts.config.weight_only.accuracy_level == INT8_COMPUTE_LEVEL
-        return SpeedDiagnosis(
+        cause = (
             f"MatMulNBits takes {nbits:.0%} of the quantized call: weight-only quantization dequantizes its blocks "
             + ("even with int8 compute (accuracy_level 4) " if int8_compute else "at every call ")
-            + "and shrinks the model, but buys time only where a call is bound by reading weights",
+            + "and shrinks the model, but buys time only where a call is bound by reading weights"
+        )
+        fix = (
             "quantization_approach: dynamic for speed"
             if int8_compute
-            else "weight_only: {accuracy_level: 4} (int8 compute, CPU-dependent), or quantization_approach: dynamic",
+            else "weight_only: {accuracy_level: 4} (int8 compute, CPU-dependent), or quantization_approach: dynamic"
         )
+        phase = phase_of(facts.shape)
+        if phase is None:
+            return SpeedDiagnosis(cause, fix)
+        bound, phase_fix = PHASE_BOUNDS[phase]
+        return SpeedDiagnosis(f"{cause}; {bound}", fix if int8_compute and phase is not Phase.PREFILL else phase_fix)
 
 
 @dataclass(frozen=True)

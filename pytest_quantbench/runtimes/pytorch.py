@@ -40,29 +40,74 @@ from pytest_quantbench.tasks import Task
 @dataclass(frozen=True)
 class _Input:
     name: str
+    shape: tuple[int | str, ...] = ()
+    type: str = ""
+
+
+PAST, PRESENT = "past_key_values.", "present."  # a cache's names as optimum's decoder exports give them
 
 
 class TorchSession:
-    """An ONNX Runtime-shaped session over a PyTorch model, with its own thread count."""
+    """An ONNX Runtime-shaped session over a PyTorch model, with its own thread count. A causal language model
+    with a key/value cache declares it as the ONNX export does (`past_key_values.<i>.key`, ... in, `present.<i>.key`,
+    ... out after the logits), so one decode loop serves both backends."""
 
     def __init__(self, model: Any, threads: int) -> None:
         self.model, self.threads = model, threads
         accepted = inspect.signature(model.forward).parameters
         names = ("input_ids", "attention_mask", "token_type_ids", "pixel_values")
         self._inputs = [_Input(n) for n in names if n in accepted]
+        self._layers: list[tuple[int, int]] = []  # per layer of a cache: (heads, head size)
+        if "past_key_values" in accepted and getattr(model, "can_generate", lambda: False)():
+            self._layers = self._cache_layout()
+        for i, (heads, size) in enumerate(self._layers):
+            for kind in ("key", "value"):
+                self._inputs.append(_Input(f"{PAST}{i}.{kind}", ("batch_size", heads, "past_length", size)))
+        self._outputs = [_Input("logits")] + [_Input(f"{PRESENT}{n[len(PAST) :]}") for n in self._cache_names()]
+
+    def _cache_names(self) -> list[str]:
+        return [f"{PAST}{i}.{kind}" for i in range(len(self._layers)) for kind in ("key", "value")]
+
+    def _cache_layout(self) -> list[tuple[int, int]]:
+        """Heads and head size of each layer's cache, read off one token's run (families name them apart)."""
+        import torch
+
+        with torch.inference_mode():
+            cache = self.model(input_ids=torch.zeros((1, 1), dtype=torch.long), use_cache=True).past_key_values
+        legacy = cache.to_legacy_cache() if hasattr(cache, "to_legacy_cache") else cache
+        return [(int(key.shape[1]), int(key.shape[3])) for key, _ in legacy] if legacy else []
 
     def get_inputs(self) -> list[_Input]:
         return self._inputs
+
+    def get_outputs(self) -> list[_Input]:
+        return self._outputs
 
     def run(self, output_names: Any, feed: dict) -> list:
         import torch
 
         if torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
+        tensors = {k: torch.from_numpy(v) for k, v in feed.items() if not k.startswith(PAST)}
         with torch.inference_mode():
-            # the first output, as an ONNX session's: logits, or an encoder's last_hidden_state
-            logits = self.model(**{k: torch.from_numpy(v) for k, v in feed.items()})[0]
-        return [logits.numpy()]
+            if not self._layers:  # the first output, as an ONNX session's: logits, or an encoder's last_hidden_state
+                return [self.model(**tensors)[0].numpy()]
+            out = self.model(**tensors, past_key_values=self._cache(feed), use_cache=True)
+            cache = out.past_key_values
+            legacy = cache.to_legacy_cache() if hasattr(cache, "to_legacy_cache") else cache
+        return [out.logits.numpy()] + [t.numpy() for layer in legacy for t in layer]
+
+    def _cache(self, feed: dict) -> Any:
+        """The feed's cache as transformers takes it; None when it is empty (a prompt, a scored window)."""
+        import torch
+        from transformers import DynamicCache
+
+        names = self._cache_names()
+        if names[0] not in feed or feed[names[0]].shape[2] == 0:
+            return None
+        tensors = [torch.from_numpy(feed[n]) for n in names]
+        layers: Any = tuple(zip(tensors[::2], tensors[1::2], strict=True))
+        return DynamicCache.from_legacy_cache(layers)
 
 
 def load(model_dir: Path, task: Task, trust_remote_code: bool = False) -> Any:

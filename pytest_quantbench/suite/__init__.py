@@ -9,8 +9,10 @@ from typing import Any
 
 from pytest_quantbench.suite.load import SUITE_PATTERNS, load_suite
 from pytest_quantbench.suite.records import (
+    DECODER_PHASES,
     DEFAULT_INPUT_LENGTH,
     DEFAULT_MAX_LENGTH,
+    DEFAULT_NEW_TOKENS,
     Calibration,
     Case,
     DatasetSpec,
@@ -27,8 +29,10 @@ from pytest_quantbench.suite.records import (
 from pytest_quantbench.suite.vocabulary import PACKAGED_BUILDERS, PRESETS, TaskVocabulary, Vocabulary
 
 __all__ = [
+    "DECODER_PHASES",
     "DEFAULT_INPUT_LENGTH",
     "DEFAULT_MAX_LENGTH",
+    "DEFAULT_NEW_TOKENS",
     "PACKAGED_BUILDERS",
     "PRESETS",
     "SUITE_PATTERNS",

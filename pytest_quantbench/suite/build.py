@@ -30,6 +30,7 @@ from pytest_quantbench.suite.models import DatasetSchema, OverrideSchema, SuiteS
 from pytest_quantbench.suite.records import (
     CONFIG_PRESETS,
     DEFAULT_MAX_DROP,
+    DEFAULT_NEW_TOKENS,
     PRESET_KEY,
     Calibration,
     Case,
@@ -174,6 +175,26 @@ def _metric_key(draft: DraftSuite) -> Found | None:
     return None if not missing else dict(zip(("metric", "key", "what"), missing[0], strict=True))
 
 
+def _phases_of_a_non_decoder(suite: Suite) -> Found | None:
+    """`time.phases` and `time.new_tokens` time a decoder's cache: any other task has none to time."""
+    given = [
+        f
+        for f, set_ in (
+            ("phases", suite.time.phases is not None),
+            ("new_tokens", suite.time.new_tokens != DEFAULT_NEW_TOKENS),
+        )
+        if set_
+    ]
+    return breaks(bool(given) and not suite.decodes, field=given[0] if given else "", task=suite.task)
+
+
+# rules on the suite record, once the task has filled it in
+RECORD_RULES: tuple[Rule[Suite], ...] = (
+    Rule("time.{field}", "task {task} has no key/value cache to time by phase (only a decoder, text-generation)",
+         _phases_of_a_non_decoder),
+)  # fmt: skip
+
+
 SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
     Rule("model_name_or_path", "{message}", lambda d: paths.source_problem(d.model.model_name_or_path, d.path.parent)),
     Rule("dataset.path", "{message}",
@@ -295,6 +316,7 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     draft = DraftSuite(path, model, _dataset(path, model.dataset, task), fixed, benchmarked, task)
     check(path, SUITE_RULES, draft)
     suite = _suite(draft, task)
+    check(path, RECORD_RULES, suite)
     known = (*suite.metrics, *known_gates(task.fidelity))
     given = _gates(path, model.thresholds, "thresholds", known)
     counted = {key.split("@")[0] for key in given}  # `neighbours@5` given: no default `neighbours` (k = 10) beside it
@@ -360,7 +382,8 @@ def _suite(draft: DraftSuite, task: TaskVocabulary) -> Suite:
         model_name_or_path=model.model_name_or_path, revision=model.revision,
         trust_remote_code=model.trust_remote_code, dataset=draft.dataset, metrics=metrics,
         time=model.time.record(), fixed=tuple(draft.fixed.items()), benchmarked=tuple(draft.benchmarked.items()),
-        markers=tuple(model.markers), timed_by_length=task.timed_by_length, baseline=model.baseline,
+        markers=tuple(model.markers), timed_by_length=task.timed_by_length, decodes=task.decodes,
+        baseline=model.baseline,
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from pytest_quantbench.suite.errors import Wording, invalid, unknown_value
 from pytest_quantbench.suite.records import (
+    DECODER_PHASES,
     DEFAULT_INPUT_LENGTH,
     DEFAULT_MAX_DROP,
     DEFAULT_MAX_LENGTH,
@@ -106,9 +107,21 @@ class TimeSchema(Section, title="time"):
     target_ci: float = Field(
         default=TIME.target_ci, ge=0.001, le=0.5, description="relative half-width of the mean's 95% interval"
     )
+    phases: Annotated[list[Literal[DECODER_PHASES]], Field(min_length=1)] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="a decoder's (text-generation) phases timed: prefill (the prompt with an empty cache: time to "
+        "first token, at each input length), decode (one token with a cache of each input length), generate (a "
+        "greedy loop of new_tokens, tokens per second); default: all three",
+    )
+    new_tokens: int = Field(
+        default=TIME.new_tokens, ge=1, le=4096,
+        description="tokens a decoder's generate phase makes per timed call (the prompt is cut so that they fit "
+        "the model's positions)",
+    )  # fmt: skip
 
     def record(self) -> TimeSpec:
         values = {k: plain(v) for k, v in self}
+        values["phases"] = tuple(dict.fromkeys(self.phases)) if self.phases else None
         return TimeSpec(**{**values, "rounds": None if self.rounds == AUTO_ROUNDS else self.rounds})
 
 

@@ -19,6 +19,8 @@ from typing import Any
 # the file gives above the limit stays an error.
 DEFAULT_MAX_LENGTH = 128  # tokenizer truncation of evaluation and calibration
 DEFAULT_INPUT_LENGTH = 128  # the one timed input length
+DEFAULT_NEW_TOKENS = 16  # a decoder's `generate` phase: tokens made per timed call
+DECODER_PHASES = ("prefill", "decode", "generate")  # `records.Phase`'s values, in the order they are timed
 
 
 @dataclass(frozen=True)
@@ -267,6 +269,9 @@ class TimeSpec:
     warmup_rounds: int = 1  # ONNX Runtime allocates on its first call; later calls are steady
     max_time_s: float = 2.0
     target_ci: float = 0.02
+    # a decoder's phases (`records.Phase` values) and the tokens its `generate` phase makes; None: every phase
+    phases: tuple[str, ...] | None = None
+    new_tokens: int = DEFAULT_NEW_TOKENS
 
 
 @dataclass(frozen=True)
@@ -327,6 +332,7 @@ class Suite:
     trust_remote_code: bool = False
     markers: tuple[str, ...] = ()
     timed_by_length: bool = True  # from the task: image inputs have no length to time at
+    decodes: bool = False  # from the task: a decoder's latency cases time phases (`time.phases`)
     baseline: str | None = None  # the backend every speed-up is against; None: each config's own framework
     cases: tuple[Case, ...] = field(default=(), compare=False, repr=False)
 

@@ -26,6 +26,7 @@ class TaskVocabulary:
     default_data_keys: Mapping[str, str]
     default_ref_keys: tuple[str, ...]
     timed_by_length: bool = True  # its inputs have a length to time at (`time.input_lengths`)
+    decodes: bool = False  # a decoder with a key/value cache: its latency cases time `time.phases`
     # the fidelity gates (key, min) of a suite of this task that names no metric and no thresholds
     default_gates: tuple[tuple[str, float], ...] = (("agreement", DEFAULT_MIN_AGREEMENT),)
     # the fidelity gates its task measures (`Task.fidelity`): the only ones a suite of this task may give
@@ -82,6 +83,7 @@ BUILTIN_TASKS: dict[str, TaskVocabulary] = {
         ("text",),
         default_gates=LANGUAGE_MODEL_GATES,
         fidelity=("top1_agreement", "kl_divergence", "kl_divergence_p99"),
+        decodes=True,
     ),
 }
 BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {

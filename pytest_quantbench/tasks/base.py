@@ -11,12 +11,12 @@ chance, flips, agreement and cosine) is `tasks.classification.ClassifierTask`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pytest_quantbench.records import MetricInfo, MetricResult
+from pytest_quantbench.records import MetricInfo, MetricResult, TensorSpec
 from pytest_quantbench.suite import DatasetSpec, TaskVocabulary
 from pytest_quantbench.tasks.evidence import Evidence
 
@@ -54,6 +54,9 @@ class Task(ABC):
     metric_infos: ClassVar[tuple[MetricInfo, ...]] = ()
     # the arrays `pair_evidence` gives; none: the two models are scored apart, and each once for every config
     pair_measures: ClassVar[tuple[str, ...]] = ()
+    # a decoder with a key/value cache: its latency cases time phases (`records.Phase`: prefill, decode,
+    # generate) through `tasks.decoding`, and its sessions are fed an empty cache where a feed has none
+    decodes: ClassVar[bool] = False
 
     def check_model(self, model_dir: Path) -> str | None:
         """Why the model folder's own files cannot serve this task (one line naming the file and field), or
@@ -68,6 +71,18 @@ class Task(ABC):
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(model_dir)
+
+    def feed(self, inputs: dict[str, Any], declared: Sequence[TensorSpec]) -> dict[str, Any]:
+        """What a session is fed of prepared `inputs`, given the inputs it declares (`runtimes.base.declared_inputs`):
+        by default the prepared ones it takes; a task completes what only the session knows (a decoder's empty
+        key/value cache, shaped as the session declares it)."""
+        names = {spec.name for spec in declared}
+        return {k: v for k, v in inputs.items() if k in names}
+
+    def calibration_rows(self, rows: dict[str, list], declared: Sequence[TensorSpec]) -> dict[str, list]:
+        """Calibration rows (columns of per-sample lists) completed for a model that declares `declared`: what
+        `feed` completes at run time, as a calibration dataset can hold it. Default: as they are."""
+        return rows
 
     def timed(self, session: Any, processor: Any) -> Any:
         """What a latency case times: the session, or a session-like wrapper that also does what turns the

@@ -20,12 +20,12 @@ and what a model that knows nothing (uniform) would diverge by; nothing vocabula
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_quantbench.records import Direction, MetricInfo, MetricResult
+from pytest_quantbench.records import Direction, MetricInfo, MetricResult, TensorSpec
 from pytest_quantbench.suite import DEFAULT_MAX_LENGTH, DatasetSpec
 from pytest_quantbench.suite.vocabulary import BUILTIN_TASKS
 from pytest_quantbench.tasks.base import Encoded, MetricFn, Task
@@ -91,7 +91,9 @@ class TextGeneration(Task):
     references_from_encoding = True
     vocabulary = BUILTIN_TASKS[name]
     model_class = "AutoModelForCausalLM"
-    export_task = "text-generation"  # no key/value cache: one pass per window scores every position
+    # with its key/value cache: one model scores (an empty cache, one pass per window) and decodes token by token
+    export_task = "text-generation-with-past"
+    decodes = True
     head_suffix = ("ForCausalLM", "LMHeadModel")
     processor_files = ("tokenizer.json", "vocab.json", "*.model")
     metric_infos = (
@@ -109,6 +111,18 @@ class TextGeneration(Task):
         if tokenizer.pad_token is None and tokenizer.eos_token is not None:
             tokenizer.pad_token = tokenizer.eos_token
         return tokenizer
+
+    def feed(self, inputs: dict[str, Any], declared: Sequence[TensorSpec]) -> dict[str, Any]:
+        """The prepared inputs the session takes, with an empty key/value cache (`decoding.with_empty_cache`)."""
+        from pytest_quantbench.tasks import decoding
+
+        return decoding.with_empty_cache(inputs, declared)
+
+    def calibration_rows(self, rows: dict[str, list], declared: Sequence[TensorSpec]) -> dict[str, list]:
+        """Static calibration runs each prompt with a masked one-position cache (`decoding.with_masked_cache`)."""
+        from pytest_quantbench.tasks import decoding
+
+        return decoding.with_masked_cache(rows, declared)
 
     def check_input(self, value: Any) -> str | None:
         if value is None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pytest_quantbench.records import DiagnosisRecord, FallbackResult, HardwareRisk, NodeError, RangeFinding
-from pytest_quantbench.runtimes.base import Unsupported
+from pytest_quantbench.runtimes.base import Unsupported, declared_inputs
 from pytest_quantbench.verdicts import fallback
 
 if TYPE_CHECKING:
@@ -121,10 +121,13 @@ def diagnose(bench: Pipeline, case: Case, search: bool = False) -> Diagnosis:
     backend = bench.backend(case)
     inspector = backend.graph_inspector(case)
     batch = bench.eval_data(case.suite).batches[0]
+    first = {k: v[:DIAGNOSE_SAMPLES] for k, v in batch.items()}
+    # as its session is fed: what the task completes (a decoder's empty cache) for the inputs the model declares
+    feed = bench.data.of(case.suite).task.feed(first, declared_inputs(bench.original_session(case)))
     result = Diagnosis(
         config_exclusion=case.config.node_exclusion,
         findings=bench.quantized(case).report.range_check,
-        ranking=inspector.ranking([{k: v[:DIAGNOSE_SAMPLES] for k, v in batch.items()}]),
+        ranking=inspector.ranking([feed]),
         hardware=hardware_risk(bench, case),
         softmax_preset=inspector.kept_by(("softmax",)),
     )

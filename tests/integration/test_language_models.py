@@ -30,7 +30,7 @@ SUITE = """
       kl_divergence: {{max: 0.1}}
       kl_divergence_p99: {{max: 5.0}}
       top1_agreement: {{min: 0.9}}
-    time: {{batch_sizes: [1], input_lengths: [8], rounds: 2, warmup_rounds: 0}}
+    time: {{batch_sizes: [1], input_lengths: [8], rounds: 2, warmup_rounds: 0, phases: [prefill]}}
 """
 SUITES = {
     "dynamic.suite.yaml": {"name": "dynamic", "fixed": "{quantization_approach: dynamic}", "benchmarked": "{}"},

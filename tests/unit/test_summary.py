@@ -148,7 +148,7 @@ def test_the_speed_up_range_is_one_figure_when_the_shapes_agree_to_what_is_shown
     from types import SimpleNamespace
 
     def cell(speedups: list[float], slower: bool = False) -> str:
-        return terminal.speed_cell(SimpleNamespace(speedups=speedups, slower=slower))  # type: ignore[arg-type]
+        return terminal.speed_cell(SimpleNamespace(speedups=speedups, slower=slower, phase_speedups={}))  # type: ignore[arg-type]
 
     assert cell([1.041, 1.044]) == "x1.04"
     assert cell([0.951, 0.962], slower=True) == "x0.95..x0.96 SLOWER"
