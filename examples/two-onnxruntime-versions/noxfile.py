@@ -1,0 +1,45 @@
+"""One suite under two ONNX Runtime versions, then what changed between them (`quantbench compare`).
+
+    cd examples/two-onnxruntime-versions
+    nox                                    # both versions, then the comparison
+    nox -s compare                         # the comparison again, from the saved runs
+
+Each `suite` session installs pytest-quantbench (from this checkout, with the offline zoo) and pins one
+onnxruntime version, then runs the suite with `--benchmark-json runs/onnxruntime-<version>.json`. The
+`compare` session prints what changed underneath (the engine versions, the machine), and per config whether
+its quantized graph, its quality or its speed changed; it exits 2 (accepted here) because a speed comparison
+across int8 kernels is refused unless forced (`--force`). Artifacts are cached by library version, so both
+sessions share one `.quantbench` cache safely.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+VERSIONS = ["1.20.1", "1.32.0"]  # oldest first: `compare` reads the first as the saved run
+HERE = Path(__file__).parent
+PROJECT = HERE.parents[1]  # this repository's root; outside it, install "pytest-quantbench[zoo]" instead
+RUNS = HERE / "runs"
+
+nox.options.sessions = ["suite", "compare"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session(python="3.11")
+@nox.parametrize("onnxruntime", VERSIONS)
+def suite(session: nox.Session, onnxruntime: str) -> None:
+    session.install(f"{PROJECT}[zoo]", f"onnxruntime=={onnxruntime}")
+    RUNS.mkdir(exist_ok=True)
+    session.run(
+        "pytest", "tiny-sentiment.suite.yaml", "-p", "no:cacheprovider", "--quantbench-cache=.quantbench",
+        f"--benchmark-json={RUNS / f'onnxruntime-{onnxruntime}.json'}",
+    )  # fmt: skip
+
+
+@nox.session(python="3.11")
+def compare(session: nox.Session) -> None:
+    session.install(str(PROJECT))
+    runs = [str(RUNS / f"onnxruntime-{version}.json") for version in VERSIONS]
+    session.run("quantbench", "compare", *runs, *session.posargs, success_codes=[0, 2])
