@@ -156,6 +156,10 @@ class Triage:
     underneath: tuple[FactChange, ...]
     speed_compared: bool  # same hardware; False also when a run kept no machine facts
     configs: tuple[ConfigTriage, ...]
+    # (suite, config id) with a result in one run only: it failed to run (a model an engine cannot load) or
+    # was not selected in the other
+    only_saved: tuple[tuple[str, str], ...] = ()
+    only_now: tuple[tuple[str, str], ...] = ()
 
     @property
     def changed(self) -> tuple[ConfigTriage, ...]:
@@ -234,17 +238,25 @@ def speed_moves(saved: ConfigRow, now: ConfigRow) -> tuple[SpeedMove, ...]:
     return tuple(out)
 
 
+def _results(run: Run, suites: set[str]) -> dict[tuple[str, str], ConfigRow]:
+    return {(row.suite, row.id): row for suite in run.suites if suite.name in suites for row in run.rows(suite.name)}
+
+
 def triage(saved: Run, now: Run) -> Triage:
+    """The triage of the suites both runs hold (matched by name), configs matched by id."""
     compared = same_hardware(saved.machine, now.machine)
+    suites = {s.name for s in saved.suites} & {s.name for s in now.suites}
+    before, after = _results(saved, suites), _results(now, suites)
     configs = []
-    for suite in now.suites:
-        for row in now.rows(suite.name):
-            old = saved.row(suite.name, row.id)
-            if old is None:
-                continue
+    for key, row in after.items():
+        old = before.get(key)
+        if old is not None:
             speed = speed_moves(old, row) if compared else ()
-            configs.append(ConfigTriage(suite.name, row.id, graph_changes(old, row), quality_moves(old, row), speed))
-    return Triage(saved.source, now.source, underneath(saved.machine, now.machine), compared, tuple(configs))
+            configs.append(ConfigTriage(*key, graph_changes(old, row), quality_moves(old, row), speed))
+    only_saved = tuple(k for k in before if k not in after)
+    only_now = tuple(k for k in after if k not in before)
+    facts = underneath(saved.machine, now.machine)
+    return Triage(saved.source, now.source, facts, compared, tuple(configs), only_saved, only_now)
 
 
 # --- rendering --------------------------------------------------------------------------------------------
@@ -261,6 +273,10 @@ def summary_lines(found: Triage) -> list[str]:
     lines.append(
         f"{len(changed)} of {len(found.configs)} configs changed: quantized graph, quality or speed beyond its interval"
     )
+    for source, keys in ((found.saved, found.only_saved), (found.now, found.only_now)):
+        if keys:
+            names = ", ".join(f"{suite} {config}" for suite, config in keys)
+            lines.append(f"{len(keys)} configs with results only in {source} (failed or not run in the other): {names}")
     return lines
 
 

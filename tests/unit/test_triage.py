@@ -157,3 +157,17 @@ def test_old_run_files_still_compare(tmp_path: Path) -> None:
     quality = found.changed[0].quality_moved[0]
     assert quality.moved is triage.Moved.NO_INTERVAL
     assert quality.line() == "accuracy drop +0.000 -> +0.100 (moved, no interval saved)"
+
+
+def test_a_config_with_results_in_one_run_only_is_named() -> None:
+    """A model one engine version cannot load fails its cases: the other run's results are all there is."""
+    saved, now = _upgraded()
+    failed = replace(saved, accuracy=tuple(c for c in saved.accuracy if c.config_id != "cfg-002"),
+                     timings=tuple(t for t in saved.timings if t.record.config_id != "cfg-002"))  # fmt: skip
+    found = triage.triage(failed, now)
+    assert found.only_now == (("sst2", "cfg-002"), ("news", "cfg-002")) and found.only_saved == ()
+    assert triage.summary_lines(found)[-1] == (
+        "2 configs with results only in 0002_new.json (failed or not run in the other): sst2 cfg-002, news cfg-002"
+    )
+    assert len(found.configs) == 6
+    assert triage.triage(now, failed).only_saved == (("sst2", "cfg-002"), ("news", "cfg-002"))
