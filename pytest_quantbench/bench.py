@@ -150,6 +150,9 @@ class Bench:
         if case.expect is not None and verdict.inconclusive:  # a known failure is fixed once a PASS is decided
             verdict = dataclasses.replace(verdict, inconclusive_fails=True)
         paths = PredictionPaths(str(original.predictions_path), str(scored.predictions_path))
-        result = Evaluation(case, original.scores, scored.scores, verdict, quantized.report, paths, size)
+        changed = data.task.changed_answers(
+            original.evidence, scored.evidence, data.eval.references, data.eval.input_of, data.models.id2label(suite)
+        )
+        result = Evaluation(case, original.scores, scored.scores, verdict, quantized.report, paths, size, changed)
         self.evaluations[case.key] = result
         return result

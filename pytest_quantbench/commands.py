@@ -36,9 +36,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--storage", default=".benchmarks", help="pytest-benchmark's storage (default: .benchmarks)")
     h.set_defaults(func=html_command)
 
-    d = sub.add_parser("compare", help="accuracy and speed deltas between two saved runs")
+    d = sub.add_parser(
+        "compare", help="what changed between two saved runs (engines, machine, quantized graphs), and the deltas"
+    )
     _runs(d, "saved", "now")
     compare.add_options(d.add_argument, prefix="", consequence="exit 1 for a config", against="the saved run")
+    d.add_argument("--markdown", action="store_true", help="print Markdown (a job summary, a pull request comment)")
     d.set_defaults(func=compare_command)
 
     e = sub.add_parser("export", help="write a saved run in a format other tools read")
@@ -131,7 +134,7 @@ def html_command(args: argparse.Namespace) -> int:
 def compare_command(args: argparse.Namespace) -> int:
     """Exit 1 when a --fail limit breaks, 2 when the speed comparison is refused (other int8 kernels)."""
     saved, now = _load(args.saved, args.storage), _load(args.now, args.storage)
-    found = compare.comparison(saved, now, args.fail, args.force, "--force")
+    found = compare.comparison(saved, now, args.fail, args.force, "--force", markdown=args.markdown)
     print("\n".join(found.lines))
     for line in found.broken:
         print(f"FAIL {line}", file=sys.stderr)

@@ -180,6 +180,13 @@ class EvalData:
             yield Encoded(batch, self.alignments[start : start + count])
             start += count
 
+    def input_of(self, index: int) -> Any:
+        """The input column's value of sample `index` (a text, words, an image), read from the split; None when
+        the batches were encoded up front (the split is not kept)."""
+        if not isinstance(self.batches, EncodedBatches):
+            return None
+        return self.batches.dataset[index][self.batches.spec.primary]
+
     def head(self, samples: int) -> EvalData:
         """The whole batches that hold the first `samples` rows (a quick slice, e.g. for the fallback
         search's trials), so the slice does not depend on the batch size."""

@@ -18,8 +18,8 @@ import pytest
 from pytest_quantbench import faults
 from pytest_quantbench.artifacts.locks import DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT
 from pytest_quantbench.errors import BuildError, GateFailure, SourceUnavailable, SuiteError
+from pytest_quantbench.plugin import html_rows, state, strict
 from pytest_quantbench.plugin import reports as reporting
-from pytest_quantbench.plugin import state, strict
 from pytest_quantbench.plugin.collect import SuiteFile, is_suite_file
 from pytest_quantbench.registry import Registry
 from pytest_quantbench.suite import SUITE_PATTERNS
@@ -146,6 +146,8 @@ def pytest_configure(config: pytest.Config) -> None:
     hub.configure(config.getoption("quantbench_hub_timeout"), progress=progress)
     config.pluginmanager.register(reporting.Reports(config), reporting.PLUGIN_NAME)
     config.pluginmanager.register(strict.Strict(config), strict.PLUGIN_NAME)
+    if html_rows.active(config):  # pytest-html installed and on: its rows carry each case's details
+        config.pluginmanager.register(html_rows.HtmlRows(), html_rows.PLUGIN_NAME)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -16,6 +16,7 @@ from pytest_quantbench import serialize
 from pytest_quantbench.errors import GateFailure
 from pytest_quantbench.measure.timing import Measurement, time_session, timing_result
 from pytest_quantbench.plugin.benchmark import Timer
+from pytest_quantbench.plugin.state import CASE_RECORD
 from pytest_quantbench.records import Phase, Role
 from pytest_quantbench.reports import ci
 
@@ -52,6 +53,7 @@ def accuracy(
         request.node.add_report_section("call", "quantbench diagnosis", outcome.diagnosis.text())
     # not `record_property`, which warns on every case under pytest's default junit_family (xunit2)
     request.node.user_properties.append((RESULT_PROPERTY, serialize.dump(result)))
+    request.node.stash[CASE_RECORD] = result
     if request.config.getoption("xmlpath", None):  # --junitxml: flat properties a CI page shows
         request.node.user_properties.extend(ci.case_properties(result))
     if result.quantized_nothing:
@@ -101,6 +103,7 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark, r
         found = speed.diagnose(quantbench, m, targets.profiled, result.speedup)
         result = dataclasses.replace(result, speed_diagnosis=found)
     timer.record(serialize.dump(result))
+    request.node.stash[CASE_RECORD] = result
     if request.config.getoption("xmlpath", None):
         request.node.user_properties.extend(ci.timing_properties(result))
     broken = gates.latency_violations(result, case.thresholds) if m.role is Role.QUANTIZED else []

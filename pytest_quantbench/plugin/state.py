@@ -13,6 +13,7 @@ from pytest_quantbench.suite import Suite, load_suite
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench
+    from pytest_quantbench.records import CaseResult, TimingResult
     from pytest_quantbench.suite import Vocabulary
     from pytest_quantbench.verdicts.diagnosis import DiagnoseOptions
 
@@ -21,6 +22,8 @@ PROGRESS = pytest.StashKey[Callable[[str], None]]()
 REGISTRY = pytest.StashKey[Registry]()
 VOCABULARY: pytest.StashKey[Vocabulary] = pytest.StashKey()
 CACHE = pytest.StashKey[Path]()
+# a case's typed record on its item, for per-test reports of other plugins (pytest-html's rows)
+CASE_RECORD: pytest.StashKey[CaseResult | TimingResult] = pytest.StashKey()
 
 
 def registry(config: pytest.Config) -> Registry:

@@ -5,7 +5,15 @@ and the reports read their fields. `serialize` is the one writer (to `extra_info
 JSON) and the one reader (for card, plot and compare) of all of them. One module per kind of value (`kinds`, `machine`, `diagnosis`, `accuracy`, `timing`); import them from here.
 """
 
-from pytest_quantbench.records.accuracy import CaseResult, MetricResult, ModelSize, PairedStats, PredictionPaths
+from pytest_quantbench.records.accuracy import (
+    CaseResult,
+    ChangedAnswer,
+    InputKind,
+    MetricResult,
+    ModelSize,
+    PairedStats,
+    PredictionPaths,
+)
 from pytest_quantbench.records.diagnosis import (
     DiagnosisRecord,
     FallbackResult,
@@ -23,12 +31,14 @@ from pytest_quantbench.records.timing import LatencyStats, MemoryStats, Shape, T
 
 __all__ = [
     "CaseResult",
+    "ChangedAnswer",
     "DiagnosisRecord",
     "Direction",
     "EngineInfo",
     "FallbackResult",
     "FallbackTrial",
     "HardwareRisk",
+    "InputKind",
     "KernelProbe",
     "LatencyStats",
     "MachineFacts",

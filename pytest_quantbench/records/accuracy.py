@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, ClassVar
 
 from pytest_quantbench.records.diagnosis import DiagnosisRecord, QuantizationReport
@@ -52,6 +53,28 @@ class PredictionPaths:
 
     original: str
     quantized: str
+
+
+class InputKind(Enum):
+    """How a report shows an input: a text, a sentence of words, or an image as a small inline data URI."""
+
+    TEXT = "text"
+    WORDS = "words"
+    IMAGE = "image"
+
+
+@dataclass(frozen=True)
+class ChangedAnswer:
+    """One eval input whose answer the quantized model changed: the input as a report shows it (a text cut
+    short, words, or a thumbnail as a `data:image/png;base64,...` URI), both models' answers and the reference
+    (None: label-free), each as a label name or, for words, the words whose tag changed."""
+
+    index: int  # its place in the eval split, in the order it was scored
+    kind: InputKind
+    input: str
+    original: str
+    quantized: str
+    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +143,8 @@ class CaseResult:
     size: ModelSize | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # what `pytest_quantbench_case_result` hooks add
     line: str = ""
+    # a few inputs whose answer changed (the task's `changed_answers`); none in files written before
+    changed_answers: tuple[ChangedAnswer, ...] = ()
     JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("verdict",)
 
     @property

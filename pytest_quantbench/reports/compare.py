@@ -19,6 +19,7 @@ from typing import Any
 
 from pytest_quantbench.errors import GateFailure
 from pytest_quantbench.records import Direction, MachineFacts, MetricResult, Role
+from pytest_quantbench.reports import triage
 from pytest_quantbench.reports.table import table
 from pytest_quantbench.results.run import Run
 
@@ -222,7 +223,9 @@ def run_label(source: str) -> str:
     return name[:4] if re.match(r"\d{4}_", name) else name
 
 
-def accuracy_table(deltas: list[AccuracyDelta], specs: list[FailSpec], saved: str, now: str = "now") -> list[str]:
+def accuracy_table(
+    deltas: list[AccuracyDelta], specs: list[FailSpec], saved: str, now: str = "now", markdown: bool = False
+) -> list[str]:
     rows = []
     for d in deltas:
         gated = [s for s in specs if s.metric == d.metric]
@@ -230,10 +233,10 @@ def accuracy_table(deltas: list[AccuracyDelta], specs: list[FailSpec], saved: st
         gate = f"FAIL (drop > {broken[0].max_drop:g})" if broken else ("ok" if gated else "")
         rows.append([d.suite, d.config_id, d.metric, f"{d.saved:.3f}", f"{d.now:.3f}", f"{d.now - d.saved:+.3f}", gate])
     header = ["suite", "config", "metric", f"saved ({run_label(saved)})", now, "change", "gate"]
-    return table(header, rows)
+    return table(header, rows, markdown)
 
 
-def speed_table(deltas: list[SpeedDelta], saved: str, now: str = "now") -> list[str]:
+def speed_table(deltas: list[SpeedDelta], saved: str, now: str = "now", markdown: bool = False) -> list[str]:
     def speedup(value: float | None) -> str:
         return f"x{value:.2f}" if value else "-"
 
@@ -252,7 +255,7 @@ def speed_table(deltas: list[SpeedDelta], saved: str, now: str = "now") -> list[
         f"speed-up ({old})",
         f"speed-up ({now})",
     ]
-    return table(header, rows)
+    return table(header, rows, markdown)
 
 
 @dataclass(frozen=True)
@@ -265,20 +268,23 @@ class Comparison:
 
 
 def comparison(
-    saved: Run, now: Run, specs: list[FailSpec], forced: bool, force_option: str, in_run: bool = False
-) -> Comparison:
-    """The report of `quantbench compare` (two saved runs) or, `in_run`, of a pytest run's `quantbench
-    compare` section (the saved run against the run itself)."""
+    saved: Run, now: Run, specs: list[FailSpec], forced: bool, force_option: str, in_run: bool = False,
+    markdown: bool = False,
+) -> Comparison:  # fmt: skip
+    """The report of `quantbench compare` (two saved runs: the triage first, see `reports.triage`; `markdown`:
+    Markdown tables) or, `in_run`, of a pytest run's `quantbench compare` section (the saved run against the
+    run itself)."""
     warning = kernel_warning(saved, now)
     kernels = " (the int8 kernels differ)" if warning else ""
     later = "now" if in_run else run_label(now.source)  # the column of the second run
     deltas = accuracy_deltas(saved, now)
     lines = [warning] if warning else []
+    lines += [] if in_run else [*triage.render(triage.triage(saved, now), markdown), ""]
     if in_run:
         lines.append(f"quantized metrics against saved run {saved.source}{kernels}:")
     else:
         lines.append(f"quantized metrics: {saved.source} -> {now.source}{kernels}")
-    lines += accuracy_table(deltas, specs, saved.source, later) if deltas else ["no config in common"]
+    lines += accuracy_table(deltas, specs, saved.source, later, markdown) if deltas else ["no config in common"]
     speed = speed_deltas(saved, now)
     refused = bool(warning) and not forced
     heading = f"latency against saved run {saved.source}:" if in_run else f"latency: {saved.source} -> {now.source}"
@@ -289,6 +295,6 @@ def comparison(
         note = baseline_note(speed)
         lines += [note] if note else []
         lines += [heading] if in_run else []
-        lines += speed_table(speed, saved.source, later) if speed else ["no timed case in common"]
+        lines += speed_table(speed, saved.source, later, markdown) if speed else ["no timed case in common"]
     broken = [d.message(s, saved.source) for d in deltas for s in specs if s.broken_by(d)]
     return Comparison(lines, broken, refused)

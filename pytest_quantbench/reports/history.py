@@ -9,21 +9,16 @@ from __future__ import annotations
 
 from html import escape
 
-from pytest_quantbench.records import MachineFacts
+from pytest_quantbench.reports import triage
 from pytest_quantbench.reports.svg import sparkline
 from pytest_quantbench.results.rows import headline_metric
 from pytest_quantbench.results.run import Run
 
 
-def hardware(machine: MachineFacts | None) -> tuple[object, ...] | None:
-    """What decides whether two runs' speeds compare: the CPU and its int8 instructions."""
-    return None if machine is None else (machine.cpu, machine.cpu_count, tuple(machine.instructions), machine.vnni)
-
-
 def same_hardware(runs: list[Run]) -> list[bool]:
-    """Per run, whether its speed-ups compare with the last run's."""
-    last = hardware(runs[-1].machine)
-    return [last is not None and hardware(r.machine) == last for r in runs]
+    """Per run, whether its speed-ups compare with the last run's (`triage.HARDWARE`: the CPU, its cores and
+    its int8 instructions)."""
+    return [triage.same_hardware(r.machine, runs[-1].machine) for r in runs]
 
 
 def section(runs: list[Run]) -> str:
@@ -44,9 +39,26 @@ def section(runs: list[Run]) -> str:
     note = "Trends run oldest to newest; a gap is a run without that value (or, for speed, on other hardware)."
     return (
         f'<section id="history"><h2>History ({len(runs)} runs)</h2>{runs_table}<p class="note">{escape(note)}</p>'
+        + _triage(triage.triage(runs[-2], runs[-1]))
         + "".join(suites)
         + "</section>"
     )
+
+
+def _triage(found: triage.Triage) -> str:
+    """What changed between the last two runs: underneath, then each config whose quantized graph, quality or
+    speed changed (`reports.triage`)."""
+    facts = "".join(f"<li>{escape(line)}</li>" for line in triage.summary_lines(found))
+    rows = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in t.cells()) + "</tr>" for t in found.changed)
+    head = "".join(f"<th>{escape(h)}</th>" for h in triage.HEADER)
+    changed = (
+        f'<div class="scroll"><table class="sortable" id="triage"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+        if rows
+        else ""
+    )
+    title = f"What changed: {found.saved} -> {found.now}"
+    return f'<div id="triage-section"><h3>{escape(title)}</h3><ul>{facts}</ul>{changed}</div>'
 
 
 def _suite_trend(runs: list[Run], comparable: list[bool], name: str, index: int) -> str:

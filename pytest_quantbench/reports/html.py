@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from html import escape
 
-from pytest_quantbench.records import MachineFacts, MetricResult, Verdict
+from pytest_quantbench.records import ChangedAnswer, InputKind, MachineFacts, MetricResult, Verdict
 from pytest_quantbench.reports import history
 from pytest_quantbench.reports.html_page import page
 from pytest_quantbench.reports.svg import ChartPoint, op_bars, tradeoff_chart
@@ -218,6 +218,7 @@ def _case(row: ConfigRow, metric: str | None) -> str:
         if ops:
             profile = f'<p class="note">Time per call by op type (grey fp32, blue int8):</p>{op_bars(ops)}'
     lis = "".join(f"<li>{escape(i)}</li>" for i in items)
+    profile += _changed_answers(result.changed_answers) if result is not None else ""
     headline = row.metric(metric) if metric else None
     brief = f"{_change_text(headline)} · {speed_cell(row)}" if headline else speed_cell(row)
     summary = (
@@ -225,3 +226,28 @@ def _case(row: ConfigRow, metric: str | None) -> str:
         f'<span class="muted">{escape(brief)}</span>'
     )
     return f'<details id="{escape(_anchor(row))}"><summary>{summary}</summary><ul>{lis}</ul>{profile}</details>'
+
+
+DATA_URI = "data:image/png;base64,"  # the only images a report inlines: the tasks' thumbnails
+
+
+def _changed_answers(answers: tuple[ChangedAnswer, ...]) -> str:
+    """The inputs that changed answer, with the reference and both models' answers (a thumbnail for an image)."""
+    if not answers:
+        return ""
+
+    def shown(a: ChangedAnswer) -> str:
+        if a.kind is InputKind.IMAGE and a.input.startswith(DATA_URI):
+            return f'<img class="thumb" alt="input {a.index}" src="{escape(a.input)}">'
+        return escape(a.input)
+
+    rows = "".join(
+        f'<tr><td>{a.index}</td><td class="input">{shown(a)}</td><td>{escape(a.reference or "-")}</td>'
+        f"<td>{escape(a.original)}</td><td>{escape(a.quantized)}</td></tr>"
+        for a in answers
+    )
+    head = "".join(f"<th>{h}</th>" for h in ("#", "input", "reference", "fp32", "quantized"))
+    return (
+        f'<p class="note">Inputs that changed answer ({len(answers)} shown, those made wrong first):</p>'
+        f'<div class="scroll"><table class="changed"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+    )

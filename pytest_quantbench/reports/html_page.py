@@ -47,6 +47,7 @@ svg .bar.fp32 { fill: #8c959f; } svg .bar.int8 { fill: #0969da; }
 svg .trend { fill: none; stroke: #0969da; stroke-width: 1.5; } svg .trend-dot { fill: #0969da; }
 details { border: 1px solid #d0d7de; border-radius: 6px; margin: 6px 0; padding: 6px 10px; }
 details summary { cursor: pointer; font-weight: 600; } details summary .muted { font-weight: 400; margin-left: 8px; } details ul { margin: 6px 0; padding-left: 20px; }
+table.changed td.input { white-space: normal; max-width: 560px; } img.thumb { image-rendering: pixelated; width: 48px; }
 code { font-size: 12.5px; background: #f6f8fa; padding: 1px 4px; border-radius: 4px; }
 """
 

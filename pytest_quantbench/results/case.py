@@ -51,6 +51,7 @@ def accuracy_outcome(bench: Pipeline, case: Case, options: diagnosis.DiagnoseOpt
         inconclusive=bool(verdict.inconclusive),
         predictions=evaluation.predictions,
         size=evaluation.size,
+        changed_answers=evaluation.changed,
     )
     return AccuracyOutcome(result, evaluation, found, "" if verdict.passed else artifacts_line(bench, case, evaluation))
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pytest_quantbench.records import MetricInfo, MetricResult, TensorSpec
+from pytest_quantbench.records import ChangedAnswer, MetricInfo, MetricResult, TensorSpec
 from pytest_quantbench.suite import DatasetSpec, TaskVocabulary
 from pytest_quantbench.tasks.evidence import Evidence
 
 # A metric as `score` uses it: predictions and references in, one number out.
 MetricFn = Callable[[list[Any], list[Any]], float]
+CHANGED_ANSWERS = 5  # the inputs whose answer changed a case keeps: a few to look at, small in the run's JSON
 
 
 @dataclass
@@ -153,6 +154,15 @@ class Task(ABC):
         """Units (samples, or the task's flat units) right -> wrong and wrong -> right, for the McNemar test;
         None when a prediction is not right or wrong (a regression)."""
         return None
+
+    def changed_answers(
+        self, original: Evidence, quantized: Evidence, references: list[Any], inputs: Callable[[int], Any],
+        id2label: dict[int, str], limit: int = CHANGED_ANSWERS,
+    ) -> tuple[ChangedAnswer, ...]:  # fmt: skip
+        """Up to `limit` eval inputs whose answer the quantized model changed, as a report shows them;
+        `inputs(i)` is the input column's value of sample `i` (None when the split is not at hand). Default:
+        none (a task whose answers are not labels, a regression or a language model)."""
+        return ()
 
     def fidelity(
         self, name: str, original: Evidence, quantized: Evidence, paired: Mapping[str, Any]

@@ -8,14 +8,15 @@ per word for token classification): the rows cosine compares. Flips and agreemen
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from pytest_quantbench.records import Direction, MetricResult
-from pytest_quantbench.tasks.base import Task
+from pytest_quantbench.records import ChangedAnswer, Direction, InputKind, MetricResult
+from pytest_quantbench.tasks.base import CHANGED_ANSWERS, Task
 from pytest_quantbench.tasks.evidence import Evidence
 
 LOGITS = "logits"  # the evidence array of logits rows
+TEXT_SHOWN = 240  # characters of an input text a report shows
 
 
 def agreement(original: list[Any], quantized: list[Any]) -> float:
@@ -113,6 +114,39 @@ class ClassifierTask(Task):
         right_o = np.array([a == r for a, r in zip(o, ref, strict=True)], dtype=bool)
         right_q = np.array([b == r for b, r in zip(q, ref, strict=True)], dtype=bool)
         return int((right_o & ~right_q).sum()), int((~right_o & right_q).sum())
+
+    def changed_answers(
+        self, original: Evidence, quantized: Evidence, references: list[Any], inputs: Callable[[int], Any],
+        id2label: dict[int, str], limit: int = CHANGED_ANSWERS,
+    ) -> tuple[ChangedAnswer, ...]:  # fmt: skip
+        """The first samples whose answer changed, those it made wrong first (the flips that cost accuracy)."""
+        o, q = original.predictions, quantized.predictions
+        differ = [i for i, (a, b) in enumerate(zip(o, q, strict=True)) if a != b]
+        differ.sort(key=lambda i: not (o[i] == references[i] and q[i] != references[i]))  # stable: in eval order
+        out = []
+        for i in differ[:limit]:
+            value = inputs(i)
+            if value is None:
+                continue
+            kind, shown = self.shown_input(value)
+            answers = self.shown_answers(value, o[i], q[i], references[i], id2label)
+            out.append(ChangedAnswer(i, kind, shown, *answers))
+        return tuple(out)
+
+    def shown_input(self, value: Any) -> tuple[InputKind, str]:
+        """An input as a report shows it (default: its text, cut short)."""
+        text = str(value)
+        return InputKind.TEXT, text if len(text) <= TEXT_SHOWN else text[: TEXT_SHOWN - 1] + "…"
+
+    def shown_answers(
+        self, value: Any, original: Any, quantized: Any, reference: Any, id2label: dict[int, str]
+    ) -> tuple[str, str, str | None]:
+        """Both models' answers and the reference as a report shows them (default: label names)."""
+
+        def name(label: Any) -> str:
+            return id2label.get(label, str(label)) if isinstance(label, int) else str(label)
+
+        return name(original), name(quantized), None if reference is None else name(reference)
 
     def fidelity(
         self, name: str, original: Evidence, quantized: Evidence, paired: Mapping[str, Any]

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pytest_quantbench.records import InputKind
 from pytest_quantbench.suite import DatasetSpec
 from pytest_quantbench.suite.vocabulary import BUILTIN_TASKS
 from pytest_quantbench.tasks.base import Encoded
 from pytest_quantbench.tasks.classification import ClassifierTask
+
+THUMBNAIL_PX = 48  # the longer side of an image a report shows: a few kB inline
 
 
 class ImageClassification(ClassifierTask):
@@ -38,3 +41,14 @@ class ImageClassification(ClassifierTask):
         images = [img.convert("RGB") for img in rows[spec.primary]]
         pixels = processor(images=images, return_tensors="np")["pixel_values"]
         return Encoded({"pixel_values": pixels.astype(np.float32)})
+
+    def shown_input(self, value: Any) -> tuple[InputKind, str]:
+        """A thumbnail, as a PNG data URI a report inlines."""
+        import base64
+        import io
+
+        image = value.convert("RGB")
+        image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+        out = io.BytesIO()
+        image.save(out, format="PNG", optimize=True)
+        return InputKind.IMAGE, "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pytest_quantbench.records import InputKind
 from pytest_quantbench.suite import DatasetSpec
 from pytest_quantbench.suite.vocabulary import BUILTIN_TASKS, SEQEVAL_METRICS
 from pytest_quantbench.tasks.base import Encoded, MetricFn
@@ -149,3 +150,18 @@ class TokenClassification(TextClassification):
 
     def flat_labels(self, references: list[Any]) -> list[Any]:
         return [t for tags in references for t in tags]
+
+    def shown_input(self, value: Any) -> tuple[InputKind, str]:
+        """The sentence's words."""
+        return InputKind.WORDS, super().shown_input(" ".join(map(str, value)))[1]
+
+    def shown_answers(
+        self, value: Any, original: Any, quantized: Any, reference: Any, id2label: dict[int, str]
+    ) -> tuple[str, str, str | None]:
+        """Only the words whose tag changed, each as `word TAG`."""
+        changed = [i for i, (a, b) in enumerate(zip(original, quantized, strict=True)) if a != b]
+
+        def tags(seq: list[Any]) -> str:
+            return ", ".join(f"{value[i] if i < len(value) else '?'} {seq[i]}" for i in changed)
+
+        return tags(original), tags(quantized), None if reference is None else tags(reference)

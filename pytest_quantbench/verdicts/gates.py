@@ -28,6 +28,7 @@ from typing import Any
 
 from pytest_quantbench.errors import CollapseFailure, GateFailure
 from pytest_quantbench.records import (
+    ChangedAnswer,
     Direction,
     MetricResult,
     ModelSize,
@@ -267,6 +268,7 @@ class Evaluation:
     report: QuantizationReport
     predictions: PredictionPaths | None = None
     size: ModelSize | None = None
+    changed: tuple[ChangedAnswer, ...] = ()  # a few inputs whose answer changed (`Task.changed_answers`)
 
 
 def judge(

@@ -46,6 +46,8 @@ def test_collapse_names_the_mask_add_and_its_suggestion_passes(suite_file, run, 
     )
     prop = ET.parse(pytester.path / "out.xml").find(".//property[@name='quantbench']").get("value")
     assert "'hardware_risk': None" in prop and "'vnni'" in prop and "'range_check'" in prop
+    # the inputs that changed answer ride in the case result: a collapse changes many, a few are kept
+    assert "'changed_answers': [{'index': " in prop and "'kind': 'text'" in prop
 
     fix = _fix(result.stdout.str())
     suite_file("fixed.suite.yaml", STATIC + f"      {fix}\n")
