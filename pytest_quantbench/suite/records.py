@@ -82,6 +82,17 @@ class WeightOnly:
 
 
 @dataclass(frozen=True)
+class Nncf:
+    """NNCF's settings, read by `framework: openvino` only (its static int8 and weight compression)."""
+
+    preset: str = "performance"  # performance: symmetric activations; mixed: asymmetric ones
+    model_type: str = "auto"  # auto: transformer when the graph has attention (a Softmax); transformer | generic
+    fast_bias_correction: bool = True  # False: NNCF's slower, more accurate bias correction
+    ignored_patterns: tuple[str, ...] = ()  # regular expressions of node names kept in fp32 (NNCF's IgnoredScope)
+    ratio: float = 1.0  # weight_only, 4 bits: the share of weights in 4 bits, the rest in int8
+
+
+@dataclass(frozen=True)
 class QuantConfig:
     """One point of the grid: everything that decides how the int8 model is built and run."""
 
@@ -101,6 +112,7 @@ class QuantConfig:
     calibration: Calibration = Calibration()
     weight_only: WeightOnly = WeightOnly()
     framework_args: FrameworkArgs = FrameworkArgs()
+    nncf: Nncf = Nncf()
 
     @property
     def is_static(self) -> bool:
