@@ -42,10 +42,11 @@ def setting(case: Case, key: str) -> str:
 
 @dataclass(frozen=True)
 class Scope:
-    """What a config keeps in fp32, by NNCF's three kinds of entry, each with the field it came from."""
+    """What a config keeps in fp32, by NNCF's three kinds of entry: node names, op types (`node_exclusion`'s
+    presets) and name patterns."""
 
     names: tuple[str, ...] = ()
-    types: tuple[str, ...] = ()
+    presets: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
 
     @classmethod
@@ -53,38 +54,43 @@ class Scope:
         config = case.config
         exclusion = config.node_exclusion
         names = tuple(n for n in exclusion if n not in PRESET_TYPES) + config.nodes_to_exclude
-        types = tuple(PRESET_TYPES[n] for n in exclusion if n in PRESET_TYPES)
-        return cls(names, types, config.nncf.ignored_patterns)
+        presets = tuple(n for n in exclusion if n in PRESET_TYPES)
+        return cls(names, presets, config.nncf.ignored_patterns)
 
     def unmatched(self, model: Any, case: Case) -> tuple[str, str] | None:
-        """The first entry that matches no node of `model`, and its field; None when every one matches."""
+        """The field of the first entry that matches no node of `model` (a pattern matches a name's start, as in
+        NNCF), and what it says; None when every entry matches."""
         ops = model.get_ops()
         names, types = {op.get_friendly_name() for op in ops}, {op.get_type_name() for op in ops}
-        config = case.config
+        given = case.config.nodes_to_exclude
+
+        def field(key: str) -> str:
+            return setting(case, key)
+
         checks = [
-            *((n, setting(case, "nodes_to_exclude" if n in config.nodes_to_exclude else "node_exclusion"), n in names)
+            *((field("nodes_to_exclude" if n in given else "node_exclusion"), f"node {n!r}", n in names)
               for n in self.names),
-            *((t, setting(case, "node_exclusion"), t in types) for t in self.types),
-            *((p, setting(case, "nncf") + ".ignored_patterns", any(re.fullmatch(p, n) for n in names))
+            *((field("node_exclusion"), f"preset {p} (op type {PRESET_TYPES[p]})", PRESET_TYPES[p] in types)
+              for p in self.presets),
+            *((f"{field('nncf')}.ignored_patterns", f"pattern {p!r}", any(re.match(p, n) for n in names))
               for p in self.patterns),
         ]  # fmt: skip
-        return next(((entry, field) for entry, field, found in checks if not found), None)
+        return next(((where, entry) for where, entry, found in checks if not found), None)
 
     def ignored_scope(self) -> Any:
         import nncf
 
-        return nncf.IgnoredScope(names=list(self.names), types=list(self.types), patterns=list(self.patterns))
+        types = [PRESET_TYPES[p] for p in self.presets]
+        return nncf.IgnoredScope(names=list(self.names), types=types, patterns=list(self.patterns))
 
 
 def checked_scope(model: Any, case: Case) -> Any:
     """The config's `IgnoredScope`, every entry matching a node of `model`, else one line naming the field."""
-    scope = Scope.of(case)
-    missing = scope.unmatched(model, case)
+    missing = Scope.of(case).unmatched(model, case)
     if missing is not None:
-        entry, field = missing
-        kind = "op type" if entry in scope.types else "node"
-        raise InputError(case.suite.path, field, f"{entry!r} matches no {kind} of the OpenVINO model")
-    return scope.ignored_scope()
+        where, entry = missing
+        raise InputError(case.suite.path, where, f"{entry} matches no node of the OpenVINO model")
+    return Scope.of(case).ignored_scope()
 
 
 def is_transformer(model: Any, case: Case) -> bool:

@@ -163,7 +163,7 @@ class NncfSchema(Section, title="nncf"):
         default=NNCF.ignored_patterns, description="regular expressions of OpenVINO node names kept in fp32"
     )
     ratio: float = Field(
-        default=NNCF.ratio, gt=0.0, le=1.0, description="weight_only, 4 bits: share of weights in 4 bits, the rest int8"
+        default=NNCF.ratio, ge=0.0, le=1.0, description="weight_only, 4 bits: share of weights in 4 bits, the rest int8"
     )
 
 
