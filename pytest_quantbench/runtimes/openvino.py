@@ -11,6 +11,7 @@ without the `openvino` extra still loads the registry, and an `openvino` config 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +102,16 @@ class OpenVino(Backend):
         return (*common, config.calibration.num_calibration_samples, config.calibration.padding)
 
     def quantized_key(self, case: Case) -> str:
-        data = self.data.of(case.suite)
-        fingerprint = data.split(case.suite.dataset.calibration_split)._fingerprint if case.config.is_static else None
+        suite, data = case.suite, self.data.of(case.suite)
+        fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if case.config.is_static else None
+        validated = None  # accuracy control scores the eval split on the first metric: both decide the model
+        if case.config.nncf.accuracy_control is not None:
+            eval_split = data.split(suite.dataset.eval_split)._fingerprint
+            validated = (eval_split, suite.dataset.num_eval_samples, suite.metrics[:1], suite.dataset.ref_keys)
         settings = repr(self.settings(case))
-        return digest("openvino-quantize", FORMAT, self.original_key(case), settings, fingerprint, data.spec.max_length)
+        return digest(
+            "openvino-quantize", FORMAT, self.original_key(case), settings, fingerprint, data.spec.max_length, validated
+        )
 
     def quantized(self, case: Case) -> QuantizedModel:
         import openvino as ov
@@ -116,8 +123,9 @@ class OpenVino(Backend):
             rows = (
                 data.calibration(calibration.num_calibration_samples, calibration.padding) if config.is_static else None
             )
-            model = openvino_nncf.quantize(read_model(self.original(case)), case, rows)
-            serialize.write(out / REPORT_FILE, openvino_nncf.report(model, case))
+            model, reverted = self.quantize(case, read_model(self.original(case)), rows)
+            report = dataclasses.replace(openvino_nncf.report(model, case), reverted_nodes=reverted)
+            serialize.write(out / REPORT_FILE, report)
             ov.save_model(model, str(out / XML_FILE), compress_to_fp16=False)
 
         def read() -> QuantizedModel:
@@ -126,6 +134,15 @@ class OpenVino(Backend):
             return QuantizedModel(entry / XML_FILE, report)
 
         return self._memo(("quantized", key), read)
+
+    def quantize(self, case: Case, model: Any, rows: Any) -> tuple[Any, tuple[str, ...]]:
+        """NNCF's model of a config, and the nodes its accuracy control reverted to fp32 (none without it)."""
+        if case.config.nncf.accuracy_control is None:
+            return openvino_nncf.quantize(model, case, rows), ()
+        from pytest_quantbench.runtimes import openvino_accuracy
+
+        data, id2label = self.data.of(case.suite), self.models.id2label(case.suite)
+        return openvino_nncf.guarded(case, lambda: openvino_accuracy.quantize(model, case, rows, data, id2label))
 
     def path(self, case: Case, role: Role) -> Path:
         """The IR a session of `role` compiles."""

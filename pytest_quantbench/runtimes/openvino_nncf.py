@@ -15,9 +15,9 @@ import io
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_quantbench.errors import InputError
 from pytest_quantbench.records import QuantizationReport
@@ -25,6 +25,7 @@ from pytest_quantbench.runtimes.base import one_line
 from pytest_quantbench.suite import Case
 from pytest_quantbench.suite.vocabulary import PRESETS
 
+T = TypeVar("T")
 # `node_exclusion` presets as OpenVINO op types (after conversion a LayerNormalization is an MVN); a residual
 # connection is an Add, and NNCF quantizes an Add only where it joins two branches.
 PRESET_TYPES = {"layernorm": "MVN", "gelu": "Gelu", "residual": "Add", "gather": "Gather", "softmax": "Softmax"}
@@ -160,18 +161,23 @@ def quiet() -> Iterator[None]:
         nncf_logger.setLevel(level)
 
 
-def quantize(model: Any, case: Case, rows: Any) -> Any:
-    """The config's quantized model: static int8 (calibrated on `rows`) or weight compression."""
+def guarded(case: Case, quantizer: Callable[[], T]) -> T:
+    """`quantizer()` run quietly; NNCF's own errors as one line naming the config's approach."""
     try:
         with quiet():
-            if case.config.quantization_approach == "weight_only":
-                return compress_weights(model, case)
-            return quantize_static(model, case, rows)
+            return quantizer()
     except InputError:
         raise
     except Exception as exc:  # nncf's own errors: one line naming the config's approach
         field = setting(case, "quantization_approach")
         raise InputError(case.suite.path, field, f"NNCF failed: {one_line(exc)}") from exc
+
+
+def quantize(model: Any, case: Case, rows: Any) -> Any:
+    """The config's quantized model: static int8 (calibrated on `rows`) or weight compression."""
+    if case.config.quantization_approach == "weight_only":
+        return guarded(case, lambda: compress_weights(model, case))
+    return guarded(case, lambda: quantize_static(model, case, rows))
 
 
 def _low_bit_constant(op: Any) -> bool:

@@ -241,6 +241,8 @@ CONFIG_RULES: tuple[Rule[DraftConfig], ...] = (
     Rule("framework", "{framework} runs {runs} quantization only: {approach} configs need framework {others}",
          _runs_approach),
     Rule("framework", "{message}", _engine_installed),
+    Rule("nncf", "accuracy_control needs quantization_approach: static (NNCF reverts int8 layers of a calibrated "
+         "model)", lambda d: breaks(d.config.nncf.accuracy_control is not None and not d.config.is_static)),
     Rule("activations_dtype", "16-bit activations need quantization_approach: static (QDQ)",
          lambda d: breaks((d.config.activations_dtype or "").endswith("16") and not d.config.is_static)),
     Rule("fp32_outputs", "fp32 outputs need format: qdq (QLinear ops output int8)",

@@ -83,6 +83,8 @@ def id_token(key: str, value: Any) -> str:
         parts = [value.preset, "" if value.model_type == "auto" else value.model_type]
         parts += ["" if value.fast_bias_correction else "bias_correction", f"{len(value.ignored_patterns)}patterns"]
         parts.append("" if value.ratio == 1.0 else f"ratio{value.ratio:g}")
+        control = value.accuracy_control
+        parts.append(f"ac{control.max_drop:g}{'' if control.drop_type == 'absolute' else 'rel'}" if control else "")
         return "-".join(p for p in parts if p and p != "0patterns")
     if isinstance(value, bool):
         return key if value else f"no-{key}"

@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from pytest_quantbench.suite.errors import Wording, invalid, unknown_value
-from pytest_quantbench.suite.records import Calibration, FrameworkArgs, Nncf, QuantConfig, WeightOnly
+from pytest_quantbench.suite.records import AccuracyControl, Calibration, FrameworkArgs, Nncf, QuantConfig, WeightOnly
 from pytest_quantbench.suite.vocabulary import PRESETS, Vocabulary
 
 # ONNX operator types that ONNX Runtime's quantizers know (the union of its registries).
@@ -59,7 +59,7 @@ def defaults(record: type) -> SimpleNamespace:
 
 
 CALIBRATION, FRAMEWORK_ARGS, WEIGHT_ONLY = defaults(Calibration), defaults(FrameworkArgs), defaults(WeightOnly)
-NNCF = defaults(Nncf)
+NNCF, ACCURACY_CONTROL = defaults(Nncf), defaults(AccuracyControl)
 CONFIG = defaults(QuantConfig)
 
 
@@ -144,6 +144,18 @@ class WeightOnlySchema(Section, title="weight_only"):
     )
 
 
+class AccuracyControlSchema(Section, title="accuracy_control"):
+    """NNCF's accuracy control: int8 layers back to fp32 until the suite's first metric drops by at most this."""
+
+    record_type = AccuracyControl
+    max_drop: float = Field(
+        default=ACCURACY_CONTROL.max_drop, ge=0.0, le=1.0, description="the largest drop of the suite's first metric"
+    )
+    drop_type: Literal["absolute", "relative"] = Field(
+        default=ACCURACY_CONTROL.drop_type, description="absolute, or relative to the fp32 score"
+    )
+
+
 class NncfSchema(Section, title="nncf"):
     """How NNCF quantizes for framework: openvino (the other backends leave it)."""
 
@@ -164,6 +176,10 @@ class NncfSchema(Section, title="nncf"):
     )
     ratio: float = Field(
         default=NNCF.ratio, ge=0.0, le=1.0, description="weight_only, 4 bits: share of weights in 4 bits, the rest int8"
+    )
+    accuracy_control: AccuracyControlSchema | None = Field(
+        default=NNCF.accuracy_control,
+        description="static: NNCF's quantize_with_accuracy_control on the suite's eval split and first metric",
     )
 
 

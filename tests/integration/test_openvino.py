@@ -4,6 +4,8 @@ the same configs, each int8 model paired with its own engine's fp32 model."""
 from __future__ import annotations
 
 import json
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +68,22 @@ def test_openvino_rows_sit_beside_onnxruntime_rows(suite_file, run, pytester: py
     assert f"**Backend:** `{engines['onnxruntime']['line']}`" in card
     rows_of = [line for line in card.splitlines() if "`openvino`" in line and "`static`" in line]
     assert rows_of and "PASS" in rows_of[0]  # the engines' rows side by side in the card's tables
+
+
+def test_accuracy_control_quantizes_within_the_drop_on_the_suites_metric(qb_cache: Path, tmp_path: Path) -> None:
+    """NNCF validates on the suite's eval split and metric: int8 that keeps the tiny model's accuracy reverts
+    nothing, and the report says so."""
+    from pytest_quantbench.bench import Bench
+    from pytest_quantbench.suite import load_suite
+
+    path = tmp_path / "ac.suite.yaml"
+    control = "nncf: {accuracy_control: {max_drop: 0.0}}, calibration: {num_calibration_samples: 16}"
+    path.write_text(
+        textwrap.dedent(SENTIMENT)
+        + f"fixed: {{framework: openvino, quantization_approach: static, framework_args: {{opset: 13}}, {control}}}\n"
+    )
+    (case,) = load_suite(path).cases
+    assert case.id == "static"
+    bench = Bench(qb_cache)
+    report = bench.quantized(case).report
+    assert report.reverted_nodes == () and report.quantized_nodes["MatMul"] >= 8 and not report.quantized_nothing

@@ -179,3 +179,47 @@ def test_weight_compression_reports_the_matmuls_it_compressed(tmp_path: Path, bi
     report = openvino_nncf.report(openvino_nncf.quantize(model, case, None), case)
     assert report.quantized_nodes == {"MatMul": 1} and not report.quantized_nothing
     assert openvino_nncf.report(tiny_model(), case).quantized_nothing  # the fp32 model: nothing compressed
+
+
+def test_accuracy_control_is_static_only_and_named_in_the_id(tmp_path: Path) -> None:
+    path = tmp_path / "ov.suite.yaml"
+    control = "nncf: {accuracy_control: {max_drop: 0.02, drop_type: relative}}"
+    assert refusal(tmp_path, f"fixed: {{framework: openvino, quantization_approach: weight_only, {control}}}\n") == (
+        f"{path}: fixed.nncf: accuracy_control needs quantization_approach: static (NNCF reverts int8 layers of a "
+        "calibrated model)"
+    )
+    grid = "benchmarked: {nncf: [{}, {accuracy_control: {max_drop: 0.02}}, {accuracy_control: {drop_type: relative}}]}"
+    ids = [c.id for c in cases(tmp_path, f"fixed: {{framework: openvino, quantization_approach: static}}\n{grid}\n")]
+    assert ids == ["performance", "performance-ac0.02", "performance-ac0.01rel"]
+
+
+def test_accuracy_control_needs_a_metric_to_validate_on(tmp_path: Path) -> None:
+    from pytest_quantbench.runtimes.openvino_accuracy import validation
+
+    unlabelled = BASE.replace("ref_keys: [label]", "ref_keys: []")
+    path = tmp_path / "ov.suite.yaml"
+    path.write_text(
+        unlabelled + "fixed: {framework: openvino, quantization_approach: static, nncf: {accuracy_control: {}}}\n"
+    )
+    (case,) = load_suite(path).cases
+    with pytest.raises(InputError) as info:
+        validation(None, case, {})  # type: ignore[arg-type]  # refused before the data is read
+    assert str(info.value) == (
+        f"{path}: fixed.nncf.accuracy_control: needs a metric to validate on: the dataset has ref_keys: []"
+    )
+
+
+def test_the_reverted_nodes_are_read_from_nncfs_closing_message() -> None:
+    import logging
+
+    from pytest_quantbench.runtimes.openvino_accuracy import Collected
+
+    log = Collected()
+    assert log.reverted() == ()  # the gate held at once: nothing reverted, nothing said
+
+    def said(message: str) -> None:
+        log.emit(logging.LogRecord("nncf", logging.INFO, __file__, 1, message, None, None))
+
+    said("Reverted 1 operations to the floating-point precision: \n\t/encoder/MatMul")
+    said("2 out of 28 were reverted back to the floating-point precision:\n\t/encoder/MatMul\n\t/pooler/Gemm")
+    assert log.reverted() == ("/encoder/MatMul", "/pooler/Gemm")

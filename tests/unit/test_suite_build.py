@@ -28,9 +28,11 @@ from pytest_quantbench.suite.build import (
 from pytest_quantbench.suite.grid import Override
 from pytest_quantbench.suite.models import SuiteSchema
 from pytest_quantbench.suite.records import (
+    AccuracyControl,
     Calibration,
     DatasetSpec,
     FrameworkArgs,
+    Nncf,
     QuantConfig,
     Threshold,
     known_gates,
@@ -198,6 +200,14 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         "framework",
         "framework absent needs quantbench_engine_not_installed, which is not installed: "
         "pip install 'pytest-quantbench[engine-for-tests]'",
+    ),
+    (
+        rule(CONFIG_RULES, "accuracy_control needs"),
+        config(
+            framework="openvino", quantization_approach="weight_only", nncf=Nncf(accuracy_control=AccuracyControl())
+        ),
+        "nncf",
+        "accuracy_control needs quantization_approach: static (NNCF reverts int8 layers of a calibrated model)",
     ),
     (
         rule(CONFIG_RULES, "16-bit activations"),
