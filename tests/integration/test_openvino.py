@@ -12,7 +12,26 @@ import pytest
 from conftest import SENTIMENT
 
 pytest.importorskip("openvino")  # CI installs `.[all,test]`: skipped only where the extra is not installed
-pytest.importorskip("nncf")  # imported here, outside pytester's runs: native modules cannot load twice
+pytest.importorskip("nncf")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _nncf_loaded_once() -> None:
+    """pytester's in-process runs drop the modules first imported inside them, and NNCF registers its OpenVINO
+    metatypes once, on import: its quantizers (static, weights, accuracy control) run once here, outside every
+    run, so that their modules load here."""
+    import nncf
+    import numpy as np
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    x = ops.parameter([1, 32], np.float32, name="x")
+    weight = ops.constant(np.ones((32, 32), np.float32))
+    model = ov.Model([ops.softmax(ops.matmul(x, weight, False, False), 1)], [x], "warm-up")
+    data = nncf.Dataset([np.ones((1, 32), np.float32)])
+    nncf.compress_weights(model.clone(), mode=nncf.CompressWeightsMode.INT8_ASYM)
+    nncf.quantize_with_accuracy_control(model, data, data, lambda compiled, items: 1.0, subset_size=1)
+
 
 ENGINES = (
     SENTIMENT
