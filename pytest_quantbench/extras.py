@@ -1,7 +1,8 @@
 """Optional extras: what a plain `pip install pytest-quantbench` leaves out, and the one line that says so.
 
 `plot` (matplotlib) draws `--quantbench-plot` / `quantbench card --plot`; `zoo` (Faker) builds the offline
-default models and datasets (`builtin:<name>`). Their modules are imported inside the functions that need
+default models and datasets (`builtin:<name>`); `openvino` (openvino, nncf) is `framework: openvino`, whose
+configs are refused at collection without it (`suite/build.py`). Their modules are imported inside the functions that need
 them, under `needs(...)`, so that a missing one fails there with the `pip install` line, not at import time.
 """
 
@@ -14,7 +15,8 @@ from collections.abc import Iterator
 from pytest_quantbench.errors import BuildError
 
 DISTRIBUTION = "pytest-quantbench"
-EXTRAS: dict[str, tuple[str, ...]] = {"plot": ("matplotlib",), "zoo": ("faker",)}  # extra -> top-level modules
+# extra -> top-level modules
+EXTRAS: dict[str, tuple[str, ...]] = {"plot": ("matplotlib",), "zoo": ("faker",), "openvino": ("openvino", "nncf")}
 
 
 class MissingExtra(BuildError):

@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 
 def _builtin_backends() -> dict[str, type[Backend]]:
     from pytest_quantbench.runtimes.onnxruntime import OnnxRuntime
+    from pytest_quantbench.runtimes.openvino import OpenVino  # imports neither openvino nor nncf
     from pytest_quantbench.runtimes.pytorch import PyTorch
 
-    return {b.name: b for b in (OnnxRuntime, PyTorch)}
+    return {b.name: b for b in (OnnxRuntime, PyTorch, OpenVino)}
 
 
 @functools.cache

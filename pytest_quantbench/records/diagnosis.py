@@ -37,6 +37,8 @@ class QuantizationReport:
     graph_sha256: str | None = None
     excluded_nodes: int = 0
     range_check: tuple[RangeFinding, ...] = ()
+    # what an accuracy-controlled quantizer (NNCF's `quantize_with_accuracy_control`) put back in fp32, by name
+    reverted_nodes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,8 @@ class OnnxRuntime(Backend):
         config, suite = case.config, case.suite
         data = self.data.of(suite)
         cal_fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if config.is_static else None
-        build_settings = {k: v for k, v in vars(config).items() if k != "framework_args"}
+        # what ONNX Runtime's quantizer reads: not the session settings, nor NNCF's (another backend's)
+        build_settings = {k: v for k, v in vars(config).items() if k not in ("framework_args", "nncf")}
         key = digest(
             "quantize", quantize.ARTIFACT_FORMAT, self.export_key(case), repr(build_settings), cal_fingerprint,
             data.spec.max_length,

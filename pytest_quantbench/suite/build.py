@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from pytest_quantbench import extras
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.suite import grid, paths
 from pytest_quantbench.suite.errors import Loc, suite_error, unknown_field
@@ -274,10 +275,20 @@ def _per_channel_opset(draft: DraftConfig) -> Found | None:
     return breaks(config.per_channel and qdq and opset is not None and opset < 13, opset=opset)
 
 
+def _engine_installed(draft: DraftConfig) -> Found | None:
+    """The config's backend needs an optional extra that is installed (checked without importing it)."""
+    extra, framework = draft.backends[draft.config.framework].extra, draft.config.framework
+    missing = extras.missing(extra, f"framework {framework}") if extra else None
+    return None if missing is None else {"message": missing}
+
+
 # Each field names the setting the error points at: `benchmarked.<it>` when the grid varies it, else `fixed.<it>`.
 CONFIG_RULES: tuple[Rule[DraftConfig], ...] = (
     Rule("framework", "{framework} runs {runs} quantization only: {approach} configs need framework {others}",
          _runs_approach),
+    Rule("framework", "{message}", _engine_installed),
+    Rule("nncf", "accuracy_control needs quantization_approach: static (NNCF reverts int8 layers of a calibrated "
+         "model)", lambda d: breaks(d.config.nncf.accuracy_control is not None and not d.config.is_static)),
     Rule("activations_dtype", "16-bit activations need quantization_approach: static (QDQ)",
          lambda d: breaks((d.config.activations_dtype or "").endswith("16") and not d.config.is_static)),
     Rule("fp32_outputs", "fp32 outputs need format: qdq (QLinear ops output int8)",

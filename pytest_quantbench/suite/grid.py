@@ -79,6 +79,13 @@ def id_token(key: str, value: Any) -> str:
         parts = [f"w{value.bits}", f"b{value.block_size}", value.algorithm, "" if value.symmetric else "asym"]
         parts.append("" if value.accuracy_level is None else f"acc{value.accuracy_level}")
         return "-".join(p for p in parts if p)
+    if key == "nncf":
+        parts = [value.preset, "" if value.model_type == "auto" else value.model_type]
+        parts += ["" if value.fast_bias_correction else "bias_correction", f"{len(value.ignored_patterns)}patterns"]
+        parts.append("" if value.ratio == 1.0 else f"ratio{value.ratio:g}")
+        control = value.accuracy_control
+        parts.append(f"ac{control.max_drop:g}{'' if control.drop_type == 'absolute' else 'rel'}" if control else "")
+        return "-".join(p for p in parts if p and p != "0patterns")
     if isinstance(value, bool):
         return key if value else f"no-{key}"
     return re.sub(r"[^\w+.-]", "_", str(value))

@@ -84,6 +84,27 @@ class WeightOnly:
 
 
 @dataclass(frozen=True)
+class AccuracyControl:
+    """NNCF's `quantize_with_accuracy_control`: int8 layers go back to fp32, most harmful first, until the suite's
+    first metric on its eval split drops by at most `max_drop` (`absolute`, or `relative` to the fp32 score)."""
+
+    max_drop: float = 0.01
+    drop_type: str = "absolute"
+
+
+@dataclass(frozen=True)
+class Nncf:
+    """NNCF's settings, read by `framework: openvino` only (its static int8 and weight compression)."""
+
+    preset: str = "performance"  # performance: symmetric activations; mixed: asymmetric ones
+    model_type: str = "auto"  # auto: transformer when the graph has attention (a Softmax); transformer | generic
+    fast_bias_correction: bool = True  # False: NNCF's slower, more accurate bias correction
+    ignored_patterns: tuple[str, ...] = ()  # regular expressions of node names kept in fp32 (NNCF's IgnoredScope)
+    ratio: float = 1.0  # weight_only, 4 bits: the share of weights in 4 bits, the rest in int8
+    accuracy_control: AccuracyControl | None = None  # static only: None quantizes without it
+
+
+@dataclass(frozen=True)
 class QuantConfig:
     """One point of the grid: everything that decides how the int8 model is built and run."""
 
@@ -103,6 +124,7 @@ class QuantConfig:
     calibration: Calibration = Calibration()
     weight_only: WeightOnly = WeightOnly()
     framework_args: FrameworkArgs = FrameworkArgs()
+    nncf: Nncf = Nncf()
 
     @property
     def is_static(self) -> bool:

@@ -33,7 +33,15 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from pytest_quantbench.suite.errors import Wording, invalid, unknown_value
-from pytest_quantbench.suite.records import CONFIG_PRESETS, Calibration, FrameworkArgs, QuantConfig, WeightOnly
+from pytest_quantbench.suite.records import (
+    CONFIG_PRESETS,
+    AccuracyControl,
+    Calibration,
+    FrameworkArgs,
+    Nncf,
+    QuantConfig,
+    WeightOnly,
+)
 from pytest_quantbench.suite.vocabulary import PRESETS, Vocabulary
 
 # ONNX operator types that ONNX Runtime's quantizers know (the union of its registries).
@@ -59,6 +67,7 @@ def defaults(record: type) -> SimpleNamespace:
 
 
 CALIBRATION, FRAMEWORK_ARGS, WEIGHT_ONLY = defaults(Calibration), defaults(FrameworkArgs), defaults(WeightOnly)
+NNCF, ACCURACY_CONTROL = defaults(Nncf), defaults(AccuracyControl)
 CONFIG = defaults(QuantConfig)
 
 
@@ -143,6 +152,45 @@ class WeightOnlySchema(Section, title="weight_only"):
     )
 
 
+class AccuracyControlSchema(Section, title="accuracy_control"):
+    """NNCF's accuracy control: int8 layers back to fp32 until the suite's first metric drops by at most this."""
+
+    record_type = AccuracyControl
+    max_drop: float = Field(
+        default=ACCURACY_CONTROL.max_drop, ge=0.0, le=1.0, description="the largest drop of the suite's first metric"
+    )
+    drop_type: Literal["absolute", "relative"] = Field(
+        default=ACCURACY_CONTROL.drop_type, description="absolute, or relative to the fp32 score"
+    )
+
+
+class NncfSchema(Section, title="nncf"):
+    """How NNCF quantizes for framework: openvino (the other backends leave it)."""
+
+    record_type = Nncf
+    preset: Literal["performance", "mixed"] = Field(
+        default=NNCF.preset, description="static: performance (symmetric activations) or mixed (asymmetric)"
+    )
+    model_type: Literal["auto", "transformer", "generic"] = Field(
+        default=NNCF.model_type,
+        description="static: transformer keeps NNCF's transformer patterns in fp32; auto: transformer when the "
+        "graph has a Softmax",
+    )
+    fast_bias_correction: bool = Field(
+        default=NNCF.fast_bias_correction, description="static: false runs NNCF's slower full bias correction"
+    )
+    ignored_patterns: list[Text] = Field(
+        default=NNCF.ignored_patterns, description="regular expressions of OpenVINO node names kept in fp32"
+    )
+    ratio: float = Field(
+        default=NNCF.ratio, ge=0.0, le=1.0, description="weight_only, 4 bits: share of weights in 4 bits, the rest int8"
+    )
+    accuracy_control: AccuracyControlSchema | None = Field(
+        default=NNCF.accuracy_control,
+        description="static: NNCF's quantize_with_accuracy_control on the suite's eval split and first metric",
+    )
+
+
 def _not_a_preset_typo(name: str) -> str:
     """Presets, or node names of the exported graph (what the fallback search emits); a near-miss of a
     preset is a typo, not a node name."""
@@ -196,7 +244,8 @@ class FixedSchema(Settings, title="fixed"):
         "fp32_outputs and calibration), which may then not be given beside it",
     )
     framework: Annotated[str, known("backends")] = Field(
-        default=CONFIG.framework, description="onnxruntime, or pytorch: torch's dynamic int8 of the transformers model"
+        default=CONFIG.framework,
+        description="onnxruntime; pytorch: torch's dynamic int8 of the transformers model; openvino: NNCF's int8",
     )
     quantization_approach: Literal["dynamic", "static", "weight_only", "fp16"] = Field(
         default=CONFIG.quantization_approach,
@@ -231,6 +280,7 @@ class FixedSchema(Settings, title="fixed"):
     calibration: CalibrationSchema = Field(default_factory=CalibrationSchema, description="static only")
     weight_only: WeightOnlySchema = Field(default_factory=WeightOnlySchema, description="weight_only only")
     framework_args: FrameworkArgsSchema = Field(default_factory=FrameworkArgsSchema, description="export and run")
+    nncf: NncfSchema = Field(default_factory=NncfSchema, description="framework: openvino only")
 
 
 _GRID = Wording(

@@ -41,6 +41,7 @@ class BackendVocabulary:
 
     approaches: tuple[str, ...]  # the quantization approaches it runs
     description: str = ""
+    extra: str | None = None  # the optional extra (`extras.EXTRAS`) that installs its engine; None: always there
 
 
 CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
@@ -91,6 +92,10 @@ BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {
         ("dynamic", "static", "weight_only", "fp16"), "ONNX Runtime on the optimum export"
     ),
     "pytorch": BackendVocabulary(("dynamic",), "torch's dynamic int8 of the transformers model"),
+    # OpenVINO has no dynamic int8 of its own: NNCF's static int8 and weight compression
+    "openvino": BackendVocabulary(
+        ("static", "weight_only"), "OpenVINO on the optimum export, quantized by NNCF", extra="openvino"
+    ),
 }
 
 

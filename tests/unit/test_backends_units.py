@@ -95,7 +95,7 @@ def test_the_engines_a_run_used_are_its_backends_and_baselines_in_order(tmp_path
     both = cases(tmp_path, "baseline: pytorch\nbenchmarked: {framework: [onnxruntime, pytorch]}\n")
     assert [e.name for e in registry.engines_of(both)] == ["onnxruntime", "pytorch"]
     assert [e.name for e in registry.engines_of(both[1:])] == ["pytorch"]
-    assert [e.name for e in registry.engines()] == ["onnxruntime", "pytorch", "plain"]
+    assert [e.name for e in registry.engines()] == ["onnxruntime", "pytorch", "openvino", "plain"]
     assert [e.name for e in registry.engines(["tvm", "plain"])] == ["plain"]  # a name no backend has: none
     ort = registry.engines(["onnxruntime"])[0]
     assert ort.line == f"onnxruntime {ort.version} (CPUExecutionProvider)"

@@ -59,9 +59,9 @@ def test_a_pytorch_baseline_is_one_fp32_row_that_every_config_is_paired_with(tmp
     [
         (
             "baseline: pytorh\n",
-            "baseline: unknown value 'pytorh' (did you mean 'pytorch'? known: onnxruntime, pytorch)",
+            "baseline: unknown value 'pytorh' (did you mean 'pytorch'? known: onnxruntime, pytorch, openvino)",
         ),
-        ("baseline: null\n", "baseline: unknown value None (known: onnxruntime, pytorch)"),
+        ("baseline: null\n", "baseline: unknown value None (known: onnxruntime, pytorch, openvino)"),
     ],
 )
 def test_a_bad_baseline_is_one_line_naming_the_field(tmp_path: Path, extra: str, message: str) -> None:
@@ -74,7 +74,7 @@ def test_a_users_backend_may_be_the_baseline(tmp_path: Path) -> None:
     default = Vocabulary.default()
     vocabulary = Vocabulary(default.tasks, {**default.backends, "tvm": BackendVocabulary(("dynamic",))})
     assert suite(tmp_path, "baseline: tvm\n", vocabulary).cases[0].baseline_id == "fp32-tvm"
-    assert json_schema(vocabulary)["properties"]["baseline"]["enum"] == ["onnxruntime", "pytorch", "tvm"]
+    assert json_schema(vocabulary)["properties"]["baseline"]["enum"] == ["onnxruntime", "pytorch", "openvino", "tvm"]
 
 
 class FakeBackend:

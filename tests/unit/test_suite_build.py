@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_quantbench import extras
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.suite import build, load_suite
 from pytest_quantbench.suite.build import (
@@ -27,15 +28,17 @@ from pytest_quantbench.suite.build import (
 from pytest_quantbench.suite.grid import Override
 from pytest_quantbench.suite.models import SuiteSchema
 from pytest_quantbench.suite.records import (
+    AccuracyControl,
     Calibration,
     DatasetSpec,
     FrameworkArgs,
+    Nncf,
     QuantConfig,
     Threshold,
     known_gates,
 )
 from pytest_quantbench.suite.records import Thresholds as Gates
-from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS, BUILTIN_TASKS
+from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS, BUILTIN_TASKS, BackendVocabulary
 
 HERE = Path(__file__)  # where the drafts' suite file is: local paths are relative to tests/unit
 RAW = {"task": "text-classification", "model_name_or_path": "some/model", "dataset": {"path": "glue"}}
@@ -61,6 +64,11 @@ def suite_draft(
 
 def config(**settings: Any) -> DraftConfig:
     return DraftConfig(QuantConfig(**settings), BUILTIN_BACKENDS)
+
+
+# An engine whose extra is not installed (OpenVINO's, where the `openvino` extra is missing): its module is absent.
+extras.EXTRAS.setdefault("engine-for-tests", ("quantbench_engine_not_installed",))
+ABSENT_ENGINE = {"absent": BackendVocabulary(("dynamic",), extra="engine-for-tests")}
 
 
 def grid_draft(tmp_path: Path, *whens: dict[str, Any]) -> DraftGrid:
@@ -206,6 +214,21 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         "pytorch runs dynamic quantization only: fp16 configs need framework onnxruntime",
     ),
     (
+        rule(CONFIG_RULES, "{message}", "framework"),
+        DraftConfig(QuantConfig(framework="absent"), ABSENT_ENGINE),
+        "framework",
+        "framework absent needs quantbench_engine_not_installed, which is not installed: "
+        "pip install 'pytest-quantbench[engine-for-tests]'",
+    ),
+    (
+        rule(CONFIG_RULES, "accuracy_control needs"),
+        config(
+            framework="openvino", quantization_approach="weight_only", nncf=Nncf(accuracy_control=AccuracyControl())
+        ),
+        "nncf",
+        "accuracy_control needs quantization_approach: static (NNCF reverts int8 layers of a calibrated model)",
+    ),
+    (
         rule(CONFIG_RULES, "16-bit activations"),
         config(quantization_approach="dynamic", activations_dtype="uint16"),
         "activations_dtype",
@@ -277,7 +300,9 @@ def test_the_first_broken_rule_is_the_error_placed_where_the_subject_sits() -> N
     with pytest.raises(SuiteError) as info:
         build.check(HERE, CONFIG_RULES, subject, lambda key: f"benchmarked.{key}")
     assert info.value.field == "benchmarked.framework"
-    assert info.value.message == "pytorch runs dynamic quantization only: static configs need framework onnxruntime"
+    assert info.value.message == (
+        "pytorch runs dynamic quantization only: static configs need framework onnxruntime or openvino"
+    )
     gate = DraftGate("accuracy", Threshold(min=0.5, confidence=0.9), KNOWN_GATES)
     with pytest.raises(SuiteError, match="needs max_drop") as info:
         build.check(HERE, GATE_RULES, gate, build.under("overrides[0].thresholds.accuracy"))

@@ -1,0 +1,108 @@
+"""`framework: openvino`: NNCF's static int8 and weight compression run by OpenVINO, beside ONNX Runtime's rows of
+the same configs, each int8 model paired with its own engine's fp32 model."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import SENTIMENT
+
+pytest.importorskip("openvino")  # CI installs `.[all,test]`: skipped only where the extra is not installed
+pytest.importorskip("nncf")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _nncf_loaded_once() -> None:
+    """pytester's in-process runs drop the modules first imported inside them, and NNCF registers its OpenVINO
+    metatypes once, on import: its quantizers (static, weights, accuracy control) run once here, outside every
+    run, so that their modules load here."""
+    import nncf
+    import numpy as np
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    x = ops.parameter([1, 32], np.float32, name="x")
+    weight = ops.constant(np.ones((32, 32), np.float32))
+    model = ov.Model([ops.softmax(ops.matmul(x, weight, False, False), 1)], [x], "warm-up")
+    data = nncf.Dataset([np.ones((1, 32), np.float32)])
+    nncf.compress_weights(model.clone(), mode=nncf.CompressWeightsMode.INT8_ASYM)
+    nncf.quantize_with_accuracy_control(model, data, data, lambda compiled, items: 1.0, subset_size=1)
+
+
+ENGINES = (
+    SENTIMENT
+    + """
+    fixed:
+      framework_args: {opset: 13, optimization_level: 1}
+      calibration: {num_calibration_samples: 32}
+      weight_only: {bits: 8, block_size: 32}
+    benchmarked:
+      framework: [onnxruntime, openvino]
+      quantization_approach: [static, weight_only]
+    time: {batch_sizes: [1], input_lengths: [16], rounds: 2, warmup_rounds: 0}
+    thresholds: {accuracy: {max_drop: 0.05}}
+"""
+)
+
+
+def test_openvino_rows_sit_beside_onnxruntime_rows(suite_file, run, pytester: pytest.Pytester) -> None:
+    suite_file("engines.suite.yaml", ENGINES)
+    result = run("-v", "--benchmark-json=out.json", "--quantbench-card=card.md", "--quantbench-diagnose")
+    result.assert_outcomes(passed=4 + 2 + 4)  # accuracy of each config, each engine's fp32 row, each int8 row
+    result.stdout.fnmatch_lines(
+        ["*accuracy[[]openvino-static[]] PASSED*", "*latency[[]fp32-openvino-bs1-len16[]] PASSED*"]
+    )
+    data = json.loads((pytester.path / "out.json").read_text())
+    ours = data["quantbench"]
+    engines = {e["name"]: e for e in ours["machine"]["engines"]}
+    assert sorted(engines) == ["onnxruntime", "openvino"]
+    assert engines["openvino"]["version"].startswith("openvino ") and ", nncf " in engines["openvino"]["version"]
+    accuracy = {row["config_id"]: row for row in ours["accuracy"]}
+    assert sorted(accuracy) == [
+        "onnxruntime-static", "onnxruntime-weight_only", "openvino-static", "openvino-weight_only",
+    ]  # fmt: skip
+    for config in ("openvino-static", "openvino-weight_only"):
+        row = accuracy[config]
+        assert row["passed"] and row["metrics"]["accuracy"]["quantized"] >= 0.9
+        assert [e["name"] for e in row["machine"]["engines"]] == ["openvino"]
+    assert accuracy["openvino-static"]["diagnosis"]["line"] == (
+        "no diagnosis for framework: openvino (the sensitivity ranking and fallback search read ONNX graphs, not "
+        "OpenVINO IRs)"
+    )
+
+    rows = {b["name"]: b["extra_info"] for b in data["benchmarks"]}
+    static, weights = (
+        rows["latency[int8-openvino-static-bs1-len16]"],
+        rows["latency[int8-openvino-weight_only-bs1-len16]"],
+    )
+    assert static["config"]["framework"] == "openvino" and static["quantized_nothing"] is False
+    assert static["baseline"] == "openvino" and weights["baseline"] == "openvino"  # each paired with its own fp32
+    assert "speedup" in static and "speedup" in rows["latency[int8-onnxruntime-static-bs1-len16]"]
+    card = (pytester.path / "card.md").read_text()
+    assert f"**Backend:** `{engines['openvino']['line']}`" in card
+    assert f"**Backend:** `{engines['onnxruntime']['line']}`" in card
+    rows_of = [line for line in card.splitlines() if "`openvino`" in line and "`static`" in line]
+    assert rows_of and "PASS" in rows_of[0]  # the engines' rows side by side in the card's tables
+
+
+def test_accuracy_control_quantizes_within_the_drop_on_the_suites_metric(qb_cache: Path, tmp_path: Path) -> None:
+    """NNCF validates on the suite's eval split and metric: int8 that keeps the tiny model's accuracy reverts
+    nothing, and the report says so."""
+    from pytest_quantbench.bench import Bench
+    from pytest_quantbench.suite import load_suite
+
+    path = tmp_path / "ac.suite.yaml"
+    control = "nncf: {accuracy_control: {max_drop: 0.0}}, calibration: {num_calibration_samples: 16}"
+    path.write_text(
+        textwrap.dedent(SENTIMENT)
+        + f"fixed: {{framework: openvino, quantization_approach: static, framework_args: {{opset: 13}}, {control}}}\n"
+    )
+    (case,) = load_suite(path).cases
+    assert case.id == "static"
+    bench = Bench(qb_cache)
+    report = bench.quantized(case).report
+    assert report.reverted_nodes == () and report.quantized_nodes["MatMul"] >= 8 and not report.quantized_nothing
