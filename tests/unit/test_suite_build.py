@@ -10,21 +10,7 @@ import pytest
 
 from pytest_quantbench import extras
 from pytest_quantbench.errors import SuiteError
-from pytest_quantbench.suite import build, load_suite
-from pytest_quantbench.suite.build import (
-    CONFIG_RULES,
-    GATE_RULES,
-    GRID_RULES,
-    OVERRIDE_RULES,
-    SECTION_RULES,
-    SUITE_RULES,
-    DraftConfig,
-    DraftGate,
-    DraftGrid,
-    DraftOverride,
-    DraftSuite,
-    Rule,
-)
+from pytest_quantbench.suite import load_suite, rules
 from pytest_quantbench.suite.grid import Override
 from pytest_quantbench.suite.models import SuiteSchema
 from pytest_quantbench.suite.records import (
@@ -38,6 +24,20 @@ from pytest_quantbench.suite.records import (
     known_gates,
 )
 from pytest_quantbench.suite.records import Thresholds as Gates
+from pytest_quantbench.suite.rules import (
+    CONFIG_RULES,
+    GATE_RULES,
+    GRID_RULES,
+    OVERRIDE_RULES,
+    SECTION_RULES,
+    SUITE_RULES,
+    DraftConfig,
+    DraftGate,
+    DraftGrid,
+    DraftOverride,
+    DraftSuite,
+    Rule,
+)
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS, BUILTIN_TASKS, BackendVocabulary
 
 HERE = Path(__file__)  # where the drafts' suite file is: local paths are relative to tests/unit
@@ -298,12 +298,12 @@ def test_a_valid_grid_keeps_every_rule(tmp_path: Path) -> None:
 def test_the_first_broken_rule_is_the_error_placed_where_the_subject_sits() -> None:
     subject = config(framework="pytorch", quantization_approach="static", activations_dtype="int16")
     with pytest.raises(SuiteError) as info:
-        build.check(HERE, CONFIG_RULES, subject, lambda key: f"benchmarked.{key}")
+        rules.check(HERE, CONFIG_RULES, subject, lambda key: f"benchmarked.{key}")
     assert info.value.field == "benchmarked.framework"
     assert info.value.message == (
         "pytorch runs dynamic quantization only: static configs need framework onnxruntime or openvino"
     )
     gate = DraftGate("accuracy", Threshold(min=0.5, confidence=0.9), KNOWN_GATES)
     with pytest.raises(SuiteError, match="needs max_drop") as info:
-        build.check(HERE, GATE_RULES, gate, build.under("overrides[0].thresholds.accuracy"))
+        rules.check(HERE, GATE_RULES, gate, rules.under("overrides[0].thresholds.accuracy"))
     assert info.value.field == "overrides[0].thresholds.accuracy.confidence"
