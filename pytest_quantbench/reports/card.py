@@ -57,9 +57,23 @@ def _body(run: Run, suite: SuiteInfo, level: int) -> str:
         lines += ["Benchmarked parameters:"]
         lines += [f"* **{k}**: " + ",  ".join(f"`{_value(v)}`" for v in vs) for k, vs in suite.benchmarked.items()]
         lines += [""]
-    lines += [f"{h} Evaluation", f"{h}# Non-time metrics", *_metrics_table(run, suite), "", f"{h}# Time metrics"]
-    lines += _time_tables(run, suite)
+    lines += [f"{h} Evaluation", f"{h}# Non-time metrics", *_metrics_table(run, suite), "", *_reverted(run, suite)]
+    lines += [f"{h}# Time metrics", *_time_tables(run, suite)]
     return "\n".join(lines) + "\n"
+
+
+def _reverted(run: Run, suite: SuiteInfo) -> list[str]:
+    """The nodes an accuracy-controlled quantizer put back in fp32, per config: what the gate's pass cost."""
+    found = [
+        (row.id, row.result.quantization.reverted_nodes)
+        for row in run.rows(suite.name)
+        if row.result is not None and row.result.quantization.reverted_nodes
+    ]
+    if not found:
+        return []
+    lines = ["Reverted to fp32 by accuracy control:"]
+    lines += [f"* `{cid}`: " + ", ".join(f"`{n}`" for n in nodes) for cid, nodes in found]
+    return [*lines, ""]
 
 
 def _engine_lines(run: Run, suite: SuiteInfo) -> list[str]:

@@ -205,6 +205,8 @@ def _case(row: ConfigRow, metric: str | None) -> str:
         items += [f"diagnosis: {result.diagnosis.line}"] if result.diagnosis is not None else []
         nodes = ", ".join(f"{n} {op}" for op, n in sorted(result.quantization.quantized_nodes.items()))
         items.append(f"quantized nodes: {nodes or 'none'}")
+        reverted = result.quantization.reverted_nodes
+        items += [f"reverted to fp32 by accuracy control: {', '.join(reverted)}"] if reverted else []
         items += [f"size: x{result.size.ratio:.2f} of fp32"] if result.size else []
     peak = row.peak_memory
     if peak is not None and peak.memory_ratio is not None:

@@ -503,3 +503,21 @@ def test_card_and_terminal_show_peak_memory_in_mb_with_the_int8_fp32_ratio() -> 
         line for line in lines if "static-per_channel" in line
     )
     assert "peak" not in card.render(results.from_json(recorded_run(), "run.json"))
+
+
+def test_the_card_and_html_name_the_nodes_accuracy_control_reverted() -> None:
+    from synthetic_runs import suite_run
+
+    from pytest_quantbench.reports import html
+
+    run = suite_run(configs=3, suites=("sst2",))
+    first = run.accuracy[1]
+    reverted = dataclasses.replace(
+        first, quantization=dataclasses.replace(first.quantization, reverted_nodes=("/layer.0/MatMul", "/head/Gemm"))
+    )
+    run = dataclasses.replace(run, accuracy=(run.accuracy[0], reverted, *run.accuracy[2:]))
+    text = card.render(run)
+    assert "Reverted to fp32 by accuracy control:" in text
+    assert f"* `{first.config_id}`: `/layer.0/MatMul`, `/head/Gemm`" in text
+    assert "reverted to fp32 by accuracy control: /layer.0/MatMul, /head/Gemm" in html.render([run])
+    assert "Reverted to fp32" not in card.render(suite_run(configs=3, suites=("sst2",)))
