@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from pytest_quantbench.errors import BuildError
 
 DISTRIBUTION = "pytest-quantbench"
-EXTRAS: dict[str, tuple[str, ...]] = {"plot": ("matplotlib",), "zoo": ("faker",)}  # extra -> top-level modules
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "plot": ("matplotlib",),
+    "zoo": ("faker", "gguf", "accelerate"),
+}  # extra -> top-level modules
 
 
 class MissingExtra(BuildError):
