@@ -84,7 +84,7 @@ def convert(gguf_file: Path, out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     with needs("zoo", f"the GGUF file {gguf_file.name}"):
-        import accelerate  # noqa: F401
+        import accelerate  # type: ignore[import-untyped]  # noqa: F401
         import gguf  # noqa: F401  (transformers' loader needs it; say so with the extra's install line)
 
         folder, name = gguf_file.parent, gguf_file.name

@@ -147,9 +147,12 @@ def test_generation_agreement_and_prefix_with_their_intervals_and_collapse() -> 
     # a floor inside the interval is undecided, one above it all fails
     assert gates.judge_one(agreement, Threshold(min=0.7), fidelity=True)[1] is not None
     assert gates.judge_one(agreement, Threshold(min=0.99), fidelity=True)[0]
-    # nothing identical: agreement at the chance level 0, a COLLAPSE
-    nothing = TASK.fidelity("generation_agreement@4", NONE, NONE, {**paired, f"{gen.QUANTIZED}@4": original + 1})
+    # nothing identical: the prefix falls to its chance level 0, a COLLAPSE; whole continuations have none
+    differ = {**paired, f"{gen.QUANTIZED}@4": original + 1}
+    nothing = TASK.fidelity("generation_prefix@4", NONE, NONE, differ)
     assert nothing is not None and nothing.quantized == 0.0 and gates.collapsed(nothing)
+    none_whole = TASK.fidelity("generation_agreement@4", NONE, NONE, differ)
+    assert none_whole is not None and none_whole.quantized == 0.0 and not gates.collapsed(none_whole)
     # the gate key without its count reads the default length; continuations not computed: not measured
     assert TASK.fidelity("generation_agreement", NONE, NONE, paired) is None
     assert TASK.continuation_lengths(["kl_divergence", "generation_agreement", "generation_prefix@4"]) == (8, 4)
