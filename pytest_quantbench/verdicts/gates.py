@@ -354,6 +354,8 @@ def judge(
             unsure.append(unsure_line)
             unsure_fails = unsure_fails or threshold.on_inconclusive == "fail"
     failures += [line for line in [size_violation(size, thresholds.size)] if line]
+    if failures:  # a decided failure decides the case: another gate left undecided does not make it INCONCLUSIVE
+        unsure, unsure_fails = [], False
     return Judgement(tuple(results), tuple(failures), fell, tuple(unsure), unsure_fails)
 
 

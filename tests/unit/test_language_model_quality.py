@@ -241,3 +241,24 @@ def test_a_tokenizer_with_neither_pad_nor_eos_token_is_refused_naming_its_file(t
     assert problem is not None and "tokenizer_config.json" in problem and "neither pad_token nor eos_token" in problem
     PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="[UNK]", eos_token="movie").save_pretrained(tmp_path)
     assert TASK.check_model(tmp_path) is None  # pads with its end-of-text token
+
+
+def test_a_decided_failure_is_not_hidden_by_another_gate_left_undecided() -> None:
+    stats = PairedStats("perplexity", 5.0, 0, 0, 0.95, None, None, None, 32, 1.28, 1.56)  # straddles 1.3
+
+    class Paired(gates.Pairs):  # the perplexity's interval as given; the KL from the arrays
+        def stats(self, *_: Any, **__: Any) -> PairedStats:
+            return stats
+
+    kl = {"kl": np.array([0.74]), "kl_uniform": np.array([5.0])}
+    pairs = Paired(TASK, NONE, NONE, [], lambda n: None, kl)  # type: ignore[arg-type,return-value]
+    thresholds = Thresholds.from_keys(
+        {"perplexity": Threshold(max_ratio=1.3, confidence=0.95), "kl_divergence": Threshold(max=0.6)}
+    )
+    original = MetricResult("perplexity", 10.0, 14.0, 7.0, stats, Direction.LOWER)
+    assert gates.judge_one(original, dict(thresholds.metrics)["perplexity"], fidelity=False)[1] is not None
+    judged = gates.judge({"perplexity": 10.0}, {"perplexity": 14.0}, {}, thresholds, pairs,
+                         directions={"perplexity": Direction.LOWER})  # fmt: skip
+    assert (
+        judged.verdict is Verdict.FAIL and judged.line() == "kl_divergence 0.000 -> 0.740 (rise 0.740): 0.740 > max 0.6"
+    )

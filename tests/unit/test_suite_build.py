@@ -109,7 +109,7 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         "need references: the dataset has ref_keys: [] (gate on agreement or cosine)",
     ),
     (
-        rule(SUITE_RULES, "is not below max_length"),
+        rule(SUITE_RULES, "{stride} is not below max_length"),
         suite_draft(dataset=DatasetSpec(path="glue", max_length=16, stride=16)),
         "dataset.stride",
         "16 is not below max_length 16: each window must move on by fewer tokens than it holds",
