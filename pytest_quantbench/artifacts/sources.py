@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from pytest_quantbench import faults
-from pytest_quantbench.artifacts import builtins, hub
+from pytest_quantbench.artifacts import builtins, gguf, hub
 from pytest_quantbench.artifacts.builtins import PREFIX
 from pytest_quantbench.artifacts.cache import ArtifactCache, hash_files
 from pytest_quantbench.artifacts.model_check import read_config
@@ -114,6 +114,10 @@ class Models:
         def resolve() -> Path:
             if spec.startswith(PREFIX):
                 return builtins.model_dir(spec[len(PREFIX) :], self.cache, self.progress)
+            if gguf.is_gguf(Path(spec)):  # one file, dequantized into a cached folder (a missing one: one line)
+                path = Path(os.path.expanduser(spec))
+                path = path if path.is_absolute() else suite.base_dir / path
+                return gguf.converted(path, self.cache, self.progress, suite=suite.path)
             local = resolve_local(spec, suite.base_dir)
             if local is not None:
                 return local

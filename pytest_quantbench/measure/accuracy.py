@@ -26,10 +26,11 @@ import numpy as np
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_versions
 from pytest_quantbench.data.prepare import EVAL_BATCH_SIZE, EvalData
 from pytest_quantbench.data.store import DataStore
+from pytest_quantbench.errors import DataError
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import Direction, MetricInfo
 from pytest_quantbench.runtimes.base import Session, declared_inputs, inputs_of, run_checked
-from pytest_quantbench.suite import Suite
+from pytest_quantbench.suite import DEFAULT_MAX_LENGTH, Suite
 from pytest_quantbench.tasks import Encoded, Evidence, MetricFn, Task
 from pytest_quantbench.tasks.evidence import join_arrays
 
@@ -37,9 +38,11 @@ ENTRY_LAYOUT = 3  # scores.json, predictions.json, evidence.npz (the task's per-
 PREDICTIONS_FILE = "predictions.json"
 EVIDENCE_FILE = "evidence.npz"
 PAIRED_FILE = "paired.npz"  # a pair entry: the task's `pair_evidence` arrays
+CONTINUED_FILE = "continued.npy"  # a continuations entry: one model's greedy new tokens per prompt
 # Evaluation runs batches side by side, each on one intra-op thread: at eval shapes (8 short sentences) ONNX
 # Runtime's intra-op threads idle through a good part of each call, and data parallelism wastes none of a core.
 EVAL_SESSION_THREADS = 1
+CONTINUED_SIDES = ("continued_original", "continued_quantized")  # as `Task.fidelity` reads them from `paired`
 
 T = TypeVar("T")
 Model = tuple[str, Callable[[], Session]]  # a model's `model_id` and how to open its session
@@ -193,6 +196,7 @@ class Scorer:
             dataset.max_length,
             dataset.ref_keys,
             EVAL_BATCH_SIZE,
+            *((dataset.stride,) if dataset.stride is not None else ()),  # entries written before it keep their key
         )
         return digest(kind, ENTRY_LAYOUT, *model_ids, split._fingerprint, spec, library_versions(libraries))
 
@@ -230,14 +234,53 @@ class Scorer:
 
         return self._memo(("scores", key), load)
 
-    def both(self, suite: Suite, original: Model, quantized: Model, *, libraries: Iterable[str]) -> Both:
+    def continued(self, suite: Suite, model: Model, tokens: int, *, libraries: Iterable[str]) -> Any:
+        """A model's greedy continuations by `tokens` new tokens (`Task.continuations`), kept on disk under what
+        the model computes: the fp32 model's are written once, whichever config asks first."""
+        model_id, session = model
+        key = self._key("continued", suite, libraries, model_id, str(tokens))
+        context = self.data.of(suite).spec.max_length or DEFAULT_MAX_LENGTH
+        if tokens >= context:
+            raise DataError(
+                suite.path, "thresholds",
+                f"@{tokens}: {tokens} new tokens leave no room for a prompt in a context of {context} tokens "
+                "(dataset.max_length, or the model's position limit): ask for fewer",
+            )  # fmt: skip
+
+        def build(out: Path) -> None:
+            data = self.data.of(suite)
+            opened = session()
+
+            def run(feed: dict[str, Any]) -> Any:  # a decoder's session is fed its empty cache (`Task.feed`)
+                return run_checked(opened, data.task.feed(feed, declared_inputs(opened)))[0]
+
+            np.save(out / CONTINUED_FILE, data.task.continuations(run, data.eval.encoded(), tokens, context))
+
+        entry = self._memo(("continued", key), lambda: self.cache.build("continued", key, build))
+        return np.load(entry / CONTINUED_FILE)
+
+    def _continuations(
+        self, suite: Suite, models: tuple[Model, Model], gates: Iterable[str], libraries: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """Both models' continuations for the fidelity gates `gates`, named `<side>@<tokens>`."""
+        out: dict[str, Any] = {}
+        for tokens in self.data.of(suite).task.continuation_lengths(gates):
+            for side, model in zip(CONTINUED_SIDES, models, strict=True):
+                out[f"{side}@{tokens}"] = self.continued(suite, model, tokens, libraries=libraries)
+        return out
+
+    def both(
+        self, suite: Suite, original: Model, quantized: Model, *, libraries: Iterable[str], gates: Iterable[str] = ()
+    ) -> Both:
         """Both models' scores and evidence; when the task needs their outputs side by side, both run together
-        once, and what that pass found of each model is kept under its own key too."""
+        once, and what that pass found of each model is kept under its own key too. The fidelity gates `gates`
+        may ask the task for each model's continuations too (kept per model)."""
         task, libraries = self.data.of(suite).task, tuple(libraries)
         models = (original, quantized)
+        continued = self._continuations(suite, models, gates, libraries)
         if not task.pair_measures:
             scored = [self.scored(model_id, suite, session, libraries=libraries) for model_id, session in models]
-            return Both(scored[0], scored[1])
+            return Both(scored[0], scored[1], continued)
         key = self._key("pairs", suite, libraries, original[0], quantized[0])
 
         def build(out: Path) -> None:
@@ -251,7 +294,7 @@ class Scorer:
 
         entry = self._memo(("pairs", key), lambda: self.cache.build("pairs", key, build))
         scored = [self.scored(model_id, suite, session, libraries=libraries) for model_id, session in models]
-        return Both(scored[0], scored[1], read_arrays(entry / PAIRED_FILE))
+        return Both(scored[0], scored[1], {**read_arrays(entry / PAIRED_FILE), **continued})
 
     def chance(self, suite: Suite) -> dict[str, float]:
         """Chance level per metric; none without references."""

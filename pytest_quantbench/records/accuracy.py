@@ -31,6 +31,10 @@ class PairedStats:
     flips_to_right: int | None
     mcnemar_p: float | None
     n: int
+    # the interval of quantized / original score over the same resamples (a perplexity's ratio): None when an
+    # original resample scores 0, and in files written before it was kept
+    ratio_low: float | None = None
+    ratio_high: float | None = None
 
     @property
     def flipped(self) -> bool:
@@ -118,6 +122,11 @@ class MetricResult:
             (self.quantized, self.original) if self.direction is Direction.HIGHER else (self.original, self.quantized)
         )
         return kept / base if base else float("nan")
+
+    @property
+    def relative(self) -> float:
+        """The quantized score over the original's, as written (a perplexity's ratio: above 1 worse)."""
+        return self.quantized / self.original if self.original else float("nan")
 
 
 @dataclass(frozen=True)

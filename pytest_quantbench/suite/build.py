@@ -109,6 +109,7 @@ def _dataset(path: Path, model: DatasetSchema, task: TaskVocabulary) -> DatasetS
         num_eval_samples=model.num_eval_samples,
         max_length=model.max_length,
         base_dir=str(path.parent),
+        stride=model.stride,
     )
 
 

@@ -77,6 +77,13 @@ class DatasetSchema(Section, title="dataset"):
         description=f"tokenizer truncation for evaluation and calibration; default: {DEFAULT_MAX_LENGTH}, or the "
         "model's position limit when lower",
     )
+    stride: int = Field(
+        default=DATASET.stride,
+        ge=1,
+        le=8192,
+        description="text-generation: tokens between the starts of a long document's sliding windows (each scores "
+        "what the one before did not); default: max_length // 2",
+    )
 
 
 _INTS = Wording(
@@ -145,13 +152,14 @@ class ThresholdSchema(Section, title="threshold", json_schema_extra={"minPropert
         default=THRESHOLD.max_ratio,
         ge=0.0,
         le=1e6,
-        description="size and memory: largest int8 / fp32 bytes on disk, or peak memory running",
+        description="size and memory: largest int8 / fp32 bytes on disk, or peak memory running; perplexity: largest "
+        "int8 / fp32 perplexity (with confidence: judged on its paired-bootstrap interval)",
     )
     confidence: float = Field(
         default=THRESHOLD.confidence,
         ge=0.5,
         le=0.9999,
-        description="judge max_drop on the paired-bootstrap interval at this confidence",
+        description="judge max_drop (perplexity: max_ratio) on the paired-bootstrap interval at this confidence",
     )
     on_inconclusive: Literal["fail", "pass"] = Field(
         default=THRESHOLD.on_inconclusive, description="an interval that straddles max_drop: fail (default) or pass"

@@ -38,6 +38,7 @@ class DatasetSpec:
     num_eval_samples: int | None = None
     max_length: int | None = None  # None: DEFAULT_MAX_LENGTH, or the model's position limit when lower
     base_dir: str = "."
+    stride: int | None = None  # a language model's sliding window: None is max_length // 2
 
     @property
     def primary(self) -> str:
@@ -192,6 +193,8 @@ NAMED_GATES: dict[str, GateKind] = {
     "top1_agreement": GateKind.FIDELITY,  # a language model's share of positions with the same next token
     "kl_divergence": GateKind.DIVERGENCE,  # a language model's mean KL of its next-token distributions
     "kl_divergence_p99": GateKind.DIVERGENCE,  # ... and its 99th percentile over tokens (the rare bad token)
+    "generation_agreement": GateKind.FIDELITY,  # the share of greedy continuations identical to fp32's
+    "generation_prefix": GateKind.FIDELITY,  # ... and how far into them the first difference comes (a share)
     "speedup": GateKind.SPEED,
     "size": GateKind.SIZE,
     "memory": GateKind.MEMORY,
@@ -200,8 +203,9 @@ FIDELITY_KINDS = (GateKind.FIDELITY, GateKind.DIVERGENCE)  # judged on both mode
 FIDELITY_GATES = tuple(k for k, kind in NAMED_GATES.items() if kind in FIDELITY_KINDS)
 SPEED_GATE, SIZE_GATE, MEMORY_GATE = GateKind.SPEED.value, GateKind.SIZE.value, GateKind.MEMORY.value
 GATES = tuple(NAMED_GATES)
-# Named gates that take a count after `@`: `neighbours@20` (top-20 neighbours; `neighbours` alone: k = 10).
-COUNTED_GATES = ("neighbours",)
+# Named gates that take a count after `@`: `neighbours@20` (top-20 neighbours; `neighbours` alone: k = 10),
+# `generation_agreement@16` (16 new tokens; alone: the task's default).
+COUNTED_GATES = ("neighbours", "generation_agreement", "generation_prefix")
 DEFAULT_NEIGHBOURS = 10
 COUNTED_GATE = re.compile(r"^(?P<base>[a-z_]+)@(?P<count>[1-9][0-9]{0,5})$")
 # The JSON Schema's words for the counted keys (`jsonschema.py`): one alternative per counted gate.

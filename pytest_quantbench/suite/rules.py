@@ -40,7 +40,12 @@ from pytest_quantbench.suite.records import (
     Threshold,
     gate_kind,
 )
-from pytest_quantbench.suite.vocabulary import PACKAGED_BUILDERS, BackendVocabulary, TaskVocabulary
+from pytest_quantbench.suite.vocabulary import (
+    PACKAGED_BUILDERS,
+    RATIO_CAPPED_METRICS,
+    BackendVocabulary,
+    TaskVocabulary,
+)
 
 Subject = TypeVar("Subject")
 Found = dict[str, Any]  # what a broken rule found: the values its field and message are filled with
@@ -205,6 +210,10 @@ SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
     Rule("{at}", "is set by 'preset' (sentence-transformers' export of that name): give the preset or the setting, "
          "not both", _beside_preset),
     Rule("benchmarked", "the grid has {size} configs, more than {limit}: split it into suites", _grid_size),
+    Rule("dataset.stride", "{stride} is not below max_length {length}: each window must move on by fewer tokens "
+         "than it holds", lambda d: breaks(d.dataset.stride is not None and d.dataset.max_length is not None
+                                           and d.dataset.stride >= d.dataset.max_length,
+                                           stride=d.dataset.stride, length=d.dataset.max_length)),
 )  # fmt: skip
 
 
@@ -219,7 +228,9 @@ APPLIES_TO: dict[str, frozenset[GateKind]] = {
     "min": frozenset({GateKind.METRIC, GateKind.FIDELITY, GateKind.SPEED}),
     "min_ratio": frozenset({GateKind.METRIC}),
 }
-BOUNDS = ("max_drop", "min_ratio", "min", "max")  # what a metric's gate needs one of
+BOUNDS = ("max_drop", "min_ratio", "min", "max", "max_ratio")  # what a metric's gate needs one of
+# Fields a metric's gate takes only for some metrics: `max_ratio` caps a perplexity's quantized / original.
+APPLIES_TO_METRICS: dict[str, tuple[str, ...]] = {"max_ratio": RATIO_CAPPED_METRICS}
 
 
 def _known_gate(gate: DraftGate) -> Found | None:
@@ -229,8 +240,12 @@ def _known_gate(gate: DraftGate) -> Found | None:
 
 def _applies(field: str) -> Callable[[DraftGate], Found | None]:
     def broken(gate: DraftGate) -> Found | None:
-        allowed = ", ".join(sorted(f for f, kinds in APPLIES_TO.items() if gate.kind in kinds))
-        return breaks(gate.given(field) and gate.kind not in APPLIES_TO[field], key=gate.key, allowed=allowed)
+        def applies(name: str) -> bool:
+            named = gate.kind is GateKind.METRIC and gate.key in APPLIES_TO_METRICS.get(name, ())
+            return gate.kind in APPLIES_TO[name] or named
+
+        allowed = ", ".join(sorted(f for f in APPLIES_TO if applies(f)))
+        return breaks(gate.given(field) and not applies(field), key=gate.key, allowed=allowed)
 
     return broken
 
@@ -241,7 +256,7 @@ GATE_RULES: tuple[Rule[DraftGate], ...] = (
     Rule("", "gives no bound: add max_drop, min_ratio, min or max",
          lambda g: breaks(g.kind is GateKind.METRIC and not any(map(g.given, BOUNDS)))),
     Rule("confidence", "needs max_drop: the interval is of the drop",
-         lambda g: breaks(g.given("confidence") and not g.given("max_drop"))),
+         lambda g: breaks(g.given("confidence") and not (g.given("max_drop") or g.given("max_ratio")))),
 )  # fmt: skip
 
 

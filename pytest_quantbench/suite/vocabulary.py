@@ -62,6 +62,9 @@ EMBEDDINGS = TaskVocabulary(
     metric_keys=EMBEDDING_METRIC_KEYS,
 )  # fmt: skip
 LANGUAGE_MODEL_METRICS = ("perplexity", "nll")
+# Metrics whose gate may cap quantized / original (`max_ratio`): lower-is-better scores where "times worse" is
+# what a reader asks (a perplexity 1.05 times fp32's). Others would read a ratio the wrong way round.
+RATIO_CAPPED_METRICS = ("perplexity",)
 # A language model without references (`ref_keys: []`) gates on choosing the same next token at 9 positions in
 # 10: int8 flips near-ties of the next-token distribution, so 0.99 would fail sound models.
 LANGUAGE_MODEL_GATES = (("top1_agreement", 0.9),)
@@ -83,7 +86,7 @@ BUILTIN_TASKS: dict[str, TaskVocabulary] = {
         {"primary": "text"},
         ("text",),
         default_gates=LANGUAGE_MODEL_GATES,
-        fidelity=("top1_agreement", "kl_divergence", "kl_divergence_p99"),
+        fidelity=("top1_agreement", "kl_divergence", "kl_divergence_p99", "generation_agreement", "generation_prefix"),
         decodes=True,
     ),
 }

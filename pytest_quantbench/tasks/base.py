@@ -11,7 +11,7 @@ chance, flips, agreement and cosine) is `tasks.classification.ClassifierTask`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -137,6 +137,18 @@ class Task(ABC):
         their distributions), named as `pair_measures` lists; the scorer calls it batch by batch while both
         models run and keeps only what it returns. Default: none."""
         return {}
+
+    def continuation_lengths(self, gates: Iterable[str]) -> tuple[int, ...]:
+        """How many new tokens each model must write greedily for the fidelity gates `gates` (a language model's
+        `generation_agreement@N`); none: the task writes nothing."""
+        return ()
+
+    def continuations(
+        self, run: Callable[[dict[str, Any]], Any], batches: Iterable[Encoded], tokens: int, context: int
+    ) -> Any:
+        """A model's greedy continuations by `tokens` new tokens of prompts read from the eval `batches`, `run`
+        giving its first output on a feed; asked only when `continuation_lengths` names some."""
+        raise NotImplementedError(f"the {self.name} task writes no continuations")
 
     def score(
         self, metrics: tuple[str, ...], predictions: list[Any], references: list[Any], metric: Callable[[str], MetricFn]

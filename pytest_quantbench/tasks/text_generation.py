@@ -7,20 +7,21 @@ token (nats); both lower-is-better, their paired interval a bootstrap over docum
 sums vectorized, `perplexity` rescores them).
 
 A document longer than the context (`max_length`) is scored with a sliding window (`windows`): windows of
-`max_length` tokens start every `stride` = max_length // 2 tokens, and each scores only the tokens the
+`max_length` tokens start every `stride` tokens (`dataset.stride`; default max_length // 2), and each scores only the tokens the
 previous one did not, so every token is scored once with at least `max_length - stride` tokens of context
 (except near the start). A document's windows are rows of its batch; its alignment says which rows, which
 positions and which target tokens are its own.
 
 Both models' next-token distributions meet batch by batch (`pair_evidence`): per scored token the KL
 divergence of the quantized model's distribution from the fp32 one's, whether both pick the same top token,
-and what a model that knows nothing (uniform) would diverge by; nothing vocabulary-wide is kept.
+and what a model that knows nothing (uniform) would diverge by; nothing vocabulary-wide is kept. Greedy
+continuations of prompts of the split (`generation_agreement@N`, `generation_prefix@N`) are `generation.py`'s.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 from pytest_quantbench.records import Direction, MetricInfo, MetricResult, TensorSpec
 from pytest_quantbench.suite import DEFAULT_MAX_LENGTH, DatasetSpec
 from pytest_quantbench.suite.vocabulary import BUILTIN_TASKS
+from pytest_quantbench.tasks import generation
 from pytest_quantbench.tasks.base import Encoded, MetricFn, Task
 from pytest_quantbench.tasks.classification import majority_share
 from pytest_quantbench.tasks.evidence import Evidence
@@ -124,6 +126,23 @@ class TextGeneration(Task):
 
         return decoding.with_masked_cache(rows, declared)
 
+    def check_model(self, model_dir: Path) -> str | None:
+        """A tokenizer with neither a pad nor an end-of-text token cannot pad a batch (calibration, timing)."""
+        tokenizer = self.load_processor(model_dir)
+        if tokenizer.pad_token is None:
+            return (
+                f"the tokenizer ({model_dir / 'tokenizer_config.json'}) has neither pad_token nor eos_token: set "
+                "pad_token there (batches are padded; padded positions are never scored)"
+            )
+        return None
+
+    def describe_model(self, model_dir: Path) -> str | None:
+        """A folder dequantized from a GGUF file says so: its fp32 baseline carries the file's rounding."""
+        from pytest_quantbench.artifacts.gguf import source_of
+
+        found = source_of(model_dir)
+        return found.line() if found else None
+
     def check_input(self, value: Any) -> str | None:
         if value is None:
             return "is null"
@@ -164,7 +183,7 @@ class TextGeneration(Task):
         """Each document whole, in sliding windows of `max_length` tokens; its reference is the vocabulary
         size a model that knows nothing guesses among."""
         length = spec.max_length or DEFAULT_MAX_LENGTH  # the store fits it to the model before encoding
-        stride = max(1, length // 2)
+        stride = min(spec.stride or max(1, length // 2), length - 1)  # a window must move on: at most length - 1
         token_rows: list[list[int]] = []
         alignments: list[list[Span]] = []
         for text in rows[spec.primary]:
@@ -175,6 +194,22 @@ class TextGeneration(Task):
                 token_rows.append(ids[w.begin : w.end])
             alignments.append(spans)
         return Encoded(self._inputs(processor, token_rows), alignments, [len(processor)] * len(alignments))
+
+    def continuation_lengths(self, gates: Iterable[str]) -> tuple[int, ...]:
+        return generation.lengths_asked(gates)
+
+    def continuations(
+        self, run: Callable[[dict[str, Any]], Any], batches: Iterable[Encoded], tokens: int, context: int
+    ) -> Any:
+        """Greedy continuations of the split's prompts (`generation.prompts`), prompts of one length together."""
+        import numpy as np
+
+        prompts = generation.prompts(batches, tokens, context)
+        out = np.zeros((len(prompts), tokens), dtype=np.int64)
+        for width in sorted({len(p) for p in prompts}):
+            rows = [i for i, p in enumerate(prompts) if len(p) == width]
+            out[rows] = generation.greedy(run, [prompts[i] for i in rows], tokens)
+        return out
 
     def lengths(self, processor: Any, spec: DatasetSpec, rows: dict[str, list]) -> list[int]:
         return [len(ids) for ids in processor(rows[spec.primary], truncation=False)["input_ids"]]
@@ -246,6 +281,10 @@ class TextGeneration(Task):
         of tokens with the same top token, falling towards how often fp32's most frequent top token is it."""
         import numpy as np
 
+        if name.split("@")[0] in generation.GATES:
+            tokens = generation.new_tokens(name)
+            found = [paired.get(f"{side}@{tokens}") for side in (generation.ORIGINAL, generation.QUANTIZED)]
+            return None if found[0] is None or found[1] is None else generation.measure(name, *found)
         if name in KL_SUMMARIES:
             kl, uniform = np.asarray(paired[KL]), np.asarray(paired[KL_UNIFORM])
             summary = KL_SUMMARIES[name]

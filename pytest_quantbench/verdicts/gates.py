@@ -125,17 +125,29 @@ POINT_GATES = (
     PointGate(
         lambda t: t.max, lambda r, limit: r.quantized > limit, lambda r, limit: f"{r.quantized:.3f} > max {limit:g}"
     ),
+    PointGate(  # a ceiling of quantized / original (a perplexity's ratio); judged on its interval when asked
+        lambda t: t.max_ratio if t.confidence is None else None,
+        lambda r, limit: r.relative > limit + EPSILON,
+        lambda r, limit: f"ratio {r.relative:.3f} > max_ratio {limit:g} (quantized / original)",
+    ),
 )
 
 
 def violations(r: MetricResult, threshold: Threshold) -> list[str]:
     """What a metric breaks of its threshold, one phrase each."""
-    if threshold.confidence is not None and r.paired is None:  # no evidence: the point drop decides
+    no_ratio = r.paired is not None and r.paired.ratio_low is None and threshold.max_ratio is not None
+    if threshold.confidence is not None and (r.paired is None or no_ratio):  # no evidence: the point decides
         threshold = dataclasses.replace(threshold, confidence=None)
     out = []
-    if threshold.confidence is not None and interval_decision(r, threshold) is Verdict.FAIL:
-        worse, confidence = r.direction.worse_word, 100 * threshold.confidence
-        out.append(f"{worse} > max_drop {threshold.max_drop:g} at {confidence:g}% confidence")
+    confidence, judged = 100 * (threshold.confidence or 0), threshold.confidence is not None
+    if judged and threshold.max_drop is not None and interval_decision(r, threshold) is Verdict.FAIL:
+        out.append(f"{r.direction.worse_word} > max_drop {threshold.max_drop:g} at {confidence:g}% confidence")
+    if judged and threshold.max_ratio is not None and ratio_decision(r, threshold) is Verdict.FAIL:
+        assert r.paired is not None
+        out.append(
+            f"ratio {r.relative:.3f} > max_ratio {threshold.max_ratio:g} at {confidence:g}% confidence "
+            f"(CI [{r.paired.ratio_low:.3f}, {r.paired.ratio_high:.3f}])"
+        )
     for gate in POINT_GATES:
         limit = gate.bound(threshold)
         if limit is not None and gate.broken(r, limit):
@@ -151,6 +163,40 @@ def interval_decision(r: MetricResult, threshold: Threshold) -> Verdict:
     if r.paired.ci_high <= limit:
         return Verdict.PASS
     return Verdict.FAIL if r.paired.ci_low > limit else Verdict.INCONCLUSIVE
+
+
+def ratio_decision(r: MetricResult, threshold: Threshold) -> Verdict:
+    """PASS when the whole interval of quantized / original is within max_ratio, FAIL when it is all beyond,
+    else INCONCLUSIVE."""
+    assert r.paired is not None and r.paired.ratio_low is not None and r.paired.ratio_high is not None
+    assert threshold.max_ratio is not None
+    limit = threshold.max_ratio + EPSILON
+    if r.paired.ratio_high <= limit:
+        return Verdict.PASS
+    return Verdict.FAIL if r.paired.ratio_low > limit else Verdict.INCONCLUSIVE
+
+
+def ratio_inconclusive_line(r: MetricResult, threshold: Threshold) -> str:
+    """What the ratio's interval says and how many eval samples would decide it."""
+    p = r.paired
+    assert p is not None and p.ratio_low is not None and p.ratio_high is not None and threshold.max_ratio is not None
+    needed = statistics.samples_to_decide(r.relative, p.ratio_low, p.ratio_high, threshold.max_ratio, p.n)
+    hint = f"about {needed} evaluation samples would decide it" if needed else "no evaluation size decides it"
+    return (
+        f"{r.name} ratio {r.relative:.3f}, {100 * p.confidence:g}% CI [{p.ratio_low:.3f}, {p.ratio_high:.3f}] "
+        f"straddles max_ratio {threshold.max_ratio:g} on {p.n} samples; {hint}"
+    )
+
+
+def interval_undecided(r: MetricResult, threshold: Threshold) -> str | None:
+    """The inconclusive line of the first interval gate (max_drop, then max_ratio) that is not decided, or
+    None when each is decided (or there is none)."""
+    if threshold.confidence is None or r.paired is None:
+        return None
+    if threshold.max_drop is not None and interval_decision(r, threshold) is not Verdict.PASS:
+        return inconclusive_line(r, threshold)
+    ratio = threshold.max_ratio is not None and r.paired.ratio_low is not None
+    return ratio_inconclusive_line(r, threshold) if ratio and ratio_decision(r, threshold) is not Verdict.PASS else None
 
 
 def inconclusive_line(r: MetricResult, threshold: Threshold) -> str:
@@ -310,6 +356,8 @@ def judge(
             unsure.append(unsure_line)
             unsure_fails = unsure_fails or threshold.on_inconclusive == "fail"
     failures += [line for line in [size_violation(size, thresholds.size)] if line]
+    if failures:  # a decided failure decides the case: another gate left undecided does not make it INCONCLUSIVE
+        unsure, unsure_fails = [], False
     return Judgement(tuple(results), tuple(failures), fell, tuple(unsure), unsure_fails)
 
 
@@ -325,13 +373,7 @@ def judge_one(r: MetricResult, threshold: Threshold, fidelity: bool) -> tuple[li
         broken.append(f"at chance level {r.chance:.3f}")
     if broken:
         return broken, None, fell
-    if (
-        threshold.confidence is not None
-        and r.paired is not None
-        and interval_decision(r, threshold) is not Verdict.PASS
-    ):
-        return broken, inconclusive_line(r, threshold), fell
-    return broken, floor_unsure, fell
+    return broken, interval_undecided(r, threshold) or floor_unsure, fell
 
 
 def size_violation(size: ModelSize | None, threshold: Threshold | None) -> str | None:

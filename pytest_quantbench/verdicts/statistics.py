@@ -50,6 +50,42 @@ def _ratio(num: np.ndarray, den: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.divide(top, bottom, out=np.zeros_like(top, dtype=float), where=bottom != 0)
 
 
+def bootstrap_scores(
+    task: Task,
+    metric_name: str,
+    original: list[Any],
+    quantized: list[Any],
+    references: list[Any],
+    metric: Callable[[str], MetricFn],
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    full: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both models' scores on `resamples` paired resamples of the samples (the same rows for both); `full`: the
+    original's score on all of them, when known (scoring is what costs, e.g. seqeval)."""
+    n = len(references)
+    if full is None:
+        full = task.score((metric_name,), original, references, metric)[metric_name]
+    counts_o = task.sample_counts(metric_name, original, references)
+    counts_q = task.sample_counts(metric_name, quantized, references)
+    if not (
+        counts_o is not None
+        and counts_q is not None
+        and math.isclose(_ratio(*counts_o, np.arange(n)[None])[0], full, abs_tol=1e-9)
+    ):  # the counts do not reproduce the task's score: rescore each resample
+        pairs = [
+            (_rescore(task, metric_name, original, references, metric, rows),
+             _rescore(task, metric_name, quantized, references, metric, rows))
+            for rows in resampled(n, resamples, seed)
+        ]  # fmt: skip
+        scores = np.array(pairs, dtype=float).reshape(-1, 2)
+        return scores[:, 0], scores[:, 1]
+    blocks = list(_blocks(n, resamples, seed))
+    if not blocks:
+        return np.zeros(0), np.zeros(0)
+    return tuple(np.concatenate([_ratio(*counts, rows) for rows in blocks]) for counts in (counts_o, counts_q))  # type: ignore[return-value]
+
+
 def bootstrap_drops(
     task: Task,
     metric_name: str,
@@ -63,25 +99,19 @@ def bootstrap_drops(
     direction: Direction = Direction.HIGHER,
 ) -> np.ndarray:
     """The drop (how much worse the quantized score is, per `direction`) on `resamples` paired resamples of the
-    samples; `full`: the original's score on all of them, when known (scoring is what costs, e.g. seqeval)."""
-    n = len(references)
-    if full is None:
-        full = task.score((metric_name,), original, references, metric)[metric_name]
-    counts_o = task.sample_counts(metric_name, original, references)
-    counts_q = task.sample_counts(metric_name, quantized, references)
-    sign = direction.worse_by(1.0, 0.0)  # worse_by is linear, so one sign serves every resample at once
-    if not (
-        counts_o is not None
-        and counts_q is not None
-        and math.isclose(_ratio(*counts_o, np.arange(n)[None])[0], full, abs_tol=1e-9)
-    ):  # the counts do not reproduce the task's score: rescore each resample
-        return np.array([
-            direction.worse_by(_rescore(task, metric_name, original, references, metric, rows),
-                               _rescore(task, metric_name, quantized, references, metric, rows))
-            for rows in resampled(n, resamples, seed)
-        ])  # fmt: skip
-    drops = [_ratio(*counts_o, rows) - _ratio(*counts_q, rows) for rows in _blocks(n, resamples, seed)]
-    return sign * np.concatenate(drops) if drops else np.zeros(0)
+    samples; `full`: the original's score on all of them, when known."""
+    scores_o, scores_q = bootstrap_scores(task, metric_name, original, quantized, references, metric, resamples,
+                                          seed, full)  # fmt: skip
+    return direction.worse_by(1.0, 0.0) * (scores_o - scores_q)  # worse_by is linear: one sign for every resample
+
+
+def ratio_interval(scores_o: np.ndarray, scores_q: np.ndarray, confidence: float) -> tuple[float, float] | None:
+    """The interval of quantized / original score (a perplexity's "times worse") over the paired resamples;
+    None when some resample's original scores 0 (no ratio)."""
+    if not scores_o.size or not np.all(scores_o != 0):
+        return None
+    low, high = np.quantile(scores_q / scores_o, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(low), float(high)
 
 
 def _blocks(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
@@ -127,16 +157,19 @@ def paired_stats(
             task.score((metric_name,), quantized, references, metric)[metric_name],
         )
     scores_o, scores_q = scores
-    drops = bootstrap_drops(
-        task, metric_name, original, quantized, references, metric, resamples, seed, scores_o, direction
+    resampled_o, resampled_q = bootstrap_scores(
+        task, metric_name, original, quantized, references, metric, resamples, seed, scores_o
     )
+    drops = direction.worse_by(1.0, 0.0) * (resampled_o - resampled_q)
     low, high = np.quantile(drops, [(1 - confidence) / 2, (1 + confidence) / 2])
+    ratio = ratio_interval(resampled_o, resampled_q, confidence)
     flipped = flips(task, original, quantized, references)
     to_wrong, to_right = flipped or (None, None)
     return PairedStats(
         metric=metric_name, drop=direction.worse_by(scores_o, scores_q), ci_low=float(low), ci_high=float(high),
         confidence=confidence, flips_to_wrong=to_wrong, flips_to_right=to_right,
         mcnemar_p=mcnemar_p(*flipped) if flipped else None, n=len(references),
+        ratio_low=ratio[0] if ratio else None, ratio_high=ratio[1] if ratio else None,
     )  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """`builtin:<name>` models and datasets: what a suite can use with no hub, built locally into the cache.
 
-Real ones (MiniLM-L6 on movie reviews and on generated NER sentences, a DINOv2 ViT on MNIST) start from
+Real ones (MiniLM-L6 on movie reviews and on generated NER sentences, a DINOv2 ViT on MNIST, SmolLM2-135M
+from its GGUF file) start from
 weights and data that pinned packages ship (see `fetch.PINS`); tiny ones are generated in seconds for
 smoke runs and tests. Each entry is keyed by its recipe version, its pinned inputs and the versions of the
 libraries that shape it, so a change to any of them rebuilds it.
@@ -15,7 +16,7 @@ from pathlib import Path
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_versions
 from pytest_quantbench.extras import needs
 from pytest_quantbench.progress import Progress, say
-from pytest_quantbench.zoo import dinov2, minilm, mnist, movie_reviews, ner_corpus, resnet, tiny
+from pytest_quantbench.zoo import dinov2, minilm, mnist, movie_reviews, ner_corpus, resnet, smollm, tiny
 from pytest_quantbench.zoo.training import BuildContext, every_core
 
 
@@ -32,6 +33,7 @@ class ModelRecipe:
     build: Callable[[Path, Path, BuildContext], None]
     dataset: str
     version: int
+    libraries: tuple[str, ...] = ()  # whose version changes the built model besides torch and transformers
 
 
 DATASETS: dict[str, DatasetRecipe] = {
@@ -48,6 +50,7 @@ MODELS: dict[str, ModelRecipe] = {
     "all-minilm-l6-v2": ModelRecipe(minilm.build_all_minilm_l6_v2, "movie-reviews", 1),
     "dinov2-vit-s14-mnist": ModelRecipe(dinov2.build_dinov2_vit_mnist, "mnist", 1),
     "resnet-mnist": ModelRecipe(resnet.build_resnet_mnist, "mnist", 1),
+    "smollm2-135m": ModelRecipe(smollm.build_smollm2_135m, "movie-reviews", 1, ("gguf",)),
     "tiny-bert-sentiment": ModelRecipe(tiny.build_tiny_bert_sentiment, "synthetic-sentiment", 2),
     "tiny-bert-ner": ModelRecipe(tiny.build_tiny_bert_ner, "synthetic-ner", 2),
     "tiny-vit-shapes": ModelRecipe(tiny.build_tiny_vit_shapes, "synthetic-shapes", 2),
@@ -78,7 +81,9 @@ def model_dir(name: str, cache: ArtifactCache, progress: Progress = say) -> Path
         raise KeyError(f"unknown builtin model '{name}' (known: {', '.join(MODELS)})")
     recipe = MODELS[name]
     data_path = dataset_dir(recipe.dataset, cache, progress)
-    key = digest("model", name, recipe.version, data_path.name, library_versions(("torch", "transformers")))
+    key = digest(
+        "model", name, recipe.version, data_path.name, library_versions(("torch", "transformers", *recipe.libraries))
+    )
     ctx = BuildContext(cache, progress)
 
     def build(out: Path) -> None:

@@ -72,7 +72,9 @@ class Session:
 
 def scorer(tmp_path: Path, task: Task) -> tuple[Scorer, Any, EvalData]:
     data = EvalData([{"x": np.arange(b * ROWS, (b + 1) * ROWS)} for b in range(BATCHES)], [0] * BATCHES * ROWS)
-    dataset = SimpleNamespace(eval_split="validation", num_eval_samples=None, max_length=8, ref_keys=("label",))
+    dataset = SimpleNamespace(
+        eval_split="validation", num_eval_samples=None, max_length=8, ref_keys=("label",), stride=None
+    )
     suite_data = SimpleNamespace(
         task=task, eval=data, spec=dataset, split=lambda name: SimpleNamespace(_fingerprint="split")
     )

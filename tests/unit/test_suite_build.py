@@ -130,6 +130,12 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         "spearman needs dataset.data_keys.secondary: the second text of each sentence pair",
     ),
     (
+        rule(SUITE_RULES, "{stride} is not below max_length"),
+        suite_draft(dataset=DatasetSpec(path="glue", max_length=16, stride=16)),
+        "dataset.stride",
+        "16 is not below max_length 16: each window must move on by fewer tokens than it holds",
+    ),
+    (
         rule(SUITE_RULES, "is also in 'fixed'"),
         suite_draft(fixed={"per_channel": False, "reduce_range": True}, benchmarked={"reduce_range": (False,)}),
         "benchmarked.reduce_range",
