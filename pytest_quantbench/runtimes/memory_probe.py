@@ -1,4 +1,5 @@
-"""Peak resident memory of loading and running one ONNX Runtime session, measured in a short child process.
+"""Peak resident memory of loading and running one session (ONNX Runtime, or a PyTorch model), measured in a
+short child process.
 
 In the run's own process the figures would hold everything else it keeps (datasets, other sessions, torch),
 so a child measures them: it imports onnxruntime and reads the feeds, takes what it holds then as the
@@ -10,7 +11,9 @@ call allocated for the next). Every figure is net of the baseline. Linux reads V
 peak through /proc/self/clear_refs; elsewhere `ru_maxrss`, the baseline being the peak so far and the run
 peaks including the load's.
 
-`python -m pytest_quantbench.runtimes.memory_probe DIR` is the child; `probe` is the parent's side.
+`python -m pytest_quantbench.runtimes.memory_probe DIR` is the child; `probe` is the parent's side. The child
+opens an ONNX Runtime session, or a PyTorch model (`ENGINES`; `probe_engine`), and `measured` keeps the
+figures in the cache.
 """
 
 from __future__ import annotations
@@ -22,14 +25,20 @@ import site
 import subprocess
 import sys
 import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_quantbench.records import MemoryStats
+
+if TYPE_CHECKING:
+    from pytest_quantbench.artifacts.cache import ArtifactCache
 
 FORMAT = 2  # part of the cache key: bump when what is measured changes (2: the heap trimmed after loading)
 MODULE = "pytest_quantbench.runtimes.memory_probe"
 SPEC, RESULT = "probe.json", "memory.json"
+MEMORY_FILE = "memory.json"  # a cache entry's figures
 CALLS_PER_FEED = 2  # ONNX Runtime plans its memory pattern on the first call and allocates by it from the second
 TIMEOUT_S = 300
 ROOT = Path(__file__).resolve().parents[2]  # where this copy of the package is imported from
@@ -95,20 +104,55 @@ def release_free_heap() -> None:
         trim(0)
 
 
-def main(argv: list[str]) -> int:
-    import numpy as np
+def _import_onnxruntime() -> None:
     import onnxruntime  # noqa: F401  (part of the baseline)
 
-    from pytest_quantbench.runtimes.base import inputs_of, run_checked
+
+def _open_onnxruntime(spec: dict[str, Any]) -> Any:
     from pytest_quantbench.runtimes.onnxruntime import open_session
     from pytest_quantbench.suite import FrameworkArgs
 
+    args = FrameworkArgs(x64_quant_precision=spec["x64_quant_precision"])
+    return open_session(Path(spec["model"]), args, spec["threads"], spec["level"])
+
+
+def _import_pytorch() -> None:
+    import torch  # noqa: F401  (part of the baseline)
+    import transformers  # noqa: F401
+
+
+def _open_pytorch(spec: dict[str, Any]) -> Any:
+    """The checkpoint as `PyTorch` loads it, with its dynamic int8 when the spec asks for it."""
+    import transformers
+
+    from pytest_quantbench.runtimes.pytorch import TorchSession, dynamic_int8
+
+    auto = getattr(transformers, spec["model_class"])
+    model = auto.from_pretrained(spec["model"], trust_remote_code=spec.get("trust_remote_code", False)).eval()
+    if spec.get("int8") is not None:
+        model = dynamic_int8(model, spec["int8"]["operators"], spec["int8"]["per_channel"])
+    return TorchSession(model, spec["threads"])
+
+
+# engine -> (what is imported before the baseline is read, how the measured session is opened)
+ENGINES: dict[str, tuple[Callable[[], None], Callable[[dict[str, Any]], Any]]] = {
+    "onnxruntime": (_import_onnxruntime, _open_onnxruntime),
+    "pytorch": (_import_pytorch, _open_pytorch),
+}
+
+
+def main(argv: list[str]) -> int:
+    import numpy as np
+
+    from pytest_quantbench.runtimes.base import inputs_of, run_checked
+
     work = Path(argv[0])
     spec = json.loads((work / SPEC).read_text())
+    imports, opened = ENGINES[spec.get("engine", "onnxruntime")]
+    imports()
     feeds = [dict(np.load(work / f"{i}.npz")) for i in range(len(spec["shapes"]))]
     baseline = reset_peak()
-    args = FrameworkArgs(x64_quant_precision=spec["x64_quant_precision"])
-    session = open_session(Path(spec["model"]), args, spec["threads"], spec["level"])
+    session = opened(spec)
     load = peak()
     release_free_heap()  # what loading freed is not the session's
     reset_peak()  # run peaks start from what the loaded session holds, not from loading's transient peak
@@ -159,17 +203,23 @@ def _env() -> dict[str, str]:
 def probe(
     model: Path, threads: int, level: int, x64_quant_precision: bool, feeds: dict[str, dict[str, Any]]
 ) -> dict[str, MemoryStats]:
-    """Peak memory of loading `model` and of running it on each feed (by shape id), in one child process."""
+    """Peak memory of loading the ONNX `model` in ONNX Runtime and of running it on each feed (by shape id)."""
+    spec = {"engine": "onnxruntime", "model": str(model), "threads": threads, "level": level}
+    return probe_engine({**spec, "x64_quant_precision": x64_quant_precision}, feeds)
+
+
+def probe_engine(spec: dict[str, Any], feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats]:
+    """Peak memory of opening the session `spec` describes (its `engine`: a key of `ENGINES`) and of running it
+    on each feed (by shape id), in one child process."""
     import numpy as np
 
     order = sorted(feeds, key=lambda shape: sum(np.asarray(v).size for v in feeds[shape].values()))
     with tempfile.TemporaryDirectory(prefix="quantbench-memory-") as tmp:
         work = Path(tmp)
-        spec = {"model": str(model), "threads": threads, "level": level, "shapes": order}
         try:
             for i, shape in enumerate(order):
                 np.savez(work / f"{i}.npz", **feeds[shape])
-            (work / SPEC).write_text(json.dumps({**spec, "x64_quant_precision": x64_quant_precision}))
+            (work / SPEC).write_text(json.dumps({**spec, "shapes": order}))
         except OSError as exc:
             raise ProbeError(f"cannot hand the inputs to the probe in {work}: {exc.strerror or exc}") from None
         try:
@@ -187,6 +237,29 @@ def probe(
             return parse(json.loads((work / RESULT).read_text()))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ProbeError(f"unreadable probe result: {exc}") from None
+
+
+def shapes_of(feeds: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[Any]]]:
+    """Each feed's input dtypes and shapes: what a memory entry's key holds of its feeds."""
+    return {s: {k: [str(v.dtype), list(v.shape)] for k, v in sorted(f.items())} for s, f in feeds.items()}
+
+
+def measured(
+    cache: ArtifactCache, key: str, spec: dict[str, Any], feeds: dict[str, dict[str, Any]], model: str
+) -> dict[str, MemoryStats] | None:
+    """`probe_engine`'s figures kept in the cache under `key` (a warm run spawns nothing); a failed probe is
+    one warning naming `model`, and no figures."""
+    from pytest_quantbench import serialize
+
+    def build(out: Path) -> None:
+        serialize.write(out / MEMORY_FILE, probe_engine(spec, feeds))
+
+    try:
+        entry = cache.build("memory", key, build)
+    except ProbeError as exc:
+        warnings.warn(MemoryProbeWarning(f"peak memory of {model} not measured: {exc}"), stacklevel=1)
+        return None
+    return serialize.read(entry / MEMORY_FILE, dict[str, MemoryStats])
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -232,27 +231,13 @@ class OnnxRuntime(Backend):
 
         args = case.config.framework_args
         path, level, threads = self.path(case, role), self.level(case, role), settings.threads(args)
-        shapes = {s: {k: [str(v.dtype), list(v.shape)] for k, v in sorted(f.items())} for s, f in feeds.items()}
         key = digest(
-            "memory", memory_probe.FORMAT, self.model_id(case, role), threads, shapes,
+            "memory", memory_probe.FORMAT, self.model_id(case, role), threads, memory_probe.shapes_of(feeds),
             library_versions(("onnxruntime",)),
         )  # fmt: skip
-
-        def build(out: Path) -> None:
-            found = memory_probe.probe(path, threads, level, args.x64_quant_precision, feeds)
-            serialize.write(out / MEMORY_FILE, found)
-
-        def read() -> dict[str, MemoryStats] | None:
-            try:
-                entry = self.cache.build("memory", key, build)
-            except memory_probe.ProbeError as exc:
-                warnings.warn(
-                    memory_probe.MemoryProbeWarning(f"peak memory of {path} not measured: {exc}"), stacklevel=1
-                )
-                return None
-            return serialize.read(entry / MEMORY_FILE, dict[str, MemoryStats])
-
-        return self._memo(("memory", key), read)
+        spec = {"engine": self.name, "model": str(path), "threads": threads, "level": level}
+        spec["x64_quant_precision"] = args.x64_quant_precision
+        return self._memo(("memory", key), lambda: memory_probe.measured(self.cache, key, spec, feeds, str(path)))
 
     def model_id(self, case: Case, role: Role) -> str:
         runtime = (self.level(case, role), case.config.framework_args.x64_quant_precision)

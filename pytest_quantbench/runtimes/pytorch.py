@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_quantbench.artifacts.cache import ArtifactCache, library_versions
+from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_versions
 from pytest_quantbench.artifacts.model_check import bin_weights_problem
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.errors import BuildError
 from pytest_quantbench.memo import Memo
-from pytest_quantbench.records import EngineInfo, QuantizationReport, Role
+from pytest_quantbench.records import EngineInfo, MemoryStats, QuantizationReport, Role
 from pytest_quantbench.runtimes.base import (
     Backend,
     GraphInspector,
@@ -122,18 +122,23 @@ def load(model_dir: Path, task: Task, trust_remote_code: bool = False) -> Any:
         ) from exc
 
 
-def quantize(model: Any, config: QuantConfig) -> tuple[Any, QuantizationReport]:
-    """PyTorch dynamic int8 of the `Linear` layers when `MatMul` is among the operators (or the default set)."""
+def dynamic_int8(model: Any, operators: tuple[str, ...] | list[str] | None, per_channel: bool) -> Any:
+    """PyTorch dynamic int8 of the `Linear` layers when `MatMul` is among `operators` (or they are the default)."""
     import torch
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-    ops = config.operators_to_quantize
-    targets = {torch.nn.Linear} if not ops or "MatMul" in ops else set()
-    spec = {torch.nn.Linear: per_channel_dynamic_qconfig} if config.per_channel else targets
+    targets = {torch.nn.Linear} if not operators or "MatMul" in operators else set()
+    spec = {torch.nn.Linear: per_channel_dynamic_qconfig} if per_channel else targets
     with warnings.catch_warnings():  # torch.ao's eager API warns that it moves to torchao; it is what users run today
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        quantized = quantize_dynamic(model, spec, dtype=torch.qint8) if targets else model
+        return quantize_dynamic(model, spec, dtype=torch.qint8) if targets else model
+
+
+def quantize(model: Any, config: QuantConfig) -> tuple[Any, QuantizationReport]:
+    """`dynamic_int8` of a config's operators, with the report of what it quantized."""
+    ops = config.operators_to_quantize
+    quantized = dynamic_int8(model, ops, config.per_channel)
     count = sum(1 for m in quantized.modules() if type(m).__name__ == "Linear" and m.__module__.startswith("torch.ao"))
     report = QuantizationReport(
         quantized_nodes={"Linear": count} if count else {},
@@ -190,6 +195,27 @@ class PyTorch(Backend):
         if role is Role.ORIGINAL or self.quantized(case).report.quantized_nothing:
             return original
         return f"{original}-{self.settings(case)}"
+
+    def memory(self, case: Case, role: Role, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
+        """Measured by `memory_probe` in a child process that loads the checkpoint as this backend does (and
+        quantizes it for the quantized role), kept on disk like ONNX Runtime's figures."""
+        from pytest_quantbench.runtimes import memory_probe
+
+        role, suite = check_role(role), case.suite
+        threads = case.config.framework_args.intra_op_num_threads
+        key = digest(
+            "memory-torch", memory_probe.FORMAT, self.model_id(case, role), threads, memory_probe.shapes_of(feeds),
+            library_versions(self.libraries),
+        )  # fmt: skip
+        model_dir = self.models.model_dir(suite)
+        int8 = None if role is Role.ORIGINAL else {
+            "operators": list(case.config.operators_to_quantize or ()), "per_channel": case.config.per_channel
+        }  # fmt: skip
+        spec = {
+            "engine": self.name, "model": str(model_dir), "model_class": self.data.of(suite).task.model_class,
+            "trust_remote_code": suite.trust_remote_code, "threads": threads, "int8": int8,
+        }  # fmt: skip
+        return self._memo(("memory", key), lambda: memory_probe.measured(self.cache, key, spec, feeds, str(model_dir)))
 
     def graph_inspector(self, case: Case) -> GraphInspector:
         raise Unsupported("it reads ONNX graphs")  # the diagnosis' ranking and search run on ONNX models

@@ -60,6 +60,11 @@ def test_a_pytorch_baseline_times_every_config_against_pytorch_fp32(suite_file, 
     assert (
         ort["speedup"] > 0 and ort["paired_fp32"]["rounds"] == ort["latency"]["rounds"]
     )  # paired with the PyTorch fp32 calls
+    # PyTorch's own peak memory (a child loading the checkpoint), so every row has its ratio against it
+    torch_fp32 = rows["latency[fp32-pytorch-bs1-len16]"]["memory"]
+    assert torch_fp32["load_peak_bytes"] > 0 and torch_fp32["run_peak_bytes"] >= 0
+    assert ort["fp32_memory"] == torch_fp32 and ort["memory"]["load_peak_bytes"] > 0
+    assert rows["latency[int8-pytorch-Add+MatMul-bs1-len16]"]["memory"]["load_peak_bytes"] > 0
     result.stdout.fnmatch_lines(["*suite*config*speed-up vs fp32 (pytorch)*verdict*"])
     card = (pytester.path / "card.md").read_text()
     assert "The original is pytorch fp32 for every config (`baseline: pytorch`)" in card

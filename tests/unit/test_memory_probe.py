@@ -113,3 +113,22 @@ def test_what_loading_freed_is_handed_back_before_the_run_peaks() -> None:
 
     done = subprocess.run([sys.executable, "-c", GLIBC_CHILD], capture_output=True, text=True, check=True)
     assert int(done.stdout) > 80 * 1024 * 1024
+
+
+@pytest.mark.parametrize("int8", [None, {"operators": ["MatMul"], "per_channel": False}])
+def test_the_child_measures_a_pytorch_model_as_the_backend_loads_it(tmp_path: Path, int8) -> None:
+    """`baseline: pytorch` rows need PyTorch fp32's memory beside the ONNX Runtime model's."""
+    from tiny_models import text_model
+
+    model = text_model(tmp_path / "bert")
+    feeds = {
+        f"bs{b}-len16": {"input_ids": np.ones((b, 16), np.int64), "attention_mask": np.ones((b, 16), np.int64)}
+        for b in (1, 8)
+    }
+    spec = {"engine": "pytorch", "model": str(model), "model_class": "AutoModelForSequenceClassification",
+            "threads": 1, "int8": int8}  # fmt: skip
+    found = memory_probe.probe_engine(spec, feeds)
+    assert set(found) == {"bs1-len16", "bs8-len16"}
+    assert all(stats.load_peak_bytes > 0 and stats.baseline_bytes > 0 for stats in found.values())
+    # torch and transformers are imported before the baseline: a tiny model's load is far below them
+    assert found["bs1-len16"].load_peak_bytes < found["bs1-len16"].baseline_bytes
