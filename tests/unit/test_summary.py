@@ -45,6 +45,7 @@ def benchmarks_run() -> Run:
         suites.append(suite_info(suite))
         for i, case in enumerate(suite.cases):
             passed, collapse, inconclusive, nothing = OUTCOMES[(n + i) % len(OUTCOMES)]
+            nothing = nothing and not case.expect  # a known failure quantized something: fp32 itself cannot fail
             paired = PairedStats("m", 0.025, 0.011, 0.039, 0.95, 31, 6, 0.0001, 872)
             gated = suite.metrics or tuple(name for name, _ in case.thresholds.fidelity)  # label-free: fidelity
             metrics = {m: MetricResult(m, 0.912, 0.887, 0.5, paired) for m in gated}
@@ -117,7 +118,9 @@ def test_the_summary_says_how_many_speed_ups_are_precise_to_3_percent() -> None:
     run = suite_run(configs=4)  # every speed-up's interval is ±5%
     assert terminal.precision_note(run) == ["Speed-ups within ±3%: 0 of 8 (0%), median ±5.0%."]
     assert "Speed-ups within ±3%: 0 of 8" in " ".join(terminal.summary_lines(run, 120))
-    assert terminal.precision_note(benchmarks_run()) == ["Speed-ups within ±3%: 67 of 67 (100%), median ±2.0%."]
+    shipped = benchmarks_run()  # every interval ±2%: all within
+    timed = sum(len(r.speedups) for s in shipped.suites for r in shipped.rows(s.name))
+    assert terminal.precision_note(shipped) == [f"Speed-ups within ±3%: {timed} of {timed} (100%), median ±2.0%."]
 
 
 def test_ids_are_shortened_at_word_boundaries_with_a_marker_and_stay_apart() -> None:
