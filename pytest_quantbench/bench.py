@@ -57,6 +57,11 @@ class Bench:
         )
         self.evaluations: dict[str, Evaluation] = {}
 
+    def release(self) -> None:
+        """Every backend drops the sessions and in-memory models it holds (`Backend.release`)."""
+        for backend in self.backends.values():
+            backend.release()
+
     def backend(self, case: Case) -> Backend:
         return self.backends[case.config.framework]
 

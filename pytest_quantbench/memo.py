@@ -18,3 +18,9 @@ class Memo:
         if key not in self._values:
             self._values[key] = make()
         return self._values[key]
+
+    def forget(self, kinds: tuple[str, ...]) -> None:
+        """Drop the values whose key is a tuple starting with one of `kinds` (what is rebuilt cheaply, but held
+        large: sessions and in-memory models)."""
+        for key in [k for k in self._values if isinstance(k, tuple) and k and k[0] in kinds]:
+            del self._values[key]

@@ -249,6 +249,13 @@ def pytest_runtest_setup(item: pytest.Item):
         pytest.skip(str(exc))
 
 
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Past a suite file's last item, the run's sessions and in-memory models are let go: a run keeps only one
+    suite's open at a time (its peak memory is one suite's, not every suite's together)."""
+    if nextitem is None or nextitem.path != item.path:
+        state.release(item.config)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     try:

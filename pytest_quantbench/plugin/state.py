@@ -48,6 +48,12 @@ def bench(config: pytest.Config) -> Bench:
     return config.stash[BENCH]
 
 
+def release(config: pytest.Config) -> None:
+    """The run's sessions and in-memory models let go, where a pipeline was made at all (`Bench.release`)."""
+    if BENCH in config.stash:
+        config.stash[BENCH].release()
+
+
 def diagnose_options(config: pytest.Config) -> DiagnoseOptions:
     from pytest_quantbench.verdicts.diagnosis import DiagnoseOptions
 

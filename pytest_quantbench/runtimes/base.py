@@ -125,6 +125,12 @@ class Backend(ABC):
     def model_id(self, case: Case, role: Role) -> str:
         """Identity of what a session of `role` computes: configs whose models are alike share scores."""
 
+    def release(self) -> None:
+        """Drop what the backend holds open for timing and scoring (sessions, in-memory models): the run moved
+        on to another suite file, and a 135M-parameter decoder's sessions would otherwise stay for the rest of
+        the run. What is needed again is reopened (built artifacts stay on disk)."""
+        return None  # a backend that holds nothing open has nothing to drop
+
     def model_size(self, case: Case) -> ModelSize | None:
         """Bytes on disk of the original and quantized model files; None where the models live in memory."""
         return None

@@ -239,6 +239,9 @@ class OnnxRuntime(Backend):
         spec["x64_quant_precision"] = args.x64_quant_precision
         return self._memo(("memory", key), lambda: memory_probe.measured(self.cache, key, spec, feeds, str(path)))
 
+    def release(self) -> None:
+        self._memo.forget(("session",))
+
     def model_id(self, case: Case, role: Role) -> str:
         runtime = (self.level(case, role), case.config.framework_args.x64_quant_precision)
         if role is Role.ORIGINAL:

@@ -32,7 +32,8 @@ from pytest_quantbench.suite import QuantConfig
 SENTINEL = 1e30  # values beyond are masks (e.g. the fp32 minimum added to padded positions), not signal
 CAP_DB = 200.0
 BULK_QUANTILE = 0.99
-RANKING_FORMAT = 2  # part of the cached ranking's key: 2 = outlier-aware relative error
+RANKING_FORMAT = 3  # part of the cached ranking's key: 2 = outlier-aware relative error, 3 = within a byte budget
+ACTIVATION_BUDGET_BYTES = 512 * 2**20  # one model's intermediate tensors kept at once: samples stop before it
 RANKING_FILE = "ranking.json"
 
 
@@ -123,16 +124,38 @@ class _Feeds:
         return self._it
 
 
-def activations(model_path: Path, feeds: list[dict]) -> dict[str, Any]:
-    """Every float tensor of the model on `feeds`, concatenated over them (flattened)."""
+def samples(feeds: list[dict]) -> list[dict]:
+    """Each feed's samples one by one (every input's first axis is the batch, a decoder's empty cache too)."""
+    out = []
+    for feed in feeds:
+        count = min((len(v) for v in feed.values()), default=0)
+        out += [{k: v[i : i + 1] for k, v in feed.items()} for i in range(count)]
+    return out
+
+
+def activations(
+    model_path: Path, feeds: list[dict], budget: int | None = ACTIVATION_BUDGET_BYTES
+) -> tuple[dict[str, Any], int]:
+    """Every float tensor of the model on the samples of `feeds`, concatenated over them (flattened), and how
+    many samples: sample by sample while what they hold stays within `budget` bytes (at least one sample; None:
+    all). A 30-layer decoder's intermediate tensors on 8 samples held several GB per model, both at once."""
     import numpy as np
     from onnxruntime.quantization.qdq_loss_debug import collect_activations, modify_model_output_intermediate_tensors
 
+    kept: dict[str, list[Any]] = {}
+    held = used = 0
     with tempfile.TemporaryDirectory() as tmp:
         augmented = Path(tmp, "augmented.onnx")
         modify_model_output_intermediate_tensors(str(model_path), str(augmented))
-        found = collect_activations(str(augmented), _Feeds(feeds))
-    return {name: np.concatenate([v.ravel() for v in values]) for name, values in found.items()}
+        for sample in samples(feeds):
+            found = collect_activations(str(augmented), _Feeds([sample]))
+            size = sum(v.nbytes for values in found.values() for v in values)
+            if kept and budget is not None and held + size > budget:
+                break
+            held, used = held + size, used + 1
+            for name, values in found.items():
+                kept.setdefault(name, []).extend(v.ravel() for v in values)
+    return {name: np.concatenate(values) for name, values in kept.items()}, used
 
 
 def analyse(fp32_path: Path, int8_path: Path, feeds: list[dict], candidates: set[str]) -> list[NodeError]:
@@ -140,7 +163,9 @@ def analyse(fp32_path: Path, int8_path: Path, feeds: list[dict], candidates: set
 
     graph = onnx.load(str(fp32_path), load_external_data=False).graph
     views = quantized_views(onnx.load(str(int8_path), load_external_data=False).graph)
-    return rank(graph, activations(fp32_path, feeds), activations(int8_path, feeds), views, candidates)
+    fp32, used = activations(fp32_path, feeds)
+    int8, _ = activations(int8_path, samples(feeds)[:used], budget=None)  # the samples the fp32 budget let in
+    return rank(graph, fp32, int8, views, candidates)
 
 
 class OnnxGraphs:

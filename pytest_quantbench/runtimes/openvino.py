@@ -159,6 +159,9 @@ class OpenVino(Backend):
             ("session", str(xml), count), lambda: OpenVinoSession(openvino_settings.compile_model(xml, count), xml)
         )
 
+    def release(self) -> None:
+        self._memo.forget(("session",))
+
     def model_id(self, case: Case, role: Role) -> str:
         if check_role(role) is Role.ORIGINAL:
             return f"openvino-{self.original_key(case)}"

@@ -182,6 +182,9 @@ class PyTorch(Backend):
             ("torch-int8", str(case.suite.path), self.settings(case)), lambda: quantize(self.model(case), case.config)
         )
 
+    def release(self) -> None:
+        self._memo.forget(("torch", "torch-int8"))
+
     def quantized(self, case: Case) -> QuantizedModel:
         return QuantizedModel(self.models.model_dir(case.suite), self._quantized(case)[1])
 

@@ -88,7 +88,7 @@ class Diagnosis:
         if self.findings:
             lines.append("range check (calibration ranges beyond 1e30):")
             lines += [f"  {f.describe()}; tensor {f.tensor}" for f in self.findings]
-        lines.append(f"sensitivity on {DIAGNOSE_SAMPLES} eval samples (added relative error, output SQNR):")
+        lines.append(f"sensitivity on up to {DIAGNOSE_SAMPLES} eval samples (added relative error, output SQNR):")
         lines += [
             f"  {i}. {e.op_type:<8} {e.node}  added {e.added_error:.3g}  rel {e.rel_error:.3g}  SQNR {e.sqnr_db:.1f} dB"
             for i, e in enumerate(self.ranking[:TOP], 1)

@@ -319,3 +319,25 @@ def test_nodes_the_quantizer_left_alone_are_not_ranked(approach, tmp_path) -> No
         quantized = onnx.load(tmp_path / "q.onnx")
     left = sensitivity.untouched(fp32.graph, quantized.graph)
     assert "proj" not in left and "scores" in left  # neither quantizes a MatMul without a constant weight
+
+
+def test_activations_stop_at_their_byte_budget_and_both_models_see_the_same_samples(tmp_path) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.standard_normal((32, 32)).astype(np.float32), "W")
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["h"], name="proj"), helper.make_node("Relu", ["h"], ["z"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 32])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["n", 32])], [weight],
+    )  # fmt: skip
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "m.onnx")
+    feeds = [{"x": rng.standard_normal((6, 32)).astype(np.float32)}]
+    assert len(sensitivity.samples(feeds)) == 6 and sensitivity.samples(feeds)[2]["x"].shape == (1, 32)
+    everything, used = sensitivity.activations(tmp_path / "m.onnx", feeds, budget=None)
+    assert used == 6 and everything["h"].size == 6 * 32
+    one_sample = sum(v.nbytes for v in everything.values()) // 6
+    capped, used = sensitivity.activations(tmp_path / "m.onnx", feeds, budget=2 * one_sample + 1)
+    assert used == 2 and capped["h"].size == 2 * 32  # a third sample would pass the budget
+    assert sensitivity.activations(tmp_path / "m.onnx", feeds, budget=1)[1] == 1  # at least one sample
