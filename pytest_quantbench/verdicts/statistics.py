@@ -80,10 +80,14 @@ def bootstrap_scores(
         ]  # fmt: skip
         scores = np.array(pairs, dtype=float).reshape(-1, 2)
         return scores[:, 0], scores[:, 1]
-    blocks = list(_blocks(n, resamples, seed))
-    if not blocks:
+    parts_o: list[np.ndarray] = []
+    parts_q: list[np.ndarray] = []
+    for rows in _blocks(n, resamples, seed):  # one block of resampled rows at a time: 1000 x 100k rows is 800 MB
+        parts_o.append(_ratio(*counts_o, rows))
+        parts_q.append(_ratio(*counts_q, rows))
+    if not parts_o:
         return np.zeros(0), np.zeros(0)
-    return tuple(np.concatenate([_ratio(*counts, rows) for rows in blocks]) for counts in (counts_o, counts_q))  # type: ignore[return-value]
+    return np.concatenate(parts_o), np.concatenate(parts_q)
 
 
 def bootstrap_drops(
