@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,8 @@ INTEGER_OPS = {
 }  # fmt: skip
 QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
 # Bump when a quantized entry gains files or report fields (2: ranges.json, 3: graph_sha256, 4: excluded nodes
-# no longer counted as quantized).
-ARTIFACT_FORMAT = 4
+# no longer counted as quantized, 5: weight-only folds a stored weight's Transpose into the MatMul it feeds).
+ARTIFACT_FORMAT = 5
 RANGES_FILE = "ranges.json"
 
 
@@ -132,7 +132,7 @@ def quantize(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: A
     return _int8(fp32_dir, config, out, calibration_data)
 
 
-def fold_weight_transposes(model: Any) -> int:
+def fold_weight_transposes(model: Any, excluded: Collection[str] = ()) -> int:
     """A MatMul whose weight is a Transpose of a stored one reads the transposed weight stored instead; returns
     how many were folded. An export that ties the LM head to the token embedding (GPT-2) transposes the shared
     matrix at run time, and MatMulNBits only quantizes a MatMul whose weight is stored: the head (GPT-2's only
@@ -141,7 +141,10 @@ def fold_weight_transposes(model: Any) -> int:
     from onnx import numpy_helper
 
     stored = {w.name: w for w in model.graph.initializer}
-    weight_inputs = {n.input[1] for n in model.graph.node if n.op_type == "MatMul" and len(n.input) > 1}
+    # only for MatMuls that will be quantized: an excluded one would keep a second, transposed fp32 copy
+    weight_inputs = {
+        n.input[1] for n in model.graph.node if n.op_type == "MatMul" and len(n.input) > 1 and n.name not in excluded
+    }
     folded = [
         n for n in model.graph.node
         if n.op_type == "Transpose" and n.input and n.input[0] in stored and n.output[0] in weight_inputs
@@ -168,7 +171,7 @@ def weight_only(source: Path, config: QuantConfig, target: Path) -> Quantization
         )
     excluded = excluded_nodes(source, config.node_exclusion) + list(config.nodes_to_exclude)
     fp32 = onnx.load(str(source))
-    fold_weight_transposes(fp32)
+    fold_weight_transposes(fp32, set(excluded))
     with quiet():
         try:
             quantizer = nbits.MatMulNBitsQuantizer(

@@ -105,3 +105,10 @@ def test_a_head_tied_to_the_embedding_is_quantized_weight_only(tmp_path: Path) -
         for p in (source, tmp_path / "q.onnx")
     )
     assert np.corrcoef(fp32.ravel(), int4.ravel())[0, 1] > 0.95  # the same head, in 4 bits
+    # kept in fp32, the head is left as it was: no second, transposed fp32 copy of the embedding
+    kept = quantize.weight_only(source, QuantConfig(quantization_approach="weight_only", nodes_to_exclude=("lm_head",)),
+                                tmp_path / "kept.onnx")  # fmt: skip
+    assert (
+        kept.quantized_nothing
+        and [n.op_type for n in onnx.load(tmp_path / "kept.onnx").graph.node].count("Transpose") == 1
+    )
