@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -68,9 +69,15 @@ def hash_files(root: Path, patterns: Iterable[str] = ("*",)) -> str:
 
 def library_versions(names: Iterable[str]) -> dict[str, str]:
     """Installed versions of the libraries that shape an artifact: part of its cache key."""
+    return {n: _version(n) for n in names}
+
+
+@functools.cache
+def _version(name: str) -> str:
+    """Once per process: a lookup scans every installed distribution (tens of ms), and every case asks."""
     from importlib.metadata import version
 
-    return {n: version(n) for n in names}
+    return version(name)
 
 
 def graph_hash(graph: Any) -> str:

@@ -29,10 +29,12 @@ from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.errors import DataError
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import Direction, MetricInfo
-from pytest_quantbench.runtimes.base import Session, declared_inputs, inputs_of, run_checked
+from pytest_quantbench.runtimes.base import Session, declared_inputs, inputs_of, output_names, run_checked
 from pytest_quantbench.suite import DEFAULT_MAX_LENGTH, Suite
 from pytest_quantbench.tasks import Encoded, Evidence, MetricFn, Task
+from pytest_quantbench.tasks.decoding import CacheFlow
 from pytest_quantbench.tasks.evidence import join_arrays
+from pytest_quantbench.tasks.generation import CONTINUATION_FORMAT
 
 ENTRY_LAYOUT = 3  # scores.json, predictions.json, evidence.npz (the task's per-unit arrays)
 PREDICTIONS_FILE = "predictions.json"
@@ -238,7 +240,7 @@ class Scorer:
         """A model's greedy continuations by `tokens` new tokens (`Task.continuations`), kept on disk under what
         the model computes: the fp32 model's are written once, whichever config asks first."""
         model_id, session = model
-        key = self._key("continued", suite, libraries, model_id, str(tokens))
+        key = self._key("continued", suite, libraries, model_id, str(tokens), str(CONTINUATION_FORMAT))
         context = self.data.of(suite).spec.max_length or DEFAULT_MAX_LENGTH
         if tokens >= context:
             raise DataError(
@@ -251,10 +253,13 @@ class Scorer:
             data = self.data.of(suite)
             opened = session()
 
-            def run(feed: dict[str, Any]) -> Any:  # a decoder's session is fed its empty cache (`Task.feed`)
-                return run_checked(opened, data.task.feed(feed, declared_inputs(opened)))[0]
+            declared = declared_inputs(opened)
 
-            np.save(out / CONTINUED_FILE, data.task.continuations(run, data.eval.encoded(), tokens, context))
+            def run(feed: dict[str, Any]) -> Any:  # a prompt is fed its empty cache (`Task.feed`)
+                return run_checked(opened, data.task.feed(feed, declared))
+
+            flow = CacheFlow.of(declared, output_names(opened))
+            np.save(out / CONTINUED_FILE, data.task.continuations(run, data.eval.encoded(), tokens, context, flow))
 
         entry = self._memo(("continued", key), lambda: self.cache.build("continued", key, build))
         return np.load(entry / CONTINUED_FILE)

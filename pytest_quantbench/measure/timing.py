@@ -32,6 +32,18 @@ MAD_TO_SD = 1.4826  # the median absolute deviation of a normal sample, times th
 MEDIAN_EFFICIENCY = 1.2533  # a sample median's standard error is sqrt(pi/2) times the mean's
 MIN_ROUNDS = PILOT_ROUNDS = 5
 PILOT_WORTH_IT = MIN_ROUNDS + 2 * PILOT_ROUNDS  # affordable rounds from which a pilot may save what it costs
+# A paired case's pilot is evidence too (its pairs join the speed-up), so it costs nothing and can be long
+# enough to judge the spread; and no speed-up rests on fewer pairs than make its order-statistic interval
+# more than the range: at 20 pairs the interval spans the middle half of the ratios, at 5 all of them.
+PAIRED_PILOT_ROUNDS = 10
+MIN_PAIRS = 20
+# ... and none on less than this share of its `max_time_s`: calls of a few microseconds (a small CNN) jitter
+# by more than the speed-up's precision, and thousands of them cost a tenth of a second.
+MIN_TIME_SHARE = 0.1
+LOAN_CAP = 2.0  # a slow paired case borrows at most this many times its own `max_time_s` from the run's bank
+# A baseline's own latency row informs (the speed-ups come from the pairs, each with its fp32 call), so it
+# times this share of `max_time_s`; the time goes to the pairs.
+BASELINE_TIME_SHARE = 0.25
 
 
 def shape_id(batch_size: int, input_length: int | None) -> str:
@@ -113,15 +125,17 @@ def measurements(suite: Suite) -> list[Measurement]:
 def rounds_needed(pilot: list[float], target_ci: float, median: bool = False) -> int:
     """Rounds that bring the 95% CI of the pilot quantity's mean within ±`target_ci`, judged from the pilot's
     spread; with `median` (a paired speed-up, reported as the median of its ratios) the CI of the median,
-    judged from a spread one preempted call does not inflate (the MAD), and wider by the median's 1.25."""
+    judged from a spread one preempted call does not inflate (the MAD), wider by the median's 1.25, and never
+    fewer than `MIN_PAIRS` (below them the order statistics' interval is wider than the normal theory says)."""
+    floor = MIN_PAIRS if median else MIN_ROUNDS
     centre = statistics.median(pilot) if median else statistics.fmean(pilot)
     if len(pilot) < 2 or centre <= 0:
-        return MIN_ROUNDS
+        return floor
     if median:
         spread = MAD_TO_SD * statistics.median(abs(v - centre) for v in pilot) / centre * MEDIAN_EFFICIENCY
     else:
         spread = statistics.stdev(pilot) / centre
-    return max(MIN_ROUNDS, math.ceil((Z95 * spread / target_ci) ** 2))
+    return max(floor, math.ceil((Z95 * spread / target_ci) ** 2))
 
 
 def plan_rounds(pilot: list[float], round_s: float, spec: TimeSpec, median: bool = False, extra_s: float = 0.0) -> int:
@@ -129,6 +143,13 @@ def plan_rounds(pilot: list[float], round_s: float, spec: TimeSpec, median: bool
     `round_s` each: a stable small model stops after a few rounds, a slow one at the cap."""
     affordable = int((spec.max_time_s + extra_s) / round_s) if round_s > 0 else MIN_ROUNDS
     return max(MIN_ROUNDS, min(rounds_needed(pilot, spec.target_ci, median), affordable))
+
+
+def baseline_spec(spec: TimeSpec) -> TimeSpec:
+    """How a baseline's own latency row is timed: adaptive rounds within `BASELINE_TIME_SHARE` of the time."""
+    if spec.rounds is not None:
+        return spec
+    return dataclasses.replace(spec, max_time_s=spec.max_time_s * BASELINE_TIME_SHARE)
 
 
 @dataclass
@@ -191,13 +212,17 @@ class Timer(Protocol):
 
 @dataclass
 class Timed:
-    """A case's rounds in seconds, and for an int8 case the fp32 call run just before each of them."""
+    """A case's recorded rounds in seconds; for an int8 case the fp32 call run just before each of them, and the
+    (fp32, int8) pairs of its pilot, which were run the same way outside pytest-benchmark's record."""
 
     times: list[float]
     baseline: list[float] = field(default_factory=list)
+    pilot: list[tuple[float, float]] = field(default_factory=list)
 
     def ratios(self) -> list[float]:
-        return [b / t for b, t in zip(self.baseline, self.times, strict=True)]
+        """Every pair's fp32/int8 ratio: the pilot's and the recorded rounds'."""
+        pairs = [*self.pilot, *zip(self.baseline, self.times, strict=True)]
+        return [before / t for before, t in pairs if t > 0]
 
 
 def time_session(
@@ -215,16 +240,17 @@ def time_session(
     pytest-benchmark's untimed `setup`, timed here, right before the timed int8 call. Both then see the same
     moment of a noisy machine, so their ratio holds where latencies measured seconds apart drift.
 
-    With `rounds` unset, the warm-up is timed too: when it shows that `max_time_s` affords too few rounds for
-    a pilot to pay off (`PILOT_WORTH_IT`), the case runs what it affords (at least the minimum); otherwise a
-    pilot (not recorded) sets the rounds from the spread of the latency, or of the paired speed-up
-    (`plan_rounds`). The baseline runs on `feed` too unless it has its own (`baseline_feed`: a decoder's
-    cache, which each model makes for itself). With the run's `bank`, the time a case leaves unspent is
-    lent to the paired cases that need more (`TimeBank`). Returns None when pytest-benchmark is disabled.
+    With `rounds` unset, rounds adapt after the warm-up (`_adaptive_rounds`): a paired case runs a pilot of
+    pairs whose spread sets how many more it needs for its speed-up's interval (the pilot's pairs count in the
+    speed-up), within `max_time_s` and what the run's `bank` lends (`TimeBank`); an fp32 case pilots only
+    where `max_time_s` affords enough rounds for a pilot to pay off (`PILOT_WORTH_IT`). The baseline runs on
+    `feed` too unless it has its own (`baseline_feed`: a decoder's cache, which each model makes for itself).
+    Returns None when pytest-benchmark is disabled.
     """
     base_feed = inputs_of(baseline, feed if baseline_feed is None else baseline_feed) if baseline is not None else {}
     feed = inputs_of(session, feed)
     paired: list[float] = []  # the fp32 call of each recorded round
+    pilot: list[tuple[float, float]] = []
 
     def calls() -> tuple[float, float]:
         """One round outside pytest-benchmark (warm-up, pilot): (fp32 seconds or 0, seconds)."""
@@ -236,8 +262,10 @@ def time_session(
 
     rounds, warmup = spec.rounds, spec.warmup_rounds
     if not timer.disabled and (rounds is None or baseline is not None):
-        warm = [calls() for _ in range(warmup if rounds else max(warmup, 1))]  # both models warm up
-        rounds = rounds or _adaptive_rounds(warm[-1], calls, baseline is not None, spec, bank or TimeBank())
+        for _ in range(warmup if rounds else max(warmup, 1)):  # both models warm up
+            calls()
+        if rounds is None:
+            rounds, pilot = _adaptive_rounds(calls, baseline is not None, spec, bank or TimeBank())
         warmup = 0
     try:
         timer.pedantic(
@@ -249,27 +277,39 @@ def time_session(
     except Exception as exc:
         raise run_failure(session, feed, exc) from exc
     times = timer.times()
-    return Timed(times, paired) if times is not None else None
+    return Timed(times, paired, pilot) if times is not None else None
 
 
 def _adaptive_rounds(
-    last: tuple[float, float], calls: Callable[[], tuple[float, float]], paired: bool, spec: TimeSpec,
-    bank: TimeBank,
-) -> int:  # fmt: skip
-    """The rounds of an adaptive case, from its last warm-up round (and a pilot where one can pay); a paired
-    case borrows what the bank can lend up front and gives back what its rounds leave unspent."""
-    round_s = sum(last)
-    loan = bank.lend(spec.max_time_s, spec.max_time_s) if paired else 0.0
-    affordable = int((spec.max_time_s + loan) / round_s) if round_s > 0 else PILOT_WORTH_IT
-    if affordable < PILOT_WORTH_IT:  # the pilot would cost more calls than it could save
-        rounds = max(MIN_ROUNDS, affordable)
-    else:
-        pilot = [calls() for _ in range(PILOT_ROUNDS)]
-        values = [before / t for before, t in pilot] if paired else [t for _, t in pilot]
+    calls: Callable[[], tuple[float, float]], paired: bool, spec: TimeSpec, bank: TimeBank
+) -> tuple[int, list[tuple[float, float]]]:
+    """The rounds of an adaptive case, and for a paired case its pilot's pairs (the case's evidence too).
+
+    A first steady round (after the warm-up, whose first call allocates) prices a round. A paired case
+    borrows what the bank can lend (up to `LOAN_CAP` times its own time), pilots, and runs the pairs its
+    pilot's spread needs (`rounds_needed`), at least `MIN_ROUNDS` recorded; what it leaves unspent goes back
+    to the bank. An fp32 case never borrows and pilots only where it can pay (`PILOT_WORTH_IT`)."""
+    probe = calls()
+    round_s = sum(probe)
+    if paired:
+        loan = bank.lend(LOAN_CAP * spec.max_time_s, LOAN_CAP * spec.max_time_s)
+        allowance = spec.max_time_s + loan
+        affordable = max(1, int(allowance / round_s)) if round_s > 0 else PAIRED_PILOT_ROUNDS
+        pilot_size = max(1, min(PAIRED_PILOT_ROUNDS, affordable - MIN_ROUNDS))  # room for the recorded rounds
+        pilot = [probe, *(calls() for _ in range(pilot_size - 1))]
         round_s = statistics.fmean(before + t for before, t in pilot)
-        rounds = plan_rounds(values, round_s, spec, median=paired, extra_s=loan)
-    bank.deposit(spec.max_time_s + loan - rounds * round_s)
-    return rounds
+        wanted = rounds_needed([before / t for before, t in pilot if t > 0], spec.target_ci, median=True)
+        if round_s > 0:
+            wanted = max(wanted, int(MIN_TIME_SHARE * spec.max_time_s / round_s))
+        affordable = int(allowance / round_s) if round_s > 0 else wanted
+        rounds = max(MIN_ROUNDS, min(wanted, affordable) - len(pilot))
+        bank.deposit(allowance - (len(pilot) + rounds) * round_s)
+        return rounds, pilot
+    affordable = int(spec.max_time_s / round_s) if round_s > 0 else PILOT_WORTH_IT
+    if affordable < PILOT_WORTH_IT:  # the pilot would cost more calls than it could save
+        return max(MIN_ROUNDS, affordable), []
+    times = [t for _, t in (calls() for _ in range(PILOT_ROUNDS))]
+    return plan_rounds(times, statistics.fmean(times), spec), []
 
 
 def latency_stats(times: list[float]) -> LatencyStats:

@@ -14,7 +14,7 @@ import pytest
 
 from pytest_quantbench import serialize
 from pytest_quantbench.errors import GateFailure
-from pytest_quantbench.measure.timing import Measurement, time_session, timing_result
+from pytest_quantbench.measure.timing import Measurement, baseline_spec, time_session, timing_result
 from pytest_quantbench.plugin.benchmark import Timer
 from pytest_quantbench.plugin.state import CASE_RECORD
 from pytest_quantbench.records import Phase, Role
@@ -90,7 +90,7 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark, r
 
     if m.role is Role.ORIGINAL:
         own = targets.of(Role.ORIGINAL)
-        timed = time_session(timer, own.session, own.feed, suite.time, bank=quantbench.time_bank)
+        timed = time_session(timer, own.session, own.feed, baseline_spec(suite.time), bank=quantbench.time_bank)
         result = timing_result(m, timed, quantbench.machine(case), memory=memory(Role.ORIGINAL))
     else:
         own, fp32 = targets.of(Role.QUANTIZED), targets.of(Role.ORIGINAL)

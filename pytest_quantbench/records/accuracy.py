@@ -165,8 +165,10 @@ class CaseResult:
         return self.quantization.quantized_nothing
 
     @property
-    def expected_collapse(self) -> bool:
-        return self.expect == "collapse"
+    def expected_failure(self) -> bool:
+        """The failure the suite's `expect:` foresaw: a collapse for `collapse`, any failing verdict for `fail`."""
+        foreseen = {"collapse": self.verdict is Verdict.COLLAPSE, "fail": not self.passed}
+        return foreseen.get(self.expect or "", False)
 
     @property
     def inconclusive_passed(self) -> bool:
@@ -175,9 +177,9 @@ class CaseResult:
 
     @property
     def status(self) -> str:
-        """The verdict as the terminal and the card show it, saying when an inconclusive case passed, a
-        collapse is expected or the quantizer changed nothing."""
-        flags = ((self.inconclusive_passed, "passed"), (self.expected_collapse, "expected"),
+        """The verdict as the terminal and the card show it, saying when an inconclusive case passed, its
+        failure was foreseen (`expect:`) or the quantizer changed nothing."""
+        flags = ((self.inconclusive_passed, "passed"), (self.expected_failure, "expected"),
                  (self.quantized_nothing, "quantized nothing"))  # fmt: skip
         return " ".join([self.verdict.value, *(f"({words})" for on, words in flags if on)])
 

@@ -144,10 +144,12 @@ class Task(ABC):
         return ()
 
     def continuations(
-        self, run: Callable[[dict[str, Any]], Any], batches: Iterable[Encoded], tokens: int, context: int
-    ) -> Any:
+        self, run: Callable[[dict[str, Any]], Any], batches: Iterable[Encoded], tokens: int, context: int,
+        flow: Any = None,
+    ) -> Any:  # fmt: skip
         """A model's greedy continuations by `tokens` new tokens of prompts read from the eval `batches`, `run`
-        giving its first output on a feed; asked only when `continuation_lengths` names some."""
+        giving its outputs on a feed (the logits first) and `flow` how its key/value cache feeds the next step
+        (`decoding.CacheFlow`; None: full passes); asked only when `continuation_lengths` names some."""
         raise NotImplementedError(f"the {self.name} task writes no continuations")
 
     def score(

@@ -10,9 +10,10 @@ weight-only int8, KL 0.007 and 94% top-1 agreement, writes 8 identical tokens fo
 continuation is strict), so it never collapses.
 
 The prompts are the first `PROMPTS` documents of the eval split, each cut to the first half of its first window
-(at least one token, and room left for the N new ones within the context). Continuations use plain
-full-sequence forward passes, one per new token (no key/value cache: the export scores windows whole), on
-prompts of one length at a time, so nothing is padded. Each model's continuations are kept in the score cache
+(at least one token, and room left for the N new ones within the context). Continuations run as a user's
+generation does: the prompt once, then one step per new token fed the key/value cache the step before
+returned (full forward passes, one per token, for a model exported without a cache), on prompts of one length
+at a time, so nothing is padded. Each model's continuations are kept in the score cache
 under what the model computes (`Scorer.continued`): the fp32 model's are computed once for every config.
 """
 
@@ -31,6 +32,7 @@ GATES = (AGREEMENT, PREFIX)
 DEFAULT_NEW_TOKENS = 8  # `generation_agreement` alone: 8 new tokens (a short answer; ~N passes per prompt)
 PROMPTS = 16  # documents continued: each costs N full passes (a 135M model: ~2,000 tokens for N = 8)
 ORIGINAL, QUANTIZED = "continued_original", "continued_quantized"
+CONTINUATION_FORMAT = 2  # part of the cached continuations' key: 2 continues through the key/value cache
 
 
 def new_tokens(key: str) -> int:
@@ -60,22 +62,39 @@ def prompts(batches: Iterable[Encoded], tokens: int, context: int, limit: int = 
     return out
 
 
-def greedy(run: Callable[[dict[str, Any]], Any], rows: list[list[int]], tokens: int) -> Any:
-    """`tokens` greedy new tokens after each of `rows` (all of one length), one full forward pass per token:
-    an int64 array (rows, tokens)."""
+def greedy(run: Callable[[dict[str, Any]], Any], rows: list[list[int]], tokens: int, flow: Any = None) -> Any:
+    """`tokens` greedy new tokens after each of `rows` (all of one length): an int64 array (rows, tokens).
+
+    With the session's cache links (`flow`, a `decoding.CacheFlow`), the prompt runs once and each new token is
+    one step fed the cache the step before returned, as a user's generation runs; without them, one full
+    forward pass per token. `run` gives the model's outputs on a feed, its logits first."""
     import numpy as np
 
     ids = np.asarray(rows, dtype=np.int64)
-    for _ in range(tokens):
-        width = ids.shape[1]
-        feed = {
-            "input_ids": ids,
-            "attention_mask": np.ones_like(ids),
-            "position_ids": np.broadcast_to(np.arange(width, dtype=np.int64), ids.shape).copy(),
-        }
-        logits = np.asarray(run(feed))
-        ids = np.concatenate([ids, logits[:, -1].argmax(-1).astype(np.int64)[:, None]], axis=1)
-    return ids[:, ids.shape[1] - tokens :]
+    if flow is None or not flow.links:
+        for _ in range(tokens):
+            logits = np.asarray(run(_prompt_feed(ids))[0])
+            ids = np.concatenate([ids, logits[:, -1].argmax(-1).astype(np.int64)[:, None]], axis=1)
+        return ids[:, ids.shape[1] - tokens :]
+    from pytest_quantbench.tasks.decoding import ones_mask
+
+    batch, width = ids.shape
+    feed = _prompt_feed(ids)
+    outputs = run(feed)
+    written = []
+    for k in range(1, tokens + 1):
+        written.append(np.asarray(outputs[0])[:, -1].argmax(-1).astype(np.int64))
+        if k < tokens:
+            feed = flow.next_feed(feed, outputs, ones_mask(batch, width + k))  # the cache and the new token
+            outputs = run(feed)
+    return np.stack(written, axis=1)
+
+
+def _prompt_feed(ids: Any) -> dict[str, Any]:
+    import numpy as np
+
+    positions = np.broadcast_to(np.arange(ids.shape[1], dtype=np.int64), ids.shape).copy()
+    return {"input_ids": ids, "attention_mask": np.ones_like(ids), "position_ids": positions}
 
 
 def first_differences(original: Any, quantized: Any) -> Any:

@@ -199,8 +199,9 @@ class TextGeneration(Task):
         return generation.lengths_asked(gates)
 
     def continuations(
-        self, run: Callable[[dict[str, Any]], Any], batches: Iterable[Encoded], tokens: int, context: int
-    ) -> Any:
+        self, run: Callable[[dict[str, Any]], Any], batches: Iterable[Encoded], tokens: int, context: int,
+        flow: Any = None,
+    ) -> Any:  # fmt: skip
         """Greedy continuations of the split's prompts (`generation.prompts`), prompts of one length together."""
         import numpy as np
 
@@ -208,7 +209,7 @@ class TextGeneration(Task):
         out = np.zeros((len(prompts), tokens), dtype=np.int64)
         for width in sorted({len(p) for p in prompts}):
             rows = [i for i, p in enumerate(prompts) if len(p) == width]
-            out[rows] = generation.greedy(run, [prompts[i] for i in rows], tokens)
+            out[rows] = generation.greedy(run, [prompts[i] for i in rows], tokens, flow)
         return out
 
     def lengths(self, processor: Any, spec: DatasetSpec, rows: dict[str, list]) -> list[int]:

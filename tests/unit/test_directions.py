@@ -194,6 +194,10 @@ def _case(passed: bool, collapse: bool, inconclusive: bool, **extra) -> CaseResu
         ((False, False, False), {}, Verdict.FAIL, "FAIL"),
         ((False, True, False), {}, Verdict.COLLAPSE, "COLLAPSE"),
         ((False, True, True), {"expect": "collapse"}, Verdict.COLLAPSE, "COLLAPSE (expected)"),
+        ((False, False, False), {"expect": "fail"}, Verdict.FAIL, "FAIL (expected)"),
+        ((False, True, False), {"expect": "fail"}, Verdict.COLLAPSE, "COLLAPSE (expected)"),
+        ((False, False, False), {"expect": "collapse"}, Verdict.FAIL, "FAIL"),  # not the failure foreseen
+        ((True, False, False), {"expect": "fail"}, Verdict.PASS, "PASS"),
         ((True, False, True), {}, Verdict.INCONCLUSIVE, "INCONCLUSIVE (passed)"),
         ((False, False, True), {}, Verdict.INCONCLUSIVE, "INCONCLUSIVE"),
         ((True, False, False), {"nothing": True}, Verdict.PASS, "PASS (quantized nothing)"),
@@ -203,7 +207,7 @@ def test_a_case_verdict_is_an_enum_and_its_status_text_is_as_before(flags, extra
     case = _case(*flags, **extra)
     assert case.verdict is verdict and case.status == status
     assert case.inconclusive_passed is (status == "INCONCLUSIVE (passed)")
-    assert case.expected_collapse is ("expected" in status)
+    assert case.expected_failure is ("expected" in status)
 
 
 def test_a_case_writes_its_verdict_and_line_and_old_files_still_read() -> None:

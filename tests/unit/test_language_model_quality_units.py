@@ -88,7 +88,7 @@ def test_max_ratio_without_confidence_is_a_point_ceiling_of_quantized_over_origi
     assert not judged.passed and "max_ratio 1.05" in judged.line()
 
 
-def test_greedy_continuation_runs_one_full_pass_per_token() -> None:
+def test_greedy_continuation_without_a_cache_runs_one_full_pass_per_token() -> None:
     calls: list[int] = []
 
     def run(feed: dict[str, Any]) -> Any:  # a model that writes the last token + 1 (mod 5)
@@ -97,7 +97,7 @@ def test_greedy_continuation_runs_one_full_pass_per_token() -> None:
         assert (feed["attention_mask"] == 1).all() and feed["position_ids"][0].tolist() == list(range(ids.shape[1]))
         logits = np.zeros((*ids.shape, 5))
         logits[np.arange(len(ids)), -1, (ids[:, -1] + 1) % 5] = 1.0
-        return logits
+        return [logits]
 
     out = gen.greedy(run, [[0, 1], [3, 3]], 4)
     assert out.tolist() == [[2, 3, 4, 0], [4, 0, 1, 2]] and calls == [2, 3, 4, 5]
@@ -124,10 +124,46 @@ def test_continuations_of_prompts_of_several_lengths_come_back_in_prompt_order()
         ids = feed["input_ids"]
         logits = np.zeros((*ids.shape, 20))
         logits[:, -1, ids.shape[1]] = 1.0
-        return logits
+        return [logits]
 
     out = TASK.continuations(run, [_batch([[5, 6, 7, 8], [9, 9], [1, 2, 3, 4]])], 2, 16)
     assert out.tolist() == [[2, 3], [1, 2], [2, 3]]
+
+
+class CountingModel:
+    """A decoder with a cache: the next token is the sum of every token seen so far (mod 50); its cache holds
+    that running sum, so a step after a prefill must be fed the cache to write what a full pass writes."""
+
+    declared = ("input_ids", "attention_mask", "position_ids", "past_key_values.0.key")
+    outputs = ("logits", "present.0.key")
+
+    def __init__(self) -> None:
+        self.tokens_run = 0
+
+    def __call__(self, feed: dict[str, Any]) -> list[Any]:
+        ids = feed["input_ids"]
+        self.tokens_run += ids.size
+        past = feed.get("past_key_values.0.key")
+        seen = (past[:, 0, 0, 0] if past is not None and past.shape[2] else np.zeros(len(ids))) + ids.sum(1)
+        assert feed["attention_mask"].shape[1] == (0 if past is None else past.shape[2]) + ids.shape[1]
+        logits = np.zeros((*ids.shape, 50))
+        logits[np.arange(len(ids)), -1, (seen % 50).astype(int)] = 1.0
+        cache = np.zeros((len(ids), 1, (0 if past is None else past.shape[2]) + ids.shape[1], 1))
+        cache[:, 0, :, 0] = seen[:, None]
+        return [logits, cache]
+
+
+def test_continuations_through_the_cache_write_what_full_passes_write_for_fewer_tokens() -> None:
+    from pytest_quantbench.records import TensorSpec
+    from pytest_quantbench.tasks.decoding import CacheFlow
+
+    specs = [TensorSpec(n, (None, 1, None, 1), "float32") for n in CountingModel.declared]
+    flow = CacheFlow.of(specs, CountingModel.outputs)
+    batches = [_batch([[5, 6, 7, 8], [9, 9], [1, 2, 3, 4]])]
+    full, cached = CountingModel(), CountingModel()
+    expected = TASK.continuations(full, batches, 4, 16)
+    assert TASK.continuations(cached, batches, 4, 16, flow).tolist() == expected.tolist()
+    assert cached.tokens_run < full.tokens_run / 2  # the prompt once, then one token a step
 
 
 def test_generation_agreement_and_prefix_with_their_intervals_and_collapse() -> None:

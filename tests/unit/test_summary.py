@@ -28,7 +28,7 @@ from pytest_quantbench.suite import load_suite
 BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
 MACHINE = machine("AMD EPYC", "1.23.2")
 # (passed, collapse, inconclusive, quantized nothing): every verdict the shipped suites can show, the longest
-# ones included (`INCONCLUSIVE (passed)`, `PASS (quantized nothing)`; `expect: collapse` adds ` (expected)`)
+# ones included (`INCONCLUSIVE (passed)`, `PASS (quantized nothing)`; `expect:` adds ` (expected)` to the failure it foresaw)
 OUTCOMES = [
     (True, False, False, False), (False, False, False, False), (False, False, True, False),
     (True, False, True, False), (False, True, False, False), (True, False, False, True),

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from pytest_quantbench.measure import timing
-from pytest_quantbench.measure.timing import MIN_ROUNDS, PILOT_ROUNDS, ci95_rel, plan_rounds
+from pytest_quantbench.measure.timing import (
+    MIN_PAIRS,
+    MIN_ROUNDS,
+    PAIRED_PILOT_ROUNDS,
+    PILOT_ROUNDS,
+    ci95_rel,
+    plan_rounds,
+)
 from pytest_quantbench.records import MachineFacts, Role, TimingResult
 from pytest_quantbench.suite import TimeSpec
 
@@ -90,7 +99,7 @@ def test_warm_up_decides_whether_a_pilot_can_matter(monkeypatch, seconds, pilot_
     spec = TimeSpec(warmup_rounds=3, max_time_s=2.0, target_ci=0.02)
     timing.time_session(bench, session, {}, spec)
     assert (bench.rounds, bench.warmup_rounds) == (rounds, 0)
-    assert session.calls == spec.warmup_rounds + pilot_calls + rounds
+    assert session.calls == spec.warmup_rounds + 1 + pilot_calls + rounds  # one steady round prices a round
 
 
 def test_an_int8_round_is_paired_with_a_fp32_call_and_drift_cancels(monkeypatch) -> None:
@@ -134,29 +143,60 @@ def test_a_speed_up_interval_is_the_median_s_and_one_preempted_call_does_not_wid
 def test_rounds_for_a_median_are_planned_from_a_spread_one_outlier_does_not_inflate() -> None:
     pilot = [2.0, 2.02, 1.98, 2.01, 0.5]  # one spoiled pair
     assert timing.rounds_needed(pilot, 0.02, median=True) < timing.rounds_needed(pilot, 0.02)
-    assert timing.rounds_needed([2.0] * 5, 0.02, median=True) == MIN_ROUNDS
+    assert timing.rounds_needed([2.0] * 5, 0.02, median=True) == MIN_PAIRS  # the floor of a median's evidence
+    assert timing.rounds_needed([2.0] * 5, 0.02) == MIN_ROUNDS
 
 
-def test_the_time_bank_lends_what_fast_cases_left_to_slow_paired_ones() -> None:
+def test_a_paired_pilot_is_evidence_and_the_bank_lends_what_fast_cases_left_to_slow_ones() -> None:
     spec = TimeSpec(max_time_s=1.0, target_ci=0.02)
     bank = timing.TimeBank()
-    steady = lambda: (0.010, 0.005)  # noqa: E731  a fast, stable pair: stops at the minimum of rounds
-    assert timing._adaptive_rounds((0.010, 0.005), steady, True, spec, bank) == MIN_ROUNDS
+    steady = lambda: (0.010, 0.005)  # noqa: E731  a fast, stable pair: the floor of pairs, its pilot among them
+    rounds, pilot = timing._adaptive_rounds(steady, True, spec, bank)
+    assert (len(pilot), rounds) == (PAIRED_PILOT_ROUNDS, MIN_PAIRS - PAIRED_PILOT_ROUNDS)
     left = bank.balance_s
-    assert left == pytest.approx(1.0 - MIN_ROUNDS * 0.015)
-    # a slow, noisy pair (0.1 s a round): alone it affords 10 rounds, too few for a pilot to pay; with the
-    # loan it affords 19, pilots, needs more than that and runs them all
-    noisy = iter([(0.06, 0.04), (0.05, 0.05), (0.04, 0.06), (0.06, 0.04), (0.05, 0.05)])
-    slow = timing._adaptive_rounds((0.06, 0.04), lambda: next(noisy), True, spec, bank)
-    assert slow == int((1.0 + left) / 0.1) == 19
-    assert bank.balance_s == pytest.approx(1.0 + left - slow * 0.1)  # what the 19 rounds left is given back
-    # the bank is spent: the next slow pair runs what it affords alone; a steady one with a loan needs only the
-    # minimum and gives the loan back
-    assert timing._adaptive_rounds((0.06, 0.04), lambda: (0.06, 0.04), True, spec, bank) == 10
-    rich = timing.TimeBank(balance_s=1.0)
-    assert timing._adaptive_rounds((0.06, 0.04), lambda: (0.06, 0.04), True, spec, rich) == MIN_ROUNDS
-    assert rich.balance_s == pytest.approx(2.0 - MIN_ROUNDS * 0.1)
+    assert left == pytest.approx(1.0 - MIN_PAIRS * 0.015)  # only the pairs it ran were spent
+    # a slow, noisy pair (0.1 s a round): alone it affords 10 pairs; with the loan it affords more, pilots,
+    # needs more than that and runs what it affords
+    noisy = itertools.cycle([(0.06, 0.04), (0.05, 0.05), (0.04, 0.06), (0.06, 0.04), (0.05, 0.05)])
+    rounds, pilot = timing._adaptive_rounds(lambda: next(noisy), True, spec, bank)
+    affordable = int((1.0 + left) / 0.1)
+    assert len(pilot) + rounds == affordable > 10
+    assert bank.balance_s == pytest.approx(1.0 + left - affordable * 0.1)  # what its pairs left is given back
+    # the bank is spent: the next slow pair runs what it affords alone, its pilot leaving room for the rounds
+    rounds, pilot = timing._adaptive_rounds(lambda: (0.06, 0.04), True, spec, timing.TimeBank())
+    assert (len(pilot), rounds) == (10 - MIN_ROUNDS, MIN_ROUNDS)
+    # a steady slow pair with a loan borrows up to the floor of pairs and gives the rest back
+    rich = timing.TimeBank(balance_s=5.0)
+    rounds, pilot = timing._adaptive_rounds(lambda: (0.06, 0.04), True, spec, rich)
+    assert len(pilot) + rounds == MIN_PAIRS
+    assert rich.balance_s == pytest.approx(5.0 - (MIN_PAIRS * 0.1 - 1.0))
+    # a pair slower than its whole allowance still runs the minimum of recorded rounds after its one probe
+    rounds, pilot = timing._adaptive_rounds(lambda: (2.0, 1.0), True, spec, timing.TimeBank())
+    assert (len(pilot), rounds) == (1, MIN_ROUNDS)
     # an fp32 case alone never borrows
     lone = timing.TimeBank(balance_s=5.0)
-    assert timing._adaptive_rounds((0.0, 0.1), lambda: (0.0, 0.1), False, spec, lone) == 10
+    assert timing._adaptive_rounds(lambda: (0.0, 0.1), False, spec, lone) == (10, [])
     assert lone.balance_s == pytest.approx(5.0)
+
+
+def test_the_pilot_s_pairs_join_the_speed_up() -> None:
+    timed = timing.Timed(times=[0.005] * 5, baseline=[0.010] * 5, pilot=[(0.030, 0.010)] * 6)
+    assert len(timed.ratios()) == 11
+    info = timing.with_rounds(untimed(1), timed)
+    assert info.speedup == pytest.approx(3.0)  # six pilot pairs at x3 outvote five recorded at x2
+    assert info.latency is not None and info.latency.rounds == 5  # latency: pytest-benchmark's recorded rounds
+
+
+def test_a_baseline_row_times_a_share_of_the_time_and_a_fixed_count_stays() -> None:
+    spec = TimeSpec(max_time_s=2.0)
+    assert timing.baseline_spec(spec).max_time_s == pytest.approx(2.0 * timing.BASELINE_TIME_SHARE)
+    fixed = TimeSpec(rounds=7, max_time_s=2.0)
+    assert timing.baseline_spec(fixed) == fixed
+
+
+def test_microsecond_pairs_run_at_least_a_share_of_the_time() -> None:
+    """A steady 100 us pair would stop at the floor of pairs (2 ms): too few for calls that jitter by
+    microseconds; it runs at least `MIN_TIME_SHARE` of `max_time_s` instead."""
+    spec = TimeSpec(max_time_s=1.0, target_ci=0.02)
+    rounds, pilot = timing._adaptive_rounds(lambda: (0.00006, 0.00004), True, spec, timing.TimeBank())
+    assert len(pilot) + rounds == pytest.approx(timing.MIN_TIME_SHARE / 0.0001, abs=1)

@@ -1,12 +1,13 @@
-"""Evaluation-memory benchmark (not a timed test): peak memory of evaluating a 100k-row CSV.
+"""Evaluation memory: the peak memory of evaluating a 40k-row CSV stays within a budget the split does not move.
 
 A tiny BERT (tests/tiny_models.py) and a CSV of `ROWS` generated sentences; a child pytest process runs the
 suite's accuracy case from a cold cache (export, dynamic quantization, the CSV's conversion to Arrow, both
 models scored on every row, the paired statistics) and reports its own peak resident memory
 (VmHWM), so nothing this process or another benchmark's child holds counts. Evaluation streams the
 rows batch by batch from the Arrow table, and the bootstrap resamples in blocks, so the peak is bounded by
-the batch and the model, not the split: asserted within `BUDGET_BYTES` (it was 2.4 GB when every batch was
-encoded up front and the bootstrap drew its resamples at once; see the CHANGELOG).
+the batch and the model, not the split: asserted within `BUDGET_BYTES` (it was 2.4 GB on 100k rows when every
+batch was encoded up front and the bootstrap drew its resamples at once, about 1.4 GB on these 40k; see the
+CHANGELOG). A memory bound, not a timing: it runs with the tests (it ran with the benchmarks before).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-ROWS = 100_000
+ROWS = 40_000
 BUDGET_BYTES = 1_000_000_000
 TIMEOUT_S = 900
-TINY_MODELS = Path(__file__).parent.parent / "tests" / "tiny_models.py"
+TINY_MODELS = Path(__file__).parents[1] / "tiny_models.py"
 # The child's last line: its own peak resident memory in KiB. On Linux, VmHWM of its own address space:
 # `ru_maxrss` survives fork and exec, so a child of a big pytest process would report the parent's peak.
 CHILD = (
