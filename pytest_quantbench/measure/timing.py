@@ -37,6 +37,9 @@ PILOT_WORTH_IT = MIN_ROUNDS + 2 * PILOT_ROUNDS  # affordable rounds from which a
 # more than the range: at 20 pairs the interval spans the middle half of the ratios, at 5 all of them.
 PAIRED_PILOT_ROUNDS = 10
 MIN_PAIRS = 20
+# A pair slower than its `max_time_s` over `MIN_PAIRS` would borrow much for the floor alone: it takes this one,
+# which keeps its interval off the three most extreme ratios each side, and borrows only for what its spread needs.
+SLOW_MIN_PAIRS = 15
 # ... and none on less than this share of its `max_time_s`: calls of a few microseconds (a small CNN) jitter
 # by more than the speed-up's precision, and thousands of them cost a tenth of a second.
 MIN_TIME_SHARE = 0.1
@@ -122,12 +125,13 @@ def measurements(suite: Suite) -> list[Measurement]:
     return out
 
 
-def rounds_needed(pilot: list[float], target_ci: float, median: bool = False) -> int:
+def rounds_needed(pilot: list[float], target_ci: float, median: bool = False, floor: int | None = None) -> int:
     """Rounds that bring the 95% CI of the pilot quantity's mean within ±`target_ci`, judged from the pilot's
     spread; with `median` (a paired speed-up, reported as the median of its ratios) the CI of the median,
     judged from a spread one preempted call does not inflate (the MAD), wider by the median's 1.25, and never
-    fewer than `MIN_PAIRS` (below them the order statistics' interval is wider than the normal theory says)."""
-    floor = MIN_PAIRS if median else MIN_ROUNDS
+    fewer than `floor` (default `MIN_PAIRS`: below them the order statistics' interval is wider than the normal
+    theory says)."""
+    floor = floor or (MIN_PAIRS if median else MIN_ROUNDS)
     centre = statistics.median(pilot) if median else statistics.fmean(pilot)
     if len(pilot) < 2 or centre <= 0:
         return floor
@@ -285,31 +289,42 @@ def _adaptive_rounds(
 ) -> tuple[int, list[tuple[float, float]]]:
     """The rounds of an adaptive case, and for a paired case its pilot's pairs (the case's evidence too).
 
-    A first steady round (after the warm-up, whose first call allocates) prices a round. A paired case
-    borrows what the bank can lend (up to `LOAN_CAP` times its own time), pilots, and runs the pairs its
-    pilot's spread needs (`rounds_needed`), at least `MIN_ROUNDS` recorded; what it leaves unspent goes back
-    to the bank. An fp32 case never borrows and pilots only where it can pay (`PILOT_WORTH_IT`)."""
+    A first steady round (after the warm-up, whose first call allocates) prices a round. A paired case runs
+    `_paired_rounds`; an fp32 case never borrows and pilots only where it can pay (`PILOT_WORTH_IT`)."""
     probe = calls()
-    round_s = sum(probe)
     if paired:
-        loan = bank.lend(LOAN_CAP * spec.max_time_s, LOAN_CAP * spec.max_time_s)
-        allowance = spec.max_time_s + loan
-        affordable = max(1, int(allowance / round_s)) if round_s > 0 else PAIRED_PILOT_ROUNDS
-        pilot_size = max(1, min(PAIRED_PILOT_ROUNDS, affordable - MIN_ROUNDS))  # room for the recorded rounds
-        pilot = [probe, *(calls() for _ in range(pilot_size - 1))]
-        round_s = statistics.fmean(before + t for before, t in pilot)
-        wanted = rounds_needed([before / t for before, t in pilot if t > 0], spec.target_ci, median=True)
-        if round_s > 0:
-            wanted = max(wanted, int(MIN_TIME_SHARE * spec.max_time_s / round_s))
-        affordable = int(allowance / round_s) if round_s > 0 else wanted
-        rounds = max(MIN_ROUNDS, min(wanted, affordable) - len(pilot))
-        bank.deposit(allowance - (len(pilot) + rounds) * round_s)
-        return rounds, pilot
+        return _paired_rounds(probe, calls, spec, bank)
+    round_s = sum(probe)
     affordable = int(spec.max_time_s / round_s) if round_s > 0 else PILOT_WORTH_IT
     if affordable < PILOT_WORTH_IT:  # the pilot would cost more calls than it could save
         return max(MIN_ROUNDS, affordable), []
     times = [t for _, t in (calls() for _ in range(PILOT_ROUNDS))]
     return plan_rounds(times, statistics.fmean(times), spec), []
+
+
+def _paired_rounds(
+    probe: tuple[float, float], calls: Callable[[], tuple[float, float]], spec: TimeSpec, bank: TimeBank
+) -> tuple[int, list[tuple[float, float]]]:
+    """A paired case borrows what the bank can lend (up to `LOAN_CAP` times its own time), pilots, and runs the
+    pairs its pilot's spread needs (`rounds_needed`: at least `MIN_PAIRS`, or `SLOW_MIN_PAIRS` where those
+    would not fit its own time, and at least `MIN_TIME_SHARE` of it), at least `MIN_ROUNDS` of them recorded;
+    what it leaves unspent goes back to the bank."""
+    round_s = sum(probe)
+    loan = bank.lend(LOAN_CAP * spec.max_time_s, LOAN_CAP * spec.max_time_s)
+    allowance = spec.max_time_s + loan
+    affordable = max(1, int(allowance / round_s)) if round_s > 0 else PAIRED_PILOT_ROUNDS
+    floor = MIN_PAIRS if MIN_PAIRS * round_s <= spec.max_time_s else SLOW_MIN_PAIRS
+    # the pilot leaves room for the recorded rounds within what the case affords and within its floor
+    pilot_size = max(1, min(PAIRED_PILOT_ROUNDS, affordable - MIN_ROUNDS, floor - MIN_ROUNDS))
+    pilot = [probe, *(calls() for _ in range(pilot_size - 1))]
+    round_s = statistics.fmean(before + t for before, t in pilot)
+    wanted = rounds_needed([before / t for before, t in pilot if t > 0], spec.target_ci, True, floor)
+    if round_s > 0:
+        wanted = max(wanted, int(MIN_TIME_SHARE * spec.max_time_s / round_s))
+    affordable = int(allowance / round_s) if round_s > 0 else wanted
+    rounds = max(MIN_ROUNDS, min(wanted, affordable) - len(pilot))
+    bank.deposit(allowance - (len(pilot) + rounds) * round_s)
+    return rounds, pilot
 
 
 def latency_stats(times: list[float]) -> LatencyStats:

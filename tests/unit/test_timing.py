@@ -165,11 +165,15 @@ def test_a_paired_pilot_is_evidence_and_the_bank_lends_what_fast_cases_left_to_s
     # the bank is spent: the next slow pair runs what it affords alone, its pilot leaving room for the rounds
     rounds, pilot = timing._adaptive_rounds(lambda: (0.06, 0.04), True, spec, timing.TimeBank())
     assert (len(pilot), rounds) == (10 - MIN_ROUNDS, MIN_ROUNDS)
-    # a steady slow pair with a loan borrows up to the floor of pairs and gives the rest back
+    # a steady slow pair (20 would not fit its own time) takes the slow floor, borrowing only for it
     rich = timing.TimeBank(balance_s=5.0)
     rounds, pilot = timing._adaptive_rounds(lambda: (0.06, 0.04), True, spec, rich)
-    assert len(pilot) + rounds == MIN_PAIRS
-    assert rich.balance_s == pytest.approx(5.0 - (MIN_PAIRS * 0.1 - 1.0))
+    assert len(pilot) + rounds == timing.SLOW_MIN_PAIRS < MIN_PAIRS
+    assert rich.balance_s == pytest.approx(5.0 - (timing.SLOW_MIN_PAIRS * 0.1 - 1.0))
+    # one that fits `MIN_PAIRS` in its own time runs them, borrowing nothing
+    before = rich.balance_s
+    rounds, pilot = timing._adaptive_rounds(lambda: (0.03, 0.02), True, spec, rich)
+    assert len(pilot) + rounds == MIN_PAIRS and rich.balance_s == pytest.approx(before)
     # a pair slower than its whole allowance still runs the minimum of recorded rounds after its one probe
     rounds, pilot = timing._adaptive_rounds(lambda: (2.0, 1.0), True, spec, timing.TimeBank())
     assert (len(pilot), rounds) == (1, MIN_ROUNDS)
