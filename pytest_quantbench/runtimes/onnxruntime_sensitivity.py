@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,19 +111,6 @@ def rank(
     return out
 
 
-class _Feeds:
-    """A `CalibrationDataReader` over prepared input dicts."""
-
-    def __init__(self, feeds: Iterable[dict]) -> None:
-        self._it = iter(feeds)
-
-    def get_next(self) -> dict | None:
-        return next(self._it, None)
-
-    def __iter__(self):
-        return self._it
-
-
 def samples(feeds: list[dict]) -> list[dict]:
     """Each feed's samples one by one (every input's first axis is the batch, a decoder's empty cache too)."""
     out = []
@@ -140,22 +127,41 @@ def activations(
     many samples: sample by sample while what they hold stays within `budget` bytes (at least one sample; None:
     all). A 30-layer decoder's intermediate tensors on 8 samples held several GB per model, both at once."""
     import numpy as np
-    from onnxruntime.quantization.qdq_loss_debug import collect_activations, modify_model_output_intermediate_tensors
+    from onnxruntime.quantization.qdq_loss_debug import modify_model_output_intermediate_tensors
 
     kept: dict[str, list[Any]] = {}
     held = used = 0
     with tempfile.TemporaryDirectory() as tmp:
         augmented = Path(tmp, "augmented.onnx")
         modify_model_output_intermediate_tensors(str(model_path), str(augmented))
+        collect = _collector(augmented)
         for sample in samples(feeds):
-            found = collect_activations(str(augmented), _Feeds([sample]))
-            size = sum(v.nbytes for values in found.values() for v in values)
+            found = collect(sample)
+            size = sum(v.nbytes for v in found.values())
             if kept and budget is not None and held + size > budget:
                 break
             held, used = held + size, used + 1
-            for name, values in found.items():
-                kept.setdefault(name, []).extend(v.ravel() for v in values)
+            for name, value in found.items():
+                kept.setdefault(name, []).append(value.ravel())
     return {name: np.concatenate(values) for name, values in kept.items()}, used
+
+
+def _collector(augmented: Path) -> Callable[[dict], dict[str, Any]]:
+    """What ONNX Runtime's `collect_activations` does, on one session for every sample (it opens one a call:
+    sixteen openings of a 30-layer decoder per ranking): each intermediate tensor by name, unoptimized."""
+    import onnxruntime
+    from onnxruntime.quantization.qdq_loss_debug import _TENSOR_SAVE_POSTFIX as SAVED  # the augmented outputs'
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = onnxruntime.InferenceSession(str(augmented), sess_options=options, providers=["CPUExecutionProvider"])
+    names = [output.name for output in session.get_outputs()]
+
+    def collect(sample: dict) -> dict[str, Any]:
+        values = session.run(None, sample)
+        return {name[: -len(SAVED)]: value for name, value in zip(names, values, strict=True) if name.endswith(SAVED)}
+
+    return collect
 
 
 def analyse(fp32_path: Path, int8_path: Path, feeds: list[dict], candidates: set[str]) -> list[NodeError]:
