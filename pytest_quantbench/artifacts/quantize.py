@@ -31,6 +31,7 @@ QDQ_OPS = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
 # no longer counted as quantized, 5: weight-only folds a stored weight's Transpose into the MatMul it feeds).
 ARTIFACT_FORMAT = 5
 RANGES_FILE = "ranges.json"
+CALIBRATION_FILE = "calibration.json"  # ONNX Runtime's calibration result, shared by the static configs it fits
 
 
 def _exclusion_passes(presets: tuple[str, ...]) -> list[Any]:
@@ -123,13 +124,16 @@ def _calibration_config(config: QuantConfig, dataset: Any):
     return AutoCalibrationConfig.minmax(dataset)
 
 
-def quantize(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any = None) -> QuantizationReport:
-    """Quantize `fp32_dir/model.onnx` into `out/model_quantized.onnx`; return the quantization report."""
+def quantize(
+    fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any = None, calibration: Any = None
+) -> QuantizationReport:
+    """Quantize `fp32_dir/model.onnx` into `out/model_quantized.onnx`; return the quantization report. A static
+    config is calibrated on `calibration_data`, or takes the shared `calibration` (`read_calibration`)."""
     if config.quantization_approach == "weight_only":
         return weight_only(fp32_dir / ONNX_FILE, config, out / QUANTIZED_FILE)
     if config.quantization_approach == "fp16":
         return to_fp16(fp32_dir / ONNX_FILE, config, out / QUANTIZED_FILE)
-    return _int8(fp32_dir, config, out, calibration_data)
+    return _int8(fp32_dir, config, out, calibration_data, calibration)
 
 
 def fold_weight_transposes(model: Any, excluded: Collection[str] = ()) -> int:
@@ -207,30 +211,74 @@ def to_fp16(source: Path, config: QuantConfig, target: Path) -> QuantizationRepo
     )  # fmt: skip
 
 
-def _int8(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any) -> QuantizationReport:
-    """Dynamic or static int8 (16-bit activations for static QDQ) with optimum's `ORTQuantizer`."""
+def calibrate(fp32_dir: Path, config: QuantConfig, calibration_data: Any, out: Path) -> None:
+    """ONNX Runtime's calibration (`ORTQuantizer.fit`) of `fp32_dir/model.onnx` for `config`, written to
+    `out/CALIBRATION_FILE`. It reads the model, the rows, the method and the operators (which tensors it
+    observes), not the exclusions, the weights' settings or the format: the static configs of a grid that
+    differ only there share one calibration."""
+    import json
+
+    ranges = _fit(fp32_dir, config, calibration_data, out)
+    (out / CALIBRATION_FILE).write_text(json.dumps(ranges.to_dict(), default=_calibration_json))
+
+
+def read_calibration(entry: Path) -> Any:
+    """The calibration `calibrate` wrote, as ONNX Runtime's `TensorsData` (its own `from_dict`)."""
+    import json
+
+    from onnxruntime.quantization.calibrate import TensorsData
+
+    return TensorsData.from_dict(json.loads((entry / CALIBRATION_FILE).read_text()))
+
+
+def _calibration_json(value: Any) -> Any:
+    """What `TensorsData.to_dict` leaves for JSON, in the form its `from_dict` reads back."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray | np.generic):
+        return {"CLS": "numpy.array", "data": np.asarray(value).tolist(), "dtype": str(value.dtype)}
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return {"CLS": type(value).__name__, "value": str(value)}  # the calibration method (an Enum)
+
+
+def _fit(fp32_dir: Path, config: QuantConfig, calibration_data: Any, out: Path) -> Any:
+    from optimum.onnxruntime import ORTQuantizer
+
+    source = fp32_dir / ONNX_FILE
+    qconfig = ort_quantization_config(config, [])
+    calibration_data = _model_inputs_only(source, calibration_data)
+    with quiet():
+        quantizer = ORTQuantizer.from_pretrained(fp32_dir, file_name=ONNX_FILE)
+        try:
+            return quantizer.fit(
+                dataset=calibration_data,
+                calibration_config=_calibration_config(config, calibration_data),
+                onnx_augmented_model_name=out / "augmented.onnx",
+                operators_to_quantize=qconfig.operators_to_quantize,
+                batch_size=1 if config.calibration.padding == "none" else 8,  # unpadded rows differ in length
+            )
+        except Exception as exc:
+            raise BuildError(f"{config.calibration.method} calibration failed: {exc}") from exc
+        finally:
+            (out / "augmented.onnx").unlink(missing_ok=True)
+
+
+def _int8(
+    fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any, calibration: Any = None
+) -> QuantizationReport:
+    """Dynamic or static int8 (16-bit activations for static QDQ) with optimum's `ORTQuantizer`; a static
+    config is calibrated on `calibration_data` unless its `calibration` (`read_calibration`) is given."""
     from optimum.onnxruntime import ORTQuantizer
 
     source = fp32_dir / ONNX_FILE
     excluded = excluded_nodes(source, config.node_exclusion)
     qconfig = ort_quantization_config(config, excluded)
+    ranges = calibration
+    if config.is_static and ranges is None:
+        ranges = _fit(fp32_dir, config, calibration_data, out)
     with quiet():
         quantizer = ORTQuantizer.from_pretrained(fp32_dir, file_name=ONNX_FILE)
-        ranges = None
-        if config.is_static:
-            calibration_data = _model_inputs_only(source, calibration_data)
-            try:
-                ranges = quantizer.fit(
-                    dataset=calibration_data,
-                    calibration_config=_calibration_config(config, calibration_data),
-                    onnx_augmented_model_name=out / "augmented.onnx",
-                    operators_to_quantize=qconfig.operators_to_quantize,
-                    batch_size=1 if config.calibration.padding == "none" else 8,  # unpadded rows differ in length
-                )
-            except Exception as exc:
-                raise BuildError(f"{config.calibration.method} calibration failed: {exc}") from exc
-            finally:
-                (out / "augmented.onnx").unlink(missing_ok=True)
         try:
             with qdq_extra_options(_extra_options(config)):
                 quantizer.quantize(qconfig, save_dir=out, calibration_tensors_range=ranges)

@@ -164,12 +164,8 @@ class OnnxRuntime(Backend):
         )  # fmt: skip
 
         def build(out: Path) -> None:
-            calibration = None
-            if config.is_static:
-                calibration = data.calibration(config.calibration.num_calibration_samples, config.calibration.padding)
-                declared = declared_in_file(self.original(case))  # a decoder's cache, which the task completes
-                calibration = calibration.map(lambda rows: data.task.calibration_rows(rows, declared), batched=True)
-            report = quantize.quantize(self.original(case).parent, config, out, calibration)
+            ranges = self._calibration(case, cal_fingerprint) if config.is_static else None
+            report = quantize.quantize(self.original(case).parent, config, out, calibration=ranges)
             serialize.write(out / REPORT_FILE, report)
 
         def read() -> QuantizedModel:
@@ -178,6 +174,26 @@ class OnnxRuntime(Backend):
             return QuantizedModel(entry / quantize.QUANTIZED_FILE, report)
 
         return self._memo(("quantized", key), read)
+
+    def _calibration(self, case: Case, fingerprint: str | None) -> Any:
+        """A static config's calibration ranges, fitted once per model, rows, method and operators
+        (`quantize.calibrate`): a grid's exclusions, per-channel or dtype variants share them."""
+        config, suite = case.config, case.suite
+        data = self.data.of(suite)
+        key = digest(
+            "calibration", quantize.ARTIFACT_FORMAT, self.export_key(case), repr(config.calibration),
+            config.operators_to_quantize, fingerprint, data.spec.max_length,
+        )  # fmt: skip
+
+        def build(out: Path) -> None:
+            rows = data.calibration(config.calibration.num_calibration_samples, config.calibration.padding)
+            declared = declared_in_file(self.original(case))  # a decoder's cache, which the task completes
+            rows = rows.map(lambda batch: data.task.calibration_rows(batch, declared), batched=True)
+            quantize.calibrate(self.original(case).parent, config, rows, out)
+
+        return self._memo(
+            ("calibration", key), lambda: quantize.read_calibration(self.cache.build("calibration", key, build))
+        )
 
     def open(self, model_path: Path, args: FrameworkArgs, threads: int, level: int) -> Any:
         """One session per model file and session settings for the whole run."""

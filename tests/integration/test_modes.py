@@ -128,3 +128,23 @@ def test_float16_and_16bit_activation_configs_are_diagnosed_from_their_kernels_t
     assert causes["fp16"].startswith("float16 ")  # run in fp32 (x86) or in float16 kernels: the profile says which
     for dtype in ("int16", "uint16"):
         assert causes[dtype].startswith(f"{dtype} activations: ONNX Runtime has no integer kernels that take them")
+
+
+def test_static_configs_differing_only_where_calibration_does_not_read_share_one_calibration(tmp_path: Path) -> None:
+    """int16 and uint16 activations are calibrated on the same rows, method and operators: one `ORTQuantizer.fit`
+    serves both, and the graph it quantizes is the one a config calibrated on its own gets."""
+    from pytest_quantbench.artifacts import quantize
+
+    path = tmp_path / "a16.suite.yaml"
+    path.write_text(textwrap.dedent(ACTIVATIONS_16))
+    suite = load_suite(path)
+    cache = tmp_path / "cache"
+    backend = Bench(cache).backends["onnxruntime"]
+    shared = [backend.quantized(case).report.graph_sha256 for case in suite.cases]
+    assert len(list((cache / "calibration").iterdir())) == 1
+    case = suite.cases[0]
+    data = backend.data.of(suite)
+    rows = data.calibration(case.config.calibration.num_calibration_samples, case.config.calibration.padding)
+    (tmp_path / "alone").mkdir()
+    alone = quantize.quantize(backend.original(case).parent, case.config, tmp_path / "alone", rows)
+    assert alone.graph_sha256 == shared[0] != shared[1]
