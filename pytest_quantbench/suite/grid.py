@@ -1,4 +1,4 @@
-"""The `benchmarked` grid expanded into cases: one per combination, with readable ids and its overrides.
+"""The `benchmarked` grid (or each of a list of grids) expanded into cases: one per combination, with readable ids and its overrides.
 
 Works on validated records only, and checks nothing: the rules a config must keep, and that each override
 matches a config, are `build.py`'s.
@@ -29,10 +29,23 @@ class Override:
         return all(values.get(k) == v for k, v in self.when.items())
 
 
+def grids(suite: Suite) -> tuple[tuple[tuple[str, tuple[Any, ...]], ...], ...]:
+    """The suite's grids: those of a `benchmarked` list, else the one `benchmarked` mapping."""
+    return suite.grids or (suite.benchmarked,)
+
+
 def expand(suite: Suite, thresholds: Thresholds, overrides: list[Override]) -> tuple[Case, ...]:
-    """Every combination of the benchmarked values, on top of the fixed ones, each with the suite's
+    """The cases of every grid of the suite, grid after grid: a case's id is its own grid's values, so a
+    suite of one grid keeps its ids when more grids join it as a list."""
+    return tuple(case for values in grids(suite) for case in expand_grid(suite, values, thresholds, overrides))
+
+
+def expand_grid(
+    suite: Suite, grid: tuple[tuple[str, tuple[Any, ...]], ...], thresholds: Thresholds, overrides: list[Override]
+) -> tuple[Case, ...]:
+    """Every combination of one grid's values, on top of the fixed ones, each with the suite's
     thresholds and those of the overrides that match it (later ones over earlier ones)."""
-    fixed, benchmarked = dict(suite.fixed), dict(suite.benchmarked)
+    fixed, benchmarked = dict(suite.fixed), dict(grid)
     cases = []
     for values in itertools.product(*benchmarked.values()):
         point = tuple(zip(benchmarked, values, strict=True))

@@ -338,7 +338,8 @@ class Case:
             return dataclasses.replace(value, quantized_optimization_level=None) if key == "framework_args" else value
 
         tokens = [id_token(k, original(k, v)) for k, v in self.point if k in ("framework", "framework_args")]
-        if "framework" not in dict(self.point) and self.baseline != self.config.framework:
+        framework_varies = any("framework" in dict(g) for g in self.suite.grids)  # some grid names it: name it
+        if "framework" not in dict(self.point) and (self.baseline != self.config.framework or framework_varies):
             tokens.insert(0, id_token("framework", self.baseline))
         return "-".join(["fp32", *tokens])
 
@@ -360,6 +361,9 @@ class Suite:
     timed_by_length: bool = True  # from the task: image inputs have no length to time at
     decodes: bool = False  # from the task: a decoder's latency cases time phases (`time.phases`)
     baseline: str | None = None  # the backend every speed-up is against; None: each config's own framework
+    # `benchmarked:` given as a list of grids: each one's settings (`benchmarked` is then their union, what the
+    # reports list); () when the file gives one grid, `benchmarked` itself
+    grids: tuple[tuple[tuple[str, tuple[Any, ...]], ...], ...] = ()
     cases: tuple[Case, ...] = field(default=(), compare=False, repr=False)
 
     @property

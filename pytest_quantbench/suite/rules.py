@@ -11,14 +11,16 @@ the expanded grid is a `Rule` in one of the lists below:
 - `GATE_RULES`: one entry of a `thresholds` mapping (the suite's or an override's);
 - `OVERRIDE_RULES`: one entry of `overrides`, before its `when` is read as settings;
 - `CONFIG_RULES`: each config of the expanded grid (the backend runs the approach, 16-bit is static, ...);
-- `GRID_RULES`: the expanded grid as a whole (every override matches a config).
+- `READING_RULES`: each config against the settings its own grid writes (its backend reads them);
+- `GRID_RULES`, `UNION_RULES`: the expanded grid (or list of grids) as a whole: every override matches a
+  config, a fixed setting some config reads, one id per config.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -102,8 +104,15 @@ class DraftSuite:
     model: SuiteSchema
     dataset: DatasetSpec
     fixed: dict[str, Any]
-    benchmarked: dict[str, tuple[Any, ...]]
+    benchmarked: dict[str, tuple[Any, ...]]  # the union of the grids' settings
     task: TaskVocabulary | None = None  # the suite's task's words (None: rules that need them keep quiet)
+    grids: tuple[dict[str, tuple[Any, ...]], ...] = ()  # a `benchmarked` list's grids; (): `benchmarked` alone
+
+    def placed(self) -> list[tuple[str, dict[str, tuple[Any, ...]]]]:
+        """Each grid with where it sits in the file: `benchmarked`, or `benchmarked[i]` in a list of grids."""
+        if not self.grids:
+            return [("benchmarked", self.benchmarked)]
+        return [(f"benchmarked[{i}]", values) for i, values in enumerate(self.grids)]
 
 
 @dataclass(frozen=True)
@@ -135,9 +144,20 @@ class DraftConfig:
 
 
 @dataclass(frozen=True)
+class DraftReading:
+    """One config, and the settings its own grid writes (dotted: `calibration.method`)."""
+
+    config: QuantConfig
+    backends: Mapping[str, BackendVocabulary]
+    written: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DraftGrid:
     cases: tuple[Case, ...]
     overrides: Sequence[grid.Override]
+    fixed_written: tuple[str, ...] = ()  # the settings `fixed` writes (dotted)
+    backends: Mapping[str, BackendVocabulary] = field(default_factory=dict)
 
 
 # --- the rules --------------------------------------------------------------------------------------------------
@@ -153,19 +173,26 @@ SECTION_RULES: dict[str, tuple[Rule[Any], ...]] = {"calibration": CALIBRATION_RU
 
 def _grid_size(draft: DraftSuite) -> Found | None:
     """A grid too big to collect is refused before anything is done per config."""
-    size = math.prod(len(values) for values in draft.benchmarked.values())
+    size = sum(math.prod(len(values) for values in given.values()) for _, given in draft.placed())
     return breaks(size > MAX_CONFIGS, size=size, limit=MAX_CONFIGS)
 
 
 def _beside_preset(draft: DraftSuite) -> Found | None:
-    """A setting a `preset:` sets, given beside it (fixed or benchmarked): the preset would no longer be what its
-    name says (the card names it), so the file must choose one."""
-    places = {"fixed": draft.fixed, "benchmarked": draft.benchmarked}
-    if not any(PRESET_KEY in given for given in places.values()):
-        return None
+    """A setting a `preset:` sets, given beside it (fixed or in the preset's grid): the preset would no longer
+    be what its name says (the card names it), so the file must choose one."""
     preset_keys = {key for settings in CONFIG_PRESETS.values() for key, _ in settings}
-    found = [(where, key) for where, given in places.items() for key in given if key in preset_keys]
-    return first("at", [f"{where}.{key}" for where, key in found])
+    for where, given in draft.placed():
+        places = {"fixed": draft.fixed, where: given}
+        if any(PRESET_KEY in settings for settings in places.values()):
+            found = [f"{at}.{key}" for at, settings in places.items() for key in settings if key in preset_keys]
+            if found:
+                return {"at": found[0]}
+    return None
+
+
+def _fixed_and_benchmarked(draft: DraftSuite) -> Found | None:
+    """A setting both fixed and benchmarked (in any grid of a list)."""
+    return first("at", [f"{where}.{key}" for where, given in draft.placed() for key in given if key in draft.fixed])
 
 
 def _metric_key(draft: DraftSuite) -> Found | None:
@@ -205,8 +232,7 @@ SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
     Rule("metrics", "need references: the dataset has ref_keys: [] (gate on agreement or cosine)",
          lambda d: breaks(bool(d.model.metrics) and not d.dataset.ref_keys)),
     Rule("metrics", "{metric} needs dataset.data_keys.{key}: {what}", _metric_key),
-    Rule("benchmarked.{key}", "is also in 'fixed': give each parameter in one place",
-         lambda d: first("key", [key for key in d.benchmarked if key in d.fixed])),
+    Rule("{at}", "is also in 'fixed': give each parameter in one place", _fixed_and_benchmarked),
     Rule("{at}", "is set by 'preset' (sentence-transformers' export of that name): give the preset or the setting, "
          "not both", _beside_preset),
     Rule("benchmarked", "the grid has {size} configs, more than {limit}: split it into suites", _grid_size),
@@ -309,14 +335,62 @@ CONFIG_RULES: tuple[Rule[DraftConfig], ...] = (
 )  # fmt: skip
 
 
+def ignored(setting: str, config: QuantConfig, backends: Mapping[str, BackendVocabulary]) -> bool:
+    """Whether the config's backend leaves a setting (`per_channel`, `calibration.method`) unread."""
+    return backends[config.framework].ignores_setting(setting, config)
+
+
+def _unread(draft: DraftReading) -> Found | None:
+    """A setting a config's own grid writes that its backend does not read: the config would silently run as
+    if it were not given (another engine's setting), so it is refused."""
+    unread = [s for s in draft.written if ignored(s, draft.config, draft.backends)]
+    return breaks(bool(unread), setting=unread[0] if unread else "", framework=draft.config.framework)
+
+
+# each config's settings its own grid writes; `build.py` places the field under that grid
+READING_RULES: tuple[Rule[DraftReading], ...] = (
+    Rule("{setting}", "framework {framework} does not read {setting}: this config would run as if it were not "
+         "given; write it in the grids of the frameworks that read it", _unread),
+)  # fmt: skip
+
+
 def _unmatched(draft: DraftGrid) -> Found | None:
     points = [case.point for case in draft.cases]
     return first("index", [i for i, o in enumerate(draft.overrides) if not any(map(o.matches, points))])
 
 
+def _fixed_unread(draft: DraftGrid) -> Found | None:
+    """A fixed setting no config reads: it applies to the configs whose backend reads it (a suite of several
+    engines shares `fixed`), but one that none reads would change nothing."""
+    for setting in draft.fixed_written:
+        if draft.cases and all(ignored(setting, case.config, draft.backends) for case in draft.cases):
+            names = " nor ".join(dict.fromkeys(case.config.framework for case in draft.cases))
+            return {"setting": setting, "frameworks": names}
+    return None
+
+
+def _repeated_id(draft: DraftGrid) -> Found | None:
+    """Two configs of one id (two grids of a list that give the same values): results are kept by id."""
+    if not draft.cases or not draft.cases[0].suite.grids:  # one grid: its ids are as they always were
+        return None
+    seen: set[str] = set()
+    for case in draft.cases:
+        if case.id in seen:
+            return {"id": case.id}
+        seen.add(case.id)
+    return None
+
+
 GRID_RULES: tuple[Rule[DraftGrid], ...] = (
     Rule("overrides[{index}].when", "matches no config of the benchmarked grid", _unmatched),
 )
+# the configs of every grid together: what `fixed` gives them, and their ids
+UNION_RULES: tuple[Rule[DraftGrid], ...] = (
+    Rule("fixed.{setting}", "no config of this suite reads it (framework {frameworks} does not): remove it",
+         _fixed_unread),
+    Rule("benchmarked", "two configs have the id {id}: make the grids of the list differ in a value they give",
+         _repeated_id),
+)  # fmt: skip
 
 
 # --- the builder -------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pytest_quantbench.suite.records import DEFAULT_MIN_AGREEMENT
+from pytest_quantbench.suite.records import DEFAULT_MIN_AGREEMENT, QuantConfig
 
 # `datasets` builders that read local files: never need the hub.
 PACKAGED_BUILDERS = {"csv", "json", "parquet", "text", "arrow", "imagefolder", "audiofolder", "webdataset"}
@@ -42,6 +42,13 @@ class BackendVocabulary:
     approaches: tuple[str, ...]  # the quantization approaches it runs
     description: str = ""
     extra: str | None = None  # the optional extra (`extras.EXTRAS`) that installs its engine; None: always there
+    # the settings its configs leave unread (a section's field dotted, `calibration.method`; a section alone: all
+    # of it): written in a config's own grid they are refused, in `fixed` they apply where another backend reads
+    ignores: tuple[str, ...] = ()
+
+    def ignores_setting(self, setting: str, config: QuantConfig) -> bool:
+        """Whether a config of this backend leaves `setting` unread."""
+        return setting in self.ignores or setting.split(".")[0] in self.ignores
 
 
 CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
@@ -90,14 +97,42 @@ BUILTIN_TASKS: dict[str, TaskVocabulary] = {
         decodes=True,
     ),
 }
+# What each built-in backend leaves unread (`BackendVocabulary.ignores`): ONNX Runtime's quantizer and session
+# settings, NNCF's, and the export's.
+ORT_QUANTIZER_SETTINGS = (
+    "operators_to_quantize", "per_channel", "reduce_range", "weights_dtype", "activations_dtype",
+    "weights_symmetric", "activations_symmetric", "format", "fp32_outputs", "calibration.method",
+    "calibration.percentile", "weight_only.accuracy_level", "weight_only.algorithm",
+)  # fmt: skip
+ORT_SESSION_SETTINGS = (
+    "framework_args.optimization_level", "framework_args.quantized_optimization_level",
+    "framework_args.x64_quant_precision",
+)  # fmt: skip
 BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {
     "onnxruntime": BackendVocabulary(
-        ("dynamic", "static", "weight_only", "fp16"), "ONNX Runtime on the optimum export"
+        ("dynamic", "static", "weight_only", "fp16"), "ONNX Runtime on the optimum export", ignores=("nncf",)
     ),
-    "pytorch": BackendVocabulary(("dynamic",), "torch's dynamic int8 of the transformers model"),
+    # torch's quantize_dynamic reads the operators (as Linear layers), per_channel and the thread count
+    "pytorch": BackendVocabulary(
+        ("dynamic",),
+        "torch's dynamic int8 of the transformers model",
+        ignores=(
+            *(s for s in ORT_QUANTIZER_SETTINGS if s not in ("operators_to_quantize", "per_channel")),
+            *ORT_SESSION_SETTINGS,
+            "node_exclusion",
+            "nodes_to_exclude",
+            "calibration",
+            "weight_only",
+            "nncf",
+            "framework_args.opset",
+        ),
+    ),
     # OpenVINO has no dynamic int8 of its own: NNCF's static int8 and weight compression
     "openvino": BackendVocabulary(
-        ("static", "weight_only"), "OpenVINO on the optimum export, quantized by NNCF", extra="openvino"
+        ("static", "weight_only"),
+        "OpenVINO on the optimum export, quantized by NNCF",
+        extra="openvino",
+        ignores=(*ORT_QUANTIZER_SETTINGS, *ORT_SESSION_SETTINGS),
     ),
 }
 
