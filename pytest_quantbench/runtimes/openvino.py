@@ -19,7 +19,7 @@ from pytest_quantbench import serialize
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays, library_versions
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.store import DataStore
-from pytest_quantbench.errors import BuildError
+from pytest_quantbench.errors import InputError
 from pytest_quantbench.extras import needs
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import EngineInfo, ModelSize, Profile, QuantizationReport, Role
@@ -37,14 +37,16 @@ PROFILE_FILE = "profile.json"
 FORMAT = 1  # of the converted and quantized IR entries: a change rebuilds them
 
 
-def convert(onnx_file: Path, out: Path) -> None:
-    """`onnx_file` converted to an fp32 IR in `out`; a graph OpenVINO cannot convert is one line naming it."""
+def convert(onnx_file: Path, out: Path, case: Case) -> None:
+    """`onnx_file` converted to an fp32 IR in `out`; a graph OpenVINO cannot convert is one line naming the
+    suite file, the `framework` that asked for OpenVINO, and what the converter said (the ops it lacks)."""
     import openvino as ov
 
     try:
         model = ov.convert_model(str(onnx_file))
     except Exception as exc:  # the ONNX frontend's errors name the op it cannot convert
-        raise BuildError(f"OpenVINO cannot convert {onnx_file}: {one_line_of(exc)}") from exc
+        message = f"OpenVINO cannot convert the exported model {onnx_file.name}: {one_line_of(exc)}"
+        raise InputError(case.suite.path, openvino_nncf.setting(case, "framework"), message) from exc
     ov.save_model(model, str(out / XML_FILE), compress_to_fp16=False)
 
 
@@ -88,7 +90,7 @@ class OpenVino(Backend):
         key = self.original_key(case)
 
         def build(out: Path) -> None:
-            convert(self.exporter.original(case), out)
+            convert(self.exporter.original(case), out, case)
 
         return self._memo(("original", key), lambda: self.cache.build("openvino-convert", key, build) / XML_FILE)
 

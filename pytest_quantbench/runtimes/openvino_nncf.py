@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from pytest_quantbench.errors import InputError
 from pytest_quantbench.records import QuantizationReport
 from pytest_quantbench.runtimes.base import one_line
-from pytest_quantbench.suite import Case
+from pytest_quantbench.suite import Case, grid
 from pytest_quantbench.suite.vocabulary import PRESETS
 
 T = TypeVar("T")
@@ -37,8 +37,8 @@ LOW_BIT_WEIGHTS = ("i8", "u8", "i4", "u4")
 
 
 def setting(case: Case, key: str) -> str:
-    """Where a config's setting is in the suite file: in the grid when it is benchmarked, else fixed."""
-    return f"benchmarked.{key}" if key in dict(case.point) else f"fixed.{key}"
+    """Where a config's setting is in the suite file: in its grid when it is benchmarked, else fixed."""
+    return grid.place(case, key)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,22 @@ def expand_grid(
     return tuple(cases)
 
 
+def place(case: Case, key: str) -> str:
+    """Where a config's setting is in the suite file: in its grid when benchmarked there (`benchmarked`, or
+    `benchmarked[i]` in a list of grids), else fixed."""
+    point = dict(case.point)
+    if key not in point:
+        return f"fixed.{key}"
+    if not case.suite.grids:
+        return f"benchmarked.{key}"
+    index = next(
+        i
+        for i, grid in enumerate(case.suite.grids)
+        if set(dict(grid)) == set(point) and all(point[k] in values for k, values in grid)
+    )
+    return f"benchmarked[{index}].{key}"
+
+
 def id_token(key: str, value: Any) -> str:
     """Readable id piece for one benchmarked value, usable in `-k` expressions."""
     if key == "per_channel":
