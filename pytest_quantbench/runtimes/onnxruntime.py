@@ -31,8 +31,8 @@ from pytest_quantbench.records import (
     Role,
     TensorSpec,
 )
+from pytest_quantbench.runtimes import onnxruntime_nncf, onnxruntime_speed
 from pytest_quantbench.runtimes import onnxruntime_settings as settings
-from pytest_quantbench.runtimes import onnxruntime_speed
 from pytest_quantbench.runtimes.base import (
     Backend,
     GraphInspector,
@@ -156,8 +156,13 @@ class OnnxRuntime(Backend):
         config, suite = case.config, case.suite
         data = self.data.of(suite)
         cal_fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if config.is_static else None
-        # what ONNX Runtime's quantizer reads: not the session settings, nor NNCF's (another backend's)
-        build_settings = {k: v for k, v in vars(config).items() if k not in ("framework_args", "nncf")}
+        # what the quantizer reads: not the session settings; NNCF's only when NNCF quantizes (the key of a
+        # config of ONNX Runtime's own quantizer is as it was before `quantizer:` was a setting)
+        by_nncf = onnxruntime_nncf.quantizes(config)
+        unread = ("framework_args",) if by_nncf else ("framework_args", "nncf", "quantizer")
+        build_settings = {k: v for k, v in vars(config).items() if k not in unread}
+        if by_nncf:  # NNCF is not among the export's libraries: its version decides the model too
+            build_settings["versions"] = onnxruntime_nncf.versions()
         key = digest(
             "quantize", quantize.ARTIFACT_FORMAT, self.export_key(case), repr(build_settings), cal_fingerprint,
             data.spec.max_length,
@@ -169,7 +174,12 @@ class OnnxRuntime(Backend):
                 calibration = data.calibration(config.calibration.num_calibration_samples, config.calibration.padding)
                 declared = declared_in_file(self.original(case))  # a decoder's cache, which the task completes
                 calibration = calibration.map(lambda rows: data.task.calibration_rows(rows, declared), batched=True)
-            report = quantize.quantize(self.original(case).parent, config, out, calibration)
+            if by_nncf:
+                report = onnxruntime_nncf.quantize(
+                    self.original(case), case, out / quantize.QUANTIZED_FILE, calibration
+                )
+            else:
+                report = quantize.quantize(self.original(case).parent, config, out, calibration)
             serialize.write(out / REPORT_FILE, report)
 
         def read() -> QuantizedModel:

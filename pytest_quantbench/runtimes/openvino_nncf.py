@@ -59,10 +59,17 @@ class Scope:
         return cls(names, presets, config.nncf.ignored_patterns)
 
     def unmatched(self, model: Any, case: Case) -> tuple[str, str] | None:
-        """The field of the first entry that matches no node of `model` (a pattern matches a name's start, as in
-        NNCF), and what it says; None when every entry matches."""
+        """The field of the first entry that matches no node of the OpenVINO `model`, and what it says."""
         ops = model.get_ops()
-        names, types = {op.get_friendly_name() for op in ops}, {op.get_type_name() for op in ops}
+        return self.unmatched_in({op.get_friendly_name() for op in ops}, {op.get_type_name() for op in ops}, case)
+
+    def unmatched_in(
+        self, names: set[str], types: set[str], case: Case, preset_types: dict[str, str] | None = None
+    ) -> tuple[str, str] | None:
+        """The field of the first entry that matches none of a model's node `names` and op `types` (a pattern
+        matches a name's start, as in NNCF; a preset by its op type in `preset_types`), and what it says; None
+        when every entry matches."""
+        preset_types = preset_types or PRESET_TYPES
         given = case.config.nodes_to_exclude
 
         def field(key: str) -> str:
@@ -71,17 +78,17 @@ class Scope:
         checks = [
             *((field("nodes_to_exclude" if n in given else "node_exclusion"), f"node {n!r}", n in names)
               for n in self.names),
-            *((field("node_exclusion"), f"preset {p} (op type {PRESET_TYPES[p]})", PRESET_TYPES[p] in types)
+            *((field("node_exclusion"), f"preset {p} (op type {preset_types[p]})", preset_types[p] in types)
               for p in self.presets),
             *((f"{field('nncf')}.ignored_patterns", f"pattern {p!r}", any(re.match(p, n) for n in names))
               for p in self.patterns),
         ]  # fmt: skip
         return next(((where, entry) for where, entry, found in checks if not found), None)
 
-    def ignored_scope(self) -> Any:
+    def ignored_scope(self, preset_types: dict[str, str] | None = None) -> Any:
         import nncf
 
-        types = [PRESET_TYPES[p] for p in self.presets]
+        types = [(preset_types or PRESET_TYPES)[p] for p in self.presets]
         return nncf.IgnoredScope(names=list(self.names), types=types, patterns=list(self.patterns))
 
 

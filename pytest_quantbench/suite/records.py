@@ -126,6 +126,9 @@ class QuantConfig:
     weight_only: WeightOnly = WeightOnly()
     framework_args: FrameworkArgs = FrameworkArgs()
     nncf: Nncf = Nncf()
+    # who quantizes the model the framework runs: None (or the framework's own quantizer's name) is its own;
+    # another (`nncf` for onnxruntime) is one of the backend's `quantizers`
+    quantizer: str | None = None
 
     @property
     def is_static(self) -> bool:

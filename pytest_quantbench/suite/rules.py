@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 from pytest_quantbench import extras
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.suite import grid, paths
-from pytest_quantbench.suite.errors import unknown_field
+from pytest_quantbench.suite.errors import unknown_field, unknown_value
 from pytest_quantbench.suite.models import SuiteSchema
 from pytest_quantbench.suite.records import (
     CONFIG_PRESETS,
@@ -296,13 +296,24 @@ OVERRIDE_RULES: tuple[Rule[DraftOverride], ...] = (Rule("when.{key}", "{wording}
 
 
 def _runs_approach(draft: DraftConfig) -> Found | None:
-    """The config's backend runs its quantization approach."""
+    """The config's backend (with its quantizer) runs its quantization approach."""
     config, backends = draft.config, draft.backends
-    approach, runs = config.quantization_approach, backends[config.framework].approaches
+    approach, runs = config.quantization_approach, backends[config.framework].runs(config)
     if approach in runs:
         return None
     others = " or ".join(name for name, backend in backends.items() if approach in backend.approaches)
-    return {"framework": config.framework, "runs": " and ".join(runs), "approach": approach, "others": others}
+    framework = config.framework + (f" with quantizer {config.quantizer}" if config.quantizer in backends[
+        config.framework].quantizers else "")  # fmt: skip
+    return {"framework": framework, "runs": " and ".join(runs), "approach": approach, "others": others}
+
+
+def _known_quantizer(draft: DraftConfig) -> Found | None:
+    """The quantizer a config names is its backend's own or one of the others it takes."""
+    config, backend = draft.config, draft.backends[draft.config.framework]
+    known = tuple(q for q in (backend.quantizer, *backend.quantizers) if q)
+    if config.quantizer is None or config.quantizer in known:
+        return None
+    return {"framework": config.framework, "wording": unknown_value(config.quantizer, known)}
 
 
 def _per_channel_opset(draft: DraftConfig) -> Found | None:
@@ -313,13 +324,17 @@ def _per_channel_opset(draft: DraftConfig) -> Found | None:
 
 def _engine_installed(draft: DraftConfig) -> Found | None:
     """The config's backend needs an optional extra that is installed (checked without importing it)."""
-    extra, framework = draft.backends[draft.config.framework].extra, draft.config.framework
-    missing = extras.missing(extra, f"framework {framework}") if extra else None
+    backend, framework = draft.backends[draft.config.framework], draft.config.framework
+    quantizer = backend.other_quantizer(draft.config)
+    extra = quantizer.extra if quantizer else backend.extra
+    needed_by = f"quantizer {draft.config.quantizer}" if quantizer else f"framework {framework}"
+    missing = extras.missing(extra, needed_by) if extra else None
     return None if missing is None else {"message": missing}
 
 
 # Each field names the setting the error points at: `benchmarked.<it>` when the grid varies it, else `fixed.<it>`.
 CONFIG_RULES: tuple[Rule[DraftConfig], ...] = (
+    Rule("quantizer", "{wording} for framework {framework}", _known_quantizer),
     Rule("framework", "{framework} runs {runs} quantization only: {approach} configs need framework {others}",
          _runs_approach),
     Rule("framework", "{message}", _engine_installed),

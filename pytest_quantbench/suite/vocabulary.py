@@ -36,6 +36,15 @@ class TaskVocabulary:
 
 
 @dataclass(frozen=True)
+class QuantizerVocabulary:
+    """A quantizer other than a backend's own (`quantizer:`): the approaches it runs, the settings it leaves."""
+
+    approaches: tuple[str, ...]
+    ignores: tuple[str, ...] = ()
+    extra: str | None = None  # the optional extra that installs it
+
+
+@dataclass(frozen=True)
 class BackendVocabulary:
     """What a suite may ask of one `framework:` value."""
 
@@ -45,10 +54,23 @@ class BackendVocabulary:
     # the settings its configs leave unread (a section's field dotted, `calibration.method`; a section alone: all
     # of it): written in a config's own grid they are refused, in `fixed` they apply where another backend reads
     ignores: tuple[str, ...] = ()
+    quantizer: str = ""  # the name of its own quantizer (`quantizer:` naming it is the default)
+    quantizers: Mapping[str, QuantizerVocabulary] = field(default_factory=dict)  # the others it takes
+
+    def other_quantizer(self, config: QuantConfig) -> QuantizerVocabulary | None:
+        """The quantizer a config names, when it is not the backend's own (None: its own)."""
+        return self.quantizers.get(config.quantizer or "")
+
+    def runs(self, config: QuantConfig) -> tuple[str, ...]:
+        """The approaches the config's quantizer runs."""
+        other = self.other_quantizer(config)
+        return self.approaches if other is None else other.approaches
 
     def ignores_setting(self, setting: str, config: QuantConfig) -> bool:
-        """Whether a config of this backend leaves `setting` unread."""
-        return setting in self.ignores or setting.split(".")[0] in self.ignores
+        """Whether a config of this backend (and its quantizer) leaves `setting` unread."""
+        other = self.other_quantizer(config)
+        ignores = self.ignores if other is None else other.ignores
+        return setting in ignores or setting.split(".")[0] in ignores
 
 
 CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
@@ -110,7 +132,17 @@ ORT_SESSION_SETTINGS = (
 )  # fmt: skip
 BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {
     "onnxruntime": BackendVocabulary(
-        ("dynamic", "static", "weight_only", "fp16"), "ONNX Runtime on the optimum export", ignores=("nncf",)
+        ("dynamic", "static", "weight_only", "fp16"),
+        "ONNX Runtime on the optimum export",
+        ignores=("nncf",),
+        quantizer="onnxruntime",
+        # NNCF quantizing the ONNX export (QDQ int8, weight compression) for ONNX Runtime to run; its accuracy
+        # control is OpenVINO's
+        quantizers={
+            "nncf": QuantizerVocabulary(
+                ("static", "weight_only"), (*ORT_QUANTIZER_SETTINGS, "nncf.accuracy_control"), extra="openvino"
+            )
+        },
     ),
     # torch's quantize_dynamic reads the operators (as Linear layers), per_channel and the thread count
     "pytorch": BackendVocabulary(
@@ -126,6 +158,7 @@ BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {
             "nncf",
             "framework_args.opset",
         ),
+        quantizer="pytorch",
     ),
     # OpenVINO has no dynamic int8 of its own: NNCF's static int8 and weight compression
     "openvino": BackendVocabulary(
@@ -133,6 +166,7 @@ BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {
         "OpenVINO on the optimum export, quantized by NNCF",
         extra="openvino",
         ignores=(*ORT_QUANTIZER_SETTINGS, *ORT_SESSION_SETTINGS),
+        quantizer="nncf",
     ),
 }
 

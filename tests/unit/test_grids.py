@@ -179,3 +179,35 @@ def test_shipped_side_by_side_suite_shares_the_single_engine_suites_builds() -> 
     assert (pytorch.config.operators_to_quantize, pytorch.config.per_channel) == (
         same.operators_to_quantize, same.per_channel,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("settings", "field", "message"),
+    [
+        ("fixed: {quantizer: nncff}\n", "fixed.quantizer",
+         "unknown value 'nncff' (did you mean 'nncf'? known: onnxruntime, nncf) for framework onnxruntime"),
+        ("fixed: {framework: pytorch, quantizer: nncf}\n", "fixed.quantizer", "for framework pytorch"),
+        ("fixed: {quantizer: nncf}\n", "fixed.framework",
+         "onnxruntime with quantizer nncf runs static and weight_only quantization only"),
+        ("fixed: {quantization_approach: static}\nbenchmarked:\n  - {quantizer: [nncf], per_channel: [true]}\n",
+         "benchmarked[0].per_channel", "framework onnxruntime does not read per_channel"),
+        ("fixed: {quantization_approach: static, quantizer: nncf, nncf: {accuracy_control: {}}}\n",
+         "fixed.nncf.accuracy_control", "no config of this suite reads it"),
+    ],
+)  # fmt: skip
+def test_a_second_quantizer_is_checked_like_a_backend(tmp_path: Path, settings: str, field: str, message: str) -> None:
+    error = refusal(tmp_path, settings)
+    assert f"demo.suite.yaml: {field}: " in error and message in error
+
+
+def test_nncf_on_onnxruntime_reads_nncf_and_its_own_name_is_the_default(tmp_path: Path) -> None:
+    suite = load_suite(
+        write(
+            tmp_path,
+            "fixed: {quantization_approach: static, nncf: {preset: mixed}}\n"
+            "benchmarked: {quantizer: [onnxruntime, nncf]}\n",
+        )
+    )
+    assert [c.id for c in suite.cases] == ["onnxruntime", "nncf"]
+    assert [c.config.quantizer for c in suite.cases] == ["onnxruntime", "nncf"]
+    assert [c.baseline_id for c in suite.cases] == ["fp32", "fp32"]  # one runtime: one fp32 model

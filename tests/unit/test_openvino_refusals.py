@@ -63,3 +63,41 @@ def test_an_ignored_scope_in_a_list_of_grids_names_its_grid(tmp_path: Path) -> N
     assert setting(ov, "node_exclusion") == "benchmarked[1].node_exclusion"
     assert setting(ov, "nncf") == "fixed.nncf"
     assert setting(ort, "per_channel") == "benchmarked[0].per_channel"
+
+
+def test_nncf_int4_asymmetric_for_onnxruntime_is_one_line(tmp_path: Path) -> None:
+    """NNCF writes asymmetric int4 MatMulNBits zero points that ONNX Runtime refuses to load: refused before."""
+    import onnx
+
+    from pytest_quantbench.runtimes.onnxruntime_nncf import compress_weights
+
+    suite_file = tmp_path / "ort.suite.yaml"
+    suite_file.write_text(
+        BASE + "fixed: {quantization_approach: weight_only, quantizer: nncf}\n"
+        "benchmarked: {weight_only: [{bits: 4, symmetric: false}]}\n"
+    )
+    (case,) = load_suite(suite_file).cases
+    with pytest.raises(InputError) as info:
+        compress_weights(onnx.load(unconvertible(tmp_path / "m.onnx")), case)
+    assert str(info.value) == (
+        f"{suite_file}: benchmarked.weight_only.symmetric: NNCF's asymmetric int4 does not load in ONNX Runtime: "
+        "use true"
+    )
+
+
+def test_an_ignored_scope_matching_no_onnx_node_is_one_line(tmp_path: Path) -> None:
+    import onnx
+
+    from pytest_quantbench.runtimes.onnxruntime_nncf import checked_scope
+
+    suite_file = tmp_path / "ort.suite.yaml"
+    suite_file.write_text(
+        BASE + "fixed: {quantization_approach: static, quantizer: nncf, node_exclusion: [layernorm]}\n"
+    )
+    (case,) = load_suite(suite_file).cases
+    with pytest.raises(InputError) as info:
+        checked_scope(onnx.load(unconvertible(tmp_path / "m.onnx")), case)
+    assert str(info.value) == (
+        f"{suite_file}: fixed.node_exclusion: preset layernorm (op type LayerNormalization) matches no node of the "
+        "ONNX model"
+    )
