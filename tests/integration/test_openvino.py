@@ -106,3 +106,69 @@ def test_accuracy_control_quantizes_within_the_drop_on_the_suites_metric(qb_cach
     bench = Bench(qb_cache)
     report = bench.quantized(case).report
     assert report.reverted_nodes == () and report.quantized_nodes["MatMul"] >= 8 and not report.quantized_nothing
+
+
+def plant_value_outliers(model_dir: Path, out: Path, scale: float = 1000.0) -> Path:
+    """A copy of the model whose attention values carry an outlier channel that fp32 cannot see: each layer's
+    value projection scales channel 0 by `scale` and the attention output divides the weights reading it by as
+    much, so fp32 answers as before while int8's per-tensor activations (the context the output dense reads)
+    round every other channel to zero."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    shutil.copytree(model_dir, out)
+    model = AutoModelForSequenceClassification.from_pretrained(out)
+    with torch.no_grad():
+        for layer in model.bert.encoder.layer:
+            value, output = layer.attention.self.value, layer.attention.output.dense
+            value.weight[0] *= scale
+            value.bias[0] *= scale
+            output.weight[:, 0] /= scale
+    model.save_pretrained(out)
+    return out
+
+
+def test_accuracy_control_reverts_the_layers_of_a_collapsing_int8_until_the_gate_passes(
+    qb_cache: Path, suite_file, run, pytester: pytest.Pytester
+) -> None:
+    """Full int8 of a model with planted activation outliers collapses to chance; NNCF's accuracy control puts
+    layers back in fp32 until the drop is within max_drop, the gate passes, and the card and JSON name them."""
+    from pytest_quantbench.bench import Bench
+    from pytest_quantbench.suite import load_suite
+
+    original = load_suite(suite_file("original.suite.yaml", SENTIMENT)).cases[0].suite
+    plant_value_outliers(Bench(qb_cache).models.model_dir(original), pytester.path / "planted")
+    suite_file(
+        "control.suite.yaml",
+        SENTIMENT.replace("builtin:tiny-bert-sentiment", "./planted")
+        + """
+    fixed:
+      framework: openvino
+      quantization_approach: static
+      framework_args: {opset: 13}
+      calibration: {num_calibration_samples: 32}
+    benchmarked:
+      nncf: [{}, {accuracy_control: {max_drop: 0.05}}]
+    overrides:
+      - when: {nncf: {}}
+        expect: collapse
+""",
+    )
+    (pytester.path / "original.suite.yaml").unlink()
+    result = run("-v", "-k", "accuracy", "--benchmark-json=out.json", "--quantbench-card=card.md")
+    result.assert_outcomes(passed=1, xfailed=1)  # without control: the known collapse; with it: PASS
+    result.stdout.fnmatch_lines(["*accuracy[[]performance[]] XFAIL*", "*accuracy[[]performance-ac0.05[]] PASSED*"])
+    accuracy = {row["config_id"]: row for row in json.loads((pytester.path / "out.json").read_text())["quantbench"][
+        "accuracy"]}  # fmt: skip
+    collapsed, controlled = accuracy["performance"], accuracy["performance-ac0.05"]
+    assert collapsed["collapse"] and collapsed["quantization"]["reverted_nodes"] == []
+    assert controlled["passed"] and not controlled["collapse"]
+    reverted = controlled["quantization"]["reverted_nodes"]
+    assert reverted and all("attention" in node for node in reverted), reverted  # where the outliers are
+    metric = controlled["metrics"]["accuracy"]
+    assert metric["original"] - metric["quantized"] <= 0.05
+    card = (pytester.path / "card.md").read_text()
+    assert "Reverted to fp32 by accuracy control:" in card
+    assert "* `performance-ac0.05`: " + ", ".join(f"`{node}`" for node in reverted) in card
