@@ -4,7 +4,8 @@ The fp32 model is `openvino.convert_model` of the ONNX file the ONNX Runtime bac
 own export pins an optimum that ours excludes), saved uncompressed (fp32, not `save_model`'s default fp16).
 Static int8 and weight compression are NNCF's (`openvino_nncf`); the sessions are compiled models behind an
 ONNX Runtime-shaped adapter, with the config's `intra_op_num_threads` as the CPU plugin's inference threads and
-a latency hint (`openvino_settings`). It profiles with OpenVINO's performance counters. Of `framework_args` it
+a latency hint (`openvino_settings`). It profiles with OpenVINO's performance counters and measures peak
+memory in `memory_probe`'s child process. Of `framework_args` it
 reads the export's opset and the thread count. Importing this module imports neither openvino nor nncf: a run
 without the `openvino` extra still loads the registry, and an `openvino` config is refused at collection.
 """
@@ -22,7 +23,7 @@ from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.errors import InputError
 from pytest_quantbench.extras import needs
 from pytest_quantbench.memo import Memo
-from pytest_quantbench.records import EngineInfo, ModelSize, Profile, QuantizationReport, Role
+from pytest_quantbench.records import EngineInfo, MemoryStats, ModelSize, Profile, QuantizationReport, Role
 from pytest_quantbench.runtimes import openvino_nncf, openvino_settings
 from pytest_quantbench.runtimes.base import Backend, GraphInspector, QuantizedModel, Session, Unsupported, check_role
 from pytest_quantbench.runtimes.base import one_line as one_line_of
@@ -186,6 +187,19 @@ class OpenVino(Backend):
             serialize.write(out / PROFILE_FILE, openvino_settings.profile_model(xml, count, feed, calls))
 
         return serialize.read(self.cache.build("profile", key, build) / PROFILE_FILE, Profile)
+
+    def memory(self, case: Case, role: Role, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
+        """Measured by `memory_probe` in a child process that compiles the IR as the timing session does, kept on
+        disk like ONNX Runtime's figures (a warm run spawns nothing)."""
+        from pytest_quantbench.runtimes import memory_probe
+
+        xml, threads = self.path(case, role), self.threads(case, None)
+        key = digest(
+            "memory-openvino", memory_probe.FORMAT, self.model_id(case, role), threads, memory_probe.shapes_of(feeds),
+            self.versions(),
+        )  # fmt: skip
+        spec = {"engine": self.name, "model": str(xml), "threads": threads}
+        return self._memo(("memory", key), lambda: memory_probe.measured(self.cache, key, spec, feeds, str(xml)))
 
     def graph_inspector(self, case: Case) -> GraphInspector:
         raise Unsupported("the sensitivity ranking and fallback search read ONNX graphs, not OpenVINO IRs")
