@@ -155,14 +155,15 @@ class OnnxRuntime(Backend):
     def quantized(self, case: Case) -> QuantizedModel:
         config, suite = case.config, case.suite
         data = self.data.of(suite)
-        cal_fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if config.is_static else None
+        calibrated = onnxruntime_nncf.calibrated(config)
+        cal_fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if calibrated else None
         # what the quantizer reads: not the session settings; NNCF's only when NNCF quantizes (the key of a
         # config of ONNX Runtime's own quantizer is as it was before `quantizer:` was a setting)
         by_nncf = onnxruntime_nncf.quantizes(config)
         unread = ("framework_args",) if by_nncf else ("framework_args", "nncf", "quantizer")
         build_settings = {k: v for k, v in vars(config).items() if k not in unread}
         if by_nncf:  # NNCF is not among the export's libraries: its version decides the model too
-            build_settings["versions"] = onnxruntime_nncf.versions()
+            build_settings |= {"versions": onnxruntime_nncf.versions(), "data_aware": config.nncf.data_aware}
         key = digest(
             "quantize", quantize.ARTIFACT_FORMAT, self.export_key(case), repr(build_settings), cal_fingerprint,
             data.spec.max_length,
@@ -170,7 +171,7 @@ class OnnxRuntime(Backend):
 
         def build(out: Path) -> None:
             calibration = None
-            if config.is_static:
+            if calibrated:
                 calibration = data.calibration(config.calibration.num_calibration_samples, config.calibration.padding)
                 declared = declared_in_file(self.original(case))  # a decoder's cache, which the task completes
                 calibration = calibration.map(lambda rows: data.task.calibration_rows(rows, declared), batched=True)

@@ -18,7 +18,7 @@ from pytest_quantbench.artifacts.cache import library_versions
 from pytest_quantbench.errors import InputError
 from pytest_quantbench.extras import needs
 from pytest_quantbench.records import QuantizationReport
-from pytest_quantbench.runtimes.openvino_nncf import WEIGHT_MODES, Scope, guarded, setting
+from pytest_quantbench.runtimes.openvino_nncf import Scope, compression_options, guarded, setting
 from pytest_quantbench.suite import Case, QuantConfig
 
 QUANTIZER = "nncf"
@@ -32,6 +32,12 @@ PRESET_TYPES = {
 def quantizes(config: QuantConfig) -> bool:
     """Whether NNCF, not ONNX Runtime's quantizer, builds the config's model."""
     return config.quantizer == QUANTIZER
+
+
+def calibrated(config: QuantConfig) -> bool:
+    """Whether the config's quantizer reads the calibration samples: static int8, and NNCF's data-aware weight
+    compression."""
+    return config.is_static or (quantizes(config) and bool(config.nncf.data_aware))
 
 
 def versions() -> dict[str, str]:
@@ -48,7 +54,7 @@ def quantize(source: Path, case: Case, target: Path, rows: Any) -> QuantizationR
 
     model = onnx.load(str(source))
     if case.config.quantization_approach == "weight_only":
-        quantized = guarded(case, lambda: compress_weights(model, case))
+        quantized = guarded(case, lambda: compress_weights(model, case, rows))
     else:
         quantized = guarded(case, lambda: quantize_static(model, case, rows))
     onnx.save(quantized, str(target))
@@ -100,8 +106,9 @@ def quantize_static(model: Any, case: Case, rows: Any) -> Any:
     )
 
 
-def compress_weights(model: Any, case: Case) -> Any:
-    """NNCF's data-free weight compression of the ONNX `model`: int8 per channel, or int4 in groups."""
+def compress_weights(model: Any, case: Case, rows: Any = None) -> Any:
+    """NNCF's weight compression of the ONNX `model`: int8 per channel, or int4 in groups, data-free or
+    corrected on the calibration `rows` (AWQ, scale estimation)."""
     import nncf
 
     weight_only = case.config.weight_only
@@ -109,6 +116,5 @@ def compress_weights(model: Any, case: Case) -> Any:
         # NNCF writes an asymmetric int4 MatMulNBits' zero points as [N, groups], which ONNX Runtime refuses to load
         field = setting(case, "weight_only") + ".symmetric"
         raise InputError(case.suite.path, field, "NNCF's asymmetric int4 does not load in ONNX Runtime: use true")
-    mode = getattr(nncf.CompressWeightsMode, WEIGHT_MODES[(weight_only.bits, weight_only.symmetric)])
-    group = {"group_size": weight_only.block_size, "ratio": case.config.nncf.ratio} if weight_only.bits == 4 else {}
-    return nncf.compress_weights(model, mode=mode, ignored_scope=checked_scope(model, case), **group)
+    options = compression_options(case, lambda: calibration_dataset(model, rows))
+    return nncf.compress_weights(model, ignored_scope=checked_scope(model, case), **options)

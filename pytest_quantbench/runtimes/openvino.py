@@ -100,13 +100,20 @@ class OpenVino(Backend):
         """What NNCF reads of a config (the rest is another backend's, or the session's)."""
         config = case.config
         common = (config.quantization_approach, config.node_exclusion, config.nodes_to_exclude, config.nncf)
+        calibration = (config.calibration.num_calibration_samples, config.calibration.padding)
         if config.quantization_approach == "weight_only":
-            return (*common, config.weight_only)
-        return (*common, config.calibration.num_calibration_samples, config.calibration.padding)
+            data_aware = (config.nncf.data_aware, *calibration) if config.nncf.data_aware else ()
+            return (*common, config.weight_only, *data_aware)  # data-free configs keep the key they had
+        return (*common, *calibration)
+
+    @staticmethod
+    def calibrated(case: Case) -> bool:
+        """Whether NNCF reads the calibration samples: static int8, and data-aware weight compression."""
+        return case.config.is_static or bool(case.config.nncf.data_aware)
 
     def quantized_key(self, case: Case) -> str:
         suite, data = case.suite, self.data.of(case.suite)
-        fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if case.config.is_static else None
+        fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if self.calibrated(case) else None
         validated = None  # accuracy control scores the eval split on the first metric: both decide the model
         if case.config.nncf.accuracy_control is not None:
             eval_split = data.split(suite.dataset.eval_split)._fingerprint
@@ -124,7 +131,9 @@ class OpenVino(Backend):
         def build(out: Path) -> None:
             calibration = config.calibration
             rows = (
-                data.calibration(calibration.num_calibration_samples, calibration.padding) if config.is_static else None
+                data.calibration(calibration.num_calibration_samples, calibration.padding)
+                if self.calibrated(case)
+                else None
             )
             model, reverted = self.quantize(case, read_model(self.original(case)), rows)
             report = dataclasses.replace(openvino_nncf.report(model, case), reverted_nodes=reverted)

@@ -1,7 +1,8 @@
 """How NNCF quantizes an OpenVINO model for a config, and what it did.
 
 `quantization_approach: static` is `nncf.quantize` (post-training int8: FakeQuantize nodes) calibrated on the
-suite's calibration samples; `weight_only` is `nncf.compress_weights` (int8 or int4 weights, data-free). The
+suite's calibration samples; `weight_only` is `nncf.compress_weights` (int8 or int4 weights, data-free, or with
+AWQ and scale estimation on the calibration samples). The
 config's `nncf:` section holds NNCF's own knobs; the shared fields it reads are `node_exclusion` and
 `nodes_to_exclude` (NNCF's `IgnoredScope`), the calibration's sample count and padding, and `weight_only`'s
 bits, block size and symmetry. Every entry of the ignored scope must match a node of the model: one that
@@ -139,18 +140,34 @@ def quantize_static(model: Any, case: Case, rows: Any) -> Any:
     )
 
 
-def compress_weights(model: Any, case: Case) -> Any:
-    """NNCF's data-free weight compression: int8 per channel, or int4 in groups of `block_size` (the `ratio`
-    of the weights; the rest int8)."""
+def compression_options(case: Case, dataset: Callable[[], Any]) -> dict[str, Any]:
+    """`nncf.compress_weights`' options of a config, on any backend: the mode, int4's groups and ratio, and
+    the data-aware corrections with the calibration samples (`dataset()`: only built when one is set)."""
+    import nncf
+
+    weight_only, settings = case.config.weight_only, case.config.nncf
+    options: dict[str, Any] = {
+        "mode": getattr(nncf.CompressWeightsMode, WEIGHT_MODES[(weight_only.bits, weight_only.symmetric)])
+    }
+    if weight_only.bits == 4:
+        options |= {"group_size": weight_only.block_size, "ratio": settings.ratio}
+    if settings.data_aware:
+        options |= {name: True for name in settings.data_aware}
+        options |= {"dataset": dataset(), "subset_size": case.config.calibration.num_calibration_samples}
+    return options
+
+
+def compress_weights(model: Any, case: Case, rows: Any = None) -> Any:
+    """NNCF's weight compression: int8 per channel, or int4 in groups of `block_size` (the `ratio` of the
+    weights; the rest int8), data-free or corrected on the calibration `rows` (AWQ, scale estimation)."""
     import nncf
 
     weight_only = case.config.weight_only
     if weight_only.algorithm != "rtn":
         field = setting(case, "weight_only") + ".algorithm"
         raise InputError(case.suite.path, field, f"{weight_only.algorithm} is ONNX Runtime's; OpenVINO runs rtn")
-    mode = getattr(nncf.CompressWeightsMode, WEIGHT_MODES[(weight_only.bits, weight_only.symmetric)])
-    group = {"group_size": weight_only.block_size, "ratio": case.config.nncf.ratio} if weight_only.bits == 4 else {}
-    return nncf.compress_weights(model, mode=mode, ignored_scope=checked_scope(model, case), **group)
+    options = compression_options(case, lambda: calibration_dataset(model, rows))
+    return nncf.compress_weights(model, ignored_scope=checked_scope(model, case), **options)
 
 
 @contextlib.contextmanager
@@ -183,7 +200,7 @@ def guarded(case: Case, quantizer: Callable[[], T]) -> T:
 def quantize(model: Any, case: Case, rows: Any) -> Any:
     """The config's quantized model: static int8 (calibrated on `rows`) or weight compression."""
     if case.config.quantization_approach == "weight_only":
-        return guarded(case, lambda: compress_weights(model, case))
+        return guarded(case, lambda: compress_weights(model, case, rows))
     return guarded(case, lambda: quantize_static(model, case, rows))
 
 

@@ -114,6 +114,7 @@ def id_token(key: str, value: Any) -> str:
         parts.append("" if value.ratio == 1.0 else f"ratio{value.ratio:g}")
         control = value.accuracy_control
         parts.append(f"ac{control.max_drop:g}{'' if control.drop_type == 'absolute' else 'rel'}" if control else "")
+        parts += [{"awq": "awq", "scale_estimation": "se"}[name] for name in value.data_aware]
         return "-".join(p for p in parts if p and p != "0patterns")
     if isinstance(value, bool):
         return key if value else f"no-{key}"

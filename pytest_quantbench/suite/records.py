@@ -103,6 +103,16 @@ class Nncf:
     ignored_patterns: tuple[str, ...] = ()  # regular expressions of node names kept in fp32 (NNCF's IgnoredScope)
     ratio: float = 1.0  # weight_only, 4 bits: the share of weights in 4 bits, the rest in int8
     accuracy_control: AccuracyControl | None = None  # static only: None quantizes without it
+    # weight_only, 4 bits: NNCF's data-aware corrections on the calibration samples (AWQ's per-channel scales,
+    # scale estimation's L2-fitted group scales). Left out of the repr (which keys the artifacts) so that configs
+    # without them keep their keys; a backend that reads them adds them to its key when set (`data_aware`).
+    awq: bool = field(default=False, repr=False)
+    scale_estimation: bool = field(default=False, repr=False)
+
+    @property
+    def data_aware(self) -> tuple[str, ...]:
+        """The data-aware weight compression options set, by name (empty: data-free)."""
+        return tuple(name for name in ("awq", "scale_estimation") if getattr(self, name))
 
 
 @dataclass(frozen=True)

@@ -322,6 +322,14 @@ def _per_channel_opset(draft: DraftConfig) -> Found | None:
     return breaks(config.per_channel and qdq and opset is not None and opset < 13, opset=opset)
 
 
+def _data_aware_int4(draft: DraftConfig) -> Found | None:
+    """AWQ and scale estimation correct 4-bit weights: on any other config they would change nothing."""
+    config = draft.config
+    options = tuple(o for o in config.nncf.data_aware if not ignored(f"nncf.{o}", config, draft.backends))
+    int4 = config.quantization_approach == "weight_only" and config.weight_only.bits == 4
+    return breaks(bool(options) and not int4, options=" and ".join(options), s="" if len(options) > 1 else "s")
+
+
 def _engine_installed(draft: DraftConfig) -> Found | None:
     """The config's backend needs an optional extra that is installed (checked without importing it)."""
     backend, framework = draft.backends[draft.config.framework], draft.config.framework
@@ -340,6 +348,8 @@ CONFIG_RULES: tuple[Rule[DraftConfig], ...] = (
     Rule("framework", "{message}", _engine_installed),
     Rule("nncf", "accuracy_control needs quantization_approach: static (NNCF reverts int8 layers of a calibrated "
          "model)", lambda d: breaks(d.config.nncf.accuracy_control is not None and not d.config.is_static)),
+    Rule("nncf", "{options} need{s} quantization_approach: weight_only with weight_only.bits: 4 (NNCF's data-aware "
+         "corrections of 4-bit weights)", _data_aware_int4),
     Rule("activations_dtype", "16-bit activations need quantization_approach: static (QDQ)",
          lambda d: breaks((d.config.activations_dtype or "").endswith("16") and not d.config.is_static)),
     Rule("fp32_outputs", "fp32 outputs need format: qdq (QLinear ops output int8)",

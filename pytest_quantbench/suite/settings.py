@@ -189,6 +189,14 @@ class NncfSchema(Section, title="nncf"):
         default=NNCF.accuracy_control,
         description="static: NNCF's quantize_with_accuracy_control on the suite's eval split and first metric",
     )
+    awq: bool = Field(
+        default=NNCF.awq, description="weight_only, 4 bits: AWQ's activation-aware scales, fitted on the calibration "
+        "samples (calibration.num_calibration_samples)",
+    )  # fmt: skip
+    scale_estimation: bool = Field(
+        default=NNCF.scale_estimation,
+        description="weight_only, 4 bits: group scales fitted to the calibration samples' outputs (L2)",
+    )
 
 
 def _not_a_preset_typo(name: str) -> str:

@@ -172,3 +172,32 @@ def test_accuracy_control_reverts_the_layers_of_a_collapsing_int8_until_the_gate
     card = (pytester.path / "card.md").read_text()
     assert "Reverted to fp32 by accuracy control:" in card
     assert "* `performance-ac0.05`: " + ", ".join(f"`{node}`" for node in reverted) in card
+
+
+@pytest.mark.parametrize("framework", ["openvino", "onnxruntime"])
+def test_data_aware_weight_compression_fits_the_int4_weights_to_the_calibration_samples(
+    qb_cache: Path, tmp_path: Path, framework: str
+) -> None:
+    """AWQ and scale estimation run offline on the suite's calibration samples: a model of its own (its own
+    artifact), whose int4 weights differ from the data-free ones, and it keeps the tiny model's accuracy."""
+    from pytest_quantbench.bench import Bench
+    from pytest_quantbench.suite import load_suite
+
+    quantizer = ", quantizer: nncf" if framework == "onnxruntime" else ""
+    path = tmp_path / "awq.suite.yaml"
+    path.write_text(
+        textwrap.dedent(SENTIMENT)
+        + f"fixed: {{framework: {framework}{quantizer}, quantization_approach: weight_only, framework_args: "
+        "{opset: 13}, calibration: {num_calibration_samples: 16}, weight_only: {bits: 4, block_size: 32}}\n"
+        "benchmarked: {nncf: [{}, {scale_estimation: true}, {awq: true, scale_estimation: true}]}\n"
+    )
+    plain, fitted, both = load_suite(path).cases
+    assert [c.id for c in (plain, fitted, both)] == ["performance", "performance-se", "performance-awq-se"]
+    bench = Bench(qb_cache)
+    models = [bench.quantized(case) for case in (plain, fitted, both)]
+    assert len({m.path.parent for m in models}) == 3  # each config its own artifact
+    weights = [m.path.with_suffix(".bin") if framework == "openvino" else m.path for m in models]
+    assert weights[0].read_bytes() != weights[1].read_bytes()  # the fitted scales are not round-to-nearest's
+    assert all(m.report.quantized_nodes.get("MatMul", 0) >= 4 for m in models)
+    evaluation = bench.evaluate(fitted)
+    assert evaluation.quantized["accuracy"] >= evaluation.original["accuracy"] - 0.05

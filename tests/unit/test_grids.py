@@ -211,3 +211,41 @@ def test_nncf_on_onnxruntime_reads_nncf_and_its_own_name_is_the_default(tmp_path
     assert [c.id for c in suite.cases] == ["onnxruntime", "nncf"]
     assert [c.config.quantizer for c in suite.cases] == ["onnxruntime", "nncf"]
     assert [c.baseline_id for c in suite.cases] == ["fp32", "fp32"]  # one runtime: one fp32 model
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ("fixed: {framework: openvino, quantization_approach: static, nncf: {awq: true}}\n",
+         "fixed.nncf: awq needs quantization_approach: weight_only with weight_only.bits: 4"),
+        ("fixed: {framework: openvino, quantization_approach: weight_only, weight_only: {bits: 8}, "
+         "nncf: {awq: true, scale_estimation: true}}\n",
+         "fixed.nncf: awq and scale_estimation need quantization_approach: weight_only with weight_only.bits: 4"),
+    ],
+)  # fmt: skip
+def test_data_aware_weight_compression_is_for_int4_only(tmp_path: Path, settings: str, message: str) -> None:
+    assert message in refusal(tmp_path, settings)
+
+
+def test_data_aware_options_name_the_config_and_leave_other_configs_keys_alone(tmp_path: Path) -> None:
+    suite = load_suite(
+        write(
+            tmp_path,
+            "fixed: {framework: openvino, quantization_approach: weight_only}\n"
+            "benchmarked: {nncf: [{}, {awq: true}, {awq: true, scale_estimation: true}]}\n",
+        )
+    )
+    assert [c.id for c in suite.cases] == ["performance", "performance-awq", "performance-awq-se"]
+    # the record's repr keys the artifacts: a data-free config's is as it was before the options existed
+    assert "awq" not in repr(suite.cases[0].config.nncf) and "awq" not in repr(suite.cases[1].config.nncf)
+    assert suite.cases[1].config.nncf != suite.cases[0].config.nncf
+    # ONNX Runtime's own quantizer leaves nncf: fixed data-aware options beside it apply to OpenVINO alone
+    mixed = load_suite(
+        write(
+            tmp_path,
+            "fixed: {nncf: {scale_estimation: true}}\nbenchmarked:\n"
+            "  - {framework: [openvino], quantization_approach: [weight_only]}\n"
+            "  - {framework: [onnxruntime], quantization_approach: [static]}\n",
+        )
+    )
+    assert [c.id for c in mixed.cases] == ["openvino-weight_only", "onnxruntime-static"]
