@@ -109,7 +109,8 @@ def _bullets(values: dict[str, Any], indent: str = "") -> list[str]:
 def _settings(suite: SuiteInfo, config_id: str) -> list[str]:
     config = suite.config(config_id)
     settings = config.settings if config else {}
-    return [f"`{_value(settings.get(k))}`" for k in suite.benchmarked] or [f"`{config_id}`"]
+    # a setting another grid of a list benchmarks (not this config's): "-"
+    return [f"`{_value(settings[k])}`" if k in settings else "-" for k in suite.benchmarked] or [f"`{config_id}`"]
 
 
 def _settings_header(suite: SuiteInfo) -> list[str]:

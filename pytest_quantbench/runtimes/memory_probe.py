@@ -1,5 +1,5 @@
-"""Peak resident memory of loading and running one session (ONNX Runtime, or a PyTorch model), measured in a
-short child process.
+"""Peak resident memory of loading and running one session (ONNX Runtime, a PyTorch model, or an OpenVINO IR
+compiled for the CPU), measured in a short child process.
 
 In the run's own process the figures would hold everything else it keeps (datasets, other sessions, torch),
 so a child measures them: it imports onnxruntime and reads the feeds, takes what it holds then as the
@@ -12,8 +12,8 @@ peak through /proc/self/clear_refs; elsewhere `ru_maxrss`, the baseline being th
 peaks including the load's.
 
 `python -m pytest_quantbench.runtimes.memory_probe DIR` is the child; `probe` is the parent's side. The child
-opens an ONNX Runtime session, or a PyTorch model (`ENGINES`; `probe_engine`), and `measured` keeps the
-figures in the cache.
+opens an ONNX Runtime session, a PyTorch model or a compiled OpenVINO model (`ENGINES`; `probe_engine`), and
+`measured` keeps the figures in the cache.
 """
 
 from __future__ import annotations
@@ -134,10 +134,23 @@ def _open_pytorch(spec: dict[str, Any]) -> Any:
     return TorchSession(model, spec["threads"])
 
 
+def _import_openvino() -> None:
+    import openvino  # noqa: F401  (part of the baseline)
+
+
+def _open_openvino(spec: dict[str, Any]) -> Any:
+    """The IR compiled as the timing session is (threads, latency hint, f32 precision)."""
+    from pytest_quantbench.runtimes.openvino_settings import OpenVinoSession, compile_model
+
+    xml = Path(spec["model"])
+    return OpenVinoSession(compile_model(xml, spec["threads"]), xml)
+
+
 # engine -> (what is imported before the baseline is read, how the measured session is opened)
 ENGINES: dict[str, tuple[Callable[[], None], Callable[[dict[str, Any]], Any]]] = {
     "onnxruntime": (_import_onnxruntime, _open_onnxruntime),
     "pytorch": (_import_pytorch, _open_pytorch),
+    "openvino": (_import_openvino, _open_openvino),
 }
 
 

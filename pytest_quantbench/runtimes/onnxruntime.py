@@ -31,8 +31,8 @@ from pytest_quantbench.records import (
     Role,
     TensorSpec,
 )
+from pytest_quantbench.runtimes import onnxruntime_nncf, onnxruntime_speed
 from pytest_quantbench.runtimes import onnxruntime_settings as settings
-from pytest_quantbench.runtimes import onnxruntime_speed
 from pytest_quantbench.runtimes.base import (
     Backend,
     GraphInspector,
@@ -155,17 +155,27 @@ class OnnxRuntime(Backend):
     def quantized(self, case: Case) -> QuantizedModel:
         config, suite = case.config, case.suite
         data = self.data.of(suite)
-        cal_fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if config.is_static else None
-        # what ONNX Runtime's quantizer reads: not the session settings, nor NNCF's (another backend's)
-        build_settings = {k: v for k, v in vars(config).items() if k not in ("framework_args", "nncf")}
+        calibrated = onnxruntime_nncf.calibrated(config)
+        cal_fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if calibrated else None
+        # what the quantizer reads: not the session settings; NNCF's only when NNCF quantizes (the key of a
+        # config of ONNX Runtime's own quantizer is as it was before `quantizer:` was a setting)
+        by_nncf = onnxruntime_nncf.quantizes(config)
+        unread = ("framework_args",) if by_nncf else ("framework_args", "nncf", "quantizer")
+        build_settings = {k: v for k, v in vars(config).items() if k not in unread}
+        if by_nncf:  # NNCF is not among the export's libraries: its version decides the model too
+            build_settings |= {"versions": onnxruntime_nncf.versions(), "data_aware": config.nncf.data_aware}
         key = digest(
             "quantize", quantize.ARTIFACT_FORMAT, self.export_key(case), repr(build_settings), cal_fingerprint,
             data.spec.max_length,
         )  # fmt: skip
 
         def build(out: Path) -> None:
-            ranges = self._calibration(case, cal_fingerprint) if config.is_static else None
-            report = quantize.quantize(self.original(case).parent, config, out, calibration=ranges)
+            if by_nncf:
+                rows = self._calibration_rows(case) if calibrated else None
+                report = onnxruntime_nncf.quantize(self.original(case), case, out / quantize.QUANTIZED_FILE, rows)
+            else:
+                ranges = self._calibration(case, cal_fingerprint) if config.is_static else None
+                report = quantize.quantize(self.original(case).parent, config, out, calibration=ranges)
             serialize.write(out / REPORT_FILE, report)
 
         def read() -> QuantizedModel:
@@ -186,14 +196,18 @@ class OnnxRuntime(Backend):
         )  # fmt: skip
 
         def build(out: Path) -> None:
-            rows = data.calibration(config.calibration.num_calibration_samples, config.calibration.padding)
-            declared = declared_in_file(self.original(case))  # a decoder's cache, which the task completes
-            rows = rows.map(lambda batch: data.task.calibration_rows(batch, declared), batched=True)
-            quantize.calibrate(self.original(case).parent, config, rows, out)
+            quantize.calibrate(self.original(case).parent, config, self._calibration_rows(case), out)
 
         return self._memo(
             ("calibration", key), lambda: quantize.read_calibration(self.cache.build("calibration", key, build))
         )
+
+    def _calibration_rows(self, case: Case) -> Any:
+        """The calibration split's rows as the model takes them (a decoder's cache completed by the task)."""
+        config, data = case.config, self.data.of(case.suite)
+        rows = data.calibration(config.calibration.num_calibration_samples, config.calibration.padding)
+        declared = declared_in_file(self.original(case))
+        return rows.map(lambda batch: data.task.calibration_rows(batch, declared), batched=True)
 
     def open(self, model_path: Path, args: FrameworkArgs, threads: int, level: int) -> Any:
         """One session per model file and session settings for the whole run."""

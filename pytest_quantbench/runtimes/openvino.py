@@ -4,7 +4,8 @@ The fp32 model is `openvino.convert_model` of the ONNX file the ONNX Runtime bac
 own export pins an optimum that ours excludes), saved uncompressed (fp32, not `save_model`'s default fp16).
 Static int8 and weight compression are NNCF's (`openvino_nncf`); the sessions are compiled models behind an
 ONNX Runtime-shaped adapter, with the config's `intra_op_num_threads` as the CPU plugin's inference threads and
-a latency hint (`openvino_settings`). It profiles with OpenVINO's performance counters. Of `framework_args` it
+a latency hint (`openvino_settings`). It profiles with OpenVINO's performance counters and measures peak
+memory in `memory_probe`'s child process. Of `framework_args` it
 reads the export's opset and the thread count. Importing this module imports neither openvino nor nncf: a run
 without the `openvino` extra still loads the registry, and an `openvino` config is refused at collection.
 """
@@ -19,10 +20,10 @@ from pytest_quantbench import serialize
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays, library_versions
 from pytest_quantbench.artifacts.sources import Models
 from pytest_quantbench.data.store import DataStore
-from pytest_quantbench.errors import BuildError
+from pytest_quantbench.errors import InputError
 from pytest_quantbench.extras import needs
 from pytest_quantbench.memo import Memo
-from pytest_quantbench.records import EngineInfo, ModelSize, Profile, QuantizationReport, Role
+from pytest_quantbench.records import EngineInfo, MemoryStats, ModelSize, Profile, QuantizationReport, Role
 from pytest_quantbench.runtimes import openvino_nncf, openvino_settings
 from pytest_quantbench.runtimes.base import Backend, GraphInspector, QuantizedModel, Session, Unsupported, check_role
 from pytest_quantbench.runtimes.base import one_line as one_line_of
@@ -37,14 +38,16 @@ PROFILE_FILE = "profile.json"
 FORMAT = 1  # of the converted and quantized IR entries: a change rebuilds them
 
 
-def convert(onnx_file: Path, out: Path) -> None:
-    """`onnx_file` converted to an fp32 IR in `out`; a graph OpenVINO cannot convert is one line naming it."""
+def convert(onnx_file: Path, out: Path, case: Case) -> None:
+    """`onnx_file` converted to an fp32 IR in `out`; a graph OpenVINO cannot convert is one line naming the
+    suite file, the `framework` that asked for OpenVINO, and what the converter said (the ops it lacks)."""
     import openvino as ov
 
     try:
         model = ov.convert_model(str(onnx_file))
     except Exception as exc:  # the ONNX frontend's errors name the op it cannot convert
-        raise BuildError(f"OpenVINO cannot convert {onnx_file}: {one_line_of(exc)}") from exc
+        message = f"OpenVINO cannot convert the exported model {onnx_file.name}: {one_line_of(exc)}"
+        raise InputError(case.suite.path, openvino_nncf.setting(case, "framework"), message) from exc
     ov.save_model(model, str(out / XML_FILE), compress_to_fp16=False)
 
 
@@ -88,7 +91,7 @@ class OpenVino(Backend):
         key = self.original_key(case)
 
         def build(out: Path) -> None:
-            convert(self.exporter.original(case), out)
+            convert(self.exporter.original(case), out, case)
 
         return self._memo(("original", key), lambda: self.cache.build("openvino-convert", key, build) / XML_FILE)
 
@@ -97,13 +100,20 @@ class OpenVino(Backend):
         """What NNCF reads of a config (the rest is another backend's, or the session's)."""
         config = case.config
         common = (config.quantization_approach, config.node_exclusion, config.nodes_to_exclude, config.nncf)
+        calibration = (config.calibration.num_calibration_samples, config.calibration.padding)
         if config.quantization_approach == "weight_only":
-            return (*common, config.weight_only)
-        return (*common, config.calibration.num_calibration_samples, config.calibration.padding)
+            data_aware = (config.nncf.data_aware, *calibration) if config.nncf.data_aware else ()
+            return (*common, config.weight_only, *data_aware)  # data-free configs keep the key they had
+        return (*common, *calibration)
+
+    @staticmethod
+    def calibrated(case: Case) -> bool:
+        """Whether NNCF reads the calibration samples: static int8, and data-aware weight compression."""
+        return case.config.is_static or bool(case.config.nncf.data_aware)
 
     def quantized_key(self, case: Case) -> str:
         suite, data = case.suite, self.data.of(case.suite)
-        fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if case.config.is_static else None
+        fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if self.calibrated(case) else None
         validated = None  # accuracy control scores the eval split on the first metric: both decide the model
         if case.config.nncf.accuracy_control is not None:
             eval_split = data.split(suite.dataset.eval_split)._fingerprint
@@ -121,7 +131,9 @@ class OpenVino(Backend):
         def build(out: Path) -> None:
             calibration = config.calibration
             rows = (
-                data.calibration(calibration.num_calibration_samples, calibration.padding) if config.is_static else None
+                data.calibration(calibration.num_calibration_samples, calibration.padding)
+                if self.calibrated(case)
+                else None
             )
             model, reverted = self.quantize(case, read_model(self.original(case)), rows)
             report = dataclasses.replace(openvino_nncf.report(model, case), reverted_nodes=reverted)
@@ -184,6 +196,19 @@ class OpenVino(Backend):
             serialize.write(out / PROFILE_FILE, openvino_settings.profile_model(xml, count, feed, calls))
 
         return serialize.read(self.cache.build("profile", key, build) / PROFILE_FILE, Profile)
+
+    def memory(self, case: Case, role: Role, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
+        """Measured by `memory_probe` in a child process that compiles the IR as the timing session does, kept on
+        disk like ONNX Runtime's figures (a warm run spawns nothing)."""
+        from pytest_quantbench.runtimes import memory_probe
+
+        xml, threads = self.path(case, role), self.threads(case, None)
+        key = digest(
+            "memory-openvino", memory_probe.FORMAT, self.model_id(case, role), threads, memory_probe.shapes_of(feeds),
+            self.versions(),
+        )  # fmt: skip
+        spec = {"engine": self.name, "model": str(xml), "threads": threads}
+        return self._memo(("memory", key), lambda: memory_probe.measured(self.cache, key, spec, feeds, str(xml)))
 
     def graph_inspector(self, case: Case) -> GraphInspector:
         raise Unsupported("the sensitivity ranking and fallback search read ONNX graphs, not OpenVINO IRs")

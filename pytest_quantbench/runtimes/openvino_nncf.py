@@ -1,7 +1,8 @@
 """How NNCF quantizes an OpenVINO model for a config, and what it did.
 
 `quantization_approach: static` is `nncf.quantize` (post-training int8: FakeQuantize nodes) calibrated on the
-suite's calibration samples; `weight_only` is `nncf.compress_weights` (int8 or int4 weights, data-free). The
+suite's calibration samples; `weight_only` is `nncf.compress_weights` (int8 or int4 weights, data-free, or with
+AWQ and scale estimation on the calibration samples). The
 config's `nncf:` section holds NNCF's own knobs; the shared fields it reads are `node_exclusion` and
 `nodes_to_exclude` (NNCF's `IgnoredScope`), the calibration's sample count and padding, and `weight_only`'s
 bits, block size and symmetry. Every entry of the ignored scope must match a node of the model: one that
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 from pytest_quantbench.errors import InputError
 from pytest_quantbench.records import QuantizationReport
 from pytest_quantbench.runtimes.base import one_line
-from pytest_quantbench.suite import Case
+from pytest_quantbench.suite import Case, grid
 from pytest_quantbench.suite.vocabulary import PRESETS
 
 T = TypeVar("T")
@@ -37,8 +38,8 @@ LOW_BIT_WEIGHTS = ("i8", "u8", "i4", "u4")
 
 
 def setting(case: Case, key: str) -> str:
-    """Where a config's setting is in the suite file: in the grid when it is benchmarked, else fixed."""
-    return f"benchmarked.{key}" if key in dict(case.point) else f"fixed.{key}"
+    """Where a config's setting is in the suite file: in its grid when it is benchmarked, else fixed."""
+    return grid.place(case, key)
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,17 @@ class Scope:
         return cls(names, presets, config.nncf.ignored_patterns)
 
     def unmatched(self, model: Any, case: Case) -> tuple[str, str] | None:
-        """The field of the first entry that matches no node of `model` (a pattern matches a name's start, as in
-        NNCF), and what it says; None when every entry matches."""
+        """The field of the first entry that matches no node of the OpenVINO `model`, and what it says."""
         ops = model.get_ops()
-        names, types = {op.get_friendly_name() for op in ops}, {op.get_type_name() for op in ops}
+        return self.unmatched_in({op.get_friendly_name() for op in ops}, {op.get_type_name() for op in ops}, case)
+
+    def unmatched_in(
+        self, names: set[str], types: set[str], case: Case, preset_types: dict[str, str] | None = None
+    ) -> tuple[str, str] | None:
+        """The field of the first entry that matches none of a model's node `names` and op `types` (a pattern
+        matches a name's start, as in NNCF; a preset by its op type in `preset_types`), and what it says; None
+        when every entry matches."""
+        preset_types = preset_types or PRESET_TYPES
         given = case.config.nodes_to_exclude
 
         def field(key: str) -> str:
@@ -71,17 +79,17 @@ class Scope:
         checks = [
             *((field("nodes_to_exclude" if n in given else "node_exclusion"), f"node {n!r}", n in names)
               for n in self.names),
-            *((field("node_exclusion"), f"preset {p} (op type {PRESET_TYPES[p]})", PRESET_TYPES[p] in types)
+            *((field("node_exclusion"), f"preset {p} (op type {preset_types[p]})", preset_types[p] in types)
               for p in self.presets),
             *((f"{field('nncf')}.ignored_patterns", f"pattern {p!r}", any(re.match(p, n) for n in names))
               for p in self.patterns),
         ]  # fmt: skip
         return next(((where, entry) for where, entry, found in checks if not found), None)
 
-    def ignored_scope(self) -> Any:
+    def ignored_scope(self, preset_types: dict[str, str] | None = None) -> Any:
         import nncf
 
-        types = [PRESET_TYPES[p] for p in self.presets]
+        types = [(preset_types or PRESET_TYPES)[p] for p in self.presets]
         return nncf.IgnoredScope(names=list(self.names), types=types, patterns=list(self.patterns))
 
 
@@ -132,18 +140,34 @@ def quantize_static(model: Any, case: Case, rows: Any) -> Any:
     )
 
 
-def compress_weights(model: Any, case: Case) -> Any:
-    """NNCF's data-free weight compression: int8 per channel, or int4 in groups of `block_size` (the `ratio`
-    of the weights; the rest int8)."""
+def compression_options(case: Case, dataset: Callable[[], Any]) -> dict[str, Any]:
+    """`nncf.compress_weights`' options of a config, on any backend: the mode, int4's groups and ratio, and
+    the data-aware corrections with the calibration samples (`dataset()`: only built when one is set)."""
+    import nncf
+
+    weight_only, settings = case.config.weight_only, case.config.nncf
+    options: dict[str, Any] = {
+        "mode": getattr(nncf.CompressWeightsMode, WEIGHT_MODES[(weight_only.bits, weight_only.symmetric)])
+    }
+    if weight_only.bits == 4:
+        options |= {"group_size": weight_only.block_size, "ratio": settings.ratio}
+    if settings.data_aware:
+        options |= {name: True for name in settings.data_aware}
+        options |= {"dataset": dataset(), "subset_size": case.config.calibration.num_calibration_samples}
+    return options
+
+
+def compress_weights(model: Any, case: Case, rows: Any = None) -> Any:
+    """NNCF's weight compression: int8 per channel, or int4 in groups of `block_size` (the `ratio` of the
+    weights; the rest int8), data-free or corrected on the calibration `rows` (AWQ, scale estimation)."""
     import nncf
 
     weight_only = case.config.weight_only
     if weight_only.algorithm != "rtn":
         field = setting(case, "weight_only") + ".algorithm"
         raise InputError(case.suite.path, field, f"{weight_only.algorithm} is ONNX Runtime's; OpenVINO runs rtn")
-    mode = getattr(nncf.CompressWeightsMode, WEIGHT_MODES[(weight_only.bits, weight_only.symmetric)])
-    group = {"group_size": weight_only.block_size, "ratio": case.config.nncf.ratio} if weight_only.bits == 4 else {}
-    return nncf.compress_weights(model, mode=mode, ignored_scope=checked_scope(model, case), **group)
+    options = compression_options(case, lambda: calibration_dataset(model, rows))
+    return nncf.compress_weights(model, ignored_scope=checked_scope(model, case), **options)
 
 
 @contextlib.contextmanager
@@ -176,7 +200,7 @@ def guarded(case: Case, quantizer: Callable[[], T]) -> T:
 def quantize(model: Any, case: Case, rows: Any) -> Any:
     """The config's quantized model: static int8 (calibrated on `rows`) or weight compression."""
     if case.config.quantization_approach == "weight_only":
-        return guarded(case, lambda: compress_weights(model, case))
+        return guarded(case, lambda: compress_weights(model, case, rows))
     return guarded(case, lambda: quantize_static(model, case, rows))
 
 

@@ -14,6 +14,7 @@ from pytest_quantbench.suite.errors import Loc, suite_error
 from pytest_quantbench.suite.models import DatasetSchema, OverrideSchema, SuiteSchema, ThresholdSchema
 from pytest_quantbench.suite.records import (
     DEFAULT_MAX_DROP,
+    Case,
     DatasetSpec,
     Suite,
     Threshold,
@@ -25,18 +26,21 @@ from pytest_quantbench.suite.rules import (
     GATE_RULES,
     GRID_RULES,
     OVERRIDE_RULES,
+    READING_RULES,
     RECORD_RULES,
     SECTION_RULES,
     SUITE_RULES,
+    UNION_RULES,
     DraftConfig,
     DraftGate,
     DraftGrid,
     DraftOverride,
+    DraftReading,
     DraftSuite,
     check,
     under,
 )
-from pytest_quantbench.suite.settings import FixedSchema
+from pytest_quantbench.suite.settings import FixedSchema, Section, Settings
 from pytest_quantbench.suite.vocabulary import TaskVocabulary, Vocabulary
 
 
@@ -49,10 +53,15 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     model = _validated(SuiteSchema, raw, path, context)
     task = vocabulary.tasks[model.task]
     fixed = model.fixed.given() if model.fixed else {}
-    benchmarked = model.benchmarked.given() if model.benchmarked else {}
+    listed = isinstance(model.benchmarked, list)
+    grids = [schema.given() for schema in _grid_schemas(model)]
+    benchmarked = _union(grids) if listed else grids[0] if grids else {}
+    draft = DraftSuite(
+        path, model, _dataset(path, model.dataset, task), fixed, benchmarked, task, tuple(grids) if listed else ()
+    )
     _check_sections(path, "fixed", fixed)
-    _check_sections(path, "benchmarked", benchmarked, grid_values=True)
-    draft = DraftSuite(path, model, _dataset(path, model.dataset, task), fixed, benchmarked, task)
+    for where, values in draft.placed():
+        _check_sections(path, where, values, grid_values=True)
     check(path, SUITE_RULES, draft)
     suite = _suite(draft, task)
     check(path, RECORD_RULES, suite)
@@ -61,12 +70,57 @@ def parse_suite(raw: Any, path: Path, vocabulary: Vocabulary | None = None) -> S
     counted = {key.split("@")[0] for key in given}  # `neighbours@5` given: no default `neighbours` (k = 10) beside it
     gates = {k: t for k, t in _default_gates(suite.metrics, task).items() if k not in counted} | given
     overrides = [_override(draft, entry, i, known, context) for i, entry in enumerate(model.overrides or [])]
-    cases = grid.expand(suite, Thresholds.from_keys(gates), overrides)
-    for case in cases:
-        check(path, CONFIG_RULES, DraftConfig(case.config, vocabulary.backends), _setting(benchmarked))
-    check(path, GRID_RULES, DraftGrid(cases, overrides))
+    cases = _cases(draft, suite, Thresholds.from_keys(gates), overrides, vocabulary)
+    fixed_written = _written(model.fixed) if model.fixed else ()
+    whole = DraftGrid(cases, overrides, fixed_written, vocabulary.backends)
+    check(path, GRID_RULES, whole)
+    check(path, UNION_RULES, whole)
     object.__setattr__(suite, "cases", cases)
     return suite
+
+
+def _cases(
+    draft: DraftSuite, suite: Suite, thresholds: Thresholds, overrides: list[grid.Override], vocabulary: Vocabulary
+) -> tuple[Case, ...]:
+    """Each grid's cases, every config checked by the config rules, and against its backend for the settings
+    its own grid writes (`READING_RULES`), the error placed under that grid."""
+    schemas: list[Settings | None] = [*_grid_schemas(draft.model)] or [None]  # no grid: one config, fixed
+    cases: list[Case] = []
+    for (where, given), schema in zip(draft.placed(), schemas, strict=True):
+        written = _written(schema) if schema is not None else ()
+        for case in grid.expand_grid(suite, tuple(given.items()), thresholds, overrides):
+            check(draft.path, CONFIG_RULES, DraftConfig(case.config, vocabulary.backends), _setting(where, given))
+            check(draft.path, READING_RULES, DraftReading(case.config, vocabulary.backends, written), under(where))
+            cases.append(case)
+    return tuple(cases)
+
+
+def _grid_schemas(model: SuiteSchema) -> list[Settings]:
+    """The file's grids: a `benchmarked` list's, its one mapping, or none."""
+    given = model.benchmarked
+    return list(given) if isinstance(given, list) else [given] if given is not None else []
+
+
+def _union(grids: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """Every setting of the grids, each with its values in the order given: what the reports list."""
+    union: dict[str, list[Any]] = {}
+    for given in grids:
+        for key, values in given.items():
+            union.setdefault(key, []).extend(v for v in values if v not in union.get(key, []))
+    return {key: tuple(values) for key, values in union.items()}
+
+
+def _written(settings: Settings) -> tuple[str, ...]:
+    """The settings a `fixed` or grid mapping writes: its keys, a section's by the fields it gives (dotted)."""
+    written: list[str] = []
+    for key in settings.given():
+        value = getattr(settings, key)
+        sections = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, Section)]
+        if not sections:
+            written.append(key)
+        for section in sections:
+            written += [f"{key}.{name}" for name in section.model_fields_set if f"{key}.{name}" not in written]
+    return tuple(written)
 
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -89,9 +143,10 @@ def _check_sections(path: Path, where: str, settings: Mapping[str, Any], grid_va
                 check(path, rules, value, under(f"{where}.{key}" + ("" if i is None else f"[{i}]")))
 
 
-def _setting(benchmarked: Mapping[str, Any]) -> Callable[[str], str]:
-    """Where a config rule's setting is in the file: in the grid when it is benchmarked, else fixed."""
-    return lambda key: f"benchmarked.{key}" if key in benchmarked else f"fixed.{key}"
+def _setting(where: str, benchmarked: Mapping[str, Any]) -> Callable[[str], str]:
+    """Where a config rule's setting is in the file: in the config's grid (`where`) when it is benchmarked there,
+    else fixed."""
+    return lambda key: f"{where}.{key}" if key in benchmarked else f"fixed.{key}"
 
 
 def _dataset(path: Path, model: DatasetSchema, task: TaskVocabulary) -> DatasetSpec:
@@ -123,7 +178,7 @@ def _suite(draft: DraftSuite, task: TaskVocabulary) -> Suite:
         trust_remote_code=model.trust_remote_code, dataset=draft.dataset, metrics=metrics,
         time=model.time.record(), fixed=tuple(draft.fixed.items()), benchmarked=tuple(draft.benchmarked.items()),
         markers=tuple(model.markers), timed_by_length=task.timed_by_length, decodes=task.decodes,
-        baseline=model.baseline,
+        baseline=model.baseline, grids=tuple(tuple(g.items()) for g in draft.grids),
     )  # fmt: skip
 
 

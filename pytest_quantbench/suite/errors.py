@@ -11,7 +11,7 @@ import types
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
@@ -98,10 +98,12 @@ class _Spot:
                 annotation, self.metadata = (Any, []) if info is None else (info.annotation, list(info.metadata))
                 loc.append(part)
             elif get_origin(annotation) in (Union, types.UnionType):
-                # pydantic names the member it tried; the error is the field's, with every member's constraints
-                for member in get_args(annotation):
+                # pydantic names the member it tried; a tagged member (a `benchmarked` grid or list of grids) is
+                # the one its tag names, else the error is the field's, with every member's constraints
+                tagged = [m for m in get_args(annotation) if part in _tags(m)]
+                for member in tagged or get_args(annotation):
                     self._unwrap(member)
-                annotation = Any
+                annotation = tagged[0] if tagged else Any
             elif part != "[key]":  # a list index or a mapping key (a bad key itself is reported at the key)
                 args = get_args(annotation)
                 annotation, self.metadata = (args[-1] if args else Any), []
@@ -155,6 +157,12 @@ class _Spot:
         if expected is None:  # a constraint the models use without wording it: pydantic's sentence
             return self.error["msg"][0].lower() + self.error["msg"][1:]
         return f"expected {expected}, got {typename(value)} {value!r}"
+
+
+def _tags(member: Any) -> tuple[str, ...]:
+    """The tags (`pydantic.Tag`) a union member is annotated with."""
+    extra = get_args(member)[1:] if get_origin(member) is Annotated else ()
+    return tuple(item.tag for item in extra if isinstance(item, Tag))
 
 
 def _sized(value: Any) -> bool:

@@ -1,4 +1,4 @@
-"""The `benchmarked` grid expanded into cases: one per combination, with readable ids and its overrides.
+"""The `benchmarked` grid (or each of a list of grids) expanded into cases: one per combination, with readable ids and its overrides.
 
 Works on validated records only, and checks nothing: the rules a config must keep, and that each override
 matches a config, are `build.py`'s.
@@ -29,10 +29,23 @@ class Override:
         return all(values.get(k) == v for k, v in self.when.items())
 
 
+def grids(suite: Suite) -> tuple[tuple[tuple[str, tuple[Any, ...]], ...], ...]:
+    """The suite's grids: those of a `benchmarked` list, else the one `benchmarked` mapping."""
+    return suite.grids or (suite.benchmarked,)
+
+
 def expand(suite: Suite, thresholds: Thresholds, overrides: list[Override]) -> tuple[Case, ...]:
-    """Every combination of the benchmarked values, on top of the fixed ones, each with the suite's
+    """The cases of every grid of the suite, grid after grid: a case's id is its own grid's values, so a
+    suite of one grid keeps its ids when more grids join it as a list."""
+    return tuple(case for values in grids(suite) for case in expand_grid(suite, values, thresholds, overrides))
+
+
+def expand_grid(
+    suite: Suite, grid: tuple[tuple[str, tuple[Any, ...]], ...], thresholds: Thresholds, overrides: list[Override]
+) -> tuple[Case, ...]:
+    """Every combination of one grid's values, on top of the fixed ones, each with the suite's
     thresholds and those of the overrides that match it (later ones over earlier ones)."""
-    fixed, benchmarked = dict(suite.fixed), dict(suite.benchmarked)
+    fixed, benchmarked = dict(suite.fixed), dict(grid)
     cases = []
     for values in itertools.product(*benchmarked.values()):
         point = tuple(zip(benchmarked, values, strict=True))
@@ -48,6 +61,22 @@ def expand(suite: Suite, thresholds: Thresholds, overrides: list[Override]) -> t
                  thresholds=case_thresholds, expect=expect)
         )  # fmt: skip
     return tuple(cases)
+
+
+def place(case: Case, key: str) -> str:
+    """Where a config's setting is in the suite file: in its grid when benchmarked there (`benchmarked`, or
+    `benchmarked[i]` in a list of grids), else fixed."""
+    point = dict(case.point)
+    if key not in point:
+        return f"fixed.{key}"
+    if not case.suite.grids:
+        return f"benchmarked.{key}"
+    index = next(
+        i
+        for i, grid in enumerate(case.suite.grids)
+        if set(dict(grid)) == set(point) and all(point[k] in values for k, values in grid)
+    )
+    return f"benchmarked[{index}].{key}"
 
 
 def id_token(key: str, value: Any) -> str:
@@ -85,6 +114,7 @@ def id_token(key: str, value: Any) -> str:
         parts.append("" if value.ratio == 1.0 else f"ratio{value.ratio:g}")
         control = value.accuracy_control
         parts.append(f"ac{control.max_drop:g}{'' if control.drop_type == 'absolute' else 'rel'}" if control else "")
+        parts += [{"awq": "awq", "scale_estimation": "se"}[name] for name in value.data_aware]
         return "-".join(p for p in parts if p and p != "0patterns")
     if isinstance(value, bool):
         return key if value else f"no-{key}"

@@ -42,6 +42,9 @@ def json_schema(vocabulary: Vocabulary | None = None) -> dict[str, Any]:
     definitions["FixedSchema"]["properties"]["framework"]["enum"] = backends
     definitions["BenchmarkedSchema"]["properties"]["framework"]["items"]["enum"] = backends
     properties["baseline"]["enum"] = backends
+    # one grid or a list of grids (or null): disjoint by type, so the plain alternatives of `anyOf` say it
+    grid_forms = properties["benchmarked"]["anyOf"]
+    properties["benchmarked"]["anyOf"] = [*grid_forms[0]["oneOf"], *grid_forms[1:]]
     properties["metrics"]["items"]["enum"] = metrics
     counted = [{"pattern": pattern} for pattern in COUNTED_GATE_PATTERNS]  # `neighbours@20`
     properties["thresholds"]["propertyNames"] = {"anyOf": [{"enum": [*metrics, *GATES]}, *counted]}

@@ -3,9 +3,9 @@ gates, overrides); one config's settings are in `settings.py`, which says how de
 records and what `NOT_GIVEN` means.
 """
 
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, Union
 
-from pydantic import AfterValidator, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationInfo, model_validator
 
 from pytest_quantbench.suite.errors import Wording, invalid, unknown_value
 from pytest_quantbench.suite.records import (
@@ -200,6 +200,27 @@ def _marker(name: str) -> str:
     return name
 
 
+def _grid_form(value: Any) -> str:
+    """A `benchmarked` list is a list of grids; anything else is read (and worded) as one grid."""
+    return "grids" if isinstance(value, list) else "grid"
+
+
+# `benchmarked`: one grid, or a list of grids whose configs are the union of each grid's combinations (as
+# scikit-learn's ParameterGrid reads a list of dicts): what each engine runs, side by side in one suite.
+Grids = Annotated[
+    Union[  # noqa: UP007  # the tagged members need the Union form
+        Annotated[BenchmarkedSchema, Tag("grid")],
+        Annotated[
+            list[BenchmarkedSchema],
+            Field(min_length=1),
+            Wording(too_short="is an empty list of grids: give at least one mapping"),
+            Tag("grids"),
+        ],
+    ],
+    Discriminator(_grid_form),
+]
+
+
 class SuiteSchema(Section, title="pytest-quantbench suite"):
     """One model and dataset, a grid of int8 quantization configs, and the gates each config must pass."""
 
@@ -217,7 +238,11 @@ class SuiteSchema(Section, title="pytest-quantbench suite"):
         default=NOT_GIVEN, description="metrics to gate on (default: accuracy; every metric for token-classification)"
     )
     fixed: FixedSchema | None = None
-    benchmarked: BenchmarkedSchema | None = None
+    benchmarked: Grids | None = Field(
+        None,
+        description="the grid: a list of values per setting, every combination a config; or a list of such grids, "
+        "the configs the union of each one's (e.g. one grid per framework)",
+    )
     time: TimeSchema = Field(default_factory=TimeSchema)
     baseline: Annotated[str, known("backends")] = Field(
         default=SUITE.baseline,

@@ -103,6 +103,16 @@ class Nncf:
     ignored_patterns: tuple[str, ...] = ()  # regular expressions of node names kept in fp32 (NNCF's IgnoredScope)
     ratio: float = 1.0  # weight_only, 4 bits: the share of weights in 4 bits, the rest in int8
     accuracy_control: AccuracyControl | None = None  # static only: None quantizes without it
+    # weight_only, 4 bits: NNCF's data-aware corrections on the calibration samples (AWQ's per-channel scales,
+    # scale estimation's L2-fitted group scales). Left out of the repr (which keys the artifacts) so that configs
+    # without them keep their keys; a backend that reads them adds them to its key when set (`data_aware`).
+    awq: bool = field(default=False, repr=False)
+    scale_estimation: bool = field(default=False, repr=False)
+
+    @property
+    def data_aware(self) -> tuple[str, ...]:
+        """The data-aware weight compression options set, by name (empty: data-free)."""
+        return tuple(name for name in ("awq", "scale_estimation") if getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,9 @@ class QuantConfig:
     weight_only: WeightOnly = WeightOnly()
     framework_args: FrameworkArgs = FrameworkArgs()
     nncf: Nncf = Nncf()
+    # who quantizes the model the framework runs: None (or the framework's own quantizer's name) is its own;
+    # another (`nncf` for onnxruntime) is one of the backend's `quantizers`
+    quantizer: str | None = None
 
     @property
     def is_static(self) -> bool:
@@ -338,7 +351,8 @@ class Case:
             return dataclasses.replace(value, quantized_optimization_level=None) if key == "framework_args" else value
 
         tokens = [id_token(k, original(k, v)) for k, v in self.point if k in ("framework", "framework_args")]
-        if "framework" not in dict(self.point) and self.baseline != self.config.framework:
+        framework_varies = any("framework" in dict(g) for g in self.suite.grids)  # some grid names it: name it
+        if "framework" not in dict(self.point) and (self.baseline != self.config.framework or framework_varies):
             tokens.insert(0, id_token("framework", self.baseline))
         return "-".join(["fp32", *tokens])
 
@@ -360,6 +374,9 @@ class Suite:
     timed_by_length: bool = True  # from the task: image inputs have no length to time at
     decodes: bool = False  # from the task: a decoder's latency cases time phases (`time.phases`)
     baseline: str | None = None  # the backend every speed-up is against; None: each config's own framework
+    # `benchmarked:` given as a list of grids: each one's settings (`benchmarked` is then their union, what the
+    # reports list); () when the file gives one grid, `benchmarked` itself
+    grids: tuple[tuple[tuple[str, tuple[Any, ...]], ...], ...] = ()
     cases: tuple[Case, ...] = field(default=(), compare=False, repr=False)
 
     @property

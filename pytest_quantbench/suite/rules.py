@@ -11,21 +11,23 @@ the expanded grid is a `Rule` in one of the lists below:
 - `GATE_RULES`: one entry of a `thresholds` mapping (the suite's or an override's);
 - `OVERRIDE_RULES`: one entry of `overrides`, before its `when` is read as settings;
 - `CONFIG_RULES`: each config of the expanded grid (the backend runs the approach, 16-bit is static, ...);
-- `GRID_RULES`: the expanded grid as a whole (every override matches a config).
+- `READING_RULES`: each config against the settings its own grid writes (its backend reads them);
+- `GRID_RULES`, `UNION_RULES`: the expanded grid (or list of grids) as a whole: every override matches a
+  config, a fixed setting some config reads, one id per config.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pytest_quantbench import extras
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.suite import grid, paths
-from pytest_quantbench.suite.errors import unknown_field
+from pytest_quantbench.suite.errors import unknown_field, unknown_value
 from pytest_quantbench.suite.models import SuiteSchema
 from pytest_quantbench.suite.records import (
     CONFIG_PRESETS,
@@ -102,8 +104,15 @@ class DraftSuite:
     model: SuiteSchema
     dataset: DatasetSpec
     fixed: dict[str, Any]
-    benchmarked: dict[str, tuple[Any, ...]]
+    benchmarked: dict[str, tuple[Any, ...]]  # the union of the grids' settings
     task: TaskVocabulary | None = None  # the suite's task's words (None: rules that need them keep quiet)
+    grids: tuple[dict[str, tuple[Any, ...]], ...] = ()  # a `benchmarked` list's grids; (): `benchmarked` alone
+
+    def placed(self) -> list[tuple[str, dict[str, tuple[Any, ...]]]]:
+        """Each grid with where it sits in the file: `benchmarked`, or `benchmarked[i]` in a list of grids."""
+        if not self.grids:
+            return [("benchmarked", self.benchmarked)]
+        return [(f"benchmarked[{i}]", values) for i, values in enumerate(self.grids)]
 
 
 @dataclass(frozen=True)
@@ -135,9 +144,20 @@ class DraftConfig:
 
 
 @dataclass(frozen=True)
+class DraftReading:
+    """One config, and the settings its own grid writes (dotted: `calibration.method`)."""
+
+    config: QuantConfig
+    backends: Mapping[str, BackendVocabulary]
+    written: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DraftGrid:
     cases: tuple[Case, ...]
     overrides: Sequence[grid.Override]
+    fixed_written: tuple[str, ...] = ()  # the settings `fixed` writes (dotted)
+    backends: Mapping[str, BackendVocabulary] = field(default_factory=dict)
 
 
 # --- the rules --------------------------------------------------------------------------------------------------
@@ -153,19 +173,26 @@ SECTION_RULES: dict[str, tuple[Rule[Any], ...]] = {"calibration": CALIBRATION_RU
 
 def _grid_size(draft: DraftSuite) -> Found | None:
     """A grid too big to collect is refused before anything is done per config."""
-    size = math.prod(len(values) for values in draft.benchmarked.values())
+    size = sum(math.prod(len(values) for values in given.values()) for _, given in draft.placed())
     return breaks(size > MAX_CONFIGS, size=size, limit=MAX_CONFIGS)
 
 
 def _beside_preset(draft: DraftSuite) -> Found | None:
-    """A setting a `preset:` sets, given beside it (fixed or benchmarked): the preset would no longer be what its
-    name says (the card names it), so the file must choose one."""
-    places = {"fixed": draft.fixed, "benchmarked": draft.benchmarked}
-    if not any(PRESET_KEY in given for given in places.values()):
-        return None
+    """A setting a `preset:` sets, given beside it (fixed or in the preset's grid): the preset would no longer
+    be what its name says (the card names it), so the file must choose one."""
     preset_keys = {key for settings in CONFIG_PRESETS.values() for key, _ in settings}
-    found = [(where, key) for where, given in places.items() for key in given if key in preset_keys]
-    return first("at", [f"{where}.{key}" for where, key in found])
+    for where, given in draft.placed():
+        places = {"fixed": draft.fixed, where: given}
+        if any(PRESET_KEY in settings for settings in places.values()):
+            found = [f"{at}.{key}" for at, settings in places.items() for key in settings if key in preset_keys]
+            if found:
+                return {"at": found[0]}
+    return None
+
+
+def _fixed_and_benchmarked(draft: DraftSuite) -> Found | None:
+    """A setting both fixed and benchmarked (in any grid of a list)."""
+    return first("at", [f"{where}.{key}" for where, given in draft.placed() for key in given if key in draft.fixed])
 
 
 def _metric_key(draft: DraftSuite) -> Found | None:
@@ -205,8 +232,7 @@ SUITE_RULES: tuple[Rule[DraftSuite], ...] = (
     Rule("metrics", "need references: the dataset has ref_keys: [] (gate on agreement or cosine)",
          lambda d: breaks(bool(d.model.metrics) and not d.dataset.ref_keys)),
     Rule("metrics", "{metric} needs dataset.data_keys.{key}: {what}", _metric_key),
-    Rule("benchmarked.{key}", "is also in 'fixed': give each parameter in one place",
-         lambda d: first("key", [key for key in d.benchmarked if key in d.fixed])),
+    Rule("{at}", "is also in 'fixed': give each parameter in one place", _fixed_and_benchmarked),
     Rule("{at}", "is set by 'preset' (sentence-transformers' export of that name): give the preset or the setting, "
          "not both", _beside_preset),
     Rule("benchmarked", "the grid has {size} configs, more than {limit}: split it into suites", _grid_size),
@@ -270,13 +296,24 @@ OVERRIDE_RULES: tuple[Rule[DraftOverride], ...] = (Rule("when.{key}", "{wording}
 
 
 def _runs_approach(draft: DraftConfig) -> Found | None:
-    """The config's backend runs its quantization approach."""
+    """The config's backend (with its quantizer) runs its quantization approach."""
     config, backends = draft.config, draft.backends
-    approach, runs = config.quantization_approach, backends[config.framework].approaches
+    approach, runs = config.quantization_approach, backends[config.framework].runs(config)
     if approach in runs:
         return None
     others = " or ".join(name for name, backend in backends.items() if approach in backend.approaches)
-    return {"framework": config.framework, "runs": " and ".join(runs), "approach": approach, "others": others}
+    framework = config.framework + (f" with quantizer {config.quantizer}" if config.quantizer in backends[
+        config.framework].quantizers else "")  # fmt: skip
+    return {"framework": framework, "runs": " and ".join(runs), "approach": approach, "others": others}
+
+
+def _known_quantizer(draft: DraftConfig) -> Found | None:
+    """The quantizer a config names is its backend's own or one of the others it takes."""
+    config, backend = draft.config, draft.backends[draft.config.framework]
+    known = tuple(q for q in (backend.quantizer, *backend.quantizers) if q)
+    if config.quantizer is None or config.quantizer in known:
+        return None
+    return {"framework": config.framework, "wording": unknown_value(config.quantizer, known)}
 
 
 def _per_channel_opset(draft: DraftConfig) -> Found | None:
@@ -285,20 +322,34 @@ def _per_channel_opset(draft: DraftConfig) -> Found | None:
     return breaks(config.per_channel and qdq and opset is not None and opset < 13, opset=opset)
 
 
+def _data_aware_int4(draft: DraftConfig) -> Found | None:
+    """AWQ and scale estimation correct 4-bit weights: on any other config they would change nothing."""
+    config = draft.config
+    options = tuple(o for o in config.nncf.data_aware if not ignored(f"nncf.{o}", config, draft.backends))
+    int4 = config.quantization_approach == "weight_only" and config.weight_only.bits == 4
+    return breaks(bool(options) and not int4, options=" and ".join(options), s="" if len(options) > 1 else "s")
+
+
 def _engine_installed(draft: DraftConfig) -> Found | None:
     """The config's backend needs an optional extra that is installed (checked without importing it)."""
-    extra, framework = draft.backends[draft.config.framework].extra, draft.config.framework
-    missing = extras.missing(extra, f"framework {framework}") if extra else None
+    backend, framework = draft.backends[draft.config.framework], draft.config.framework
+    quantizer = backend.other_quantizer(draft.config)
+    extra = quantizer.extra if quantizer else backend.extra
+    needed_by = f"quantizer {draft.config.quantizer}" if quantizer else f"framework {framework}"
+    missing = extras.missing(extra, needed_by) if extra else None
     return None if missing is None else {"message": missing}
 
 
 # Each field names the setting the error points at: `benchmarked.<it>` when the grid varies it, else `fixed.<it>`.
 CONFIG_RULES: tuple[Rule[DraftConfig], ...] = (
+    Rule("quantizer", "{wording} for framework {framework}", _known_quantizer),
     Rule("framework", "{framework} runs {runs} quantization only: {approach} configs need framework {others}",
          _runs_approach),
     Rule("framework", "{message}", _engine_installed),
     Rule("nncf", "accuracy_control needs quantization_approach: static (NNCF reverts int8 layers of a calibrated "
          "model)", lambda d: breaks(d.config.nncf.accuracy_control is not None and not d.config.is_static)),
+    Rule("nncf", "{options} need{s} quantization_approach: weight_only with weight_only.bits: 4 (NNCF's data-aware "
+         "corrections of 4-bit weights)", _data_aware_int4),
     Rule("activations_dtype", "16-bit activations need quantization_approach: static (QDQ)",
          lambda d: breaks((d.config.activations_dtype or "").endswith("16") and not d.config.is_static)),
     Rule("fp32_outputs", "fp32 outputs need format: qdq (QLinear ops output int8)",
@@ -309,14 +360,62 @@ CONFIG_RULES: tuple[Rule[DraftConfig], ...] = (
 )  # fmt: skip
 
 
+def ignored(setting: str, config: QuantConfig, backends: Mapping[str, BackendVocabulary]) -> bool:
+    """Whether the config's backend leaves a setting (`per_channel`, `calibration.method`) unread."""
+    return backends[config.framework].ignores_setting(setting, config)
+
+
+def _unread(draft: DraftReading) -> Found | None:
+    """A setting a config's own grid writes that its backend does not read: the config would silently run as
+    if it were not given (another engine's setting), so it is refused."""
+    unread = [s for s in draft.written if ignored(s, draft.config, draft.backends)]
+    return breaks(bool(unread), setting=unread[0] if unread else "", framework=draft.config.framework)
+
+
+# each config's settings its own grid writes; `build.py` places the field under that grid
+READING_RULES: tuple[Rule[DraftReading], ...] = (
+    Rule("{setting}", "framework {framework} does not read {setting}: this config would run as if it were not "
+         "given; write it in the grids of the frameworks that read it", _unread),
+)  # fmt: skip
+
+
 def _unmatched(draft: DraftGrid) -> Found | None:
     points = [case.point for case in draft.cases]
     return first("index", [i for i, o in enumerate(draft.overrides) if not any(map(o.matches, points))])
 
 
+def _fixed_unread(draft: DraftGrid) -> Found | None:
+    """A fixed setting no config reads: it applies to the configs whose backend reads it (a suite of several
+    engines shares `fixed`), but one that none reads would change nothing."""
+    for setting in draft.fixed_written:
+        if draft.cases and all(ignored(setting, case.config, draft.backends) for case in draft.cases):
+            names = " nor ".join(dict.fromkeys(case.config.framework for case in draft.cases))
+            return {"setting": setting, "frameworks": names}
+    return None
+
+
+def _repeated_id(draft: DraftGrid) -> Found | None:
+    """Two configs of one id (two grids of a list that give the same values): results are kept by id."""
+    if not draft.cases or not draft.cases[0].suite.grids:  # one grid: its ids are as they always were
+        return None
+    seen: set[str] = set()
+    for case in draft.cases:
+        if case.id in seen:
+            return {"id": case.id}
+        seen.add(case.id)
+    return None
+
+
 GRID_RULES: tuple[Rule[DraftGrid], ...] = (
     Rule("overrides[{index}].when", "matches no config of the benchmarked grid", _unmatched),
 )
+# the configs of every grid together: what `fixed` gives them, and their ids
+UNION_RULES: tuple[Rule[DraftGrid], ...] = (
+    Rule("fixed.{setting}", "no config of this suite reads it (framework {frameworks} does not): remove it",
+         _fixed_unread),
+    Rule("benchmarked", "two configs have the id {id}: make the grids of the list differ in a value they give",
+         _repeated_id),
+)  # fmt: skip
 
 
 # --- the builder -------------------------------------------------------------------------------------------------

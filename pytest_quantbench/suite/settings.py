@@ -165,7 +165,7 @@ class AccuracyControlSchema(Section, title="accuracy_control"):
 
 
 class NncfSchema(Section, title="nncf"):
-    """How NNCF quantizes for framework: openvino (the other backends leave it)."""
+    """How NNCF quantizes: for framework openvino, or onnxruntime with quantizer nncf (the others leave it)."""
 
     record_type = Nncf
     preset: Literal["performance", "mixed"] = Field(
@@ -188,6 +188,14 @@ class NncfSchema(Section, title="nncf"):
     accuracy_control: AccuracyControlSchema | None = Field(
         default=NNCF.accuracy_control,
         description="static: NNCF's quantize_with_accuracy_control on the suite's eval split and first metric",
+    )
+    awq: bool = Field(
+        default=NNCF.awq, description="weight_only, 4 bits: AWQ's activation-aware scales, fitted on the calibration "
+        "samples (calibration.num_calibration_samples)",
+    )  # fmt: skip
+    scale_estimation: bool = Field(
+        default=NNCF.scale_estimation,
+        description="weight_only, 4 bits: group scales fitted to the calibration samples' outputs (L2)",
     )
 
 
@@ -280,7 +288,14 @@ class FixedSchema(Settings, title="fixed"):
     calibration: CalibrationSchema = Field(default_factory=CalibrationSchema, description="static only")
     weight_only: WeightOnlySchema = Field(default_factory=WeightOnlySchema, description="weight_only only")
     framework_args: FrameworkArgsSchema = Field(default_factory=FrameworkArgsSchema, description="export and run")
-    nncf: NncfSchema = Field(default_factory=NncfSchema, description="framework: openvino only")
+    nncf: NncfSchema = Field(
+        default_factory=NncfSchema, description="framework: openvino, or framework: onnxruntime with quantizer: nncf"
+    )
+    quantizer: Text | None = Field(
+        default=CONFIG.quantizer,
+        description="who quantizes the model the framework runs; default: the framework's own (onnxruntime, "
+        "pytorch, nncf for openvino); nncf for onnxruntime: NNCF's int8 or weight compression of the ONNX export",
+    )
 
 
 _GRID = Wording(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pytest_quantbench.suite.records import DEFAULT_MIN_AGREEMENT
+from pytest_quantbench.suite.records import DEFAULT_MIN_AGREEMENT, QuantConfig
 
 # `datasets` builders that read local files: never need the hub.
 PACKAGED_BUILDERS = {"csv", "json", "parquet", "text", "arrow", "imagefolder", "audiofolder", "webdataset"}
@@ -36,12 +36,41 @@ class TaskVocabulary:
 
 
 @dataclass(frozen=True)
+class QuantizerVocabulary:
+    """A quantizer other than a backend's own (`quantizer:`): the approaches it runs, the settings it leaves."""
+
+    approaches: tuple[str, ...]
+    ignores: tuple[str, ...] = ()
+    extra: str | None = None  # the optional extra that installs it
+
+
+@dataclass(frozen=True)
 class BackendVocabulary:
     """What a suite may ask of one `framework:` value."""
 
     approaches: tuple[str, ...]  # the quantization approaches it runs
     description: str = ""
     extra: str | None = None  # the optional extra (`extras.EXTRAS`) that installs its engine; None: always there
+    # the settings its configs leave unread (a section's field dotted, `calibration.method`; a section alone: all
+    # of it): written in a config's own grid they are refused, in `fixed` they apply where another backend reads
+    ignores: tuple[str, ...] = ()
+    quantizer: str = ""  # the name of its own quantizer (`quantizer:` naming it is the default)
+    quantizers: Mapping[str, QuantizerVocabulary] = field(default_factory=dict)  # the others it takes
+
+    def other_quantizer(self, config: QuantConfig) -> QuantizerVocabulary | None:
+        """The quantizer a config names, when it is not the backend's own (None: its own)."""
+        return self.quantizers.get(config.quantizer or "")
+
+    def runs(self, config: QuantConfig) -> tuple[str, ...]:
+        """The approaches the config's quantizer runs."""
+        other = self.other_quantizer(config)
+        return self.approaches if other is None else other.approaches
+
+    def ignores_setting(self, setting: str, config: QuantConfig) -> bool:
+        """Whether a config of this backend (and its quantizer) leaves `setting` unread."""
+        other = self.other_quantizer(config)
+        ignores = self.ignores if other is None else other.ignores
+        return setting in ignores or setting.split(".")[0] in ignores
 
 
 CLASSIFICATION_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
@@ -90,14 +119,54 @@ BUILTIN_TASKS: dict[str, TaskVocabulary] = {
         decodes=True,
     ),
 }
+# What each built-in backend leaves unread (`BackendVocabulary.ignores`): ONNX Runtime's quantizer and session
+# settings, NNCF's, and the export's.
+ORT_QUANTIZER_SETTINGS = (
+    "operators_to_quantize", "per_channel", "reduce_range", "weights_dtype", "activations_dtype",
+    "weights_symmetric", "activations_symmetric", "format", "fp32_outputs", "calibration.method",
+    "calibration.percentile", "weight_only.accuracy_level", "weight_only.algorithm",
+)  # fmt: skip
+ORT_SESSION_SETTINGS = (
+    "framework_args.optimization_level", "framework_args.quantized_optimization_level",
+    "framework_args.x64_quant_precision",
+)  # fmt: skip
 BUILTIN_BACKENDS: dict[str, BackendVocabulary] = {
     "onnxruntime": BackendVocabulary(
-        ("dynamic", "static", "weight_only", "fp16"), "ONNX Runtime on the optimum export"
+        ("dynamic", "static", "weight_only", "fp16"),
+        "ONNX Runtime on the optimum export",
+        ignores=("nncf",),
+        quantizer="onnxruntime",
+        # NNCF quantizing the ONNX export (QDQ int8, weight compression) for ONNX Runtime to run; its accuracy
+        # control is OpenVINO's
+        quantizers={
+            "nncf": QuantizerVocabulary(
+                ("static", "weight_only"), (*ORT_QUANTIZER_SETTINGS, "nncf.accuracy_control"), extra="openvino"
+            )
+        },
     ),
-    "pytorch": BackendVocabulary(("dynamic",), "torch's dynamic int8 of the transformers model"),
+    # torch's quantize_dynamic reads the operators (as Linear layers), per_channel and the thread count
+    "pytorch": BackendVocabulary(
+        ("dynamic",),
+        "torch's dynamic int8 of the transformers model",
+        ignores=(
+            *(s for s in ORT_QUANTIZER_SETTINGS if s not in ("operators_to_quantize", "per_channel")),
+            *ORT_SESSION_SETTINGS,
+            "node_exclusion",
+            "nodes_to_exclude",
+            "calibration",
+            "weight_only",
+            "nncf",
+            "framework_args.opset",
+        ),
+        quantizer="pytorch",
+    ),
     # OpenVINO has no dynamic int8 of its own: NNCF's static int8 and weight compression
     "openvino": BackendVocabulary(
-        ("static", "weight_only"), "OpenVINO on the optimum export, quantized by NNCF", extra="openvino"
+        ("static", "weight_only"),
+        "OpenVINO on the optimum export, quantized by NNCF",
+        extra="openvino",
+        ignores=(*ORT_QUANTIZER_SETTINGS, *ORT_SESSION_SETTINGS),
+        quantizer="nncf",
     ),
 }
 

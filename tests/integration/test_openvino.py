@@ -106,3 +106,98 @@ def test_accuracy_control_quantizes_within_the_drop_on_the_suites_metric(qb_cach
     bench = Bench(qb_cache)
     report = bench.quantized(case).report
     assert report.reverted_nodes == () and report.quantized_nodes["MatMul"] >= 8 and not report.quantized_nothing
+
+
+def plant_value_outliers(model_dir: Path, out: Path, scale: float = 1000.0) -> Path:
+    """A copy of the model whose attention values carry an outlier channel that fp32 cannot see: each layer's
+    value projection scales channel 0 by `scale` and the attention output divides the weights reading it by as
+    much, so fp32 answers as before while int8's per-tensor activations (the context the output dense reads)
+    round every other channel to zero."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    shutil.copytree(model_dir, out)
+    model = AutoModelForSequenceClassification.from_pretrained(out)
+    with torch.no_grad():
+        for layer in model.bert.encoder.layer:
+            value, output = layer.attention.self.value, layer.attention.output.dense
+            value.weight[0] *= scale
+            value.bias[0] *= scale
+            output.weight[:, 0] /= scale
+    model.save_pretrained(out)
+    return out
+
+
+def test_accuracy_control_reverts_the_layers_of_a_collapsing_int8_until_the_gate_passes(
+    qb_cache: Path, suite_file, run, pytester: pytest.Pytester
+) -> None:
+    """Full int8 of a model with planted activation outliers collapses to chance; NNCF's accuracy control puts
+    layers back in fp32 until the drop is within max_drop, the gate passes, and the card and JSON name them."""
+    from pytest_quantbench.bench import Bench
+    from pytest_quantbench.suite import load_suite
+
+    original = load_suite(suite_file("original.suite.yaml", SENTIMENT)).cases[0].suite
+    plant_value_outliers(Bench(qb_cache).models.model_dir(original), pytester.path / "planted")
+    suite_file(
+        "control.suite.yaml",
+        SENTIMENT.replace("builtin:tiny-bert-sentiment", "./planted")
+        + """
+    fixed:
+      framework: openvino
+      quantization_approach: static
+      framework_args: {opset: 13}
+      calibration: {num_calibration_samples: 32}
+    benchmarked:
+      nncf: [{}, {accuracy_control: {max_drop: 0.05}}]
+    overrides:
+      - when: {nncf: {}}
+        expect: collapse
+""",
+    )
+    (pytester.path / "original.suite.yaml").unlink()
+    result = run("-v", "-k", "accuracy", "--benchmark-json=out.json", "--quantbench-card=card.md")
+    result.assert_outcomes(passed=1, xfailed=1)  # without control: the known collapse; with it: PASS
+    result.stdout.fnmatch_lines(["*accuracy[[]performance[]] XFAIL*", "*accuracy[[]performance-ac0.05[]] PASSED*"])
+    accuracy = {row["config_id"]: row for row in json.loads((pytester.path / "out.json").read_text())["quantbench"][
+        "accuracy"]}  # fmt: skip
+    collapsed, controlled = accuracy["performance"], accuracy["performance-ac0.05"]
+    assert collapsed["collapse"] and collapsed["quantization"]["reverted_nodes"] == []
+    assert controlled["passed"] and not controlled["collapse"]
+    reverted = controlled["quantization"]["reverted_nodes"]
+    assert reverted and all("attention" in node for node in reverted), reverted  # where the outliers are
+    metric = controlled["metrics"]["accuracy"]
+    assert metric["original"] - metric["quantized"] <= 0.05
+    card = (pytester.path / "card.md").read_text()
+    assert "Reverted to fp32 by accuracy control:" in card
+    assert "* `performance-ac0.05`: " + ", ".join(f"`{node}`" for node in reverted) in card
+
+
+@pytest.mark.parametrize("framework", ["openvino", "onnxruntime"])
+def test_data_aware_weight_compression_fits_the_int4_weights_to_the_calibration_samples(
+    qb_cache: Path, tmp_path: Path, framework: str
+) -> None:
+    """AWQ and scale estimation run offline on the suite's calibration samples: a model of its own (its own
+    artifact), whose int4 weights differ from the data-free ones, and it keeps the tiny model's accuracy."""
+    from pytest_quantbench.bench import Bench
+    from pytest_quantbench.suite import load_suite
+
+    quantizer = ", quantizer: nncf" if framework == "onnxruntime" else ""
+    path = tmp_path / "awq.suite.yaml"
+    path.write_text(
+        textwrap.dedent(SENTIMENT)
+        + f"fixed: {{framework: {framework}{quantizer}, quantization_approach: weight_only, framework_args: "
+        "{opset: 13}, calibration: {num_calibration_samples: 16}, weight_only: {bits: 4, block_size: 32}}\n"
+        "benchmarked: {nncf: [{}, {scale_estimation: true}, {awq: true, scale_estimation: true}]}\n"
+    )
+    plain, fitted, both = load_suite(path).cases
+    assert [c.id for c in (plain, fitted, both)] == ["performance", "performance-se", "performance-awq-se"]
+    bench = Bench(qb_cache)
+    models = [bench.quantized(case) for case in (plain, fitted, both)]
+    assert len({m.path.parent for m in models}) == 3  # each config its own artifact
+    weights = [m.path.with_suffix(".bin") if framework == "openvino" else m.path for m in models]
+    assert weights[0].read_bytes() != weights[1].read_bytes()  # the fitted scales are not round-to-nearest's
+    assert all(m.report.quantized_nodes.get("MatMul", 0) >= 4 for m in models)
+    evaluation = bench.evaluate(fitted)
+    assert evaluation.quantized["accuracy"] >= evaluation.original["accuracy"] - 0.05

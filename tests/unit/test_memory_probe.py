@@ -132,3 +132,25 @@ def test_the_child_measures_a_pytorch_model_as_the_backend_loads_it(tmp_path: Pa
     assert all(stats.load_peak_bytes > 0 and stats.baseline_bytes > 0 for stats in found.values())
     # torch and transformers are imported before the baseline: a tiny model's load is far below them
     assert found["bs1-len16"].load_peak_bytes < found["bs1-len16"].baseline_bytes
+
+
+def test_the_child_measures_an_openvino_ir_as_the_backend_compiles_it(tmp_path: Path) -> None:
+    """OpenVINO rows get a memory column as ONNX Runtime's do: the IR compiled and run in the child."""
+    pytest.importorskip("openvino")
+    from pytest_quantbench.runtimes.openvino import convert
+    from pytest_quantbench.runtimes.openvino_settings import XML_FILE
+
+    suite = tmp_path / "ov.suite.yaml"
+    suite.write_text(
+        "task: text-classification\nmodel_name_or_path: m\ndataset: {path: glue}\n"
+        "fixed: {framework: openvino, quantization_approach: static}\n"
+    )
+    from pytest_quantbench.suite import load_suite
+
+    (case,) = load_suite(suite).cases
+    convert(_matmul_model(tmp_path / "m.onnx"), tmp_path, case)
+    feeds = {f"bs{b}": {"x": np.ones((b, WIDTH), np.float32)} for b in (64, 1)}
+    found = memory_probe.probe_engine({"engine": "openvino", "model": str(tmp_path / XML_FILE), "threads": 1}, feeds)
+    assert set(found) == {"bs1", "bs64"}
+    assert all(s.load_peak_bytes > 0 and s.run_peak_bytes >= 0 and s.baseline_bytes > 0 for s in found.values())
+    assert found["bs64"].run_peak_bytes >= found["bs1"].run_peak_bytes

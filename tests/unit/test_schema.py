@@ -200,7 +200,7 @@ MODELS_AND_RECORDS = [
     (ThresholdSchema, Threshold),
     (SuiteSchema, Suite),
 ]
-BUILDER_FILLS = {"base_dir", "timed_by_length", "decodes", "cases"}  # record fields no file gives
+BUILDER_FILLS = {"base_dir", "timed_by_length", "decodes", "cases", "grids"}  # record fields no file gives
 TASK_DECIDES = {(DatasetSchema, "data_keys"), (DatasetSchema, "ref_keys")}  # not the record's default
 
 

@@ -11,6 +11,7 @@ import pytest
 from pytest_quantbench import extras
 from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.suite import load_suite, rules
+from pytest_quantbench.suite.build import parse_suite
 from pytest_quantbench.suite.grid import Override
 from pytest_quantbench.suite.models import SuiteSchema
 from pytest_quantbench.suite.records import (
@@ -29,12 +30,15 @@ from pytest_quantbench.suite.rules import (
     GATE_RULES,
     GRID_RULES,
     OVERRIDE_RULES,
+    READING_RULES,
     SECTION_RULES,
     SUITE_RULES,
+    UNION_RULES,
     DraftConfig,
     DraftGate,
     DraftGrid,
     DraftOverride,
+    DraftReading,
     DraftSuite,
     Rule,
 )
@@ -60,6 +64,12 @@ def suite_draft(
 ) -> DraftSuite:
     model = SuiteSchema.model_validate({**RAW, **(raw or {})})
     return DraftSuite(path, model, dataset or DatasetSpec(path="glue"), fixed or {}, benchmarked or {})
+
+
+# a suite of a list of grids (OpenVINO's static int8 alone), for the rules on all its configs
+GRIDS_SUITE = parse_suite(
+    {**RAW, "benchmarked": [{"framework": ["openvino"], "quantization_approach": ["static"]}]}, HERE / "g.suite.yaml"
+)
 
 
 def config(**settings: Any) -> DraftConfig:
@@ -247,6 +257,31 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         "fp32 outputs need format: qdq (QLinear ops output int8)",
     ),
     (
+        rule(CONFIG_RULES, "{wording} for framework"),
+        config(quantizer="hqq"),
+        "quantizer",
+        "unknown value 'hqq' (known: onnxruntime, nncf) for framework onnxruntime",
+    ),
+    (
+        rule(READING_RULES, "framework {framework} does not read"),
+        DraftReading(QuantConfig(framework="openvino"), BUILTIN_BACKENDS, ("framework", "calibration.method")),
+        "calibration.method",
+        "framework openvino does not read calibration.method: this config would run as if it were not given; "
+        "write it in the grids of the frameworks that read it",
+    ),
+    (
+        rule(UNION_RULES, "no config of this suite reads it"),
+        DraftGrid(GRIDS_SUITE.cases, [], ("nncf.preset", "per_channel"), BUILTIN_BACKENDS),
+        "fixed.per_channel",
+        "no config of this suite reads it (framework openvino does not): remove it",
+    ),
+    (
+        rule(UNION_RULES, "two configs have the id"),
+        DraftGrid(GRIDS_SUITE.cases * 2, [], (), BUILTIN_BACKENDS),
+        "benchmarked",
+        "two configs have the id openvino-static: make the grids of the list differ in a value they give",
+    ),
+    (
         rule(CONFIG_RULES, "per-channel static QDQ"),
         config(**STATIC_QDQ, per_channel=True, framework_args=FrameworkArgs(opset=12)),
         "per_channel",
@@ -267,7 +302,7 @@ def test_an_override_that_matches_no_config(tmp_path: Path) -> None:
 
 def test_every_rule_is_tested() -> None:
     every = [*(r for rules in SECTION_RULES.values() for r in rules), *SUITE_RULES, *GATE_RULES]
-    every += [*OVERRIDE_RULES, *CONFIG_RULES, *GRID_RULES]
+    every += [*OVERRIDE_RULES, *CONFIG_RULES, *GRID_RULES, *READING_RULES, *UNION_RULES]
     tested = [row[0] for row in BROKEN] + list(GRID_RULES)
     assert sorted(map(id, every)) == sorted(map(id, tested))
 
