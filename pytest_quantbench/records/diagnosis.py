@@ -39,6 +39,8 @@ class QuantizationReport:
     range_check: tuple[RangeFinding, ...] = ()
     # what an accuracy-controlled quantizer (NNCF's `quantize_with_accuracy_control`) put back in fp32, by name
     reverted_nodes: tuple[str, ...] = ()
+    # weight-only: how many MatMulNBits nodes hold weights of each bit width ({"4": 210, "8": 1})
+    weight_bits: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from pytest_quantbench.artifacts import quantize
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays, library_versions
 from pytest_quantbench.artifacts.export import ONNX_FILE, export
 from pytest_quantbench.artifacts.sources import Models
+from pytest_quantbench.artifacts.weight_only import SettingError
 from pytest_quantbench.data.store import DataStore
-from pytest_quantbench.errors import BuildError
+from pytest_quantbench.errors import BuildError, InputError
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import (
     EngineInfo,
@@ -158,9 +159,10 @@ class OnnxRuntime(Backend):
         cal_fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if config.is_static else None
         # what ONNX Runtime's quantizer reads: not the session settings, nor NNCF's (another backend's)
         build_settings = {k: v for k, v in vars(config).items() if k not in ("framework_args", "nncf")}
+        keep = config.weight_only.keep_8bit  # out of the repr: only a config that gives it has it in its key
         key = digest(
             "quantize", quantize.ARTIFACT_FORMAT, self.export_key(case), repr(build_settings), cal_fingerprint,
-            data.spec.max_length,
+            data.spec.max_length, *([keep] if keep else []),
         )  # fmt: skip
 
         def build(out: Path) -> None:
@@ -169,7 +171,11 @@ class OnnxRuntime(Backend):
                 calibration = data.calibration(config.calibration.num_calibration_samples, config.calibration.padding)
                 declared = declared_in_file(self.original(case))  # a decoder's cache, which the task completes
                 calibration = calibration.map(lambda rows: data.task.calibration_rows(rows, declared), batched=True)
-            report = quantize.quantize(self.original(case).parent, config, out, calibration)
+            try:
+                report = quantize.quantize(self.original(case).parent, config, out, calibration)
+            except SettingError as exc:
+                where = "benchmarked" if "weight_only" in dict(case.point) else "fixed"
+                raise InputError(suite.path, f"{where}.weight_only.{exc.field}", exc.message) from exc
             serialize.write(out / REPORT_FILE, report)
 
         def read() -> QuantizedModel:

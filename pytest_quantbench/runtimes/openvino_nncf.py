@@ -141,6 +141,9 @@ def compress_weights(model: Any, case: Case) -> Any:
     if weight_only.algorithm != "rtn":
         field = setting(case, "weight_only") + ".algorithm"
         raise InputError(case.suite.path, field, f"{weight_only.algorithm} is ONNX Runtime's; OpenVINO runs rtn")
+    if weight_only.keep_8bit:
+        field = setting(case, "weight_only") + ".keep_8bit"
+        raise InputError(case.suite.path, field, "is ONNX Runtime's; with OpenVINO, nncf.ratio keeps a share in int8")
     mode = getattr(nncf.CompressWeightsMode, WEIGHT_MODES[(weight_only.bits, weight_only.symmetric)])
     group = {"group_size": weight_only.block_size, "ratio": case.config.nncf.ratio} if weight_only.bits == 4 else {}
     return nncf.compress_weights(model, mode=mode, ignored_scope=checked_scope(model, case), **group)

@@ -81,7 +81,10 @@ class WeightOnly:
     block_size: int = 32
     symmetric: bool = True
     accuracy_level: int | None = None  # MatMulNBits' compute type: 4 is int8, None the kernel's default
-    algorithm: str = "rtn"  # rtn | hqq
+    algorithm: str = "rtn"  # rtn | hqq | k_quant
+    # MatMul names or glob patterns quantized at 8 bits while the rest take `bits`. Left out of the repr, which
+    # keys the cached artifacts, so that configs without it keep their keys (the key adds it when given).
+    keep_8bit: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)

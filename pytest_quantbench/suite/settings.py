@@ -147,8 +147,15 @@ class WeightOnlySchema(Section, title="weight_only"):
         default=WEIGHT_ONLY.accuracy_level,
         description="MatMulNBits compute type: 4 int8, 1 fp32 (default: the kernel's)",
     )
-    algorithm: Literal["rtn", "hqq"] = Field(
-        default=WEIGHT_ONLY.algorithm, description="rtn: round to nearest; hqq: half-quadratic"
+    algorithm: Literal["rtn", "hqq", "k_quant"] = Field(
+        default=WEIGHT_ONLY.algorithm,
+        description="rtn: round to nearest; hqq: half-quadratic; k_quant: llama.cpp's k-quant scale search "
+        "(asymmetric blocks whatever symmetric says)",
+    )
+    keep_8bit: list[Text] = Field(
+        default=WEIGHT_ONLY.keep_8bit,
+        description="MatMul node names of the exported graph, or glob patterns of them (`/model/layers.0/*`), "
+        "quantized at 8 bits while the others take bits (one that matches no MatMul is refused)",
     )
 
 
