@@ -22,11 +22,11 @@ import dataclasses
 import statistics
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.errors import InputError
-from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, evidence_of
+from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, evidence_of, side_by_side
 from pytest_quantbench.records import FallbackResult, FallbackTrial
 from pytest_quantbench.runtimes.base import declared_inputs, run_checked
 from pytest_quantbench.tasks import Evidence
@@ -97,11 +97,33 @@ def judge(
     gates (agreement, an embedding's neighbours) compare it with the original's evidence `compared` on the
     same rows (`original_evidence`)."""
     suite, task = case.suite, bench.data.of(case.suite).task
-    quantized = evidence(bench, case, data, quantized=True)
+    paired: dict[str, Any] = {}
+    if task.pair_measures and compared is not None:  # a decoder's KL and agreement: both models' outputs together
+        sessions = (
+            bench.original_session(case, EVAL_SESSION_THREADS),
+            bench.quantized_session(case, EVAL_SESSION_THREADS),
+        )
+        _, quantized, paired = side_by_side(*sessions, data, task, bench.scorer.id2label(suite), bench.scorer.workers)
+    else:
+        quantized = evidence(bench, case, data, quantized=True)
     scores = task.score(suite.metrics, quantized.predictions, data.references, bench.scorer.metric)
-    pairs = None if compared is None else gates.Pairs(task, compared, quantized, data.references, bench.scorer.metric)
+    metric = bench.scorer.metric
+    pairs = None if compared is None else gates.Pairs(task, compared, quantized, data.references, metric, paired)
     chance = task.chance(data.references)
-    return gates.judge(original, scores, chance, case.thresholds, pairs, directions=bench.scorer.directions(suite))
+    # continuations are measured once a set passes the rest (`confirm`), with fp32's cached ones
+    fidelity = tuple((k, t) for k, t in case.thresholds.fidelity if not task.continuation_lengths([k]))
+    thresholds = dataclasses.replace(case.thresholds, fidelity=fidelity)
+    return gates.judge(original, scores, chance, thresholds, pairs, directions=bench.scorer.directions(suite))
+
+
+def confirm(bench: Pipeline, case: Case, trial: Case) -> gates.Judgement:
+    """A trial that passed on the slice, judged on the whole split; with continuation gates (a decoder's
+    `generation_prefix@N`), as the case itself is evaluated: every gate, fp32's continuations from the cache."""
+    task = bench.data.of(case.suite).task
+    if task.continuation_lengths(dict(case.thresholds.fidelity)):
+        return bench.evaluate(trial).verdict
+    compared = original_evidence(bench, case, bench.eval_data(case.suite))
+    return judge(bench, trial, bench.eval_data(case.suite), bench.evaluate(case).original, compared)
 
 
 def _latency_cost(bench: Pipeline, case: Case, trial: Case) -> float:
@@ -154,8 +176,7 @@ def prefixes(
         trial = with_kept(case, tuple(ranked[:n]), bits)
         verdict = judge(bench, trial, head.data, head.original, head.compared)
         if verdict.passed:
-            compared = original_evidence(bench, case, bench.eval_data(case.suite))
-            verdict = judge(bench, trial, bench.eval_data(case.suite), bench.evaluate(case).original, compared)
+            verdict = confirm(bench, case, trial)
         trials.append(FallbackTrial(n, verdict.passed, label + verdict.line(), bits))
         if verdict.passed:
             return trials, FallbackResult(

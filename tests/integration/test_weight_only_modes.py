@@ -64,3 +64,28 @@ def test_keep_8bit_and_k_quant_on_a_decoder(decoder, suite_file, run, pytester) 
         f"*{path}: benchmarked.weight_only.keep_8bit: 'lm_head', '/model/layers.9/[*]' matches no MatMul with a "
         "stored weight in the exported graph (names look like '/model/layers.0/*')*",
     ])  # fmt: skip
+
+
+FALLBACK = """
+    name: fallback
+    task: text-generation
+    model_name_or_path: {model}
+    dataset: {dataset}
+    fixed: {{quantization_approach: weight_only, weight_only: {{bits: 4, block_size: 16}}}}
+    thresholds: {{kl_divergence: {{max: 0.4}}, top1_agreement: {{min: 0.9}}, generation_prefix@4: {{min: 0.2}}}}
+"""
+
+
+def test_the_fallback_search_keeps_a_decoders_head_at_8_bits_and_measures_its_continuations(
+    decoder, suite_file, run
+) -> None:
+    model, dataset = decoder
+    suite_file("fallback.suite.yaml", FALLBACK.format(model=model, dataset=dataset))
+    result = run("-k", "accuracy", "--quantbench-fallback")
+    result.assert_outcomes(failed=1)  # int4 everywhere: KL 0.42
+    result.stdout.fnmatch_lines([
+        "*fix: weight_only.keep_8bit: [[]/lm_head/MatMul[]] (fallback search: perplexity *, kl_divergence 0.3*, "
+        "top1_agreement *, generation_prefix@4 *, latency x*",
+        "fallback search:",
+        "  1 nodes at 8 bits: *generation_prefix@4 1.000 -> *",
+    ])  # fmt: skip
