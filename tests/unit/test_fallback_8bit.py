@@ -48,7 +48,7 @@ def test_the_search_grows_keep_8bit_along_the_ranking(tmp_path: Path, monkeypatc
         return Judgement((MetricResult("kl_divergence", 0.0, 0.1 if kept else 0.9),), (), kept)
 
     monkeypatch.setattr(fallback, "judge", judge)
-    monkeypatch.setattr(fallback, "original_evidence", lambda *args: None)
+    monkeypatch.setattr(fallback, "confirm", lambda bench, case, trial: judge(bench, trial))  # the whole split
     monkeypatch.setattr(fallback, "_latency_cost", lambda *args: 0.9)
     bench = SimpleNamespace(eval_data=lambda suite: None, evaluate=lambda case: SimpleNamespace(original={}))
     head = fallback.Slice(None, {}, None)  # type: ignore[arg-type]
