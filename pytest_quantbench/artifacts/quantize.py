@@ -128,7 +128,7 @@ def _calibration_config(config: QuantConfig, dataset: Any):
 def quantize(fp32_dir: Path, config: QuantConfig, out: Path, calibration_data: Any = None) -> QuantizationReport:
     """Quantize `fp32_dir/model.onnx` into `out/model_quantized.onnx`; return the quantization report."""
     if config.quantization_approach == "weight_only":
-        return weight_only(fp32_dir / ONNX_FILE, config, out / QUANTIZED_FILE)
+        return weight_only(fp32_dir / ONNX_FILE, config, out / QUANTIZED_FILE, calibration_data)
     if config.quantization_approach == "fp16":
         return to_fp16(fp32_dir / ONNX_FILE, config, out / QUANTIZED_FILE)
     return _int8(fp32_dir, config, out, calibration_data)

@@ -156,7 +156,7 @@ class OnnxRuntime(Backend):
     def quantized(self, case: Case) -> QuantizedModel:
         config, suite = case.config, case.suite
         data = self.data.of(suite)
-        cal_fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if config.is_static else None
+        cal_fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if config.is_calibrated else None
         # what ONNX Runtime's quantizer reads: not the session settings, nor NNCF's (another backend's)
         build_settings = {k: v for k, v in vars(config).items() if k not in ("framework_args", "nncf")}
         keep = config.weight_only.keep_8bit  # out of the repr: only a config that gives it has it in its key
@@ -167,7 +167,7 @@ class OnnxRuntime(Backend):
 
         def build(out: Path) -> None:
             calibration = None
-            if config.is_static:
+            if config.is_calibrated:
                 calibration = data.calibration(config.calibration.num_calibration_samples, config.calibration.padding)
                 declared = declared_in_file(self.original(case))  # a decoder's cache, which the task completes
                 calibration = calibration.map(lambda rows: data.task.calibration_rows(rows, declared), batched=True)

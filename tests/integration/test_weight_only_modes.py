@@ -15,7 +15,7 @@ SUITE = """
     task: text-generation
     model_name_or_path: {model}
     dataset: {dataset}
-    fixed: {{quantization_approach: weight_only}}
+    fixed: {{quantization_approach: weight_only, calibration: {{num_calibration_samples: 4}}}}
     benchmarked:
       weight_only:
         - {{bits: 4, block_size: 16}}
@@ -24,6 +24,7 @@ SUITE = """
         - {{bits: 8, block_size: 16, algorithm: k_quant}}
         - {{bits: 4, block_size: 16, algorithm: k_quant}}
         - {{bits: 4, block_size: 16, keep_8bit: [/lm_head/MatMul, lm_head, /model/layers.9/*]}}
+        - {{bits: 4, block_size: 16, algorithm: gptq, keep_8bit: ['*/self_attn/*', '*gate_proj*', '*up_proj*', '/lm_head/*']}}
     thresholds: {{kl_divergence: {{max: 0.1}}, top1_agreement: {{min: 0.9}}}}
 """
 
@@ -52,6 +53,8 @@ def test_keep_8bit_and_k_quant_on_a_decoder(decoder, suite_file, run, pytester) 
     assert rows["w4-b16-rtn-keep8bit2"]["quantization"]["weight_bits"] == {"4": matmuls - 4, "8": 4}
     kquant = rows["w8-b16-k_quant"]
     assert kquant["verdict"] == "PASS" and kquant["quantization"]["weight_bits"] == {"8": matmuls}
+    # GPTQ on 4 calibration rows (with the decoder's masked cache): the down projection at 4 bits, the rest at 8
+    assert rows["w4-b16-gptq-keep8bit4"]["quantization"]["weight_bits"] == {"4": 1, "8": matmuls - 1}
     assert "w4-b16-k_quant" not in rows and "w4-b16-rtn-keep8bit3" not in rows  # neither could be built
     # the diagnosis proposes 8 bits for the node that hurts most, or fp32 for one already at 8 bits
     assert int4["diagnosis"]["line"].endswith(

@@ -31,8 +31,8 @@ def _chain(tmp_path: Path) -> Path:
     nodes.append(helper.make_node("MatMul", ["h2", "x_t"], ["y"], name="/attn/MatMul"))
     nodes.insert(0, helper.make_node("Transpose", ["x"], ["x_t"], name="/t", perm=[1, 0]))
     graph = helper.make_graph(
-        nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 64])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 4])], weights,
+        nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "batch"])], weights,
     )  # fmt: skip
     path = tmp_path / "model.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
@@ -49,7 +49,7 @@ def _widths(path: Path) -> dict[str, int]:
 def _outputs(*paths: Path) -> list[np.ndarray]:
     import onnxruntime
 
-    x = {"x": np.random.default_rng(1).normal(size=(4, 64)).astype(np.float32)}
+    x = {"x": np.random.default_rng(1).normal(size=(4, 64)).astype(np.float32)}  # 4 rows
     return [onnxruntime.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, x)[0] for p in paths]
 
 
@@ -134,3 +134,23 @@ def test_k_quant_refuses_a_block_size_that_leaves_an_odd_number_of_blocks(tmp_pa
     kept = dataclasses.replace(config.weight_only, keep_8bit=("*",))  # 8 bits packs one zero point a byte
     report = wo.weight_only(source, dataclasses.replace(config, weight_only=kept), tmp_path / "q8.onnx")
     assert report.weight_bits == {"8": 3}
+
+
+def test_gptq_quantizes_on_the_calibration_rows_and_keeps_excluded_nodes(tmp_path: Path) -> None:
+    import datasets
+
+    source = _chain(tmp_path)
+    rows = np.random.default_rng(2).normal(size=(8, 64)).astype(np.float32)
+    calibration = datasets.Dataset.from_dict({"x": [list(map(float, r)) for r in rows], "unused": list(range(8))})
+    config = QuantConfig(
+        quantization_approach="weight_only", nodes_to_exclude=(LAYERS[1],),
+        weight_only=WeightOnly(block_size=16, algorithm="gptq", keep_8bit=("/lm_head/MatMul",)),
+    )  # fmt: skip
+    report = wo.weight_only(source, config, tmp_path / "gptq.onnx", calibration)
+    assert _widths(tmp_path / "gptq.onnx") == {LAYERS[0]: 4, LAYERS[2]: 8}  # ONNX Runtime's GPTQ would take LAYERS[1]
+    assert report.weight_bits == {"4": 1, "8": 1} and config.is_calibrated
+    (out,) = _outputs(tmp_path / "gptq.onnx")
+    assert np.isfinite(out).all()
+    eight = dataclasses.replace(config, weight_only=WeightOnly(bits=8, algorithm="gptq"))
+    with pytest.raises(wo.SettingError, match="gptq writes MatMulNBits at 4 bits only"):
+        wo.weight_only(source, eight, tmp_path / "g8.onnx", calibration)
