@@ -1,16 +1,18 @@
-"""Quantize with `ORTQuantizer` (dynamic or static, with calibration) and report what was actually quantized."""
+"""Quantize with `ORTQuantizer` (dynamic or static, with calibration), weight-only (`weight_only.py`) or to fp16,
+and report what was actually quantized."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from pytest_quantbench.artifacts.cache import graph_hash
 from pytest_quantbench.artifacts.export import ONNX_FILE, quiet
+from pytest_quantbench.artifacts.weight_only import weight_only
 from pytest_quantbench.errors import BuildError
 from pytest_quantbench.records import QuantizationReport, RangeFinding
 from pytest_quantbench.suite import QuantConfig
@@ -130,65 +132,10 @@ def quantize(
     """Quantize `fp32_dir/model.onnx` into `out/model_quantized.onnx`; return the quantization report. A static
     config is calibrated on `calibration_data`, or takes the shared `calibration` (`read_calibration`)."""
     if config.quantization_approach == "weight_only":
-        return weight_only(fp32_dir / ONNX_FILE, config, out / QUANTIZED_FILE)
+        return weight_only(fp32_dir / ONNX_FILE, config, out / QUANTIZED_FILE, calibration_data)
     if config.quantization_approach == "fp16":
         return to_fp16(fp32_dir / ONNX_FILE, config, out / QUANTIZED_FILE)
     return _int8(fp32_dir, config, out, calibration_data, calibration)
-
-
-def fold_weight_transposes(model: Any, excluded: Collection[str] = ()) -> int:
-    """A MatMul whose weight is a Transpose of a stored one reads the transposed weight stored instead; returns
-    how many were folded. An export that ties the LM head to the token embedding (GPT-2) transposes the shared
-    matrix at run time, and MatMulNBits only quantizes a MatMul whose weight is stored: the head (GPT-2's only
-    MatMul with a weight; its other layers are Gemms) would stay fp32 and weight-only would quantize nothing."""
-    import numpy as np
-    from onnx import numpy_helper
-
-    stored = {w.name: w for w in model.graph.initializer}
-    # only for MatMuls that will be quantized: an excluded one would keep a second, transposed fp32 copy
-    weight_inputs = {
-        n.input[1] for n in model.graph.node if n.op_type == "MatMul" and len(n.input) > 1 and n.name not in excluded
-    }
-    folded = [
-        n for n in model.graph.node
-        if n.op_type == "Transpose" and n.input and n.input[0] in stored and n.output[0] in weight_inputs
-    ]  # fmt: skip
-    for node in folded:
-        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
-        array = np.transpose(numpy_helper.to_array(stored[node.input[0]]), perm)
-        model.graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(array), node.output[0]))
-        model.graph.node.remove(node)
-    return len(folded)
-
-
-def weight_only(source: Path, config: QuantConfig, target: Path) -> QuantizationReport:
-    """Blockwise 4/8-bit MatMul weights with ONNX Runtime's `MatMulNBitsQuantizer` (RTN or HQQ)."""
-    import onnx
-    from onnxruntime.quantization import matmul_nbits_quantizer as nbits
-
-    w = config.weight_only
-    if w.algorithm == "hqq":
-        algo: Any = nbits.HQQWeightOnlyQuantConfig(block_size=w.block_size, bits=w.bits)
-    else:
-        algo = nbits.DefaultWeightOnlyQuantConfig(
-            block_size=w.block_size, is_symmetric=w.symmetric, accuracy_level=w.accuracy_level, bits=w.bits
-        )
-    excluded = excluded_nodes(source, config.node_exclusion) + list(config.nodes_to_exclude)
-    fp32 = onnx.load(str(source))
-    fold_weight_transposes(fp32, set(excluded))
-    with quiet():
-        try:
-            quantizer = nbits.MatMulNBitsQuantizer(
-                fp32, bits=w.bits, block_size=w.block_size, is_symmetric=w.symmetric,
-                accuracy_level=w.accuracy_level, nodes_to_exclude=excluded, algo_config=algo,
-            )  # fmt: skip
-            quantizer.process()
-        except Exception as exc:
-            raise BuildError(f"weight-only quantization failed: {exc}") from exc
-    model = quantizer.model.model if hasattr(quantizer.model, "model") else quantizer.model
-    onnx.save(model, str(target))
-    report = quantization_report(target, ["MatMul"])
-    return dataclasses.replace(report, excluded_nodes=len(excluded))
 
 
 def to_fp16(source: Path, config: QuantConfig, target: Path) -> QuantizationReport:

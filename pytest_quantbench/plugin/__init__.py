@@ -52,7 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--quantbench-fallback",
         action="store_true",
-        help="on a failing gate, search the nodes to keep in fp32 and print a node_exclusion that passes",
+        help="on a failing gate, search the nodes to keep in fp32 (weight-only: at 8 bits first) and print the "
+        "node_exclusion (weight_only.keep_8bit) that passes",
     )
     group.addoption(
         "--quantbench-lock-timeout",

@@ -39,6 +39,8 @@ class QuantizationReport:
     range_check: tuple[RangeFinding, ...] = ()
     # what an accuracy-controlled quantizer (NNCF's `quantize_with_accuracy_control`) put back in fp32, by name
     reverted_nodes: tuple[str, ...] = ()
+    # weight-only: how many MatMulNBits nodes hold weights of each bit width ({"4": 210, "8": 1})
+    weight_bits: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ class FallbackTrial:
     nodes: int
     passed: bool
     verdict: str
+    bits: int | None = None  # the bits the nodes were kept at (weight_only.keep_8bit); None: fp32
+
+    @property
+    def kept(self) -> str:
+        return "in fp32" if self.bits is None else f"at {self.bits} bits"
 
 
 @dataclass(frozen=True)
@@ -70,10 +77,15 @@ class FallbackResult:
     quantized: dict[str, float] = field(default_factory=dict)  # with the fallback, on the whole eval split
     trials: tuple[FallbackTrial, ...] = ()
     latency_cost: float | None = None  # latency with the fallback / latency of the plain int8 model
+    # a weight-only config's nodes kept at 8 bits instead (its own entries, then the nodes found); then
+    # `node_exclusion` is the config's own
+    keep_8bit: tuple[str, ...] = ()
     JSON_PROPERTIES: ClassVar[tuple[str, ...]] = ("snippet",)
 
     @property
     def snippet(self) -> str:
+        if self.keep_8bit:
+            return "weight_only.keep_8bit: [" + ", ".join(self.keep_8bit) + "]"
         return "node_exclusion: [" + ", ".join(self.node_exclusion) + "]"
 
 

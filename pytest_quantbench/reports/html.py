@@ -205,6 +205,8 @@ def _case(row: ConfigRow, metric: str | None) -> str:
         items += [f"diagnosis: {result.diagnosis.line}"] if result.diagnosis is not None else []
         nodes = ", ".join(f"{n} {op}" for op, n in sorted(result.quantization.quantized_nodes.items()))
         items.append(f"quantized nodes: {nodes or 'none'}")
+        widths = result.quantization.weight_bits
+        items += ["weights: " + ", ".join(f"{n} MatMuls at {b} bits" for b, n in widths.items())] if widths else []
         reverted = result.quantization.reverted_nodes
         items += [f"reverted to fp32 by accuracy control: {', '.join(reverted)}"] if reverted else []
         items += [f"size: x{result.size.ratio:.2f} of fp32"] if result.size else []

@@ -17,8 +17,9 @@ from pytest_quantbench.artifacts import quantize
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays, library_versions
 from pytest_quantbench.artifacts.export import ONNX_FILE, export
 from pytest_quantbench.artifacts.sources import Models
+from pytest_quantbench.artifacts.weight_only import SettingError
 from pytest_quantbench.data.store import DataStore
-from pytest_quantbench.errors import BuildError
+from pytest_quantbench.errors import BuildError, InputError
 from pytest_quantbench.memo import Memo
 from pytest_quantbench.records import (
     EngineInfo,
@@ -155,7 +156,7 @@ class OnnxRuntime(Backend):
     def quantized(self, case: Case) -> QuantizedModel:
         config, suite = case.config, case.suite
         data = self.data.of(suite)
-        calibrated = onnxruntime_nncf.calibrated(config)
+        calibrated = config.is_calibrated or onnxruntime_nncf.calibrated(config)
         cal_fingerprint = data.split(suite.dataset.calibration_split)._fingerprint if calibrated else None
         # what the quantizer reads: not the session settings; NNCF's only when NNCF quantizes (the key of a
         # config of ONNX Runtime's own quantizer is as it was before `quantizer:` was a setting)
@@ -164,18 +165,25 @@ class OnnxRuntime(Backend):
         build_settings = {k: v for k, v in vars(config).items() if k not in unread}
         if by_nncf:  # NNCF is not among the export's libraries: its version decides the model too
             build_settings |= {"versions": onnxruntime_nncf.versions(), "data_aware": config.nncf.data_aware}
+        keep = config.weight_only.keep_8bit  # out of the repr: only a config that gives it has it in its key
         key = digest(
             "quantize", quantize.ARTIFACT_FORMAT, self.export_key(case), repr(build_settings), cal_fingerprint,
-            data.spec.max_length,
+            data.spec.max_length, *([keep] if keep else []),
         )  # fmt: skip
 
         def build(out: Path) -> None:
             if by_nncf:
                 rows = self._calibration_rows(case) if calibrated else None
                 report = onnxruntime_nncf.quantize(self.original(case), case, out / quantize.QUANTIZED_FILE, rows)
-            else:
-                ranges = self._calibration(case, cal_fingerprint) if config.is_static else None
-                report = quantize.quantize(self.original(case).parent, config, out, calibration=ranges)
+                serialize.write(out / REPORT_FILE, report)
+                return
+            ranges = self._calibration(case, cal_fingerprint) if config.is_static else None
+            rows = self._calibration_rows(case) if calibrated and not config.is_static else None  # GPTQ's
+            try:
+                report = quantize.quantize(self.original(case).parent, config, out, rows, calibration=ranges)
+            except SettingError as exc:
+                where = "benchmarked" if "weight_only" in dict(case.point) else "fixed"
+                raise InputError(suite.path, f"{where}.weight_only.{exc.field}", exc.message) from exc
             serialize.write(out / REPORT_FILE, report)
 
         def read() -> QuantizedModel:

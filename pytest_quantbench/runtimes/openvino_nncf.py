@@ -166,6 +166,9 @@ def compress_weights(model: Any, case: Case, rows: Any = None) -> Any:
     if weight_only.algorithm != "rtn":
         field = setting(case, "weight_only") + ".algorithm"
         raise InputError(case.suite.path, field, f"{weight_only.algorithm} is ONNX Runtime's; OpenVINO runs rtn")
+    if weight_only.keep_8bit:
+        field = setting(case, "weight_only") + ".keep_8bit"
+        raise InputError(case.suite.path, field, "is ONNX Runtime's; with OpenVINO, nncf.ratio keeps a share in int8")
     options = compression_options(case, lambda: calibration_dataset(model, rows))
     return nncf.compress_weights(model, ignored_scope=checked_scope(model, case), **options)
 

@@ -107,6 +107,7 @@ def id_token(key: str, value: Any) -> str:
     if key == "weight_only":
         parts = [f"w{value.bits}", f"b{value.block_size}", value.algorithm, "" if value.symmetric else "asym"]
         parts.append("" if value.accuracy_level is None else f"acc{value.accuracy_level}")
+        parts.append(f"keep8bit{len(value.keep_8bit)}" if value.keep_8bit else "")
         return "-".join(p for p in parts if p)
     if key == "nncf":
         parts = [value.preset, "" if value.model_type == "auto" else value.model_type]

@@ -81,7 +81,10 @@ class WeightOnly:
     block_size: int = 32
     symmetric: bool = True
     accuracy_level: int | None = None  # MatMulNBits' compute type: 4 is int8, None the kernel's default
-    algorithm: str = "rtn"  # rtn | hqq
+    algorithm: str = "rtn"  # rtn | hqq | k_quant | gptq
+    # MatMul names or glob patterns quantized at 8 bits while the rest take `bits`. Left out of the repr, which
+    # keys the cached artifacts, so that configs without it keep their keys (the key adds it when given).
+    keep_8bit: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,11 @@ class QuantConfig:
     @property
     def is_static(self) -> bool:
         return self.quantization_approach == "static"
+
+    @property
+    def is_calibrated(self) -> bool:
+        """Built from the calibration split: static int8 (its ranges), weight-only GPTQ (its Hessians)."""
+        return self.is_static or (self.quantization_approach == "weight_only" and self.weight_only.algorithm == "gptq")
 
 
 # sentence-transformers' int8 exports (`export_dynamic_quantized_onnx_model(model, "<target>")`), by the name of

@@ -147,8 +147,16 @@ class WeightOnlySchema(Section, title="weight_only"):
         default=WEIGHT_ONLY.accuracy_level,
         description="MatMulNBits compute type: 4 int8, 1 fp32 (default: the kernel's)",
     )
-    algorithm: Literal["rtn", "hqq"] = Field(
-        default=WEIGHT_ONLY.algorithm, description="rtn: round to nearest; hqq: half-quadratic"
+    algorithm: Literal["rtn", "hqq", "k_quant", "gptq"] = Field(
+        default=WEIGHT_ONLY.algorithm,
+        description="rtn: round to nearest; hqq: half-quadratic; k_quant: llama.cpp's k-quant scale search "
+        "(asymmetric blocks whatever symmetric says); gptq: GPTQ on the calibration split (4 bits; calibration's "
+        "num_calibration_samples and padding)",
+    )
+    keep_8bit: list[Text] = Field(
+        default=WEIGHT_ONLY.keep_8bit,
+        description="MatMul node names of the exported graph, or glob patterns of them (`/model/layers.0/*`), "
+        "quantized at 8 bits while the others take bits (one that matches no MatMul is refused)",
     )
 
 
@@ -285,7 +293,9 @@ class FixedSchema(Settings, title="fixed"):
         description=f"presets ({', '.join(PRESETS)}) or node names of the exported graph, kept in fp32",
     )
     nodes_to_exclude: list[Text] = Field(default=CONFIG.nodes_to_exclude, description="node names kept in fp32")
-    calibration: CalibrationSchema = Field(default_factory=CalibrationSchema, description="static only")
+    calibration: CalibrationSchema = Field(
+        default_factory=CalibrationSchema, description="static, and weight_only with algorithm: gptq"
+    )
     weight_only: WeightOnlySchema = Field(default_factory=WeightOnlySchema, description="weight_only only")
     framework_args: FrameworkArgsSchema = Field(default_factory=FrameworkArgsSchema, description="export and run")
     nncf: NncfSchema = Field(

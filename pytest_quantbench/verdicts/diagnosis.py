@@ -9,6 +9,7 @@ A backend whose engine cannot inspect its graphs gets one line saying so instead
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,8 @@ class Diagnosis:
     softmax_preset: list[str]  # what the `softmax` preset would keep in fp32
     fallback: FallbackResult | None = None
     precise: str | None = None  # the gate's line with x64_quant_precision, when it passes that way
+    keep_bits: int | None = None  # a weight-only config below 8 bits: its MatMuls can be kept at 8 bits
+    config_keep: tuple[str, ...] = ()  # the names and patterns it keeps at 8 bits already
 
     def live_findings(self) -> list[RangeFinding]:
         """Absurd ranges a quantized node uses; one no quantized node touches (the mask's, once the softmax
@@ -77,7 +80,13 @@ class Diagnosis:
         preset = " (the softmax preset)" if set(names) == set(self.softmax_preset) else ""
         unpadded = " or calibration padding: none" if self.live_findings() else ""
         searched = "; the fallback search found no passing set" if fb is not None else ""
-        return f"node_exclusion: [{', '.join([*self.config_exclusion, *names])}]{preset}{unpadded}{searched}"
+        exclusion = f"node_exclusion: [{', '.join([*self.config_exclusion, *names])}]{preset}{unpadded}{searched}"
+        kept = [e.node for e in self.ranking[:3] if e.op_type == "MatMul"]
+        at_8bit = [n for n in kept if not any(fnmatch.fnmatchcase(n, p) for p in self.config_keep)]
+        if self.keep_bits and at_8bit and not self.live_findings() and fb is None:
+            listed = ", ".join([*self.config_keep, *at_8bit])
+            return f"weight_only.keep_{self.keep_bits}bit: [{listed}] (or in fp32: {exclusion})"
+        return exclusion
 
     def line(self) -> str:
         return f"cause: {self.cause()}; fix: {self.fix()}"
@@ -101,7 +110,7 @@ class Diagnosis:
             )
         if self.fallback is not None:
             lines.append("fallback search:")
-            lines += [f"  {t.nodes} nodes in fp32: {t.verdict}" for t in self.fallback.trials]
+            lines += [f"  {t.nodes} nodes {t.kept}: {t.verdict}" for t in self.fallback.trials]
             if self.fallback.passed:
                 lines.append(f"  {self.fallback.snippet}")
         return "\n".join(lines)
@@ -130,6 +139,8 @@ def diagnose(bench: Pipeline, case: Case, search: bool = False) -> Diagnosis:
         ranking=inspector.ranking([feed]),
         hardware=hardware_risk(bench, case),
         softmax_preset=inspector.kept_by(("softmax",)),
+        keep_bits=fallback.keep_bits(case),
+        config_keep=case.config.weight_only.keep_8bit,
     )
     exact = backend.exact_kernels(case) if result.hardware and result.hardware.this_machine_saturates else None
     if exact is not None:

@@ -1,10 +1,13 @@
-"""Fallback search: the few nodes to keep in fp32 so that a failing config passes its gate.
+"""Fallback search: the few nodes to keep in fp32 (a weight-only config's: at 8 bits first) so that a failing
+config passes its gate.
 
 Greedy over the sensitivity ranking, in the spirit of Intel Neural Compressor's op-wise fallback and of
 seed 003's mixed-precision ViT: exclude the top 1, 2, 4, ... offenders, re-quantize, re-evaluate on a
 slice of the eval split, stop at the first set that passes; then confirm it on the whole split and time it
 against the plain int8 model. Every trial is an ordinary cached artifact, so pasting the emitted
-`node_exclusion` into the suite reuses the model the search built.
+`node_exclusion` into the suite reuses the model the search built. A weight-only config below 8 bits first
+grows `weight_only.keep_8bit` along the ranking the same way, and searches fp32 only when no prefix at 8 bits
+passes.
 
 The ranking is local: the error each node adds to its own output. Where that misleads (an activation outlier
 dominates a tensor's norm, so the node that crushes every other channel adds little relative error, and a
@@ -19,10 +22,11 @@ import dataclasses
 import statistics
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_quantbench.data.prepare import EvalData
-from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, evidence_of
+from pytest_quantbench.errors import InputError
+from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, evidence_of, side_by_side
 from pytest_quantbench.records import FallbackResult, FallbackTrial
 from pytest_quantbench.runtimes.base import declared_inputs, run_checked
 from pytest_quantbench.tasks import Evidence
@@ -37,6 +41,7 @@ MAX_NODES = 64
 MAX_ISOLATED = 32  # candidates measured alone when the ranking's prefixes fail: one trial each
 ISOLATED = "by each node alone: "  # how a trial of the second order is reported
 TIMING_ROUNDS = 20
+KEEP_BITS = 8  # what weight_only.keep_8bit keeps
 
 
 def sizes(count: int, limit: int = MAX_NODES) -> list[int]:
@@ -52,6 +57,24 @@ def sizes(count: int, limit: int = MAX_NODES) -> list[int]:
 def with_exclusion(case: Case, nodes: tuple[str, ...]) -> Case:
     config = dataclasses.replace(case.config, node_exclusion=(*case.config.node_exclusion, *nodes))
     return dataclasses.replace(case, id=f"{case.id}+fallback{len(nodes)}", config=config)
+
+
+def keep_bits(case: Case) -> int | None:
+    """The bits a failing config's nodes are tried at before fp32: 8 for a weight-only config below 8 bits
+    (`weight_only.keep_8bit`: a quarter of fp32's bytes, and MatMulNBits still runs them), else None."""
+    config = case.config
+    below = config.quantization_approach == "weight_only" and config.weight_only.bits < KEEP_BITS
+    return KEEP_BITS if below else None
+
+
+def with_kept(case: Case, nodes: tuple[str, ...], bits: int | None) -> Case:
+    """The case with `nodes` kept at `bits` (`weight_only.keep_8bit`), or in fp32 when `bits` is None."""
+    if bits is None:
+        return with_exclusion(case, nodes)
+    weights = case.config.weight_only
+    kept = dataclasses.replace(weights, keep_8bit=(*weights.keep_8bit, *nodes))
+    config = dataclasses.replace(case.config, weight_only=kept)
+    return dataclasses.replace(case, id=f"{case.id}+keep8bit{len(nodes)}", config=config)
 
 
 def evidence(bench: Pipeline, case: Case, data: EvalData, quantized: bool) -> Evidence:
@@ -74,11 +97,33 @@ def judge(
     gates (agreement, an embedding's neighbours) compare it with the original's evidence `compared` on the
     same rows (`original_evidence`)."""
     suite, task = case.suite, bench.data.of(case.suite).task
-    quantized = evidence(bench, case, data, quantized=True)
+    paired: dict[str, Any] = {}
+    if task.pair_measures and compared is not None:  # a decoder's KL and agreement: both models' outputs together
+        sessions = (
+            bench.original_session(case, EVAL_SESSION_THREADS),
+            bench.quantized_session(case, EVAL_SESSION_THREADS),
+        )
+        _, quantized, paired = side_by_side(*sessions, data, task, bench.scorer.id2label(suite), bench.scorer.workers)
+    else:
+        quantized = evidence(bench, case, data, quantized=True)
     scores = task.score(suite.metrics, quantized.predictions, data.references, bench.scorer.metric)
-    pairs = None if compared is None else gates.Pairs(task, compared, quantized, data.references, bench.scorer.metric)
+    metric = bench.scorer.metric
+    pairs = None if compared is None else gates.Pairs(task, compared, quantized, data.references, metric, paired)
     chance = task.chance(data.references)
-    return gates.judge(original, scores, chance, case.thresholds, pairs, directions=bench.scorer.directions(suite))
+    # continuations are measured once a set passes the rest (`confirm`), with fp32's cached ones
+    fidelity = tuple((k, t) for k, t in case.thresholds.fidelity if not task.continuation_lengths([k]))
+    thresholds = dataclasses.replace(case.thresholds, fidelity=fidelity)
+    return gates.judge(original, scores, chance, thresholds, pairs, directions=bench.scorer.directions(suite))
+
+
+def confirm(bench: Pipeline, case: Case, trial: Case) -> gates.Judgement:
+    """A trial that passed on the slice, judged on the whole split; with continuation gates (a decoder's
+    `generation_prefix@N`), as the case itself is evaluated: every gate, fp32's continuations from the cache."""
+    task = bench.data.of(case.suite).task
+    if task.continuation_lengths(dict(case.thresholds.fidelity)):
+        return bench.evaluate(trial).verdict
+    compared = original_evidence(bench, case, bench.eval_data(case.suite))
+    return judge(bench, trial, bench.eval_data(case.suite), bench.evaluate(case).original, compared)
 
 
 def _latency_cost(bench: Pipeline, case: Case, trial: Case) -> float:
@@ -122,21 +167,21 @@ def isolated_order(bench: Pipeline, case: Case, candidates: list[str], head: Sli
 
 
 def prefixes(
-    bench: Pipeline, case: Case, ranked: list[str], head: Slice, label: str = ""
+    bench: Pipeline, case: Case, ranked: list[str], head: Slice, label: str = "", bits: int | None = None
 ) -> tuple[list[FallbackTrial], FallbackResult | None]:
-    """The trials of the prefixes of `ranked`, and the result of the first that passes (then confirmed on the
-    whole split), else None."""
+    """The trials of the prefixes of `ranked` (kept at `bits`, None: fp32), and the result of the first that
+    passes (then confirmed on the whole split), else None."""
     trials = []
     for n in sizes(len(ranked)):
-        trial = with_exclusion(case, tuple(ranked[:n]))
+        trial = with_kept(case, tuple(ranked[:n]), bits)
         verdict = judge(bench, trial, head.data, head.original, head.compared)
         if verdict.passed:
-            compared = original_evidence(bench, case, bench.eval_data(case.suite))
-            verdict = judge(bench, trial, bench.eval_data(case.suite), bench.evaluate(case).original, compared)
-        trials.append(FallbackTrial(n, verdict.passed, label + verdict.line()))
+            verdict = confirm(bench, case, trial)
+        trials.append(FallbackTrial(n, verdict.passed, label + verdict.line(), bits))
         if verdict.passed:
             return trials, FallbackResult(
                 node_exclusion=trial.config.node_exclusion,
+                keep_8bit=trial.config.weight_only.keep_8bit if bits else (),
                 nodes=tuple(ranked[:n]),
                 passed=True,
                 original={r.name: r.original for r in verdict.results},
@@ -147,6 +192,19 @@ def prefixes(
     return trials, None
 
 
+def at_8bit(
+    bench: Pipeline, case: Case, ranked: list[str], head: Slice
+) -> tuple[list[FallbackTrial], FallbackResult | None]:
+    """The prefixes of `ranked` kept at 8 bits, for a weight-only config below 8 bits (else no trial)."""
+    bits = keep_bits(case)
+    if bits is None:
+        return [], None
+    try:
+        return prefixes(bench, case, ranked, head, bits=bits)
+    except InputError:  # a backend without keep_8bit refuses it (OpenVINO keeps int8 by nncf.ratio): fp32 only
+        return [], None
+
+
 def search(bench: Pipeline, case: Case, ranked: list[str], candidates: list[str] | None = None) -> FallbackResult:
     """Grow the fp32 set along `ranked` until the gate passes on the slice and then on the whole split; when no
     prefix passes, along the `candidates` (default: `ranked`) ordered by what each does alone."""
@@ -154,7 +212,11 @@ def search(bench: Pipeline, case: Case, ranked: list[str], candidates: list[str]
     data = bench.eval_data(suite).head(SEARCH_SAMPLES)
     original = bench.scorer.evaluate(bench.original_session(case, EVAL_SESSION_THREADS), suite, data)
     head = Slice(data, original, original_evidence(bench, case, data))
-    trials, found = prefixes(bench, case, ranked, head)
+    trials, found = at_8bit(bench, case, ranked, head)
+    if found is not None:
+        return dataclasses.replace(found, trials=tuple(trials))
+    more, found = prefixes(bench, case, ranked, head)
+    trials += more
     pool = list(dict.fromkeys([*ranked, *(candidates or ())]))
     if found is None and len(pool) > 1:
         order = isolated_order(bench, case, pool, head)
