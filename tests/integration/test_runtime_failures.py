@@ -99,8 +99,8 @@ def test_a_failed_build_leaves_no_entry_and_the_rerun_builds_only_it(
     per_tensor, per_channel = load_suite(path).cases
     real = quantize.quantize
 
-    def broken_per_channel(fp32_dir, config, out, calibration=None):
-        report = real(fp32_dir, config, out, calibration)  # written into the build's private folder
+    def broken_per_channel(fp32_dir, config, out, calibration_data=None, calibration=None):
+        report = real(fp32_dir, config, out, calibration_data, calibration)  # written into the build's private folder
         if config.per_channel:
             raise BuildError("quantizing per channel failed")
         return report
