@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_quantbench import faults
+from pytest_quantbench import faults, heap
 from pytest_quantbench.artifacts import manifest
 from pytest_quantbench.artifacts.locks import DEFAULT_TIMEOUT, EntryLock
 from pytest_quantbench.artifacts.manifest import MANIFEST, Damage, Finding
@@ -156,7 +156,10 @@ class ArtifactCache:
             if os.path.lexists(entry):  # the damaged entry get() gave up on
                 self._discard(entry)
             os.replace(tmp, entry)
-            self._log_build(kind, key, time.time() - start)
+            seconds = time.time() - start
+            self._log_build(kind, key, seconds)
+            if seconds >= heap.HEAVY_BUILD_S:  # what a long build allocated is freed now: give it back
+                heap.release()
         except OSError as exc:
             _remove(tmp)
             if exc.errno in UNWRITABLE and self._inside(exc):

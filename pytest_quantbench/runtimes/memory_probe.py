@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_quantbench.heap import release_free_heap
 from pytest_quantbench.records import MemoryStats
 
 if TYPE_CHECKING:
@@ -84,24 +85,6 @@ def reset_peak() -> int:
         return _status()["VmRSS"]
     except (OSError, KeyError):
         return peak()
-
-
-def release_free_heap() -> None:
-    """Hand the C heap's free memory back to the OS (glibc's `malloc_trim`; nothing elsewhere).
-
-    Loading a model frees its protobuf buffers, but glibc keeps what fits its heap resident, and how much
-    depends on the file's layout: the same graph as exported and as re-saved by `onnx.save` held 134 and 108 MB
-    after loading. Trimmed, both hold what the session holds (106 MB), so identical graphs read alike."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):  # not glibc
-        return
-    if trim is not None:
-        trim(0)
 
 
 def _import_onnxruntime() -> None:

@@ -286,3 +286,18 @@ def _hold_lock(path: Path) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline() == "held\n"
     return proc
+
+
+def test_a_long_build_gives_what_it_freed_back_and_a_short_one_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_quantbench import heap
+
+    released: list[str] = []
+    monkeypatch.setattr(heap, "release", lambda: released.append("released"))
+    cache = ArtifactCache(tmp_path)
+    cache.build("kind", "short", lambda out: (out / "f").write_text("x"))
+    assert released == []
+    monkeypatch.setattr(heap, "HEAVY_BUILD_S", 0.0)  # every build is long now
+    cache.build("kind", "long", lambda out: (out / "f").write_text("x"))
+    assert released == ["released"]
