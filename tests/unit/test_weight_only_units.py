@@ -154,3 +154,22 @@ def test_gptq_quantizes_on_the_calibration_rows_and_keeps_excluded_nodes(tmp_pat
     eight = dataclasses.replace(config, weight_only=WeightOnly(bits=8, algorithm="gptq"))
     with pytest.raises(wo.SettingError, match="gptq writes MatMulNBits at 4 bits only"):
         wo.weight_only(source, eight, tmp_path / "g8.onnx", calibration)
+
+
+def test_a_suite_reads_keep_8bit_and_the_new_algorithms(tmp_path: Path) -> None:
+    from pytest_quantbench.errors import SuiteError
+    from pytest_quantbench.suite import load_suite
+
+    path = tmp_path / "s.suite.yaml"
+    base = "task: text-generation\nmodel_name_or_path: m\ndataset: {path: d}\n"
+    path.write_text(
+        base + "fixed: {quantization_approach: weight_only}\nbenchmarked:\n  weight_only:\n"
+        "    - {algorithm: k_quant, keep_8bit: [/lm_head/MatMul, '/model/layers.0/*']}\n    - {algorithm: gptq}\n"
+    )
+    kquant, gptq = load_suite(path).cases
+    assert (kquant.id, gptq.id) == ("w4-b32-k_quant-keep8bit2", "w4-b32-gptq")
+    assert kquant.config.weight_only.keep_8bit == ("/lm_head/MatMul", "/model/layers.0/*")
+    assert gptq.config.is_calibrated and not kquant.config.is_calibrated  # GPTQ's artifact keys its calibration
+    path.write_text(base + "fixed: {weight_only: {keep_8bit: ['']}}\n")
+    with pytest.raises(SuiteError, match=r"fixed\.weight_only\.keep_8bit\[0\]"):
+        load_suite(path)
