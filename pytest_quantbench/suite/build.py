@@ -12,6 +12,7 @@ from pytest_quantbench.errors import SuiteError
 from pytest_quantbench.suite import grid
 from pytest_quantbench.suite.errors import Loc, suite_error
 from pytest_quantbench.suite.models import DatasetSchema, OverrideSchema, SuiteSchema, ThresholdSchema
+from pytest_quantbench.suite.reading import READING_RULES, UNION_RULES, DraftReading
 from pytest_quantbench.suite.records import (
     DEFAULT_MAX_DROP,
     Case,
@@ -26,16 +27,13 @@ from pytest_quantbench.suite.rules import (
     GATE_RULES,
     GRID_RULES,
     OVERRIDE_RULES,
-    READING_RULES,
     RECORD_RULES,
     SECTION_RULES,
     SUITE_RULES,
-    UNION_RULES,
     DraftConfig,
     DraftGate,
     DraftGrid,
     DraftOverride,
-    DraftReading,
     DraftSuite,
     check,
     under,

@@ -106,9 +106,8 @@ class Nncf:
     ignored_patterns: tuple[str, ...] = ()  # regular expressions of node names kept in fp32 (NNCF's IgnoredScope)
     ratio: float = 1.0  # weight_only, 4 bits: the share of weights in 4 bits, the rest in int8
     accuracy_control: AccuracyControl | None = None  # static only: None quantizes without it
-    # weight_only, 4 bits: NNCF's data-aware corrections on the calibration samples (AWQ's per-channel scales,
-    # scale estimation's L2-fitted group scales). Left out of the repr (which keys the artifacts) so that configs
-    # without them keep their keys; a backend that reads them adds them to its key when set (`data_aware`).
+    # weight_only, 4 bits: NNCF's data-aware corrections on the calibration samples. Out of the repr (which keys
+    # artifacts): configs without them keep their keys; a backend reading them keys them when set (`data_aware`).
     awq: bool = field(default=False, repr=False)
     scale_estimation: bool = field(default=False, repr=False)
 
@@ -139,8 +138,7 @@ class QuantConfig:
     weight_only: WeightOnly = WeightOnly()
     framework_args: FrameworkArgs = FrameworkArgs()
     nncf: Nncf = Nncf()
-    # who quantizes the model the framework runs: None (or the framework's own quantizer's name) is its own;
-    # another (`nncf` for onnxruntime) is one of the backend's `quantizers`
+    # who quantizes: None (or its own quantizer's name) the framework's own; else one of its backend's `quantizers`
     quantizer: str | None = None
 
     @property

@@ -11,9 +11,9 @@ the expanded grid is a `Rule` in one of the lists below:
 - `GATE_RULES`: one entry of a `thresholds` mapping (the suite's or an override's);
 - `OVERRIDE_RULES`: one entry of `overrides`, before its `when` is read as settings;
 - `CONFIG_RULES`: each config of the expanded grid (the backend runs the approach, 16-bit is static, ...);
-- `READING_RULES`: each config against the settings its own grid writes (its backend reads them);
-- `GRID_RULES`, `UNION_RULES`: the expanded grid (or list of grids) as a whole: every override matches a
-  config, a fixed setting some config reads, one id per config.
+- `GRID_RULES`: the expanded grid (or list of grids) as a whole (every override matches a config).
+
+What each engine reads of the settings (and the ids of a list of grids) is checked by `reading.py`'s rules.
 """
 
 from __future__ import annotations
@@ -144,19 +144,10 @@ class DraftConfig:
 
 
 @dataclass(frozen=True)
-class DraftReading:
-    """One config, and the settings its own grid writes (dotted: `calibration.method`)."""
-
-    config: QuantConfig
-    backends: Mapping[str, BackendVocabulary]
-    written: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class DraftGrid:
     cases: tuple[Case, ...]
     overrides: Sequence[grid.Override]
-    fixed_written: tuple[str, ...] = ()  # the settings `fixed` writes (dotted)
+    fixed_written: tuple[str, ...] = ()  # the settings `fixed` writes (dotted): `reading.UNION_RULES`
     backends: Mapping[str, BackendVocabulary] = field(default_factory=dict)
 
 
@@ -325,7 +316,8 @@ def _per_channel_opset(draft: DraftConfig) -> Found | None:
 def _data_aware_int4(draft: DraftConfig) -> Found | None:
     """AWQ and scale estimation correct 4-bit weights: on any other config they would change nothing."""
     config = draft.config
-    options = tuple(o for o in config.nncf.data_aware if not ignored(f"nncf.{o}", config, draft.backends))
+    backend = draft.backends[config.framework]
+    options = tuple(o for o in config.nncf.data_aware if not backend.ignores_setting(f"nncf.{o}", config))
     int4 = config.quantization_approach == "weight_only" and config.weight_only.bits == 4
     return breaks(bool(options) and not int4, options=" and ".join(options), s="" if len(options) > 1 else "s")
 
@@ -360,62 +352,14 @@ CONFIG_RULES: tuple[Rule[DraftConfig], ...] = (
 )  # fmt: skip
 
 
-def ignored(setting: str, config: QuantConfig, backends: Mapping[str, BackendVocabulary]) -> bool:
-    """Whether the config's backend leaves a setting (`per_channel`, `calibration.method`) unread."""
-    return backends[config.framework].ignores_setting(setting, config)
-
-
-def _unread(draft: DraftReading) -> Found | None:
-    """A setting a config's own grid writes that its backend does not read: the config would silently run as
-    if it were not given (another engine's setting), so it is refused."""
-    unread = [s for s in draft.written if ignored(s, draft.config, draft.backends)]
-    return breaks(bool(unread), setting=unread[0] if unread else "", framework=draft.config.framework)
-
-
-# each config's settings its own grid writes; `build.py` places the field under that grid
-READING_RULES: tuple[Rule[DraftReading], ...] = (
-    Rule("{setting}", "framework {framework} does not read {setting}: this config would run as if it were not "
-         "given; write it in the grids of the frameworks that read it", _unread),
-)  # fmt: skip
-
-
 def _unmatched(draft: DraftGrid) -> Found | None:
     points = [case.point for case in draft.cases]
     return first("index", [i for i, o in enumerate(draft.overrides) if not any(map(o.matches, points))])
 
 
-def _fixed_unread(draft: DraftGrid) -> Found | None:
-    """A fixed setting no config reads: it applies to the configs whose backend reads it (a suite of several
-    engines shares `fixed`), but one that none reads would change nothing."""
-    for setting in draft.fixed_written:
-        if draft.cases and all(ignored(setting, case.config, draft.backends) for case in draft.cases):
-            names = " nor ".join(dict.fromkeys(case.config.framework for case in draft.cases))
-            return {"setting": setting, "frameworks": names}
-    return None
-
-
-def _repeated_id(draft: DraftGrid) -> Found | None:
-    """Two configs of one id (two grids of a list that give the same values): results are kept by id."""
-    if not draft.cases or not draft.cases[0].suite.grids:  # one grid: its ids are as they always were
-        return None
-    seen: set[str] = set()
-    for case in draft.cases:
-        if case.id in seen:
-            return {"id": case.id}
-        seen.add(case.id)
-    return None
-
-
 GRID_RULES: tuple[Rule[DraftGrid], ...] = (
     Rule("overrides[{index}].when", "matches no config of the benchmarked grid", _unmatched),
 )
-# the configs of every grid together: what `fixed` gives them, and their ids
-UNION_RULES: tuple[Rule[DraftGrid], ...] = (
-    Rule("fixed.{setting}", "no config of this suite reads it (framework {frameworks} does not): remove it",
-         _fixed_unread),
-    Rule("benchmarked", "two configs have the id {id}: make the grids of the list differ in a value they give",
-         _repeated_id),
-)  # fmt: skip
 
 
 # --- the builder -------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pytest_quantbench.suite import load_suite, rules
 from pytest_quantbench.suite.build import parse_suite
 from pytest_quantbench.suite.grid import Override
 from pytest_quantbench.suite.models import SuiteSchema
+from pytest_quantbench.suite.reading import READING_RULES, UNION_RULES, DraftReading
 from pytest_quantbench.suite.records import (
     AccuracyControl,
     Calibration,
@@ -30,15 +31,12 @@ from pytest_quantbench.suite.rules import (
     GATE_RULES,
     GRID_RULES,
     OVERRIDE_RULES,
-    READING_RULES,
     SECTION_RULES,
     SUITE_RULES,
-    UNION_RULES,
     DraftConfig,
     DraftGate,
     DraftGrid,
     DraftOverride,
-    DraftReading,
     DraftSuite,
     Rule,
 )
