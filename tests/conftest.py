@@ -103,3 +103,38 @@ def suite_file(pytester: pytest.Pytester):
         return path
 
     return _write
+
+
+def _tiny_onnx() -> object:
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((32, 32), np.float32), "w")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 32])
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"), helper.make_node("Softmax", ["h"], ["y"])]
+    graph = helper.make_graph(nodes, "warm-up", [x], [y], [weight])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.fixture(scope="session")
+def nncf_backends_loaded() -> None:
+    """pytester's in-process runs drop the modules first imported inside them, and NNCF registers each backend's
+    metatypes once, on import, into registries its core keeps: once the core is loaded outside a run, a backend
+    loaded inside one is dropped after it and registers twice the next time ("already registered"). Both
+    backends' quantizers (static, weights, accuracy control) run once here, outside every run, so that every
+    module they load stays."""
+    import nncf
+    import numpy as np
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    onnx_model = _tiny_onnx()
+    nncf.quantize(onnx_model, nncf.Dataset([{"x": np.ones((1, 32), np.float32)}]), subset_size=1)
+    nncf.compress_weights(onnx_model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+    x = ops.parameter([1, 32], np.float32, name="x")
+    weight = ops.constant(np.ones((32, 32), np.float32))
+    model = ov.Model([ops.softmax(ops.matmul(x, weight, False, False), 1)], [x], "warm-up")
+    data = nncf.Dataset([np.ones((1, 32), np.float32)])
+    nncf.compress_weights(model.clone(), mode=nncf.CompressWeightsMode.INT8_ASYM)
+    nncf.quantize_with_accuracy_control(model, data, data, lambda compiled, items: 1.0, subset_size=1)

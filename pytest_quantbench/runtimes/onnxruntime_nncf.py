@@ -116,5 +116,11 @@ def compress_weights(model: Any, case: Case, rows: Any = None) -> Any:
         # NNCF writes an asymmetric int4 MatMulNBits' zero points as [N, groups], which ONNX Runtime refuses to load
         field = setting(case, "weight_only") + ".symmetric"
         raise InputError(case.suite.path, field, "NNCF's asymmetric int4 does not load in ONNX Runtime: use true")
+    if case.config.nncf.data_aware:
+        # NNCF 3.4's ONNX backend fails on an optimum export's MatMul inputs ("integer modulo by zero": it
+        # finds no rank for them, with or without ONNX shape inference); its OpenVINO backend runs them
+        field = setting(case, "nncf") + "." + case.config.nncf.data_aware[0]
+        raise InputError(case.suite.path, field, "NNCF runs AWQ and scale estimation for OpenVINO only here: use "
+                         "framework: openvino, or data-free weight compression with quantizer: nncf")  # fmt: skip
     options = compression_options(case, lambda: calibration_dataset(model, rows))
     return nncf.compress_weights(model, ignored_scope=checked_scope(model, case), **options)

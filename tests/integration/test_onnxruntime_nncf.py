@@ -12,28 +12,9 @@ from conftest import SENTIMENT
 pytest.importorskip("nncf")
 
 
-def _tiny_onnx() -> object:
-    import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
-
-    weight = numpy_helper.from_array(np.ones((32, 32), np.float32), "w")
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 32])
-    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"), helper.make_node("Softmax", ["h"], ["y"])]
-    graph = helper.make_graph(nodes, "warm-up", [x], [y], [weight])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-
-
 @pytest.fixture(scope="module", autouse=True)
-def _nncf_onnx_loaded_once() -> None:
-    """pytester's in-process runs drop the modules first imported inside them, and NNCF registers its ONNX
-    metatypes once, on import: its ONNX quantizers run once here, outside every run, so that they load here."""
-    import nncf
-    import numpy as np
-
-    model = _tiny_onnx()
-    nncf.quantize(model, nncf.Dataset([{"x": np.ones((1, 32), np.float32)}]), subset_size=1)
-    nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+def _nncf_onnx_loaded_once(nncf_backends_loaded: None) -> None:
+    """NNCF's backends load outside every pytester run (`conftest.nncf_backends_loaded`)."""
 
 
 QUANTIZERS = (

@@ -243,6 +243,13 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         "accuracy_control needs quantization_approach: static (NNCF reverts int8 layers of a calibrated model)",
     ),
     (
+        rule(CONFIG_RULES, "{options} need{s}"),
+        config(framework="openvino", quantization_approach="static", nncf=Nncf(awq=True, scale_estimation=True)),
+        "nncf",
+        "awq and scale_estimation need quantization_approach: weight_only with weight_only.bits: 4 (NNCF's "
+        "data-aware corrections of 4-bit weights)",
+    ),
+    (
         rule(CONFIG_RULES, "16-bit activations"),
         config(quantization_approach="dynamic", activations_dtype="uint16"),
         "activations_dtype",
