@@ -224,9 +224,14 @@ class Timed:
     pilot: list[tuple[float, float]] = field(default_factory=list)
 
     def ratios(self) -> list[float]:
-        """Every pair's fp32/int8 ratio: the pilot's and the recorded rounds'."""
-        pairs = [*self.pilot, *zip(self.baseline, self.times, strict=True)]
-        return [before / t for before, t in pairs if t > 0]
+        """Every pair's fp32/int8 ratio: the pilot's and the recorded rounds', or the recorded rounds' alone when
+        the pilot's median lies outside their range (the machine's load changed between the two: mixed, the
+        pairs would make two modes and move the median between them)."""
+        recorded = [before / t for before, t in zip(self.baseline, self.times, strict=True) if t > 0]
+        pilot = [before / t for before, t in self.pilot if t > 0]
+        if pilot and recorded and not min(recorded) <= statistics.median(pilot) <= max(recorded):
+            return recorded
+        return [*pilot, *recorded]
 
 
 def time_session(
