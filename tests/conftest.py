@@ -124,9 +124,9 @@ def nncf_backends_loaded() -> None:
     loaded inside one is dropped after it and registers twice the next time ("already registered"). Both
     backends' quantizers (static, weights, accuracy control) run once here, outside every run, so that every
     module they load stays."""
-    import nncf
+    nncf = pytest.importorskip("nncf")
+    ov = pytest.importorskip("openvino")
     import numpy as np
-    import openvino as ov
     from openvino import opset13 as ops
 
     onnx_model = _tiny_onnx()

@@ -12,9 +12,7 @@ from conftest import SENTIMENT
 pytest.importorskip("nncf")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _nncf_onnx_loaded_once(nncf_backends_loaded: None) -> None:
-    """NNCF's backends load outside every pytester run (`conftest.nncf_backends_loaded`)."""
+pytestmark = pytest.mark.usefixtures("nncf_backends_loaded")  # NNCF loads outside every pytester run
 
 
 QUANTIZERS = (

@@ -15,9 +15,7 @@ pytest.importorskip("openvino")  # CI installs `.[all,test]`: skipped only where
 pytest.importorskip("nncf")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _nncf_loaded_once(nncf_backends_loaded: None) -> None:
-    """NNCF's backends load outside every pytester run (`conftest.nncf_backends_loaded`)."""
+pytestmark = pytest.mark.usefixtures("nncf_backends_loaded")  # NNCF loads outside every pytester run
 
 
 ENGINES = (
