@@ -32,9 +32,14 @@ from pytest_quantbench.suite import QuantConfig
 SENTINEL = 1e30  # values beyond are masks (e.g. the fp32 minimum added to padded positions), not signal
 CAP_DB = 200.0
 BULK_QUANTILE = 0.99
-RANKING_FORMAT = 3  # part of the cached ranking's key: 2 = outlier-aware relative error, 3 = within a byte budget
+RANKING_FORMAT = 4  # part of the cached ranking's key: 2 = outlier-aware relative error, 3 = within a byte budget, 4 = after contrib ops
 ACTIVATION_BUDGET_BYTES = 512 * 2**20  # one model's intermediate tensors kept at once: samples stop before it
 RANKING_FILE = "ranking.json"
+# Contrib ops whose outputs onnx's shape inference cannot type, and the input whose element type their output
+# takes (a float scale). ONNX Runtime saves only the typed tensors, so every tensor downstream of a MatMulNBits
+# was missing: a weight-only model's ranking held only the graph's output node.
+OUTPUT_TYPE_FROM_INPUT = {"MatMulNBits": 2, "GatherBlockQuantized": 2, "DynamicQuantizeMatMul": 2,
+                          "MatMulIntegerToFloat": 2}  # fmt: skip
 
 
 def _relative(noise: float, signal: float) -> float:
@@ -133,7 +138,7 @@ def activations(
     held = used = 0
     with tempfile.TemporaryDirectory() as tmp:
         augmented = Path(tmp, "augmented.onnx")
-        modify_model_output_intermediate_tensors(str(model_path), str(augmented))
+        modify_model_output_intermediate_tensors(str(typed(model_path, Path(tmp))), str(augmented))
         collect = _collector(augmented)
         for sample in samples(feeds):
             found = collect(sample)
@@ -144,6 +149,39 @@ def activations(
             for name, value in found.items():
                 kept.setdefault(name, []).append(value.ravel())
     return {name: np.concatenate(values) for name, values in kept.items()}, used
+
+
+def declare_contrib_outputs(model: Any) -> int:
+    """Declare the element type of the outputs of `OUTPUT_TYPE_FROM_INPUT`'s ops (from their float scale), so
+    that onnx's shape inference types them and every tensor after them; how many were declared."""
+    from onnx import helper
+
+    graph = model.graph
+    declared = {v.name for v in [*graph.value_info, *graph.output]}
+    types = {t.name: t.data_type for t in graph.initializer}
+    added = 0
+    for node in graph.node:
+        source = OUTPUT_TYPE_FROM_INPUT.get(node.op_type)
+        if source is None or len(node.input) <= source or node.input[source] not in types:
+            continue
+        for output in node.output:
+            if output and output not in declared:
+                graph.value_info.append(helper.make_tensor_value_info(output, types[node.input[source]], None))
+                added += 1
+    return added
+
+
+def typed(model_path: Path, folder: Path) -> Path:
+    """`model_path`, or a copy in `folder` whose contrib ops' outputs are declared (`declare_contrib_outputs`)."""
+    import onnx
+
+    model = onnx.load(str(model_path))
+    if not declare_contrib_outputs(model):
+        return model_path
+    out = folder / "typed.onnx"
+    large = model.ByteSize() > onnx.checker.MAXIMUM_PROTOBUF  # a model over 2 GB keeps its weights apart
+    onnx.save(model, str(out), save_as_external_data=large, location="typed.onnx.data")
+    return out
 
 
 def _collector(augmented: Path) -> Callable[[dict], dict[str, Any]]:

@@ -341,3 +341,33 @@ def test_activations_stop_at_their_byte_budget_and_both_models_see_the_same_samp
     capped, used = sensitivity.activations(tmp_path / "m.onnx", feeds, budget=2 * one_sample + 1)
     assert used == 2 and capped["h"].size == 2 * 32  # a third sample would pass the budget
     assert sensitivity.activations(tmp_path / "m.onnx", feeds, budget=1)[1] == 1  # at least one sample
+
+
+def test_a_weight_only_model_ranks_every_matmul_not_only_the_one_that_writes_the_output(tmp_path) -> None:
+    """onnx cannot type a MatMulNBits' output: unless it is declared, nothing after the first one is saved."""
+    import onnx
+    from onnx import numpy_helper
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), w) for w in ("W1", "W2")]
+    nodes = [
+        helper.make_node("MatMul", ["x", "W1"], ["h"], name="first"),
+        helper.make_node("Relu", ["h"], ["r"], name="act"),
+        helper.make_node("MatMul", ["r", "W2"], ["z"], name="second"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["n", 64])], weights,
+    )  # fmt: skip
+    fp32 = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    quantizer = MatMulNBitsQuantizer(onnx.ModelProto.FromString(fp32.SerializeToString()), block_size=32)
+    quantizer.process()
+    onnx.save(fp32, tmp_path / "f.onnx")
+    onnx.save(quantizer.model.model, tmp_path / "q.onnx")
+    feeds = [{"x": rng.standard_normal((2, 64)).astype(np.float32)}]
+    quantized, _ = sensitivity.activations(tmp_path / "q.onnx", feeds, budget=None)
+    assert {"h", "r"} <= set(quantized)  # after the first MatMulNBits
+    ranking = sensitivity.analyse(tmp_path / "f.onnx", tmp_path / "q.onnx", feeds, {"first", "second"})
+    assert {e.node for e in ranking} == {"first", "second"}
+    assert all(e.rel_error > 0 for e in ranking)  # 4-bit weights: both outputs moved
