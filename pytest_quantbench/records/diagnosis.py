@@ -52,6 +52,9 @@ class NodeError:
     sqnr_db: float  # of the node's output, int8 vs fp32 model
     rel_error: float  # ||int8 - fp32|| / ||fp32|| of that output
     added_error: float  # relative error of the output minus that of the worst input: the node's own share
+    # how far the model's output moves from fp32's with this node alone quantized (the task's divergence, a
+    # decoder's mean KL); None: not measured (a task without one, or a node outside the groups refined)
+    divergence: float | None = None
 
 
 @dataclass(frozen=True)

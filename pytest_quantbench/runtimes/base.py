@@ -25,6 +25,7 @@ What a backend declares:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -80,6 +81,10 @@ def check_role(role: object) -> Role:
     return role
 
 
+# a task's divergence between two models' first outputs of one feed (`Task.divergence`)
+Divergence = Callable[[Any, Any, dict[str, Any]], float]
+
+
 class GraphInspector(Protocol):
     """What the accuracy diagnosis reads inside one case's two models (`Backend.graph_inspector`)."""
 
@@ -90,6 +95,11 @@ class GraphInspector(Protocol):
 
     def kept_by(self, node_exclusion: tuple[str, ...]) -> list[str]:
         """The node names a `node_exclusion` (presets and names) keeps in fp32."""
+        ...
+
+    def divergences(self, feed: dict[str, Any], name: str, measure: Divergence) -> dict[str, float]:
+        """How far each of the quantized nodes that move the output most, quantized alone, takes the model's
+        first output on `feed` from fp32's, by `measure` (the task's, called `name`): `isolation.isolate`."""
         ...
 
 

@@ -26,7 +26,8 @@ from pytest_quantbench import serialize
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays, library_versions
 from pytest_quantbench.artifacts.quantize import excluded_nodes
 from pytest_quantbench.records import NodeError
-from pytest_quantbench.runtimes.base import QuantizedModel
+from pytest_quantbench.runtimes import isolation
+from pytest_quantbench.runtimes.base import Divergence, QuantizedModel
 from pytest_quantbench.suite import QuantConfig
 
 SENTINEL = 1e30  # values beyond are masks (e.g. the fp32 minimum added to padded positions), not signal
@@ -35,6 +36,8 @@ BULK_QUANTILE = 0.99
 RANKING_FORMAT = 4  # part of the cached ranking's key: 2 = outlier-aware relative error, 3 = within a byte budget, 4 = after contrib ops
 ACTIVATION_BUDGET_BYTES = 512 * 2**20  # one model's intermediate tensors kept at once: samples stop before it
 RANKING_FILE = "ranking.json"
+DIVERGENCE_FORMAT = 1  # part of the cached divergences' key
+DIVERGENCE_FILE = "divergences.json"
 # Contrib ops whose outputs onnx's shape inference cannot type, and the input whose element type their output
 # takes (a float scale). ONNX Runtime saves only the typed tensors, so every tensor downstream of a MatMulNBits
 # was missing: a weight-only model's ranking held only the graph's output node.
@@ -262,3 +265,38 @@ class OnnxGraphs:
 
     def kept_by(self, node_exclusion: tuple[str, ...]) -> list[str]:
         return excluded_nodes(self.original, node_exclusion)
+
+    def divergences(self, feed: dict[str, Any], name: str, measure: Divergence) -> dict[str, float]:
+        """`isolation.isolate` on the merged model (`onnxruntime_divergence`), kept on disk like the ranking."""
+        inputs = {i.name for i in self.graph.input}
+        feed = {k: v for k, v in feed.items() if k in inputs}
+        candidates = self.candidates()
+        key = digest(
+            "divergence", DIVERGENCE_FORMAT, isolation.REFINED, isolation.DIRECT, name, self.original_id, self.quantized.report.graph_sha256,
+            sorted(candidates), hash_arrays(feed), library_versions(self.libraries),
+        )  # fmt: skip
+
+        def build(out: Path) -> None:
+            serialize.write(
+                out / DIVERGENCE_FILE, divergences(self.original, self.quantized.path, feed, candidates, measure)
+            )
+
+        return serialize.read(self.cache.build("sensitivity", key, build) / DIVERGENCE_FILE, dict[str, float])
+
+
+def divergences(
+    fp32_path: Path, int8_path: Path, feed: dict[str, Any], candidates: set[str], measure: Divergence
+) -> dict[str, float]:
+    """Each candidate's divergence quantized alone (for the groups that move the output most), on `feed`."""
+    import onnx
+
+    from pytest_quantbench.runtimes.onnxruntime_divergence import SwitchedSession, merge, save
+
+    with tempfile.TemporaryDirectory() as tmp:
+        merged = merge(onnx.load(str(fp32_path)), onnx.load(str(int8_path)), candidates)
+        save(merged, Path(tmp, "merged.onnx"))
+        order = list(merged.candidates)  # graph order: neighbours share a group
+        del merged  # the protobuf copies (a decoder's weights twice over) before the session holds them again
+        session = SwitchedSession(Path(tmp, "merged.onnx"), tuple(order), feed)
+    reference = session.outputs(())
+    return isolation.isolate(order, lambda nodes: measure(reference, session.outputs(nodes), feed))

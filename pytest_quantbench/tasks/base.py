@@ -58,6 +58,9 @@ class Task(ABC):
     # a decoder with a key/value cache: its latency cases time phases (`records.Phase`: prefill, decode,
     # generate) through `tasks.decoding`, and its sessions are fed an empty cache where a feed has none
     decodes: ClassVar[bool] = False
+    # what `divergence` measures between both models' outputs ("": none): the diagnosis then ranks the quantized
+    # nodes by it, each measured end to end, before the error each adds to its own output
+    divergence_name: ClassVar[str] = ""
 
     def check_model(self, model_dir: Path) -> str | None:
         """Why the model folder's own files cannot serve this task (one line naming the file and field), or
@@ -137,6 +140,11 @@ class Task(ABC):
         their distributions), named as `pair_measures` lists; the scorer calls it batch by batch while both
         models run and keeps only what it returns. Default: none."""
         return {}
+
+    def divergence(self, original: Any, quantized: Any, feed: Mapping[str, Any]) -> float:
+        """How far the quantized model's outputs of one batch (`feed`) are from the original's, 0 when equal:
+        one number the diagnosis ranks nodes by (`divergence_name` says what it is); asked only when it names one."""
+        raise NotImplementedError(f"the {self.name} task measures no divergence")
 
     def continuation_lengths(self, gates: Iterable[str]) -> tuple[int, ...]:
         """How many new tokens each model must write greedily for the fidelity gates `gates` (a language model's

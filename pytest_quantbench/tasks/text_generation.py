@@ -96,6 +96,7 @@ class TextGeneration(Task):
     # with its key/value cache: one model scores (an empty cache, one pass per window) and decodes token by token
     export_task = "text-generation-with-past"
     decodes = True
+    divergence_name = "mean KL divergence of the next-token distributions"
     head_suffix = ("ForCausalLM", "LMHeadModel")
     processor_files = ("tokenizer.json", "vocab.json", "*.model")
     metric_infos = (
@@ -273,6 +274,14 @@ class TextGeneration(Task):
                 parts[ORIGINAL_TOP1].append(top)
         empty = {KL: np.float64, KL_UNIFORM: np.float64, SAME_TOP1: np.bool_, ORIGINAL_TOP1: np.int64}
         return {k: np.concatenate(v) if v else np.zeros(0, dtype=empty[k]) for k, v in parts.items()}
+
+    def divergence(self, original: Any, quantized: Any, feed: Mapping[str, Any]) -> float:
+        """Mean KL(fp32 || quantized) over the positions the attention mask keeps (each predicts a next token)."""
+        import numpy as np
+
+        mask = np.asarray(feed["attention_mask"], dtype=bool)[:, -original.shape[1] :]  # past positions first
+        p, q = log_probs(original[mask]), log_probs(quantized[mask])
+        return float((np.exp(p) * (p - q)).sum(-1).mean()) if len(p) else 0.0
 
     def fidelity(
         self, name: str, original: Evidence, quantized: Evidence, paired: Mapping[str, Any]

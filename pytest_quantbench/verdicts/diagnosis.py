@@ -9,6 +9,7 @@ A backend whose engine cannot inspect its graphs gets one line saying so instead
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
     from pytest_quantbench.verdicts.pipeline import Pipeline
 
 DIAGNOSE_SAMPLES = 8
+DIVERGENCE_SAMPLES = 2  # rows of a task's divergence ranking: ~60 runs of a model that computes each node either way
 TOP = 5
+NAMED_SHARE = 0.25  # a node the fix names moves the output at least this share of what the first one does
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Diagnosis:
     precise: str | None = None  # the gate's line with x64_quant_precision, when it passes that way
     keep_bits: int | None = None  # a weight-only config below 8 bits: its MatMuls can be kept at 8 bits
     config_keep: tuple[str, ...] = ()  # the names and patterns it keeps at 8 bits already
+    divergence_name: str = ""  # what the ranking's divergences measure (the task's), "" when none
 
     def live_findings(self) -> list[RangeFinding]:
         """Absurd ranges a quantized node uses; one no quantized node touches (the mask's, once the softmax
@@ -64,8 +68,20 @@ class Diagnosis:
             return (
                 f"this CPU's U8S8 kernels saturate int16 pair sums (no VNNI): with x64_quant_precision {self.precise}"
             )
+        if self.ranking and self.ranking[0].divergence is not None:
+            moved = ", ".join(f"{e.op_type} {e.node} ({e.divergence:.3g})" for e in self.named())
+            return f"moves the output most quantized alone ({self.divergence_name}): {moved}"
         top = ", ".join(f"{e.op_type} {e.node} (SQNR {e.sqnr_db:.1f} dB)" for e in self.ranking[:3])
         return f"largest quantization error at {top}" if top else "no node stands out"
+
+    def named(self) -> list[NodeError]:
+        """The nodes a cause and fix name: the first three of the ranking, or, ranked by divergence, those
+        that move the output at least `NAMED_SHARE` of what the first does (the int4 LM head alone, when it
+        moves it ten times more than any layer)."""
+        first = self.ranking[0].divergence if self.ranking else None
+        if first is None:
+            return self.ranking[:3]
+        return [e for e in self.ranking[:3] if e.divergence is not None and e.divergence >= NAMED_SHARE * first]
 
     def fix(self) -> str:
         fb = self.fallback
@@ -74,14 +90,14 @@ class Diagnosis:
             return f"{fb.snippet} (fallback search: {scores}, latency x{fb.latency_cost:.2f})"
         if self.precise and self.hardware:
             return " or ".join(self.hardware.remedies)
-        names = self.range_exclusion() or [e.node for e in self.ranking[:3]]
+        names = self.range_exclusion() or [e.node for e in self.named()]
         if not names:
             return "none found"
         preset = " (the softmax preset)" if set(names) == set(self.softmax_preset) else ""
         unpadded = " or calibration padding: none" if self.live_findings() else ""
         searched = "; the fallback search found no passing set" if fb is not None else ""
         exclusion = f"node_exclusion: [{', '.join([*self.config_exclusion, *names])}]{preset}{unpadded}{searched}"
-        kept = [e.node for e in self.ranking[:3] if e.op_type == "MatMul"]
+        kept = [e.node for e in self.named() if e.op_type == "MatMul"]
         at_8bit = [n for n in kept if not any(fnmatch.fnmatchcase(n, p) for p in self.config_keep)]
         if self.keep_bits and at_8bit and not self.live_findings() and fb is None:
             listed = ", ".join([*self.config_keep, *at_8bit])
@@ -97,9 +113,12 @@ class Diagnosis:
         if self.findings:
             lines.append("range check (calibration ranges beyond 1e30):")
             lines += [f"  {f.describe()}; tensor {f.tensor}" for f in self.findings]
+        if self.divergence_name:
+            lines.append(f"quantized alone, on {DIVERGENCE_SAMPLES} eval samples: {self.divergence_name}")
         lines.append(f"sensitivity on up to {DIAGNOSE_SAMPLES} eval samples (added relative error, output SQNR):")
         lines += [
-            f"  {i}. {e.op_type:<8} {e.node}  added {e.added_error:.3g}  rel {e.rel_error:.3g}  SQNR {e.sqnr_db:.1f} dB"
+            f"  {i}. {e.op_type:<8} {e.node}  {moved(e)}added {e.added_error:.3g}  rel {e.rel_error:.3g}  "
+            f"SQNR {e.sqnr_db:.1f} dB"
             for i, e in enumerate(self.ranking[:TOP], 1)
         ]
         if self.hardware:
@@ -119,6 +138,18 @@ class Diagnosis:
         return DiagnosisRecord(self.line(), self.findings, tuple(self.ranking[:TOP]), self.hardware, self.fallback)
 
 
+def moved(error: NodeError) -> str:
+    return "" if error.divergence is None else f"divergence {error.divergence:.3g}  "
+
+
+def by_divergence(ranking: list[NodeError], scores: dict[str, float]) -> list[NodeError]:
+    """The nodes measured end to end first, the one that moves the output most first, then the rest in the
+    ranking's order (by the error each adds to its own output)."""
+    measured = [dataclasses.replace(e, divergence=scores[e.node]) for e in ranking if e.node in scores]
+    measured.sort(key=lambda e: -(e.divergence or 0.0))
+    return [*measured, *(e for e in ranking if e.node not in scores)]
+
+
 def hardware_risk(bench: Pipeline, case: Case) -> HardwareRisk | None:
     """The hardware-risk record every result of the case carries (None when the config has no risk)."""
     return bench.backend(case).hardware_risk(case, bench.machine(case))
@@ -133,14 +164,20 @@ def diagnose(bench: Pipeline, case: Case, search: bool = False) -> Diagnosis:
     first = {k: v[:DIAGNOSE_SAMPLES] for k, v in batch.items()}
     # as its session is fed: what the task completes (a decoder's empty cache) for the inputs the model declares
     feed = bench.data.of(case.suite).task.feed(first, declared_inputs(bench.original_session(case)))
+    task = bench.data.of(case.suite).task
+    ranking = inspector.ranking([feed])
+    if task.divergence_name:  # measured end to end: what each node alone does to the output
+        few = {k: v[:DIVERGENCE_SAMPLES] for k, v in feed.items()}
+        ranking = by_divergence(ranking, inspector.divergences(few, task.divergence_name, task.divergence))
     result = Diagnosis(
         config_exclusion=case.config.node_exclusion,
         findings=bench.quantized(case).report.range_check,
-        ranking=inspector.ranking([feed]),
+        ranking=ranking,
         hardware=hardware_risk(bench, case),
         softmax_preset=inspector.kept_by(("softmax",)),
         keep_bits=fallback.keep_bits(case),
         config_keep=case.config.weight_only.keep_8bit,
+        divergence_name=task.divergence_name,
     )
     exact = backend.exact_kernels(case) if result.hardware and result.hardware.this_machine_saturates else None
     if exact is not None:
@@ -150,6 +187,8 @@ def diagnose(bench: Pipeline, case: Case, search: bool = False) -> Diagnosis:
         result.precise = verdict.line() if verdict.passed else None
     if search and not result.precise:
         ranked = result.range_exclusion()
+        moving = [e.node for e in result.ranking if e.divergence]  # by divergence, where measured
+        ranked += [n for n in moving if n not in ranked]
         ranked += [e.node for e in result.ranking if e.added_error > 0 and e.node not in ranked]
         every = [e.node for e in result.ranking]  # measured alone when the ranking's order finds no set
         result.fallback = fallback.search(bench, case, ranked, every)
