@@ -91,3 +91,15 @@ def test_a_node_the_config_keeps_at_8_bits_already_is_proposed_in_fp32() -> None
             "fix: node_exclusion: [/lm_head/MatMul, /b/MatMul]"
         )
     )
+
+
+def test_a_trial_of_a_known_failure_is_judged_by_its_gates_alone(tmp_path) -> None:
+    """Under `expect: fail` an inconclusive verdict fails; a trial is another config, which it does not bind."""
+    import dataclasses
+
+    case = dataclasses.replace(_case(tmp_path, "{quantization_approach: weight_only, weight_only: {bits: 4}}"),
+                               expect="fail")  # fmt: skip
+    kept, excluded = fallback.with_kept(case, (HEAD,), 8), fallback.with_exclusion(case, (HEAD,))
+    assert kept.expect is None and excluded.expect is None
+    assert kept.config.weight_only.keep_8bit == (HEAD,) and excluded.config.node_exclusion == (HEAD,)
+    assert case.expect == "fail"
