@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pytest_quantbench.records import MetricResult
-from pytest_quantbench.suite.records import gate_count
+from pytest_quantbench.suite.thresholds import gate_count
 from pytest_quantbench.tasks.base import Encoded
 from pytest_quantbench.tasks.embedding_fidelity import kept
 
