@@ -17,16 +17,14 @@ from pytest_quantbench.suite.records import (
     Case,
     DatasetSpec,
     FrameworkArgs,
-    GateKind,
     Nncf,
     QuantConfig,
     Suite,
-    Threshold,
-    Thresholds,
     TimeSpec,
     WeightOnly,
     jsonable,
 )
+from pytest_quantbench.suite.thresholds import GateKind, Threshold, Thresholds
 from pytest_quantbench.suite.vocabulary import PACKAGED_BUILDERS, PRESETS, TaskVocabulary, Vocabulary
 
 __all__ = [

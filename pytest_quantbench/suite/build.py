@@ -13,15 +13,7 @@ from pytest_quantbench.suite import grid
 from pytest_quantbench.suite.errors import Loc, suite_error
 from pytest_quantbench.suite.models import DatasetSchema, OverrideSchema, SuiteSchema, ThresholdSchema
 from pytest_quantbench.suite.reading import READING_RULES, UNION_RULES, DraftReading
-from pytest_quantbench.suite.records import (
-    DEFAULT_MAX_DROP,
-    Case,
-    DatasetSpec,
-    Suite,
-    Threshold,
-    Thresholds,
-    known_gates,
-)
+from pytest_quantbench.suite.records import Case, DatasetSpec, Suite
 from pytest_quantbench.suite.rules import (
     CONFIG_RULES,
     GATE_RULES,
@@ -39,6 +31,7 @@ from pytest_quantbench.suite.rules import (
     under,
 )
 from pytest_quantbench.suite.settings import FixedSchema, Section, Settings
+from pytest_quantbench.suite.thresholds import DEFAULT_MAX_DROP, Threshold, Thresholds, known_gates
 from pytest_quantbench.suite.vocabulary import TaskVocabulary, Vocabulary
 
 

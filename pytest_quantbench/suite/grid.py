@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_quantbench.suite.records import PRESET_KEY, Case, QuantConfig, Suite, Thresholds, with_preset
+from pytest_quantbench.suite.records import PRESET_KEY, Case, QuantConfig, Suite, with_preset
+from pytest_quantbench.suite.thresholds import Thresholds
 from pytest_quantbench.suite.vocabulary import PRESETS
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema
 
 from pytest_quantbench.suite.models import SuiteSchema
-from pytest_quantbench.suite.records import COUNTED_GATE_PATTERNS, GATES
+from pytest_quantbench.suite.thresholds import COUNTED_GATE_PATTERNS, GATES
 from pytest_quantbench.suite.vocabulary import Vocabulary
 
 SCHEMA_FILE = Path(__file__).with_name("suite.schema.json")

@@ -11,11 +11,9 @@ from pytest_quantbench.suite.errors import Wording, invalid, unknown_value
 from pytest_quantbench.suite.records import (
     DECODER_PHASES,
     DEFAULT_INPUT_LENGTH,
-    DEFAULT_MAX_DROP,
     DEFAULT_MAX_LENGTH,
     DatasetSpec,
     Suite,
-    Threshold,
     TimeSpec,
 )
 from pytest_quantbench.suite.settings import (
@@ -29,6 +27,7 @@ from pytest_quantbench.suite.settings import (
     plain,
     vocabulary_of,
 )
+from pytest_quantbench.suite.thresholds import DEFAULT_MAX_DROP, Threshold
 
 AUTO_ROUNDS: Final = "auto"  # how the file spells `TimeSpec.rounds = None` (its default): adaptive rounds
 DATASET, TIME, THRESHOLD, SUITE = defaults(DatasetSpec), defaults(TimeSpec), defaults(Threshold), defaults(Suite)

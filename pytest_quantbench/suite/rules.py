@@ -36,12 +36,10 @@ from pytest_quantbench.suite.records import (
     Calibration,
     Case,
     DatasetSpec,
-    GateKind,
     QuantConfig,
     Suite,
-    Threshold,
-    gate_kind,
 )
+from pytest_quantbench.suite.thresholds import GateKind, Threshold, gate_kind
 from pytest_quantbench.suite.vocabulary import (
     PACKAGED_BUILDERS,
     RATIO_CAPPED_METRICS,

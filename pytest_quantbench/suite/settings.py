@@ -61,7 +61,7 @@ Dtype = Literal["int8", "uint8"]
 
 def defaults(record: type) -> SimpleNamespace:
     """The field defaults of a record's dataclass, as a model's `Field` defaults (tuples as the lists a
-    file gives): the one place a default is written is `records.py`."""
+    file gives): the one place a default is written is `records.py` (the gates': `thresholds.py`)."""
     fields = [f for f in dataclasses.fields(record) if f.default is not dataclasses.MISSING]
     return SimpleNamespace(**{f.name: list(f.default) if isinstance(f.default, tuple) else f.default for f in fields})
 

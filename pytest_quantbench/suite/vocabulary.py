@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pytest_quantbench.suite.records import DEFAULT_MIN_AGREEMENT, QuantConfig
+from pytest_quantbench.suite.records import QuantConfig
+from pytest_quantbench.suite.thresholds import DEFAULT_MIN_AGREEMENT
 
 # `datasets` builders that read local files: never need the hub.
 PACKAGED_BUILDERS = {"csv", "json", "parquet", "text", "arrow", "imagefolder", "audiofolder", "webdataset"}

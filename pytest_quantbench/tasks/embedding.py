@@ -19,7 +19,7 @@ from typing import Any
 
 from pytest_quantbench.records import MetricResult
 from pytest_quantbench.suite import DatasetSpec
-from pytest_quantbench.suite.records import gate_count
+from pytest_quantbench.suite.thresholds import gate_count
 from pytest_quantbench.suite.vocabulary import BUILTIN_TASKS
 from pytest_quantbench.tasks import embedding_fidelity as fidelity
 from pytest_quantbench.tasks import embedding_scores as scores

@@ -4,7 +4,7 @@ A user of a decoder reads what it writes, not its perplexity: `generation_agreem
 eval split greedily by N new tokens with both models and gates on the share of prompts whose N tokens are
 identical; `generation_prefix@N` on how far in the first difference comes (the mean, over prompts, of the share
 of the N tokens before it: 1.0 when all agree). Both carry a seeded bootstrap interval over prompts, which a
-`min` is judged on (`gates.floor_on_interval`). A model that knows nothing almost never writes fp32's tokens,
+`min` is judged on (`intervals.floor_on_interval`). A model that knows nothing almost never writes fp32's tokens,
 so `generation_prefix` collapses towards 0; `generation_agreement` has no chance level (measured: SmolLM2-135M's
 weight-only int8, KL 0.007 and 94% top-1 agreement, writes 8 identical tokens for 7 prompts in 16: a whole
 continuation is strict), so it never collapses.
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pytest_quantbench.records import MetricResult
-from pytest_quantbench.suite.records import gate_count
+from pytest_quantbench.suite.thresholds import gate_count
 from pytest_quantbench.tasks.base import Encoded
 from pytest_quantbench.tasks.embedding_fidelity import kept
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_quantbench.suite import Threshold, Thresholds
-from pytest_quantbench.suite.records import GateKind, gate_count, gate_kind
+from pytest_quantbench.suite.thresholds import GateKind, gate_count, gate_kind
 from pytest_quantbench.tasks import Evidence
 from pytest_quantbench.tasks import embedding_fidelity as fidelity
 from pytest_quantbench.tasks.embedding import EMBEDDINGS, EmbeddingProcessor, FeatureExtraction, Pooled

@@ -18,7 +18,7 @@ from pytest_quantbench.suite import DatasetSpec, Threshold, Thresholds, load_sui
 from pytest_quantbench.tasks import Encoded, Evidence
 from pytest_quantbench.tasks import generation as gen
 from pytest_quantbench.tasks.text_generation import TextGeneration
-from pytest_quantbench.verdicts import gates, statistics
+from pytest_quantbench.verdicts import gates, intervals, statistics
 
 TASK = TextGeneration()
 NONE = Evidence([])
@@ -177,7 +177,7 @@ def test_generation_agreement_and_prefix_with_their_intervals_and_collapse() -> 
     assert agreement.quantized == pytest.approx(24 / 32) and agreement.direction is Direction.HIGHER
     assert prefix.quantized == pytest.approx((24 * 1.0 + 8 * 0.25) / 32)  # first difference at position 1 of 4
     assert agreement.paired is not None and agreement.paired.n == 32
-    low, high = gates.score_interval(agreement)
+    low, high = intervals.score_interval(agreement)
     assert low < agreement.quantized <= high <= 1.0
     assert gen.first_differences(original, quantized).tolist() == [1] * 8 + [4] * 24
     # a floor inside the interval is undecided, one above it all fails

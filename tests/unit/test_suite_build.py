@@ -22,10 +22,7 @@ from pytest_quantbench.suite.records import (
     FrameworkArgs,
     Nncf,
     QuantConfig,
-    Threshold,
-    known_gates,
 )
-from pytest_quantbench.suite.records import Thresholds as Gates
 from pytest_quantbench.suite.rules import (
     CONFIG_RULES,
     GATE_RULES,
@@ -40,6 +37,8 @@ from pytest_quantbench.suite.rules import (
     DraftSuite,
     Rule,
 )
+from pytest_quantbench.suite.thresholds import Threshold, known_gates
+from pytest_quantbench.suite.thresholds import Thresholds as Gates
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS, BUILTIN_TASKS, BackendVocabulary
 
 HERE = Path(__file__)  # where the drafts' suite file is: local paths are relative to tests/unit
