@@ -180,10 +180,8 @@ def diagnose(bench: Pipeline, case: Case, search: bool = False) -> Diagnosis:
         divergence_name=task.divergence_name,
     )
     exact = backend.exact_kernels(case) if result.hardware and result.hardware.this_machine_saturates else None
-    if exact is not None:
-        data = bench.eval_data(case.suite)
-        compared = fallback.original_evidence(bench, case, data)
-        verdict = fallback.judge(bench, exact, data, bench.evaluate(case).original, compared)
+    if exact is not None:  # judged as a passing fallback set is: every gate, a decoder's continuations included
+        verdict = fallback.confirm(bench, case, dataclasses.replace(exact, expect=None))
         result.precise = verdict.line() if verdict.passed else None
     if search and not result.precise:
         ranked = result.range_exclusion()

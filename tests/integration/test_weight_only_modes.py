@@ -100,3 +100,32 @@ def test_the_fallback_search_keeps_the_node_that_moves_the_divergence_most_at_8_
         "fallback search:",
         "  1 nodes at 8 bits: *generation_prefix@4 1.000 -> *",
     ])  # fmt: skip
+
+
+EXACT = """
+    name: exact
+    task: text-generation
+    model_name_or_path: {model}
+    dataset: {dataset}
+    fixed: {{quantization_approach: dynamic}}
+    thresholds: {{kl_divergence: {{max: 100}}, generation_prefix@4: {{min: 0.0}}}}
+"""
+
+
+def test_a_decoders_exact_kernel_trial_judges_its_continuations_too(
+    decoder, suite_file, run, pytester, monkeypatch
+) -> None:
+    """Where the U8S8 kernels saturate, the diagnosis re-judges a dynamic config on exact kernels, with every
+    gate as the case is judged: a decoder's continuations included (they read "not measured" before)."""
+    from pytest_quantbench.records import KernelProbe
+    from pytest_quantbench.runtimes import onnxruntime_hardware
+
+    monkeypatch.setattr(onnxruntime_hardware, "probe", lambda: KernelProbe("saturates", "exact"))
+    model, dataset = decoder
+    suite_file("exact.suite.yaml", EXACT.format(model=model, dataset=dataset))
+    run("-k", "accuracy", "--quantbench-diagnose", "--benchmark-json=run.json")
+    (row,) = json.loads((pytester.path / "run.json").read_text())["quantbench"]["accuracy"]
+    assert row["hardware_risk"]["this_machine_saturates"] is True
+    line = row["diagnosis"]["line"]
+    assert "U8S8 kernels saturate int16 pair sums (no VNNI): with x64_quant_precision" in line
+    assert "generation_prefix@4" in line and "not measured" not in line
