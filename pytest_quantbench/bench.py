@@ -24,11 +24,12 @@ from pytest_quantbench.errors import DataError
 from pytest_quantbench.measure import phases
 from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, Model, Scorer
 from pytest_quantbench.measure.machine import machine_facts
-from pytest_quantbench.measure.timing import Measurement, TimeBank, shape_id
+from pytest_quantbench.measure.timing import Measurement, TimeBank, shape_id, timed_shapes
 from pytest_quantbench.progress import Progress, say
 from pytest_quantbench.records import MachineFacts, MemoryStats, PredictionPaths, Role
 from pytest_quantbench.registry import Registry
 from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Session, check_role
+from pytest_quantbench.runtimes.memory_probe import Steps
 from pytest_quantbench.suite import Case, Suite
 from pytest_quantbench.verdicts import gates
 from pytest_quantbench.verdicts.gates import Evaluation
@@ -56,6 +57,7 @@ class Bench:
             self.cache, self.data, self.registry.metric, self.models.id2label, info=self.registry.metric_info
         )
         self.evaluations: dict[str, Evaluation] = {}
+        self.phase_memories: dict[tuple[str, ...], dict[str, MemoryStats] | None] = {}  # `phase_memory`'s, by model
 
     def release(self) -> None:
         """Every backend drops the sessions and in-memory models it holds (`Backend.release`)."""
@@ -108,21 +110,38 @@ class Bench:
         """What a decoder's latency case of phase `m.phase` times of `session` (its own cache), on the prompt."""
         suite = m.case.suite
         data = self.data.of(suite)
-        prompt = data.timing_inputs(m.batch_size, m.prompt_length)
+        prompt = data.inputs_at(m.batch_size, m.prompt_length)  # as timed: a default length cut already
         assert m.phase is not None  # a decoder's case
         return phases.target(data.task, session, prompt, m.phase, m.input_length or suite.time.new_tokens)
 
-    def memory_at(self, case: Case, role: Role, shape: str, feed: dict[str, Any]) -> MemoryStats | None:
-        """Peak memory of a timing session of `role` running `feed` (a decoder's own cache included), kept by
-        the backend under the feed's shapes like `memory`'s."""
-        backend = self.backends[case.baseline] if check_role(role) is Role.ORIGINAL else self.backend(case)
-        found = backend.memory(case, role, {shape: feed})
-        return found.get(shape) if found else None
+    def timed_backend(self, case: Case, role: Role) -> Backend:
+        """The backend a latency case times `role` on: the fp32 baseline's (`baseline:`), else the case's own."""
+        return self.backends[case.baseline] if check_role(role) is Role.ORIGINAL else self.backend(case)
+
+    def phase_memory(self, m: Measurement, role: Role) -> MemoryStats | None:
+        """Peak memory of a decoder's timing session of `role` at `m`'s phase and shape (as timed), its own cache
+        included: the first phase case of a model measures every phase shape the suite times, in one child
+        process (`phases.memory_steps`, in `phases.MEMORY_ORDER`), and the figures are kept for the run."""
+        case = m.case
+        backend = self.timed_backend(case, role)
+        key = (str(case.suite.path), case.suite.name, backend.name, backend.model_id(case, role))
+        if key not in self.phase_memories:
+            self.phase_memories[key] = backend.memory(case, role, self._phase_steps(case, role))
+        found = self.phase_memories[key]
+        return found.get(m.shape_id) if found else None
+
+    def _phase_steps(self, case: Case, role: Role) -> Steps:
+        """Every phase shape the suite times (as timed), each with the feeds its memory is read after."""
+        data = self.data.of(case.suite)
+        session = self.baseline_session(case) if role is Role.ORIGINAL else self.quantized_session(case)
+        cases = [Measurement(case, role, s.batch_size, s.input_length, s.phase, n) for s, n in timed_shapes(case.suite)]
+        ordered = phases.memory_order(self.as_timed(m) for m in cases)
+        return Steps({m.shape_id: phases.memory_steps(data.task, session, data.inputs_at, m) for m in ordered})
 
     def memory(self, case: Case, role: Role, batch_size: int, input_length: int | None) -> MemoryStats | None:
         """Peak memory of a timing session of `role` at one shape (as timed): the backend measures every shape
         of the suite at once (one child process per model), and keeps the figures."""
-        backend = self.backends[case.baseline] if check_role(role) is Role.ORIGINAL else self.backend(case)  # timed
+        backend = self.timed_backend(case, role)
         suite = case.suite
         feeds = {shape_id(b, n): self.timing_inputs(suite, b, n) for b, n in self.data.of(suite).shapes}
         found = backend.memory(case, role, feeds)

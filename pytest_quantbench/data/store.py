@@ -157,7 +157,11 @@ class SuiteData:
         return prepare.calibration_dataset(self.task, spec, split, self.processor, num_samples, padding)
 
     def timing_inputs(self, batch_size: int, input_length: int | None) -> dict[str, Any]:
-        spec, length = self.spec, self.timed_length(input_length)
+        return self.inputs_at(batch_size, self.timed_length(input_length))
+
+    def inputs_at(self, batch_size: int, length: int | None) -> dict[str, Any]:
+        """Timing inputs of exactly `length` (a length as timed: a decoder's cache or prompt, fitted already)."""
+        spec = self.spec
 
         def make() -> dict[str, Any]:
             return prepare.timing_inputs(

@@ -17,7 +17,7 @@ from pytest_quantbench.errors import GateFailure
 from pytest_quantbench.measure.timing import Measurement, baseline_spec, time_session, timing_result
 from pytest_quantbench.plugin.benchmark import Timer
 from pytest_quantbench.plugin.state import CASE_RECORD
-from pytest_quantbench.records import Phase, Role
+from pytest_quantbench.records import Role
 from pytest_quantbench.reports import ci
 
 if TYPE_CHECKING:
@@ -85,8 +85,7 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark, r
             return None
         if m.phase is None:
             return quantbench.memory(case, role, m.batch_size, m.input_length)
-        # a decoder's peak with its cache: at the decode shape only (one child process per model)
-        return quantbench.memory_at(case, role, m.shape_id, targets.of(role).feed) if m.phase is Phase.DECODE else None
+        return quantbench.phase_memory(m, role)  # a decoder's, with its cache: every phase in one child per model
 
     if m.role is Role.ORIGINAL:
         own = targets.of(Role.ORIGINAL)

@@ -18,7 +18,8 @@ class MemoryStats:
 
     Measured in a child process (`runtimes.memory_probe`) that has imported onnxruntime and read the feeds
     (the baseline): the peak while the session loads, and the peak while it runs the timing feeds, smallest
-    first, up to and including `shape`; both count the weights the session holds."""
+    first (a decoder's phases: in `measure.phases.MEMORY_ORDER`), up to and including `shape`; both count the
+    weights the session holds."""
 
     load_peak_bytes: int
     run_peak_bytes: int

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_quantbench.records import LatencyStats, MachineFacts, MemoryStats, MetricResult
+from pytest_quantbench.records import LatencyStats, MachineFacts, MemoryStats, MetricResult, Phase
 from pytest_quantbench.reports.table import table
 from pytest_quantbench.results.records import SuiteInfo
 from pytest_quantbench.results.rows import ConfigRow, ShapeRow
@@ -212,12 +212,22 @@ def _how_timed(suite: SuiteInfo, paired: bool, memory: list[MemoryStats]) -> str
             " metrics compare each config with its own framework's fp32 model."
         )
     if memory:
+        phased = any(m.shape.partition("-")[0] in PHASE_WORDS for m in memory)
         how += (
             " Peak memory is the resident memory of a child process that loads the session (load) and runs the"
-            " time benchmarks' inputs smallest first up to this shape (run), net of the"
+            f" {RUN_ORDER[phased]} up to this shape (run), net of the"
             f" {memory[0].baseline_bytes / MB:.0f} MB or so that Python and onnxruntime hold before it."
         )
     return how
+
+
+PHASE_WORDS = {phase.value for phase in Phase}  # how a decoder's memory shape id begins (`decode-bs1-ctx32`)
+# what a run peak includes (`_how_timed`), by whether it is a decoder's phases' (`measure.phases.memory_steps`)
+RUN_ORDER = {
+    False: "time benchmarks' inputs smallest first",
+    True: "phases in the order decode, prefill, generate (a generation: its prompt, then its loop's last and"
+    " largest step)",
+}
 
 
 def _speed_diagnoses(suite: SuiteInfo, rows: list[ConfigRow]) -> list[str]:

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from pytest_quantbench.artifacts.cache import ArtifactCache
     from pytest_quantbench.artifacts.sources import Models
     from pytest_quantbench.data.store import DataStore
+    from pytest_quantbench.runtimes.memory_probe import Feeds
     from pytest_quantbench.runtimes.speed_rules import SpeedRule
 
 
@@ -145,9 +146,10 @@ class Backend(ABC):
         """Bytes on disk of the original and quantized model files; None where the models live in memory."""
         return None
 
-    def memory(self, case: Case, role: Role, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
-        """Peak memory of loading a timing session of `role` and of running it on each feed (by shape id); None
-        where the backend cannot measure it apart from the run's own process."""
+    def memory(self, case: Case, role: Role, feeds: Feeds) -> dict[str, MemoryStats] | None:
+        """Peak memory of loading a timing session of `role` and of running it on each feed (by shape id; a
+        decoder's phases: on each shape's `memory_probe.Steps` in turn); None where the backend cannot measure it
+        apart from the run's own process."""
         return None
 
     def artifacts(self, case: Case) -> dict[str, Path]:

@@ -9,7 +9,8 @@ back to the OS and resets the peak to what the loaded session holds, then runs e
 smallest first, reading the peak after each (the run peak up to that shape: ONNX Runtime's arena keeps what a
 call allocated for the next). Every figure is net of the baseline. Linux reads VmRSS/VmHWM and resets the
 peak through /proc/self/clear_refs; elsewhere `ru_maxrss`, the baseline being the peak so far and the run
-peaks including the load's.
+peaks including the load's. A decoder's phases come as `Steps` instead: shapes in the order given, each after
+its feeds in turn (a generation: its prompt, then its last step; `measure.phases.memory_steps`).
 
 `python -m pytest_quantbench.runtimes.memory_probe DIR` is the child; `probe` is the parent's side. The child
 opens an ONNX Runtime session, a PyTorch model or a compiled OpenVINO model (`ENGINES`; `probe_engine`), and
@@ -26,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,12 +39,37 @@ if TYPE_CHECKING:
     from pytest_quantbench.artifacts.cache import ArtifactCache
 
 FORMAT = 2  # part of the cache key: bump when what is measured changes (2: the heap trimmed after loading)
+STEPS_FORMAT = 1  # part of the key of `Steps`: bump when what a decoder's phase measures changes
 MODULE = "pytest_quantbench.runtimes.memory_probe"
 SPEC, RESULT = "probe.json", "memory.json"
 MEMORY_FILE = "memory.json"  # a cache entry's figures
 CALLS_PER_FEED = 2  # ONNX Runtime plans its memory pattern on the first call and allocates by it from the second
 TIMEOUT_S = 300
 ROOT = Path(__file__).resolve().parents[2]  # where this copy of the package is imported from
+
+
+Feed = dict[str, Any]  # input name -> array
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Shapes measured in the order given (not smallest first), each one's figure read after its feeds have run
+    in turn: a decoder's phases, whose own order says what each figure includes (`measure.phases`)."""
+
+    runs: dict[str, tuple[Feed, ...]]  # shape id -> its feeds, in the order they run
+
+
+Feeds = Mapping[str, Feed] | Steps  # what a probe measures: one feed a shape, smallest first, or `Steps`
+
+
+def steps_of(feeds: Feeds) -> Steps:
+    """`Steps` of `feeds`; one feed a shape is measured smallest first (by element count)."""
+    if isinstance(feeds, Steps):
+        return feeds
+    import numpy as np
+
+    order = sorted(feeds, key=lambda shape: sum(np.asarray(v).size for v in feeds[shape].values()))
+    return Steps({shape: (feeds[shape],) for shape in order})
 
 
 class ProbeError(Exception):
@@ -146,19 +173,20 @@ def main(argv: list[str]) -> int:
     spec = json.loads((work / SPEC).read_text())
     imports, opened = ENGINES[spec.get("engine", "onnxruntime")]
     imports()
-    feeds = [dict(np.load(work / f"{i}.npz")) for i in range(len(spec["shapes"]))]
+    runs = [[dict(np.load(work / f"{i}.{j}.npz")) for j in range(n)] for i, n in enumerate(spec["steps"])]
     baseline = reset_peak()
     session = opened(spec)
     load = peak()
     release_free_heap()  # what loading freed is not the session's
     reset_peak()  # run peaks start from what the loaded session holds, not from loading's transient peak
-    runs = {}
-    for shape, feed in zip(spec["shapes"], feeds, strict=True):
-        inputs = inputs_of(session, feed)
-        for _ in range(CALLS_PER_FEED):
-            run_checked(session, inputs)
-        runs[shape] = peak()
-    (work / RESULT).write_text(json.dumps({"baseline": baseline, "load": load, "runs": runs}))
+    peaks = {}
+    for shape, feeds in zip(spec["shapes"], runs, strict=True):
+        for feed in feeds:
+            inputs = inputs_of(session, feed)
+            for _ in range(CALLS_PER_FEED):
+                run_checked(session, inputs)
+        peaks[shape] = peak()
+    (work / RESULT).write_text(json.dumps({"baseline": baseline, "load": load, "runs": peaks}))
     return 0
 
 
@@ -196,26 +224,26 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
 
 
-def probe(
-    model: Path, threads: int, level: int, x64_quant_precision: bool, feeds: dict[str, dict[str, Any]]
-) -> dict[str, MemoryStats]:
+def probe(model: Path, threads: int, level: int, x64_quant_precision: bool, feeds: Feeds) -> dict[str, MemoryStats]:
     """Peak memory of loading the ONNX `model` in ONNX Runtime and of running it on each feed (by shape id)."""
     spec = {"engine": "onnxruntime", "model": str(model), "threads": threads, "level": level}
     return probe_engine({**spec, "x64_quant_precision": x64_quant_precision}, feeds)
 
 
-def probe_engine(spec: dict[str, Any], feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats]:
+def probe_engine(spec: dict[str, Any], feeds: Feeds) -> dict[str, MemoryStats]:
     """Peak memory of opening the session `spec` describes (its `engine`: a key of `ENGINES`) and of running it
-    on each feed (by shape id), in one child process."""
+    on each feed (by shape id; `Steps`: on each shape's feeds in turn), in one child process."""
     import numpy as np
 
-    order = sorted(feeds, key=lambda shape: sum(np.asarray(v).size for v in feeds[shape].values()))
+    runs = steps_of(feeds).runs
     with tempfile.TemporaryDirectory(prefix="quantbench-memory-") as tmp:
         work = Path(tmp)
         try:
-            for i, shape in enumerate(order):
-                np.savez(work / f"{i}.npz", **feeds[shape])
-            (work / SPEC).write_text(json.dumps({**spec, "shapes": order}))
+            for i, steps in enumerate(runs.values()):
+                for j, feed in enumerate(steps):
+                    np.savez(work / f"{i}.{j}.npz", **feed)
+            order = {"shapes": list(runs), "steps": [len(steps) for steps in runs.values()]}
+            (work / SPEC).write_text(json.dumps({**spec, **order}))
         except OSError as exc:
             raise ProbeError(f"cannot hand the inputs to the probe in {work}: {exc.strerror or exc}") from None
         try:
@@ -235,13 +263,21 @@ def probe_engine(spec: dict[str, Any], feeds: dict[str, dict[str, Any]]) -> dict
             raise ProbeError(f"unreadable probe result: {exc}") from None
 
 
-def shapes_of(feeds: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[Any]]]:
-    """Each feed's input dtypes and shapes: what a memory entry's key holds of its feeds."""
-    return {s: {k: [str(v.dtype), list(v.shape)] for k, v in sorted(f.items())} for s, f in feeds.items()}
+def _shapes(feed: Feed) -> dict[str, list[Any]]:
+    return {k: [str(v.dtype), list(v.shape)] for k, v in sorted(feed.items())}
+
+
+def shapes_of(feeds: Feeds) -> dict[str, Any]:
+    """Each feed's input dtypes and shapes: what a memory entry's key holds of its feeds; of `Steps`, each
+    shape's steps, the order they are measured in and `STEPS_FORMAT` too."""
+    if not isinstance(feeds, Steps):
+        return {shape: _shapes(feed) for shape, feed in feeds.items()}
+    runs = {shape: [_shapes(feed) for feed in steps] for shape, steps in feeds.runs.items()}
+    return {"steps": runs, "order": list(feeds.runs), "format": STEPS_FORMAT}
 
 
 def measured(
-    cache: ArtifactCache, key: str, spec: dict[str, Any], feeds: dict[str, dict[str, Any]], model: str
+    cache: ArtifactCache, key: str, spec: dict[str, Any], feeds: Feeds, model: str
 ) -> dict[str, MemoryStats] | None:
     """`probe_engine`'s figures kept in the cache under `key` (a warm run spawns nothing); a failed probe is
     one warning naming `model`, and no figures."""

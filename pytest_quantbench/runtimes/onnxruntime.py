@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_quantbench import serialize
 from pytest_quantbench.artifacts import quantize
@@ -47,6 +47,9 @@ from pytest_quantbench.runtimes.base import (
 from pytest_quantbench.runtimes.onnxruntime_settings import X64_PRECISION_KEY
 from pytest_quantbench.suite import Case, FrameworkArgs
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
+
+if TYPE_CHECKING:
+    from pytest_quantbench.runtimes.memory_probe import Feeds
 
 __all__ = ["X64_PRECISION_KEY", "OnnxRuntime", "open_session", "profile_session"]
 REPORT_FILE = "report.json"
@@ -261,7 +264,7 @@ class OnnxRuntime(Backend):
 
         return onnxruntime_hardware.with_exact_kernels(case)
 
-    def memory(self, case: Case, role: Role, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
+    def memory(self, case: Case, role: Role, feeds: Feeds) -> dict[str, MemoryStats] | None:
         """Measured by `memory_probe` in one child process per model, with the timing session's settings, and
         kept on disk by the model's identity, those settings and the feeds' shapes: a warm run spawns nothing.
         A failed probe is one warning, once a run, and no figures."""

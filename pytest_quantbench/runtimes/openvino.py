@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_quantbench import serialize
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, hash_arrays, library_versions
@@ -32,6 +32,9 @@ from pytest_quantbench.runtimes.openvino_settings import BIN_FILE, XML_FILE, Ope
 from pytest_quantbench.runtimes.speed_rules import NothingQuantized, ThreadScaling
 from pytest_quantbench.suite import Case
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
+
+if TYPE_CHECKING:
+    from pytest_quantbench.runtimes.memory_probe import Feeds
 
 REPORT_FILE = "report.json"
 PROFILE_FILE = "profile.json"
@@ -197,7 +200,7 @@ class OpenVino(Backend):
 
         return serialize.read(self.cache.build("profile", key, build) / PROFILE_FILE, Profile)
 
-    def memory(self, case: Case, role: Role, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
+    def memory(self, case: Case, role: Role, feeds: Feeds) -> dict[str, MemoryStats] | None:
         """Measured by `memory_probe` in a child process that compiles the IR as the timing session does, kept on
         disk like ONNX Runtime's figures (a warm run spawns nothing)."""
         from pytest_quantbench.runtimes import memory_probe

@@ -14,7 +14,7 @@ import inspect
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_quantbench.artifacts.cache import ArtifactCache, digest, library_versions
 from pytest_quantbench.artifacts.model_check import bin_weights_problem
@@ -35,6 +35,9 @@ from pytest_quantbench.runtimes.base import (
 from pytest_quantbench.suite import Case, QuantConfig
 from pytest_quantbench.suite.vocabulary import BUILTIN_BACKENDS
 from pytest_quantbench.tasks import Task
+
+if TYPE_CHECKING:
+    from pytest_quantbench.runtimes.memory_probe import Feeds
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ class PyTorch(Backend):
             return original
         return f"{original}-{self.settings(case)}"
 
-    def memory(self, case: Case, role: Role, feeds: dict[str, dict[str, Any]]) -> dict[str, MemoryStats] | None:
+    def memory(self, case: Case, role: Role, feeds: Feeds) -> dict[str, MemoryStats] | None:
         """Measured by `memory_probe` in a child process that loads the checkpoint as this backend does (and
         quantizes it for the quantized role), kept on disk like ONNX Runtime's figures."""
         from pytest_quantbench.runtimes import memory_probe

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -69,11 +70,19 @@ def perplexity_of_checkpoint(model: Path, texts: list[str], length: int) -> floa
     return math.exp(total / count)
 
 
+def memory_children(cache: Path) -> int:
+    """How many peak-memory child processes the runs on `cache` started (one a built `memory` entry)."""
+    from pytest_quantbench.artifacts.cache import ArtifactCache
+
+    return sum(build["kind"] == "memory" for build in ArtifactCache(cache).builds())
+
+
 def test_a_decoder_suite_times_prefill_decode_and_generate_paired_with_fp32(
-    decoder64, suite_file, run, pytester
+    decoder64, suite_file, run, pytester, qb_cache
 ) -> None:
     model, dataset, texts = decoder64
     suite_file("phases.suite.yaml", SUITE.format(model=model, dataset=dataset))
+    children = memory_children(qb_cache)
     result = run("--benchmark-json=run.json", "-v", "--quantbench-card=card.md")
     result.assert_outcomes(passed=1 + 2 * 3)  # the accuracy case, and fp32 and the config at each phase
     ids = [
@@ -96,14 +105,23 @@ def test_a_decoder_suite_times_prefill_decode_and_generate_paired_with_fp32(
         assert record["speedup"] > 0 and record["paired_fp32"]["rounds"] == record["latency"]["rounds"] == 2
         assert record["tokens_per_s"] > 0
     assert generate["tokens_per_s"] == pytest.approx(4 / generate["latency"]["mean_ms"] * 1e3)
-    assert decode["memory"] is not None and decode["memory"]["shape"] == "decode-bs1-ctx63"  # as timed
-    assert prefill["memory"] is None  # measured at the decode shape only
+    # every phase has its peak memory, each under its own shape as timed (all of a model's in one child)
+    as_timed = {"prefill-bs1-len64": prefill, "decode-bs1-ctx63": decode, "generate-bs1-new4": generate}
+    for shape, record in as_timed.items():
+        for memory in (record["memory"], record["fp32_memory"]):
+            assert memory["shape"] == shape and memory["run_peak_bytes"] > 0 and memory["load_peak_bytes"] > 0
+        assert record["memory_ratio"] > 0
+    assert memory_children(qb_cache) - children == 2  # one per model (fp32, int8) for its three phases
     # the terminal's row gives the speed-up per phase, the card a time table per phase shape
     result.stdout.re_match_lines([r".*w8-b16-rtn.*prefill x[\d.]+ decode x[\d.]+ generate x[\d.]+.*PASS"])
     card = (pytester.path / "card.md").read_text()
     for where in ("prefill, batch size = 1, input length = 64", "decode, batch size = 1, context length = 63",
                   "generate, batch size = 1, new tokens = 4"):  # fmt: skip
         assert f"Below, time metrics for {where}." in card
+    lines = card.splitlines()
+    rows = [lines[i + 4].split("|") for i, line in enumerate(lines) if line.startswith("Below, time metrics for")]
+    assert len(rows) == 3  # under each phase's header and rule, its row ends with the run peaks' ratio, not "-"
+    assert all(re.fullmatch(r"x\d+\.\d\d", row[-2].strip()) for row in rows), rows
     # scoring feeds the cache-carrying export an empty cache: the scores of the checkpoint without one
     accuracy = data["quantbench"]["accuracy"][0]["metrics"]["perplexity"]
     assert accuracy["original"] == pytest.approx(perplexity_of_checkpoint(model, texts, 16), rel=1e-4)
@@ -150,3 +168,8 @@ def test_pytorch_decodes_with_its_cache_beside_onnx_runtime(decoder64, suite_fil
     ]  # fmt: skip
     assert all(r["latency"]["mean_ms"] > 0 and r["baseline"] == "pytorch" for r in torch.values())
     assert torch["int8-pytorch-decode-bs1-ctx8"]["speedup"] > 0
+    # both engines' generate peak (a prompt of 8, then its last step after a cache of 9) is not below their
+    # decode peak after a cache of 8: a generation holds a prefill and longer decode steps
+    for model in ("fp32-onnxruntime", "int8-onnxruntime", "fp32-pytorch", "int8-pytorch"):
+        decode, generate = (records[f"{model}-{phase}"]["memory"] for phase in ("decode-bs1-ctx8", "generate-bs1-new3"))
+        assert generate["shape"] == "generate-bs1-new3" and generate["run_peak_bytes"] >= decode["run_peak_bytes"] > 0

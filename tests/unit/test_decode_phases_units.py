@@ -218,6 +218,41 @@ def test_new_tokens_that_leave_no_prompt_are_one_line_naming_the_field(tmp_path:
     assert str(info.value).startswith(f"{suite.path}: time.new_tokens: 64 new tokens leave no prompt within")
 
 
+def test_each_phases_memory_runs_its_own_feeds_a_generation_its_prompt_then_its_loops_last_step(
+    tmp_path: Path,
+) -> None:
+    from pytest_quantbench.measure.phases import MEMORY_ORDER, fitted, memory_order, memory_steps
+    from pytest_quantbench.measure.timing import measurements
+    from pytest_quantbench.tasks import BUILTIN
+
+    task = next(t for t in BUILTIN if t.name == "text-generation")
+    suite = _suite(tmp_path, "{input_lengths: [3, 5], new_tokens: 4}")
+    timed = [fitted(m, m.prompt_length, None) for m in measurements(suite) if m.role is Role.ORIGINAL]
+    ordered = memory_order(timed)
+    assert [m.shape_id for m in ordered] == [
+        "decode-bs1-ctx3", "decode-bs1-ctx5", "prefill-bs1-len3", "prefill-bs1-len5", "generate-bs1-new4"
+    ]  # fmt: skip
+    assert [m.phase for m in ordered][::2] == list(MEMORY_ORDER)
+
+    session = FakeDecoder()
+    steps = {m.phase: memory_steps(task, session, lambda b, n: prompt(b, n), m) for m in ordered if m.input_length != 5}
+    cache = "past_key_values.0.key"
+    assert [f[cache].shape[2] for f in steps[Phase.PREFILL]] == [0]  # the prompt, with an empty cache
+    assert [(f["input_ids"].shape[1], f[cache].shape[2]) for f in steps[Phase.DECODE]] == [(1, 3)]
+    # a generation: its prompt, then the last step of the loop it times (3 + 4 - 2 = 5 cached positions)
+    flow = decoding.CacheFlow.of(declared_inputs(session), output_names(session))
+    session.calls.clear()
+    decoding.Generation(session, flow, new_tokens=4).run(None, steps[Phase.GENERATE][0])
+    last = session.calls[-1]
+    assert [{k: v.shape for k, v in f.items()} for f in steps[Phase.GENERATE]] == [
+        {k: v.shape for k, v in session.calls[0].items()}, {k: v.shape for k, v in last.items()}
+    ]  # fmt: skip
+    one = fitted(
+        next(m for m in measurements(_suite(tmp_path, "{new_tokens: 1}")) if m.phase is Phase.GENERATE), 8, None
+    )
+    assert len(memory_steps(task, session, lambda b, n: prompt(b, n), one)) == 1  # the prefill is the whole loop
+
+
 def _record(**fields: Any) -> TimingResult:
     machine = MachineFacts("cpu", 2, (), False, "3.11")
     return TimingResult("s", "text-generation", "m", Role.QUANTIZED, "c", {}, 1, 64, 1, machine, **fields)

@@ -79,6 +79,23 @@ def test_the_child_measures_loading_and_each_shape(tmp_path: Path) -> None:
     assert found["bs64"].run_peak_bytes >= found["bs1"].run_peak_bytes  # run smallest first, the peak only grows
 
 
+def test_steps_are_measured_in_the_order_given_each_figure_after_its_feeds(tmp_path: Path) -> None:
+    """A decoder's phases: the caller's order, not smallest first, and a shape's figure after all its feeds."""
+    model = _matmul_model(tmp_path / "m.onnx")
+    big, small = {"x": np.ones((1024, WIDTH), np.float32)}, {"x": np.ones((1, WIDTH), np.float32)}
+    steps = memory_probe.Steps({"first": (small,), "both": (small, big), "after": (small,)})
+    found = memory_probe.probe(model, threads=1, level=1, x64_quant_precision=False, feeds=steps)
+    assert list(found) == ["first", "both", "after"]
+    # the 2 MB output of a batch of 1024 comes with the second shape's last feed; the third's figure includes it
+    assert found["both"].run_peak_bytes >= found["first"].run_peak_bytes + 1024 * WIDTH * 4 // 2
+    assert found["after"].run_peak_bytes >= found["both"].run_peak_bytes
+    # their key tells them from a shape measured alone, and says the format of what they measure
+    alone = memory_probe.shapes_of({"first": small})
+    key = memory_probe.shapes_of(steps)
+    assert key != alone and key["format"] == memory_probe.STEPS_FORMAT and key["order"] == ["first", "both", "after"]
+    assert key["steps"]["both"] == [alone["first"], {"x": ["float32", [1024, WIDTH]]}]
+
+
 def test_a_model_the_child_cannot_load_is_a_probe_error_naming_it(tmp_path: Path) -> None:
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model")
