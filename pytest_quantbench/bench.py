@@ -24,7 +24,8 @@ from pytest_quantbench.errors import DataError
 from pytest_quantbench.measure import phases
 from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, Model, Scorer
 from pytest_quantbench.measure.machine import machine_facts
-from pytest_quantbench.measure.timing import Measurement, TimeBank, shape_id, timed_shapes
+from pytest_quantbench.measure.measurements import Measurement, shape_id, timed_shapes
+from pytest_quantbench.measure.timing import TimeBank
 from pytest_quantbench.progress import Progress, say
 from pytest_quantbench.records import MachineFacts, MemoryStats, PredictionPaths, Role
 from pytest_quantbench.registry import Registry

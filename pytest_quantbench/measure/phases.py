@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_quantbench.errors import BuildError, DataError
-from pytest_quantbench.measure.timing import Measurement
+from pytest_quantbench.measure.measurements import Measurement
 from pytest_quantbench.records import Phase
 from pytest_quantbench.runtimes.base import declared_inputs, output_names, run_failure
 from pytest_quantbench.tasks import Task, decoding

@@ -1,16 +1,20 @@
-"""Latency cases: which (model, shape) pairs to time, how, and the speed-up measured in the same run."""
+"""Latency cases: how each is timed (paired rounds, adaptive counts, the run's time bank), and the speed-up
+measured in the same run; which cases there are is `measurements.py`'s."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pytest_quantbench.errors import BuildError
+from pytest_quantbench.measure.measurements import Measurement
 from pytest_quantbench.records import (
     HardwareRisk,
     LatencyStats,
@@ -21,11 +25,10 @@ from pytest_quantbench.records import (
     Phase,
     QuantizationReport,
     Role,
-    Shape,
     TimingResult,
 )
 from pytest_quantbench.runtimes.base import inputs_of, run_failure
-from pytest_quantbench.suite import DECODER_PHASES, Case, Suite, TimeSpec
+from pytest_quantbench.suite import TimeSpec
 
 Z95 = 1.96
 MAD_TO_SD = 1.4826  # the median absolute deviation of a normal sample, times this, is its standard deviation
@@ -47,82 +50,6 @@ LOAN_CAP = 2.0  # a slow paired case borrows at most this many times its own `ma
 # A baseline's own latency row informs (the speed-ups come from the pairs, each with its fp32 call), so it
 # times this share of `max_time_s`; the time goes to the pairs.
 BASELINE_TIME_SHARE = 0.25
-
-
-def shape_id(batch_size: int, input_length: int | None) -> str:
-    """A timing shape as latency ids write it: `bs8-len128`, or `bs8` for image tasks (`records.Shape.id`)."""
-    return Shape(batch_size, input_length).id
-
-
-@dataclass(frozen=True)
-class Measurement:
-    """One timing case: the fp32 baseline (ORIGINAL) or a config's quantized model, at one batch size and input
-    length, and for a decoder one phase (`records.Phase`; its `prompt_length` is the prompt a GENERATE case's new
-    tokens follow). Its id keeps the words of pytest-benchmark's saved names: `fp32-...` and
-    `int8-<config id>-...`."""
-
-    case: Case
-    role: Role
-    batch_size: int
-    input_length: int | None
-    phase: Phase | None = None
-    prompt_length: int | None = None
-
-    @property
-    def shape(self) -> Shape:
-        return Shape(self.batch_size, self.input_length, self.phase)
-
-    @property
-    def shape_id(self) -> str:
-        return self.shape.id
-
-    @property
-    def id(self) -> str:
-        model = self.case.baseline_id if self.role is Role.ORIGINAL else f"int8-{self.case.id}"
-        return f"{model}-{self.shape_id}"
-
-    @property
-    def group(self) -> str:
-        """pytest-benchmark group: the baseline and every config of one shape side by side."""
-        length = f" {LENGTH_NAMES[self.phase]}={self.input_length}" if self.input_length else ""
-        phase = f" {self.phase.value}" if self.phase is not None else ""
-        return f"{self.case.suite.name}{phase} batch_size={self.batch_size}{length}"
-
-
-# how a group names a shape's length, by phase (None: a forward pass of other tasks)
-LENGTH_NAMES = {None: "input_length", Phase.PREFILL: "input_length", Phase.DECODE: "context_length",
-                Phase.GENERATE: "new_tokens"}  # fmt: skip
-
-
-def timed_shapes(suite: Suite) -> list[tuple[Shape, int | None]]:
-    """The shapes a suite times, as the ids name them, each with the prompt its inputs are made of: every
-    (batch size, input length) pair, and for a decoder every phase of `time.phases` (GENERATE once per batch
-    size, of `time.new_tokens`, after a prompt of the first input length)."""
-    if not suite.decodes:
-        return [(Shape(b, n), n) for b, n in suite.shapes]
-    phases = [Phase(p) for p in suite.time.phases or DECODER_PHASES]
-    out: list[tuple[Shape, int | None]] = []
-    for phase in phases:
-        for b in suite.time.batch_sizes:
-            pairs = [(b, n) for bb, n in suite.shapes if bb == b]
-            if phase is Phase.GENERATE:
-                out.append((Shape(b, suite.time.new_tokens, phase), pairs[0][1]))
-            else:
-                out += [(Shape(b, n, phase), n) for _, n in pairs]
-    return out
-
-
-def measurements(suite: Suite) -> list[Measurement]:
-    """Shape by shape: each distinct fp32 baseline once, then every config."""
-    out = []
-    baselines: dict[str, Case] = {}
-    for case in suite.cases:
-        baselines.setdefault(case.baseline_id, case)
-    for shape, prompt in timed_shapes(suite):
-        at = (shape.batch_size, shape.input_length, shape.phase, prompt)
-        out += [Measurement(c, Role.ORIGINAL, *at) for c in baselines.values()]
-        out += [Measurement(c, Role.QUANTIZED, *at) for c in suite.cases]
-    return out
 
 
 def rounds_needed(pilot: list[float], target_ci: float, median: bool = False, floor: int | None = None) -> int:
@@ -254,8 +181,37 @@ def time_session(
     speed-up), within `max_time_s` and what the run's `bank` lends (`TimeBank`); an fp32 case pilots only
     where `max_time_s` affords enough rounds for a pilot to pay off (`PILOT_WORTH_IT`). The baseline runs on
     `feed` too unless it has its own (`baseline_feed`: a decoder's cache, which each model makes for itself).
-    Returns None when pytest-benchmark is disabled.
+    Returns None when pytest-benchmark is disabled. Python's cyclic garbage collector is paused meanwhile
+    (`collector_paused`).
     """
+    with collector_paused():
+        return _time_rounds(timer, session, feed, spec, baseline, baseline_feed, bank)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a case times, as `timeit` does: a collection triggered by the
+    loop's own allocations walks every object the run holds (datasets, tokenizers, torch modules) and lands
+    inside one call of a pair, whose ratio it spoils. Session outputs hold no cycles: reference counting frees
+    them meanwhile, and what else waits is collected after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _time_rounds(
+    timer: Timer,
+    session: Any,
+    feed: dict,
+    spec: TimeSpec,
+    baseline: Any,
+    baseline_feed: dict | None,
+    bank: TimeBank | None,
+) -> Timed | None:
     base_feed = inputs_of(baseline, feed if baseline_feed is None else baseline_feed) if baseline is not None else {}
     feed = inputs_of(session, feed)
     paired: list[float] = []  # the fp32 call of each recorded round

@@ -198,7 +198,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile 
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    from pytest_quantbench.measure.timing import measurements
+    from pytest_quantbench.measure.measurements import measurements
 
     names = metafunc.fixturenames
     if "quantbench_case" not in names and "quantbench_measurement" not in names:

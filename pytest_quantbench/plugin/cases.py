@@ -14,7 +14,8 @@ import pytest
 
 from pytest_quantbench import serialize
 from pytest_quantbench.errors import GateFailure
-from pytest_quantbench.measure.timing import Measurement, baseline_spec, time_session, timing_result
+from pytest_quantbench.measure.measurements import Measurement
+from pytest_quantbench.measure.timing import baseline_spec, time_session, timing_result
 from pytest_quantbench.plugin.benchmark import Timer
 from pytest_quantbench.plugin.state import CASE_RECORD
 from pytest_quantbench.records import Role

@@ -23,7 +23,7 @@ from pytest_quantbench.runtimes.base import Unsupported
 from pytest_quantbench.runtimes.speed_rules import SLOW, NothingQuantized, SpeedFacts, SpeedRule
 
 if TYPE_CHECKING:
-    from pytest_quantbench.measure.timing import Measurement
+    from pytest_quantbench.measure.measurements import Measurement
     from pytest_quantbench.runtimes.base import Backend
     from pytest_quantbench.suite import Case
     from pytest_quantbench.verdicts.pipeline import Pipeline

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import SENTIMENT
 from pytest_quantbench.bench import Bench
-from pytest_quantbench.measure.timing import measurements
+from pytest_quantbench.measure.measurements import measurements
 from pytest_quantbench.records import Role
 from pytest_quantbench.runtimes.onnxruntime import OnnxRuntime
 from pytest_quantbench.suite import Threshold, Thresholds, load_suite

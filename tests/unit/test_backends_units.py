@@ -12,7 +12,7 @@ from malformed_suites import BASE
 from pytest_quantbench import serialize
 from pytest_quantbench.bench import Bench
 from pytest_quantbench.measure.machine import machine_facts
-from pytest_quantbench.measure.timing import Measurement
+from pytest_quantbench.measure.measurements import Measurement
 from pytest_quantbench.records import EngineInfo, MachineFacts, QuantizationReport, Role
 from pytest_quantbench.registry import Registry
 from pytest_quantbench.runtimes.base import Backend, QuantizedModel, Unsupported, check_role

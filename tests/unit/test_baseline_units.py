@@ -12,7 +12,7 @@ from malformed_suites import BASE
 
 from pytest_quantbench.bench import Bench
 from pytest_quantbench.errors import SuiteError
-from pytest_quantbench.measure.timing import Measurement, measurements
+from pytest_quantbench.measure.measurements import Measurement, measurements
 from pytest_quantbench.records import Profile, QuantizationReport, Role
 from pytest_quantbench.runtimes.onnxruntime import OnnxRuntime
 from pytest_quantbench.suite import json_schema, load_suite

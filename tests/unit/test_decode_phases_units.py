@@ -154,7 +154,7 @@ def _suite(tmp_path: Path, time: str, task: str = "text-generation"):
 
 
 def test_a_decoder_suite_times_every_phase_by_default_and_others_keep_their_ids(tmp_path: Path) -> None:
-    from pytest_quantbench.measure.timing import measurements
+    from pytest_quantbench.measure.measurements import measurements
 
     ids = [m.id for m in measurements(_suite(tmp_path, "{batch_sizes: [1, 2], input_lengths: [32, 64]}"))]
     assert ids[:3] == [
@@ -198,8 +198,8 @@ def test_a_phase_that_is_not_one_is_one_line_naming_the_field(tmp_path: Path) ->
 def test_a_decoders_lengths_fit_the_models_positions(
     tmp_path: Path, phase: Phase, named: int, limit: int | None, length: int, prompt: int
 ) -> None:
+    from pytest_quantbench.measure.measurements import measurements
     from pytest_quantbench.measure.phases import fitted
-    from pytest_quantbench.measure.timing import measurements
 
     m = next(m for m in measurements(_suite(tmp_path, f"{{input_lengths: [{named}]}}")) if m.phase is phase)
     timed = fitted(m, named, limit)
@@ -208,8 +208,8 @@ def test_a_decoders_lengths_fit_the_models_positions(
 
 def test_new_tokens_that_leave_no_prompt_are_one_line_naming_the_field(tmp_path: Path) -> None:
     from pytest_quantbench.errors import DataError
+    from pytest_quantbench.measure.measurements import measurements
     from pytest_quantbench.measure.phases import fitted
-    from pytest_quantbench.measure.timing import measurements
 
     suite = _suite(tmp_path, "{new_tokens: 64}")
     m = next(m for m in measurements(suite) if m.phase is Phase.GENERATE)
@@ -221,8 +221,8 @@ def test_new_tokens_that_leave_no_prompt_are_one_line_naming_the_field(tmp_path:
 def test_each_phases_memory_runs_its_own_feeds_a_generation_its_prompt_then_its_loops_last_step(
     tmp_path: Path,
 ) -> None:
+    from pytest_quantbench.measure.measurements import measurements
     from pytest_quantbench.measure.phases import MEMORY_ORDER, fitted, memory_order, memory_steps
-    from pytest_quantbench.measure.timing import measurements
     from pytest_quantbench.tasks import BUILTIN
 
     task = next(t for t in BUILTIN if t.name == "text-generation")

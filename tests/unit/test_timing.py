@@ -208,3 +208,19 @@ def test_microsecond_pairs_run_at_least_a_share_of_the_time() -> None:
     spec = TimeSpec(max_time_s=1.0, target_ci=0.02)
     rounds, pilot = timing._adaptive_rounds(lambda: (0.00006, 0.00004), True, spec, timing.TimeBank())
     assert len(pilot) + rounds == pytest.approx(timing.MIN_TIME_SHARE / 0.0001, abs=1)
+
+
+def test_the_garbage_collector_is_paused_while_a_case_times_and_left_as_it_was() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with timing.collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with timing.collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
