@@ -33,7 +33,8 @@ from pytest_quantbench.suite import QuantConfig
 SENTINEL = 1e30  # values beyond are masks (e.g. the fp32 minimum added to padded positions), not signal
 CAP_DB = 200.0
 BULK_QUANTILE = 0.99
-RANKING_FORMAT = 4  # part of the cached ranking's key: 2 = outlier-aware relative error, 3 = within a byte budget, 4 = after contrib ops
+RANKING_FORMAT = 5  # part of the cached ranking's key: 2 = outlier-aware relative error, 3 = within a byte budget,
+# 4 = after contrib ops, 5 = keyed on what decides the candidates (`OnnxGraphs.chosen`)
 ACTIVATION_BUDGET_BYTES = 512 * 2**20  # one model's intermediate tensors kept at once: samples stop before it
 RANKING_FILE = "ranking.json"
 DIVERGENCE_FORMAT = 1  # part of the cached divergences' key
@@ -249,17 +250,27 @@ class OnnxGraphs:
         operators = set(self.quantized.report.operators_to_quantize or ())
         return {n.name for n in self.graph.node if n.op_type in operators and n.name not in excluded}
 
-    def ranking(self, feeds: list[dict[str, Any]]) -> list[NodeError]:
+    def chosen(self) -> tuple[Any, ...]:
+        """What decides `candidates` without reading a graph: both models' identities and what the config keeps
+        out; a warm rerun keys its rankings on it (reading SmolLM2's graphs took seconds per failing case)."""
+        report = self.quantized.report
+        return (self.original_id, report.graph_sha256, report.operators_to_quantize, self.config.node_exclusion,
+                self.config.nodes_to_exclude)  # fmt: skip
+
+    def _declared(self, feed: dict[str, Any]) -> dict[str, Any]:
         inputs = {i.name for i in self.graph.input}
-        feeds = [{k: v for k, v in feed.items() if k in inputs} for feed in feeds]
-        candidates = self.candidates()
+        return {k: v for k, v in feed.items() if k in inputs}
+
+    def ranking(self, feeds: list[dict[str, Any]]) -> list[NodeError]:
         key = digest(
-            "sensitivity", RANKING_FORMAT, self.original_id, self.quantized.report.graph_sha256, sorted(candidates),
-            [hash_arrays(feed) for feed in feeds], library_versions(self.libraries),
+            "sensitivity", RANKING_FORMAT, self.chosen(), [hash_arrays(feed) for feed in feeds],
+            library_versions(self.libraries),
         )  # fmt: skip
 
         def build(out: Path) -> None:
-            serialize.write(out / RANKING_FILE, analyse(self.original, self.quantized.path, feeds, candidates))
+            declared = [self._declared(feed) for feed in feeds]
+            ranked = analyse(self.original, self.quantized.path, declared, self.candidates())
+            serialize.write(out / RANKING_FILE, ranked)
 
         return serialize.read(self.cache.build("sensitivity", key, build) / RANKING_FILE, list[NodeError])
 
@@ -268,18 +279,15 @@ class OnnxGraphs:
 
     def divergences(self, feed: dict[str, Any], name: str, measure: Divergence) -> dict[str, float]:
         """`isolation.isolate` on the merged model (`onnxruntime_divergence`), kept on disk like the ranking."""
-        inputs = {i.name for i in self.graph.input}
-        feed = {k: v for k, v in feed.items() if k in inputs}
-        candidates = self.candidates()
         key = digest(
-            "divergence", DIVERGENCE_FORMAT, isolation.REFINED, isolation.DIRECT, name, self.original_id, self.quantized.report.graph_sha256,
-            sorted(candidates), hash_arrays(feed), library_versions(self.libraries),
+            "divergence", DIVERGENCE_FORMAT, isolation.REFINED, isolation.DIRECT, name, self.chosen(),
+            hash_arrays(feed), library_versions(self.libraries),
         )  # fmt: skip
 
         def build(out: Path) -> None:
-            serialize.write(
-                out / DIVERGENCE_FILE, divergences(self.original, self.quantized.path, feed, candidates, measure)
-            )
+            declared = self._declared(feed)
+            found = divergences(self.original, self.quantized.path, declared, self.candidates(), measure)
+            serialize.write(out / DIVERGENCE_FILE, found)
 
         return serialize.read(self.cache.build("sensitivity", key, build) / DIVERGENCE_FILE, dict[str, float])
 

@@ -169,12 +169,14 @@ def diagnose(bench: Pipeline, case: Case, search: bool = False) -> Diagnosis:
     if task.divergence_name:  # measured end to end: what each node alone does to the output
         few = {k: v[:DIVERGENCE_SAMPLES] for k, v in feed.items()}
         ranking = by_divergence(ranking, inspector.divergences(few, task.divergence_name, task.divergence))
+    findings = bench.quantized(case).report.range_check
     result = Diagnosis(
         config_exclusion=case.config.node_exclusion,
-        findings=bench.quantized(case).report.range_check,
+        findings=findings,
         ranking=ranking,
         hardware=hardware_risk(bench, case),
-        softmax_preset=inspector.kept_by(("softmax",)),
+        # only a range finding's nodes can be the preset's (reading a decoder's graph for it took a second)
+        softmax_preset=inspector.kept_by(("softmax",)) if findings else [],
         keep_bits=fallback.keep_bits(case),
         config_keep=case.config.weight_only.keep_8bit,
         divergence_name=task.divergence_name,
