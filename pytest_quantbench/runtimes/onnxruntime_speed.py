@@ -203,6 +203,30 @@ def phase_of(shape: str) -> Phase | None:
         return None
 
 
+# Algorithms whose MatMulNBits carry float zero points (HQQ's own search of scales and zero points): ONNX Runtime
+# 1.32 computes those on its dequantizing path whatever accuracy_level says (SmolLM2's HQQ int4 decoded 5x
+# slower than fp32, and ran the same outputs at the same speed with accuracy_level 4 set on every node).
+FLOAT_ZERO_POINT_ALGORITHMS = ("hqq",)
+
+
+@dataclass(frozen=True)
+class FloatZeroPoints:
+    """MatMulNBits decides the call and its zero points are floats, which the int8-compute kernels do not take."""
+
+    def detect(self, facts: SpeedFacts) -> SpeedDiagnosis | None:
+        nbits = facts.quantized.share("MatMulNBits")
+        algorithm = facts.config.weight_only.algorithm
+        if nbits < NBITS_SHARE or algorithm not in FLOAT_ZERO_POINT_ALGORITHMS:
+            return None
+        return SpeedDiagnosis(
+            f"MatMulNBits takes {nbits:.0%} of the quantized call: {algorithm} writes float zero points, which ONNX "
+            "Runtime's int8-compute kernels do not take, so every call dequantizes its blocks to fp32 whatever "
+            "accuracy_level says",
+            "weight_only: {algorithm: rtn or k_quant, accuracy_level: 4} (integer zero points) for speed; "
+            f"{algorithm} for the quality it keeps at that size",
+        )
+
+
 @dataclass(frozen=True)
 class WeightOnlyBlocks:
     """MatMulNBits decides the call. Without `accuracy_level: 4` its blocks are dequantized to float at every
@@ -317,6 +341,7 @@ RULES: tuple[SpeedRule, ...] = (
     SignedActivations(),
     QdqLeftAfterFusion(),
     ActivationQuantization(),
+    FloatZeroPoints(),
     WeightOnlyBlocks(),
     ThreadScaling(),
     LostFusions(),

@@ -227,3 +227,15 @@ def test_integer_kernels_that_pay_are_not_blamed() -> None:
     )  # 8.9 ms of fp32 MatMul
     assert ort.QuantizingOutweighsSavings().detect(facts(int8)) is None
     assert ort.QuantizingOutweighsSavings().detect(facts(Profile({"Add": 1.0}))) is None  # no quantized kernel
+
+
+def test_hqqs_float_zero_points_are_named_before_the_blocks() -> None:
+    int8 = Profile({"MatMulNBits": 9.0, "Add": 1.0})
+    hqq = QuantConfig(quantization_approach="weight_only", weight_only=WeightOnly(algorithm="hqq", accuracy_level=4))
+    found = ort.FloatZeroPoints().detect(facts(int8, hqq))
+    assert found is not None and "hqq writes float zero points" in found.cause
+    assert found.fix.startswith("weight_only: {algorithm: rtn or k_quant, accuracy_level: 4}")
+    assert ort.FloatZeroPoints().detect(facts(int8, WEIGHT_ONLY)) is None  # RTN's zero points are integers
+    assert ort.FloatZeroPoints().detect(facts(Profile({"MatMulNBits": 2.0, "Add": 8.0}), hqq)) is None
+    order = [type(rule) for rule in ort.RULES]
+    assert order.index(ort.FloatZeroPoints) < order.index(ort.WeightOnlyBlocks)
