@@ -320,6 +320,13 @@ def _data_aware_int4(draft: DraftConfig) -> Found | None:
     return breaks(bool(options) and not int4, options=" and ".join(options), s="" if len(options) > 1 else "s")
 
 
+def _unread_accuracy_level(draft: DraftConfig) -> Found | None:
+    """HQQ's MatMulNBits take no accuracy_level: only keep_8bit's MatMuls (round to nearest) would read it."""
+    config, w = draft.config, draft.config.weight_only
+    hqq = config.quantization_approach == "weight_only" and w.algorithm == "hqq"
+    return breaks(hqq and w.accuracy_level is not None and not w.keep_8bit)
+
+
 def _engine_installed(draft: DraftConfig) -> Found | None:
     """The config's backend needs an optional extra that is installed (checked without importing it)."""
     backend, framework = draft.backends[draft.config.framework], draft.config.framework
@@ -340,6 +347,9 @@ CONFIG_RULES: tuple[Rule[DraftConfig], ...] = (
          "model)", lambda d: breaks(d.config.nncf.accuracy_control is not None and not d.config.is_static)),
     Rule("nncf", "{options} need{s} quantization_approach: weight_only with weight_only.bits: 4 (NNCF's data-aware "
          "corrections of 4-bit weights)", _data_aware_int4),
+    Rule("weight_only", "accuracy_level with algorithm hqq changes nothing: HQQ writes float zero points, which "
+         "ONNX Runtime computes on its fp32 path whatever accuracy_level says (it reaches only keep_8bit's "
+         "MatMuls): remove it, or use algorithm rtn or k_quant for int8 compute", _unread_accuracy_level),
     Rule("activations_dtype", "16-bit activations need quantization_approach: static (QDQ)",
          lambda d: breaks((d.config.activations_dtype or "").endswith("16") and not d.config.is_static)),
     Rule("fp32_outputs", "fp32 outputs need format: qdq (QLinear ops output int8)",

@@ -22,6 +22,7 @@ from pytest_quantbench.suite.records import (
     FrameworkArgs,
     Nncf,
     QuantConfig,
+    WeightOnly,
 )
 from pytest_quantbench.suite.rules import (
     CONFIG_RULES,
@@ -249,6 +250,14 @@ BROKEN: list[tuple[Rule[Any], Any, str, str]] = [
         "data-aware corrections of 4-bit weights)",
     ),
     (
+        rule(CONFIG_RULES, "accuracy_level with algorithm hqq"),
+        config(quantization_approach="weight_only", weight_only=WeightOnly(algorithm="hqq", accuracy_level=4)),
+        "weight_only",
+        "accuracy_level with algorithm hqq changes nothing: HQQ writes float zero points, which ONNX Runtime "
+        "computes on its fp32 path whatever accuracy_level says (it reaches only keep_8bit's MatMuls): remove it, "
+        "or use algorithm rtn or k_quant for int8 compute",
+    ),
+    (
         rule(CONFIG_RULES, "16-bit activations"),
         config(quantization_approach="dynamic", activations_dtype="uint16"),
         "activations_dtype",
@@ -327,6 +336,15 @@ VALID: list[tuple[tuple[Rule[Any], ...], Any]] = [
     (CONFIG_RULES, config(**STATIC_QDQ, per_channel=True, activations_dtype="uint16", fp32_outputs=("MatMul",))),
     (CONFIG_RULES, config(**STATIC_QDQ, per_channel=True, framework_args=FrameworkArgs(opset=13))),
     (CONFIG_RULES, config(quantization_approach="static", format="qoperator", framework_args=FrameworkArgs(opset=11))),
+    # HQQ with its 8-bit MatMuls at int8 compute (round to nearest reads accuracy_level), and RTN at int8 compute
+    (
+        CONFIG_RULES,
+        config(
+            quantization_approach="weight_only",
+            weight_only=WeightOnly(algorithm="hqq", accuracy_level=4, keep_8bit=("/lm_head/MatMul",)),
+        ),
+    ),
+    (CONFIG_RULES, config(quantization_approach="weight_only", weight_only=WeightOnly(accuracy_level=4))),
 ]
 
 
