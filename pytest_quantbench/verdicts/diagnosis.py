@@ -50,6 +50,7 @@ class Diagnosis:
     keep_bits: int | None = None  # a weight-only config below 8 bits: its MatMuls can be kept at 8 bits
     config_keep: tuple[str, ...] = ()  # the names and patterns it keeps at 8 bits already
     divergence_name: str = ""  # what the ranking's divergences measure (the task's), "" when none
+    ranked_on: int = DIAGNOSE_SAMPLES  # eval samples the local ranking read (at most)
 
     def live_findings(self) -> list[RangeFinding]:
         """Absurd ranges a quantized node uses; one no quantized node touches (the mask's, once the softmax
@@ -115,7 +116,7 @@ class Diagnosis:
             lines += [f"  {f.describe()}; tensor {f.tensor}" for f in self.findings]
         if self.divergence_name:
             lines.append(f"quantized alone, on {DIVERGENCE_SAMPLES} eval samples: {self.divergence_name}")
-        lines.append(f"sensitivity on up to {DIAGNOSE_SAMPLES} eval samples (added relative error, output SQNR):")
+        lines.append(f"sensitivity on up to {self.ranked_on} eval samples (added relative error, output SQNR):")
         lines += [
             f"  {i}. {e.op_type:<8} {e.node}  {moved(e)}added {e.added_error:.3g}  rel {e.rel_error:.3g}  "
             f"SQNR {e.sqnr_db:.1f} dB"
@@ -165,9 +166,11 @@ def diagnose(bench: Pipeline, case: Case, search: bool = False) -> Diagnosis:
     # as its session is fed: what the task completes (a decoder's empty cache) for the inputs the model declares
     feed = bench.data.of(case.suite).task.feed(first, declared_inputs(bench.original_session(case)))
     task = bench.data.of(case.suite).task
-    ranking = inspector.ranking([feed])
+    ranked_on = DIVERGENCE_SAMPLES if task.divergence_name else DIAGNOSE_SAMPLES
+    few = {k: v[:ranked_on] for k, v in feed.items()}
+    # where the divergence ranks the nodes that matter, the local ranking only orders the rest: on as few samples
+    ranking = inspector.ranking([few])
     if task.divergence_name:  # measured end to end: what each node alone does to the output
-        few = {k: v[:DIVERGENCE_SAMPLES] for k, v in feed.items()}
         ranking = by_divergence(ranking, inspector.divergences(few, task.divergence_name, task.divergence))
     findings = bench.quantized(case).report.range_check
     result = Diagnosis(
@@ -180,6 +183,7 @@ def diagnose(bench: Pipeline, case: Case, search: bool = False) -> Diagnosis:
         keep_bits=fallback.keep_bits(case),
         config_keep=case.config.weight_only.keep_8bit,
         divergence_name=task.divergence_name,
+        ranked_on=ranked_on,
     )
     exact = backend.exact_kernels(case) if result.hardware and result.hardware.this_machine_saturates else None
     if exact is not None:  # judged as a passing fallback set is: every gate, a decoder's continuations included
