@@ -279,7 +279,9 @@ class TextGeneration(Task):
         """Mean KL(fp32 || quantized) over the positions the attention mask keeps (each predicts a next token)."""
         import numpy as np
 
-        mask = np.asarray(feed["attention_mask"], dtype=bool)[:, -original.shape[1] :]  # past positions first
+        given = feed.get("attention_mask")  # past positions first; a model without one attends everywhere
+        mask = np.ones(original.shape[:2], dtype=bool) if given is None else np.asarray(given, dtype=bool)
+        mask = mask[:, -original.shape[1] :]
         p, q = log_probs(original[mask]), log_probs(quantized[mask])
         return float((np.exp(p) * (p - q)).sum(-1).mean()) if len(p) else 0.0
 

@@ -139,3 +139,4 @@ def test_a_decoders_divergence_is_its_mean_kl_over_attended_positions() -> None:
     assert task.divergence(original, moved, mask) == pytest.approx(0.0, abs=1e-12)
     moved[0, 1] += rng.standard_normal(11) * 5
     assert task.divergence(original, moved, mask) > 0.01
+    assert task.divergence(original, moved, {}) > task.divergence(original, moved, mask)  # no mask: every position
