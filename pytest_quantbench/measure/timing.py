@@ -76,16 +76,11 @@ def plan_rounds(pilot: list[float], round_s: float, spec: TimeSpec, median: bool
     return max(MIN_ROUNDS, min(rounds_needed(pilot, spec.target_ci, median), affordable))
 
 
-def baseline_spec(spec: TimeSpec, bank: TimeBank | None = None) -> TimeSpec:
-    """How a baseline's own latency row is timed: adaptive rounds within `BASELINE_TIME_SHARE` of the time; the
-    rest of its `max_time_s` goes to the run's `bank`, for the pairs after it (the run still times no longer than
-    every case's `max_time_s` together; early in a run the bank had little to lend a slow shape's pairs)."""
+def baseline_spec(spec: TimeSpec) -> TimeSpec:
+    """How a baseline's own latency row is timed: adaptive rounds within `BASELINE_TIME_SHARE` of the time."""
     if spec.rounds is not None:
         return spec
-    share = dataclasses.replace(spec, max_time_s=spec.max_time_s * BASELINE_TIME_SHARE)
-    if bank is not None:
-        bank.deposit(spec.max_time_s - share.max_time_s)
-    return share
+    return dataclasses.replace(spec, max_time_s=spec.max_time_s * BASELINE_TIME_SHARE)
 
 
 @dataclass
@@ -256,21 +251,16 @@ def _adaptive_rounds(
     """The rounds of an adaptive case, and for a paired case its pilot's pairs (the case's evidence too).
 
     A first steady round (after the warm-up, whose first call allocates) prices a round. A paired case runs
-    `_paired_rounds`; an fp32 case never borrows, pilots only where it can pay (`PILOT_WORTH_IT`), and deposits
-    what it leaves of its time."""
+    `_paired_rounds`; an fp32 case never borrows and pilots only where it can pay (`PILOT_WORTH_IT`)."""
     probe = calls()
     if paired:
         return _paired_rounds(probe, calls, spec, bank)
     round_s = sum(probe)
     affordable = int(spec.max_time_s / round_s) if round_s > 0 else PILOT_WORTH_IT
     if affordable < PILOT_WORTH_IT:  # the pilot would cost more calls than it could save
-        rounds = max(MIN_ROUNDS, affordable)
-        bank.deposit(spec.max_time_s - (1 + rounds) * round_s)
-        return rounds, []
+        return max(MIN_ROUNDS, affordable), []
     times = [t for _, t in (calls() for _ in range(PILOT_ROUNDS))]
-    rounds = plan_rounds(times, statistics.fmean(times), spec)
-    bank.deposit(spec.max_time_s - (1 + PILOT_ROUNDS + rounds) * statistics.fmean(times))  # what it left: lent
-    return rounds, []
+    return plan_rounds(times, statistics.fmean(times), spec), []
 
 
 def _paired_rounds(

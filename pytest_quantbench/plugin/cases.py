@@ -90,8 +90,7 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark, r
 
     if m.role is Role.ORIGINAL:
         own = targets.of(Role.ORIGINAL)
-        spec = baseline_spec(suite.time, quantbench.time_bank)  # what it leaves goes to the pairs after it
-        timed = time_session(timer, own.session, own.feed, spec, bank=quantbench.time_bank)
+        timed = time_session(timer, own.session, own.feed, baseline_spec(suite.time), bank=quantbench.time_bank)
         result = timing_result(m, timed, quantbench.machine(case), memory=memory(Role.ORIGINAL))
     else:
         own, fp32 = targets.of(Role.QUANTIZED), targets.of(Role.ORIGINAL)
