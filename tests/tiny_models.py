@@ -269,3 +269,33 @@ def documents(n: int, seed: int = 0, words: tuple[int, int] = (4, 30)) -> list[d
 
     rng = random.Random(seed)
     return [{"text": " ".join(rng.choices(WORDS, k=rng.randint(*words)))} for _ in range(n)]
+
+
+def matmul_chain() -> Any:
+    """An ONNX graph x -> MatMul 'first' -> Relu 'act' -> MatMul 'second' -> z, 64 wide, random fp32 weights."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), w) for w in ("W1", "W2")]
+    nodes = [
+        helper.make_node("MatMul", ["x", "W1"], ["h"], name="first"),
+        helper.make_node("Relu", ["h"], ["r"], name="act"),
+        helper.make_node("MatMul", ["r", "W2"], ["z"], name="second"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["n", 64])], weights,
+    )  # fmt: skip
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def weight_only(model: Any, exclude: tuple[str, ...] = ()) -> Any:
+    """`model` (an onnx ModelProto, left as it is) with its MatMuls but `exclude` in 4-bit blocks of 32."""
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    quantizer = MatMulNBitsQuantizer(onnx.ModelProto.FromString(model.SerializeToString()), block_size=32,
+                                     nodes_to_exclude=list(exclude))  # fmt: skip
+    quantizer.process()
+    return quantizer.model.model

@@ -346,25 +346,12 @@ def test_activations_stop_at_their_byte_budget_and_both_models_see_the_same_samp
 def test_a_weight_only_model_ranks_every_matmul_not_only_the_one_that_writes_the_output(tmp_path) -> None:
     """onnx cannot type a MatMulNBits' output: unless it is declared, nothing after the first one is saved."""
     import onnx
-    from onnx import numpy_helper
-    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    import tiny_models as tm
 
     rng = np.random.default_rng(0)
-    weights = [numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), w) for w in ("W1", "W2")]
-    nodes = [
-        helper.make_node("MatMul", ["x", "W1"], ["h"], name="first"),
-        helper.make_node("Relu", ["h"], ["r"], name="act"),
-        helper.make_node("MatMul", ["r", "W2"], ["z"], name="second"),
-    ]
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64])],
-        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["n", 64])], weights,
-    )  # fmt: skip
-    fp32 = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    quantizer = MatMulNBitsQuantizer(onnx.ModelProto.FromString(fp32.SerializeToString()), block_size=32)
-    quantizer.process()
+    fp32 = tm.matmul_chain()
     onnx.save(fp32, tmp_path / "f.onnx")
-    onnx.save(quantizer.model.model, tmp_path / "q.onnx")
+    onnx.save(tm.weight_only(fp32), tmp_path / "q.onnx")
     feeds = [{"x": rng.standard_normal((2, 64)).astype(np.float32)}]
     quantized, _ = sensitivity.activations(tmp_path / "q.onnx", feeds, budget=None)
     assert {"h", "r"} <= set(quantized)  # after the first MatMulNBits

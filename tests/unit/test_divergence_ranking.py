@@ -11,38 +11,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+import tiny_models as tm
 
 from pytest_quantbench.records import NodeError
 from pytest_quantbench.runtimes import isolation
 from pytest_quantbench.runtimes.onnxruntime_divergence import SwitchedSession, merge, save
 from pytest_quantbench.tasks.text_generation import TextGeneration
 from pytest_quantbench.verdicts.diagnosis import Diagnosis, by_divergence
-
-
-def _chain() -> onnx.ModelProto:
-    """x -> MatMul 'first' -> Relu -> MatMul 'second' -> z, 64 wide."""
-    rng = np.random.default_rng(0)
-    weights = [numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), w) for w in ("W1", "W2")]
-    nodes = [
-        helper.make_node("MatMul", ["x", "W1"], ["h"], name="first"),
-        helper.make_node("Relu", ["h"], ["r"], name="act"),
-        helper.make_node("MatMul", ["r", "W2"], ["z"], name="second"),
-    ]
-    graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64])],
-        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["n", 64])], weights,
-    )  # fmt: skip
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-
-
-def _weight_only(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> onnx.ModelProto:
-    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-
-    quantizer = MatMulNBitsQuantizer(onnx.ModelProto.FromString(model.SerializeToString()), block_size=32,
-                                     nodes_to_exclude=list(exclude))  # fmt: skip
-    quantizer.process()
-    return quantizer.model.model
 
 
 def _dynamic(model: onnx.ModelProto, folder: Path) -> onnx.ModelProto:
@@ -69,19 +44,19 @@ def _switched(fp32: onnx.ModelProto, quantized: onnx.ModelProto, feed: dict) -> 
 
 
 def test_the_merged_model_runs_exactly_the_chosen_nodes_quantized() -> None:
-    fp32 = _chain()
+    fp32 = tm.matmul_chain()
     feed = {"x": np.random.default_rng(1).standard_normal((3, 64)).astype(np.float32)}
-    session = _switched(fp32, _weight_only(fp32), feed)
+    session = _switched(fp32, tm.weight_only(fp32), feed)
     np.testing.assert_allclose(session.outputs(()), _run(fp32, feed), rtol=1e-5, atol=1e-4)
-    np.testing.assert_allclose(session.outputs({"first", "second"}), _run(_weight_only(fp32), feed), atol=1e-3)
-    first_only = _run(_weight_only(fp32, exclude=("second",)), feed)
+    np.testing.assert_allclose(session.outputs({"first", "second"}), _run(tm.weight_only(fp32), feed), atol=1e-3)
+    first_only = _run(tm.weight_only(fp32, exclude=("second",)), feed)
     np.testing.assert_allclose(session.outputs({"first"}), first_only, atol=1e-3)
     assert not np.allclose(first_only, _run(fp32, feed), atol=1e-2)  # the switch did change something
 
 
 def test_a_dynamic_models_chain_is_copied_whole(tmp_path) -> None:
     """Dynamic int8 computes a MatMul as DynamicQuantizeLinear, MatMulInteger, Cast and Muls: all copied."""
-    fp32 = _chain()
+    fp32 = tm.matmul_chain()
     dynamic = _dynamic(fp32, tmp_path)
     feed = {"x": np.random.default_rng(1).standard_normal((3, 64)).astype(np.float32)}
     session = _switched(fp32, dynamic, feed)
