@@ -143,12 +143,17 @@ def _import_domains(model: Any, other: Any) -> None:
     model.opset_import.extend(o for o in other.opset_import if o.domain not in have)
 
 
-def save(merged: Merged, path: Path) -> None:
-    """The merged model to `path`, its weights beside it: written tensor by tensor, each dropped from the proto
-    once written (one serialized copy of a decoder's weights, fp32 and quantized, held 0.7 GB more at once)."""
+def save_model(model: Any, path: Path) -> None:
+    """An ONNX model to `path`, its weights beside it: written tensor by tensor, each dropped from the proto once
+    written (serialized whole, a decoder's weights were held twice over; any size, 2 GB and more too)."""
     import onnx
 
-    onnx.save(merged.model, str(path), save_as_external_data=True, location=f"{path.name}.data", size_threshold=1024)
+    onnx.save(model, str(path), save_as_external_data=True, location=f"{path.name}.data", size_threshold=1024)
+
+
+def save(merged: Merged, path: Path) -> None:
+    """The merged model to `path` (`save_model`)."""
+    save_model(merged.model, path)
 
 
 class SwitchedSession:

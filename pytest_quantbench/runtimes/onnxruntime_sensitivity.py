@@ -179,13 +179,13 @@ def typed(model_path: Path, folder: Path) -> Path:
     """`model_path`, or a copy in `folder` whose contrib ops' outputs are declared (`declare_contrib_outputs`)."""
     import onnx
 
+    from pytest_quantbench.runtimes.onnxruntime_divergence import save_model
+
     model = onnx.load(str(model_path))
     if not declare_contrib_outputs(model):
         return model_path
-    out = folder / "typed.onnx"
-    large = model.ByteSize() > onnx.checker.MAXIMUM_PROTOBUF  # a model over 2 GB keeps its weights apart
-    onnx.save(model, str(out), save_as_external_data=large, location="typed.onnx.data")
-    return out
+    save_model(model, folder / "typed.onnx")
+    return folder / "typed.onnx"
 
 
 def _collector(augmented: Path) -> Callable[[dict], dict[str, Any]]:
