@@ -58,6 +58,7 @@ def _body(run: Run, suite: SuiteInfo, level: int) -> str:
         lines += [f"* **{k}**: " + ",  ".join(f"`{_value(v)}`" for v in vs) for k, vs in suite.benchmarked.items()]
         lines += [""]
     lines += [f"{h} Evaluation", f"{h}# Non-time metrics", *_metrics_table(run, suite), "", *_reverted(run, suite)]
+    lines += _diagnosed(run, suite)
     lines += [f"{h}# Time metrics", *_time_tables(run, suite)]
     return "\n".join(lines) + "\n"
 
@@ -74,6 +75,18 @@ def _reverted(run: Run, suite: SuiteInfo) -> list[str]:
     lines = ["Reverted to fp32 by accuracy control:"]
     lines += [f"* `{cid}`: " + ", ".join(f"`{n}`" for n in nodes) for cid, nodes in found]
     return [*lines, ""]
+
+
+def _diagnosed(run: Run, suite: SuiteInfo) -> list[str]:
+    """Each diagnosed config's cause and fix, as its failure line ends (the terminal shows them with -v only)."""
+    found = [
+        (row.id, row.result.diagnosis.line)
+        for row in run.rows(suite.name)
+        if row.result is not None and row.result.diagnosis is not None
+    ]
+    if not found:
+        return []
+    return ["Accuracy diagnosis:", *(f"* `{cid}`: `{line}`" for cid, line in found), ""]
 
 
 def _engine_lines(run: Run, suite: SuiteInfo) -> list[str]:

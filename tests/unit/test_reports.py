@@ -521,3 +521,16 @@ def test_the_card_and_html_name_the_nodes_accuracy_control_reverted() -> None:
     assert f"* `{first.config_id}`: `/layer.0/MatMul`, `/head/Gemm`" in text
     assert "reverted to fp32 by accuracy control: /layer.0/MatMul, /head/Gemm" in html.render([run])
     assert "Reverted to fp32" not in card.render(suite_run(configs=3, suites=("sst2",)))
+
+
+def test_the_card_gives_each_diagnosed_configs_cause_and_fix() -> None:
+    from synthetic_runs import suite_run
+
+    run = suite_run(configs=3, suites=("sst2",))
+    diagnosed = [r for r in run.accuracy if r.diagnosis is not None]
+    text = card.render(run)
+    assert "Accuracy diagnosis:" in text and len(diagnosed) >= 1
+    for result in diagnosed:
+        assert f"* `{result.config_id}`: `{result.diagnosis.line}`" in text
+    passing = [r for r in run.accuracy if r.diagnosis is None]
+    assert all(f"* `{r.config_id}`:" not in text.split("Accuracy diagnosis:")[1] for r in passing)
