@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from pytest_quantbench.errors import BuildError
 from pytest_quantbench.measure.measurements import Measurement
+from pytest_quantbench.measure.time_bank import LOAN_CAP, TimeBank
 from pytest_quantbench.records import (
     HardwareRisk,
     LatencyStats,
@@ -46,7 +47,6 @@ SLOW_MIN_PAIRS = 15
 # ... and none on less than this share of its `max_time_s`: calls of a few microseconds (a small CNN) jitter
 # by more than the speed-up's precision, and thousands of them cost a tenth of a second.
 MIN_TIME_SHARE = 0.1
-LOAN_CAP = 2.0  # a slow paired case borrows at most this many times its own `max_time_s` from the run's bank
 # A baseline's own latency row informs (the speed-ups come from the pairs, each with its fp32 call), so it
 # times this share of `max_time_s`; the time goes to the pairs.
 BASELINE_TIME_SHARE = 0.25
@@ -81,24 +81,6 @@ def baseline_spec(spec: TimeSpec) -> TimeSpec:
     if spec.rounds is not None:
         return spec
     return dataclasses.replace(spec, max_time_s=spec.max_time_s * BASELINE_TIME_SHARE)
-
-
-@dataclass
-class TimeBank:
-    """Timing time the run's fast cases left unspent, lent to slow ones: a case that reaches its precision in
-    less than `max_time_s` deposits the rest, and a case whose pilot needs more than `max_time_s` affords
-    borrows up to another `max_time_s` of it. The run never times longer than every case's `max_time_s`
-    together, and the slow shapes (large batches, which afford few rounds) get the rounds they need."""
-
-    balance_s: float = 0.0
-
-    def lend(self, wanted_s: float, cap_s: float) -> float:
-        lent = max(0.0, min(wanted_s, cap_s, self.balance_s))
-        self.balance_s -= lent
-        return lent
-
-    def deposit(self, unspent_s: float) -> None:
-        self.balance_s += max(0.0, unspent_s)
 
 
 def ci95_rel(values: list[float]) -> float:
@@ -266,12 +248,13 @@ def _adaptive_rounds(
 def _paired_rounds(
     probe: tuple[float, float], calls: Callable[[], tuple[float, float]], spec: TimeSpec, bank: TimeBank
 ) -> tuple[int, list[tuple[float, float]]]:
-    """A paired case borrows what the bank can lend (up to `LOAN_CAP` times its own time), pilots, and runs the
+    """A paired case borrows what the bank can lend (up to `LOAN_CAP` times its own time; in a run in debt it
+    repays part of its own, `TimeBank.lend`), pilots, and runs the
     pairs its pilot's spread needs (`rounds_needed`: at least `MIN_PAIRS`, or `SLOW_MIN_PAIRS` where those
     would not fit its own time, and at least `MIN_TIME_SHARE` of it), at least `MIN_ROUNDS` of them recorded;
     what it leaves unspent goes back to the bank."""
     round_s = sum(probe)
-    loan = bank.lend(LOAN_CAP * spec.max_time_s, LOAN_CAP * spec.max_time_s)
+    loan = bank.lend(LOAN_CAP * spec.max_time_s, LOAN_CAP * spec.max_time_s, spec.max_time_s)
     allowance = spec.max_time_s + loan
     affordable = max(1, int(allowance / round_s)) if round_s > 0 else PAIRED_PILOT_ROUNDS
     floor = MIN_PAIRS if MIN_PAIRS * round_s <= spec.max_time_s else SLOW_MIN_PAIRS
