@@ -131,12 +131,13 @@ class Timed:
     times: list[float]
     baseline: list[float] = field(default_factory=list)
     pilot: list[tuple[float, float]] = field(default_factory=list)
+    extra: list[tuple[float, float]] = field(default_factory=list)  # pairs run after the rounds (`_topped_up`)
 
     def ratios(self) -> list[float]:
-        """Every pair's fp32/int8 ratio: the pilot's and the recorded rounds', or the recorded rounds' alone when
-        the pilot's median lies outside their range (the machine's load changed between the two: mixed, the
-        pairs would make two modes and move the median between them)."""
-        recorded = [before / t for before, t in zip(self.baseline, self.times, strict=True) if t > 0]
+        """Every pair's fp32/int8 ratio: the pilot's and the recorded rounds' (with the pairs run after them), or
+        the latter alone when the pilot's median lies outside their range (the machine's load changed between
+        the two: mixed, the pairs would make two modes and move the median between them)."""
+        recorded = [before / t for before, t in [*zip(self.baseline, self.times, strict=True), *self.extra] if t > 0]
         pilot = [before / t for before, t in self.pilot if t > 0]
         if pilot and recorded and not min(recorded) <= statistics.median(pilot) <= max(recorded):
             return recorded
@@ -207,12 +208,13 @@ def _time_rounds(
     def setup() -> None:
         paired.append(_timed_call(baseline, base_feed))
 
+    bank = bank or TimeBank()
     rounds, warmup = spec.rounds, spec.warmup_rounds
     if not timer.disabled and (rounds is None or baseline is not None):
         for _ in range(warmup if rounds else max(warmup, 1)):  # both models warm up
             calls()
         if rounds is None:
-            rounds, pilot = _adaptive_rounds(calls, baseline is not None, spec, bank or TimeBank())
+            rounds, pilot = _adaptive_rounds(calls, baseline is not None, spec, bank)
         warmup = 0
     try:
         timer.pedantic(
@@ -224,7 +226,28 @@ def _time_rounds(
     except Exception as exc:
         raise run_failure(session, feed, exc) from exc
     times = timer.times()
-    return Timed(times, paired, pilot) if times is not None else None
+    if times is None:
+        return None
+    timed = Timed(times, paired, pilot)
+    return _topped_up(timed, calls, spec, bank) if spec.rounds is None and baseline is not None else timed
+
+
+def _topped_up(timed: Timed, calls: Callable[[], tuple[float, float]], spec: TimeSpec, bank: TimeBank) -> Timed:
+    """A paired case whose speed-up came out wider than `target_ci` (its pairs more spread than its pilot said:
+    the load changed mid-case) runs the pairs its whole spread asks for, on a second loan within its cap of
+    `LOAN_CAP` times its own time: they join the speed-up (`Timed.extra`). A case whose pilot was right, or that
+    spent its cap already, runs none."""
+    ratios = timed.ratios()
+    if median_ci95_rel(ratios) <= spec.target_ci:
+        return timed
+    pairs = [*timed.pilot, *zip(timed.baseline, timed.times, strict=True)]
+    spent_s = sum(before + t for before, t in pairs)
+    round_s = spent_s / len(pairs)
+    wanted = max(PILOT_ROUNDS, rounds_needed(ratios, spec.target_ci, median=True) - len(ratios))
+    loan = bank.lend(wanted * round_s, (1 + LOAN_CAP) * spec.max_time_s - spent_s)
+    extra = [calls() for _ in range(int(loan / round_s))] if round_s > 0 else []
+    bank.deposit(loan - sum(before + t for before, t in extra))
+    return dataclasses.replace(timed, extra=extra)
 
 
 def _adaptive_rounds(

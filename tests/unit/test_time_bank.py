@@ -52,3 +52,21 @@ def test_the_run_never_times_longer_than_every_case_s_time_together() -> None:
             bank.deposit(allowance - used)
             spent += used
         assert spent <= sum(times) + 1e-9
+
+
+def test_a_case_whose_pairs_spread_more_than_its_pilot_said_tops_up_on_a_second_loan() -> None:
+    spec = TimeSpec(max_time_s=1.0, target_ci=0.02)
+    steady_pilot = [(0.010, 0.005)] * 10  # x2.0: a pilot that planned the floor of pairs
+    shifted = [0.012, 0.008, 0.0115, 0.0085, 0.012, 0.008, 0.0115, 0.0085, 0.012, 0.008]  # the load changed
+    timed = timing.Timed(times=[0.005] * 10, baseline=shifted)
+    assert timing.median_ci95_rel(timed.ratios()) > spec.target_ci
+    bank = TimeBank(balance_s=5.0)
+    topped = timing._topped_up(timed, lambda: (0.010, 0.005), spec, bank)
+    assert len(topped.extra) >= timing.PILOT_ROUNDS  # more pairs, as the whole spread asks
+    assert timing.median_ci95_rel(topped.ratios()) < timing.median_ci95_rel(timed.ratios())
+    assert bank.balance_s == pytest.approx(5.0 - 0.015 * len(topped.extra))  # what they took, no more
+    # a case whose pairs agree with its pilot runs none, and one that spent its cap borrows nothing
+    calm = timing.Timed(times=[0.005] * 10, baseline=[0.010] * 10, pilot=steady_pilot)
+    assert timing._topped_up(calm, lambda: (0.010, 0.005), spec, bank).extra == []
+    spent = timing.Timed(times=[0.5] * 6, baseline=shifted[:6], pilot=[])  # 3 s: its whole cap
+    assert timing._topped_up(spent, lambda: (0.010, 0.005), spec, bank).extra == []
