@@ -43,14 +43,13 @@ class Bench:
         progress: Progress = say,
         registry: Registry | None = None,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        time_bank: TimeBank | None = None,
     ) -> None:
         self.cache = ArtifactCache(cache_dir, progress, lock_timeout)
         self.progress = progress  # where long builds (fetching, fine-tuning) say how far they are
         self.registry = registry or Registry()
         self.models = Models(self.cache, progress)
         self.data = DataStore(self.cache, self.models, self.registry.tasks, progress)
-        self.time_bank = time_bank or TimeBank()  # timing time fast latency cases leave unspent, lent to slow ones
+        self.time_bank = TimeBank()  # timing time fast latency cases leave unspent, lent to slow ones
         parts = (self.cache, self.models, self.data)
         self.backends: dict[str, Backend] = {  # by the `framework:` value that picks them
             name: backend(*parts) for name, backend in self.registry.backends.items()

@@ -271,13 +271,12 @@ def _adaptive_rounds(
 def _paired_rounds(
     probe: tuple[float, float], calls: Callable[[], tuple[float, float]], spec: TimeSpec, bank: TimeBank
 ) -> tuple[int, list[tuple[float, float]]]:
-    """A paired case borrows what the bank can lend (up to `LOAN_CAP` times its own time; in a run in debt it
-    repays part of its own, `TimeBank.lend`), pilots, and runs the
+    """A paired case borrows what the bank can lend (up to `LOAN_CAP` times its own time), pilots, and runs the
     pairs its pilot's spread needs (`rounds_needed`: at least `MIN_PAIRS`, or `SLOW_MIN_PAIRS` where those
     would not fit its own time, and at least `MIN_TIME_SHARE` of it), at least `MIN_ROUNDS` of them recorded;
     what it leaves unspent goes back to the bank."""
     round_s = sum(probe)
-    loan = bank.lend(LOAN_CAP * spec.max_time_s, LOAN_CAP * spec.max_time_s, spec.max_time_s)
+    loan = bank.lend(LOAN_CAP * spec.max_time_s, LOAN_CAP * spec.max_time_s)
     allowance = spec.max_time_s + loan
     affordable = max(1, int(allowance / round_s)) if round_s > 0 else PAIRED_PILOT_ROUNDS
     floor = MIN_PAIRS if MIN_PAIRS * round_s <= spec.max_time_s else SLOW_MIN_PAIRS

@@ -191,22 +191,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """The run's time bank knows the paired latency cases it will time, which back the loans of the first
-    (`TimeBank`); an xdist worker runs only some of what it collects, so its bank lends only deposits."""
-    from pytest_quantbench.measure.time_bank import TimeBank
-    from pytest_quantbench.records import Role
-
-    bank = session.config.stash[state.TIME_BANK] = TimeBank()
-    if hasattr(session.config, "workerinput"):
-        return
-    for item in session.items:
-        callspec = getattr(item, "callspec", None)
-        m = callspec.params.get("quantbench_measurement") if callspec is not None else None
-        if m is not None and m.role is Role.QUANTIZED and m.case.suite.time.rounds is None:
-            bank.expect(item.nodeid, m.case.suite.time.max_time_s)
-
-
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
     if is_suite_file(file_path, parent):
         return SuiteFile.from_parent(parent, path=file_path)
@@ -268,10 +252,7 @@ def pytest_runtest_setup(item: pytest.Item):
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """Past a suite file's last item, the run's sessions and in-memory models are let go: a run keeps only one
-    suite's open at a time (its peak memory is one suite's, not every suite's together). A case that never
-    reached its timing (skipped, failed to build) no longer backs the time bank's loans."""
-    if state.TIME_BANK in item.config.stash:
-        item.config.stash[state.TIME_BANK].settle(item.nodeid)
+    suite's open at a time (its peak memory is one suite's, not every suite's together)."""
     if nextitem is None or nextitem.path != item.path:
         state.release(item.config)
 

@@ -76,7 +76,6 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark, r
     from pytest_quantbench.results.case import known_metrics
     from pytest_quantbench.verdicts import diagnosis, gates, speed
 
-    quantbench.time_bank.settle(request.node.nodeid)  # it times now: its own time backs no loan of its own
     m = quantbench.as_timed(quantbench_measurement)  # the lengths as timed
     case, suite = m.case, m.case.suite
     timer = Timer(benchmark, m.group)

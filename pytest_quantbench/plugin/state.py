@@ -13,7 +13,6 @@ from pytest_quantbench.suite import Suite, load_suite
 
 if TYPE_CHECKING:
     from pytest_quantbench.bench import Bench
-    from pytest_quantbench.measure.time_bank import TimeBank
     from pytest_quantbench.records import CaseResult, TimingResult
     from pytest_quantbench.suite import Vocabulary
     from pytest_quantbench.verdicts.diagnosis import DiagnoseOptions
@@ -23,7 +22,6 @@ PROGRESS = pytest.StashKey[Callable[[str], None]]()
 REGISTRY = pytest.StashKey[Registry]()
 VOCABULARY: pytest.StashKey[Vocabulary] = pytest.StashKey()
 CACHE = pytest.StashKey[Path]()
-TIME_BANK: pytest.StashKey[TimeBank] = pytest.StashKey()  # made at collection: it knows the paired cases to come
 # a case's typed record on its item, for per-test reports of other plugins (pytest-html's rows)
 CASE_RECORD: pytest.StashKey[CaseResult | TimingResult] = pytest.StashKey()
 
@@ -46,8 +44,7 @@ def bench(config: pytest.Config) -> Bench:
         from pytest_quantbench.bench import Bench
 
         lock_timeout = config.getoption("quantbench_lock_timeout")
-        bank = config.stash.get(TIME_BANK, None)  # none: a pipeline made before collection ended
-        config.stash[BENCH] = Bench(config.stash[CACHE], config.stash[PROGRESS], registry(config), lock_timeout, bank)
+        config.stash[BENCH] = Bench(config.stash[CACHE], config.stash[PROGRESS], registry(config), lock_timeout)
     return config.stash[BENCH]
 
 
