@@ -11,7 +11,6 @@ from pytest_quantbench.suite import TimeSpec
 
 def test_a_case_whose_pairs_spread_more_than_its_pilot_said_tops_up_on_a_second_loan() -> None:
     spec = TimeSpec(max_time_s=1.0, target_ci=0.02)
-    steady_pilot = [(0.010, 0.005)] * 10  # x2.0: a pilot that planned the floor of pairs
     shifted = [0.012, 0.008, 0.0115, 0.0085, 0.012, 0.008, 0.0115, 0.0085, 0.012, 0.008]  # the load changed
     timed = timing.Timed(times=[0.005] * 10, baseline=shifted)
     assert timing.median_ci95_rel(timed.ratios()) > spec.target_ci
@@ -21,6 +20,7 @@ def test_a_case_whose_pairs_spread_more_than_its_pilot_said_tops_up_on_a_second_
     assert timing.median_ci95_rel(topped.ratios()) < timing.median_ci95_rel(timed.ratios())
     assert bank.balance_s == pytest.approx(5.0 - 0.015 * len(topped.extra))  # what they took, no more
     # a case whose pairs agree with its pilot runs none, and one that spent its cap borrows nothing
+    steady_pilot = [(0.010, 0.005)] * 10  # x2.0, as the recorded rounds
     calm = timing.Timed(times=[0.005] * 10, baseline=[0.010] * 10, pilot=steady_pilot)
     assert timing._topped_up(calm, lambda: (0.010, 0.005), spec, bank).extra == []
     spent = timing.Timed(times=[0.5] * 6, baseline=shifted[:6], pilot=[])  # 3 s: its whole cap
