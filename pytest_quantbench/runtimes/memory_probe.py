@@ -12,7 +12,9 @@ peak through /proc/self/clear_refs; elsewhere `ru_maxrss`, the baseline being th
 peaks including the load's. A decoder's phases come as `Steps` instead: shapes in the order given, each after
 its feeds in turn (a generation: its prompt, then its last step; `measure.phases.memory_steps`).
 
-`python -m pytest_quantbench.runtimes.memory_probe DIR` is the child; `probe` is the parent's side. The child
+`python -m pytest_quantbench.runtimes.memory_probe DIR` is the child; `probe` is the parent's side. On Linux the
+child is forked from a server that has imported its engine already (`probe_server`: an interpreter's start and
+torch's import cost more than most probes measure), else spawned. The child
 opens an ONNX Runtime session, a PyTorch model or a compiled OpenVINO model (`ENGINES`; `probe_engine`), and
 `measured` keeps the figures in the cache.
 """
@@ -34,11 +36,13 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_quantbench.heap import release_free_heap
 from pytest_quantbench.records import MemoryStats
+from pytest_quantbench.runtimes import probe_server
 
 if TYPE_CHECKING:
     from pytest_quantbench.artifacts.cache import ArtifactCache
 
-FORMAT = 2  # part of the cache key: bump when what is measured changes (2: the heap trimmed after loading)
+FORMAT = 3  # part of the cache key: bump when what is measured changes (2: the heap trimmed after loading;
+# 3: the harness's own modules imported before the baseline, as a forked child has them)
 STEPS_FORMAT = 1  # part of the key of `Steps`: bump when what a decoder's phase measures changes
 MODULE = "pytest_quantbench.runtimes.memory_probe"
 SPEC, RESULT = "probe.json", "memory.json"
@@ -115,7 +119,9 @@ def reset_peak() -> int:
 
 
 def _import_onnxruntime() -> None:
-    import onnxruntime  # noqa: F401  (part of the baseline)
+    import onnxruntime  # noqa: F401  (part of the baseline, as what opens the session is)
+
+    from pytest_quantbench.runtimes import onnxruntime as _  # noqa: F401
 
 
 def _open_onnxruntime(spec: dict[str, Any]) -> Any:
@@ -127,8 +133,10 @@ def _open_onnxruntime(spec: dict[str, Any]) -> Any:
 
 
 def _import_pytorch() -> None:
-    import torch  # noqa: F401  (part of the baseline)
+    import torch  # noqa: F401  (part of the baseline, as what loads the model is)
     import transformers  # noqa: F401
+
+    from pytest_quantbench.runtimes import pytorch as _  # noqa: F401
 
 
 def _open_pytorch(spec: dict[str, Any]) -> Any:
@@ -145,7 +153,9 @@ def _open_pytorch(spec: dict[str, Any]) -> Any:
 
 
 def _import_openvino() -> None:
-    import openvino  # noqa: F401  (part of the baseline)
+    import openvino  # noqa: F401  (part of the baseline, as what compiles the model is)
+
+    from pytest_quantbench.runtimes import openvino_settings as _  # noqa: F401
 
 
 def _open_openvino(spec: dict[str, Any]) -> Any:
@@ -230,6 +240,28 @@ def probe(model: Path, threads: int, level: int, x64_quant_precision: bool, feed
     return probe_engine({**spec, "x64_quant_precision": x64_quant_precision}, feeds)
 
 
+def _run_child(engine: str, work: Path) -> tuple[int, str]:
+    """Run the child on `work`: forked from the engine's server where one runs (`probe_server`), else spawned.
+    Its exit status and stderr."""
+    if probe_server.available():
+        try:
+            return probe_server.run(engine, work, _env(), TIMEOUT_S)
+        except probe_server.ProbeTimeout:
+            raise ProbeError(f"the probe took over {TIMEOUT_S} s") from None
+        except (probe_server.ServerGone, OSError):
+            pass  # spawned instead, below
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", MODULE, str(work)], capture_output=True, text=True, timeout=TIMEOUT_S,
+            env=_env(), check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise ProbeError(f"the probe took over {TIMEOUT_S} s") from None
+    except OSError as exc:
+        raise ProbeError(f"cannot start the probe: {exc.strerror or exc}") from None
+    return done.returncode, done.stderr
+
+
 def probe_engine(spec: dict[str, Any], feeds: Feeds) -> dict[str, MemoryStats]:
     """Peak memory of opening the session `spec` describes (its `engine`: a key of `ENGINES`) and of running it
     on each feed (by shape id; `Steps`: on each shape's feeds in turn), in one child process."""
@@ -246,17 +278,9 @@ def probe_engine(spec: dict[str, Any], feeds: Feeds) -> dict[str, MemoryStats]:
             (work / SPEC).write_text(json.dumps({**spec, **order}))
         except OSError as exc:
             raise ProbeError(f"cannot hand the inputs to the probe in {work}: {exc.strerror or exc}") from None
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", MODULE, str(work)], capture_output=True, text=True, timeout=TIMEOUT_S,
-                env=_env(), check=False,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
-            raise ProbeError(f"the probe took over {TIMEOUT_S} s") from None
-        except OSError as exc:
-            raise ProbeError(f"cannot start the probe: {exc.strerror or exc}") from None
-        if done.returncode != 0:
-            raise ProbeError(failure(done.returncode, done.stderr))
+        returncode, stderr = _run_child(spec.get("engine", "onnxruntime"), work)
+        if returncode != 0:
+            raise ProbeError(failure(returncode, stderr))
         try:
             return parse(json.loads((work / RESULT).read_text()))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

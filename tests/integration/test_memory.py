@@ -10,7 +10,7 @@ import re
 import pytest
 
 from conftest import ADD_MATMUL
-from pytest_quantbench.runtimes import memory_probe
+from pytest_quantbench.runtimes import memory_probe, probe_server
 
 
 def _suite(batch_sizes: list[int], input_length: int) -> str:
@@ -67,6 +67,10 @@ def test_peak_memory_reaches_json_card_and_table_and_a_warm_run_reuses_it(suite_
 
 
 def test_a_failed_probe_is_a_warning_and_the_case_runs_on(suite_file, run, pytester, monkeypatch) -> None:
+    # neither the server nor the spawned child can start: the server's failure falls back to a spawn, whose
+    # failure is the warning (a server an earlier test started would measure: none is left running)
+    probe_server.close_all()
+    monkeypatch.setattr(probe_server, "MODULE", "pytest_quantbench.no_such_server")
     monkeypatch.setattr(memory_probe, "MODULE", "pytest_quantbench.no_such_probe")
     suite_file("s.suite.yaml", _suite([1], 20))
     result = run("-k", "latency", "--benchmark-json=out.json", "--quantbench-card=card.md")
