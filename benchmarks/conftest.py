@@ -3,7 +3,7 @@
 `pytest benchmarks` stays offline-green and within its budget (cold <= 10 min, warm <= 2 min, <= 6 GB on 2
 cores); `pytest benchmarks/hub` or `pytest benchmarks -m hub` runs the hub suites, `pytest benchmarks -m
 extended` (or a path to one) the shipped rows that alone would cost a large share of that budget: SmolLM2's
-k-quant (30 s to quantize) and dynamic int8 (a 3 GB quantization peak).
+k-quant (30 s to quantize), dynamic int8 (a 3 GB quantization peak) and the diagnosed int4 rows (45-60 s each).
 """
 
 from __future__ import annotations
