@@ -5,8 +5,9 @@ that process costs an interpreter's start and the engine's import before anythin
 onnxruntime, 3.4 s for torch with transformers, over the ~50 probes of a cold `pytest benchmarks` about 25 s.
 So on Linux each engine gets one server, started on its first probe, that imports the engine and everything the
 child measures with, then forks one child per probe. The child is the same fresh measurement (its baseline is
-what it holds once forked, the peak reset to it) without the start. The server itself runs nothing (no thread
-pool exists to be forked half-way). A server that cannot start, or dies, gives way to a spawned child for that
+what it holds once forked, the peak reset to it) without the start. The server itself runs nothing: no engine
+thread pool exists to be forked half-way (its one other thread is OpenBLAS's idle worker, which numpy starts
+and which registers its own fork handlers). A server that cannot start, or dies, gives way to a spawned child for that
 probe and the run goes on; elsewhere (no `fork`, or not Linux) every probe spawns.
 
 The protocol: the server reads one work folder a line on stdin, forks, waits, and writes the child's exit status
