@@ -10,8 +10,9 @@ thread pool exists to be forked half-way (its one other thread is OpenBLAS's idl
 and which registers its own fork handlers). A server that cannot start, or dies, gives way to a spawned child for that
 probe and the run goes on; elsewhere (no `fork`, or not Linux) every probe spawns.
 
-The protocol: the server reads one work folder a line on stdin, forks, waits, and writes the child's exit status
-(negative: the signal that killed it, as `subprocess` says) on stdout; the child writes its stderr to `STDERR` in
+The protocol: the server reads one request a line on stdin (JSON: the work folder, and the parent's working
+directory, which the child enters as a spawned child would start in it: a spec's paths may be relative), forks,
+waits, and writes the child's exit status (negative: the signal that killed it, as `subprocess` says) on stdout; the child writes its stderr to `STDERR` in
 the work folder, and nothing on the protocol's stdout. `python -m pytest_quantbench.runtimes.probe_server ENGINE`
 is the server.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import select
 import signal
@@ -91,14 +93,15 @@ def touch(runs: Runs) -> None:
             ctypes.string_at(address + offset, min(TOUCH_CHUNK, length - offset))
 
 
-def _child(work: str, resident: Runs) -> None:
-    """The forked child: the server's library pages faulted back in, then the measurement in `work`, with
-    stderr (and any stray stdout) in its file; never returns."""
+def _child(work: str, cwd: str, resident: Runs) -> None:
+    """The forked child: in the parent's `cwd`, the server's library pages faulted back in, then the
+    measurement in `work`, with stderr (and any stray stdout) in its file; never returns."""
     from pytest_quantbench.runtimes import memory_probe
 
     code = 1
     try:
         fd = os.open(Path(work) / STDERR, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.chdir(cwd)
         os.dup2(fd, 2)
         os.dup2(fd, 1)  # stdout is the server's answer pipe: nothing of the child's may land there
         touch(resident)
@@ -112,17 +115,18 @@ def _child(work: str, resident: Runs) -> None:
         os._exit(code)  # not the server's atexit handlers, nor its buffered stdout
 
 
-def forked(work: str, resident: Runs) -> int:
-    """Run the probe in `work` in a forked child and return its exit status (negative: killed by a signal)."""
+def forked(work: str, cwd: str, resident: Runs) -> int:
+    """Run the probe in `work` in a forked child working in `cwd`; its exit status (negative: killed by a
+    signal)."""
     pid = os.fork()
     if pid == 0:
-        _child(work, resident)
+        _child(work, cwd, resident)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
 
 
 def serve(engine: str, requests: IO[str], answers: IO[str]) -> int:
-    """Import `engine` once, then answer each work folder read from `requests` with its forked child's status."""
+    """Import `engine` once, then answer each request read from `requests` with its forked child's status."""
     import numpy  # noqa: F401  (what every child reads its feeds with)
 
     from pytest_quantbench.runtimes import base, memory_probe  # noqa: F401
@@ -132,8 +136,9 @@ def serve(engine: str, requests: IO[str], answers: IO[str]) -> int:
     answers.write(READY + "\n")
     answers.flush()
     for line in requests:
-        if work := line.strip():
-            answers.write(f"{forked(work, resident)}\n")
+        if line.strip():
+            request = json.loads(line)
+            answers.write(f"{forked(request['work'], request['cwd'], resident)}\n")
             answers.flush()
     return 0
 
@@ -174,7 +179,7 @@ class Server:
         stdin = self.process.stdin
         assert stdin is not None
         try:
-            stdin.write(f"{work}\n")
+            stdin.write(json.dumps({"work": str(work), "cwd": os.getcwd()}) + "\n")
             stdin.flush()
             answer = self._answer(timeout)
         except TimeoutError:

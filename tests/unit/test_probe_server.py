@@ -88,3 +88,13 @@ def test_a_failing_child_reports_its_last_stderr_line(tmp_path: Path) -> None:
         memory_probe.probe(broken, 1, 1, False, FEEDS)
     assert str(broken) in str(exc.value) and "\n" not in str(exc.value)
     assert "onnxruntime" in probe_server._servers  # a failed probe leaves its server serving
+
+
+def test_a_relative_path_is_read_from_the_callers_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server started in another directory; a spawned child would start in the caller's."""
+    memory_probe.probe(_matmul_model(tmp_path / "m.onnx"), 1, 1, False, FEEDS)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _matmul_model(elsewhere / "relative.onnx")
+    monkeypatch.chdir(elsewhere)
+    assert set(memory_probe.probe(Path("relative.onnx"), 1, 1, False, FEEDS)) == {"bs1", "bs256"}
