@@ -7,14 +7,16 @@ So on Linux each engine gets one server, started on its first probe, that import
 child measures with, then forks one child per probe. The child is the same fresh measurement (its baseline is
 what it holds once forked, the peak reset to it) without the start. The server itself runs nothing: no engine
 thread pool exists to be forked half-way (its one other thread is OpenBLAS's idle worker, which numpy starts
-and which registers its own fork handlers). A server that cannot start, or dies, gives way to a spawned child for that
-probe and the run goes on; elsewhere (no `fork`, or not Linux) every probe spawns.
+and which registers its own fork handlers). A server that cannot start is not tried again in the run, and one
+that dies is replaced; either way that probe is spawned and the run goes on. Elsewhere (no `fork`, or not
+Linux) every probe spawns.
 
 The protocol: the server reads one request a line on stdin (JSON: the work folder, and the parent's working
 directory, which the child enters as a spawned child would start in it: a spec's paths may be relative), forks,
-waits, and writes the child's exit status (negative: the signal that killed it, as `subprocess` says) on stdout; the child writes its stderr to `STDERR` in
-the work folder, and nothing on the protocol's stdout. `python -m pytest_quantbench.runtimes.probe_server ENGINE`
-is the server.
+waits, and writes the child's exit status (negative: the signal that killed it, as `subprocess` says) on its
+answer pipe, the stdout it started with; its file descriptor 1 then goes to stderr, so that nothing a library
+prints lands among the answers. The child writes its stderr to `STDERR` in the work folder.
+`python -m pytest_quantbench.runtimes.probe_server ENGINE` is the server.
 """
 
 from __future__ import annotations
@@ -146,10 +148,19 @@ def serve(engine: str, requests: IO[str], answers: IO[str]) -> int:
 # --- the parent ------------------------------------------------------------------------------------------
 
 
+def answer_pipe() -> IO[str]:
+    """The server's answers on the stdout it started with, kept apart: file descriptor 1 then points at stderr,
+    so that a library printing on stdout (at import, or in a child) cannot corrupt them."""
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    return answers
+
+
 class Server:
     """One engine's server process, as the parent drives it."""
 
     def __init__(self, engine: str, env: dict[str, str]) -> None:
+        # its own session: a timeout kills the server and the child it waits on together
         self.process = subprocess.Popen(
             [sys.executable, "-m", MODULE, engine],
             stdin=subprocess.PIPE,
@@ -158,8 +169,12 @@ class Server:
             text=True,
             env=env,
             start_new_session=True,
-        )  # fmt: skip  (its own session: a timeout kills the server and its child together)
-        if self._answer(START_TIMEOUT_S) != READY:
+        )
+        try:
+            started = self._answer(START_TIMEOUT_S) == READY
+        except (TimeoutError, ServerGone):
+            started = False
+        if not started:
             self.close()
             raise ServerGone(f"the {engine} probe server did not start")
 
@@ -187,6 +202,8 @@ class Server:
             raise ProbeTimeout from None
         except (OSError, ValueError) as exc:  # a broken pipe: the server died between probes
             raise ServerGone(str(exc)) from None
+        if not answer.lstrip("-").isdigit():
+            raise ServerGone(f"the probe server answered {answer!r}")
         stderr = work / STDERR
         return int(answer), stderr.read_text(errors="replace") if stderr.exists() else ""
 
@@ -203,6 +220,7 @@ class Server:
 
 
 _servers: dict[str, Server] = {}
+_refused: set[str] = set()  # engines whose server did not start: their probes spawn for the rest of the run
 _lock = threading.Lock()
 
 
@@ -212,23 +230,34 @@ def run(engine: str, work: Path, env: dict[str, str], timeout: float) -> tuple[i
     Raises `ServerGone` where no server can run it (the caller spawns the probe) and `ProbeTimeout` past
     `timeout`."""
     with _lock:
+        if engine in _refused:
+            raise ServerGone(f"the {engine} probe server did not start")
         server = _servers.get(engine)
         if server is None or server.process.poll() is not None:
-            server = _servers[engine] = Server(engine, env)
+            if server is not None:
+                server.close()  # died between probes: its pipes go with it
+            try:
+                server = _servers[engine] = Server(engine, env)
+            except ServerGone:
+                _servers.pop(engine, None)
+                _refused.add(engine)
+                raise
         try:
             return server.run(work, timeout)
         except (ServerGone, ProbeTimeout):
             _servers.pop(engine, None)
+            server.close()
             raise
 
 
 @atexit.register
 def close_all() -> None:
-    """Stop every server this process started."""
+    """Stop every server this process started (and try again any that could not start)."""
     with _lock:
+        _refused.clear()
         while _servers:
             _servers.popitem()[1].close()
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1], sys.stdin, sys.stdout))
+    sys.exit(serve(sys.argv[1], sys.stdin, answer_pipe()))

@@ -67,6 +67,26 @@ def test_a_server_that_cannot_start_gives_way_to_a_spawned_child(
     monkeypatch.setattr(probe_server, "MODULE", "pytest_quantbench.no_such_server")
     found = memory_probe.probe(_matmul_model(tmp_path / "m.onnx"), 1, 1, False, FEEDS)
     assert set(found) == {"bs1", "bs256"} and "onnxruntime" not in probe_server._servers
+    # not tried again in the run (a failed start can cost an engine's whole import): the next probe spawns
+    assert "onnxruntime" in probe_server._refused
+    started = []
+    monkeypatch.setattr(probe_server, "Server", lambda *args: started.append(args))
+    assert set(memory_probe.probe(tmp_path / "m.onnx", 1, 1, False, FEEDS)) == {"bs1", "bs256"} and not started
+
+
+def test_what_a_server_prints_never_lands_among_its_answers() -> None:
+    """A library that prints on stdout at import (or in a child) would otherwise be read as an answer."""
+    import subprocess
+    import sys
+
+    script = (
+        "from pytest_quantbench.runtimes import probe_server\n"
+        "answers = probe_server.answer_pipe()\n"
+        "print('a library talking')\n"
+        "answers.write('ready\\n'); answers.flush()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout == "ready\n" and "a library talking" in done.stderr
 
 
 def test_a_probe_past_its_time_is_one_line_and_its_server_is_stopped(
