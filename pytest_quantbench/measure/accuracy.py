@@ -259,7 +259,9 @@ class Scorer:
                 return run_checked(opened, data.task.feed(feed, declared))
 
             flow = CacheFlow.of(declared, output_names(opened))
-            np.save(out / CONTINUED_FILE, data.task.continuations(run, data.eval.encoded(), tokens, context, flow))
+            pooled = partial(in_order, workers=self.workers)  # the prompt lengths side by side
+            written = data.task.continuations(run, data.eval.encoded(), tokens, context, flow, each=pooled)
+            np.save(out / CONTINUED_FILE, written)
 
         entry = self._memo(("continued", key), lambda: self.cache.build("continued", key, build))
         return np.load(entry / CONTINUED_FILE)

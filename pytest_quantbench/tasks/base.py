@@ -22,6 +22,7 @@ from pytest_quantbench.tasks.evidence import Evidence
 
 # A metric as `score` uses it: predictions and references in, one number out.
 MetricFn = Callable[[list[Any], list[Any]], float]
+Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]  # `map`, or one that runs in a pool
 CHANGED_ANSWERS = 5  # the inputs whose answer changed a case keeps: a few to look at, small in the run's JSON
 
 
@@ -153,11 +154,13 @@ class Task(ABC):
 
     def continuations(
         self, run: Callable[[dict[str, Any]], Any], batches: Iterable[Encoded], tokens: int, context: int,
-        flow: Any = None,
+        flow: Any = None, each: Mapper = map,
     ) -> Any:  # fmt: skip
         """A model's greedy continuations by `tokens` new tokens of prompts read from the eval `batches`, `run`
         giving its outputs on a feed (the logits first) and `flow` how its key/value cache feeds the next step
-        (`decoding.CacheFlow`; None: full passes); asked only when `continuation_lengths` names some."""
+        (`decoding.CacheFlow`; None: full passes); asked only when `continuation_lengths` names some. `each`
+        maps a function over independent pieces of the work, in order (`map`, or the caller's pool of threads:
+        a session's `run` is thread-safe)."""
         raise NotImplementedError(f"the {self.name} task writes no continuations")
 
     def score(

@@ -130,6 +130,22 @@ def test_continuations_of_prompts_of_several_lengths_come_back_in_prompt_order()
     assert out.tolist() == [[2, 3], [1, 2], [2, 3]]
 
 
+def test_continuations_run_each_prompt_length_through_the_callers_pool_with_the_same_tokens() -> None:
+    from pytest_quantbench.measure.accuracy import in_order
+
+    batches = [_batch([[5, 6, 7, 8, 1, 2], [9, 9], [1, 2, 3, 4], [7, 7, 7, 7, 7, 7]])]
+    groups_run: list[list[int]] = []
+
+    def pooled(fn: Any, groups: Any) -> Any:
+        groups = list(groups)
+        groups_run.extend(groups)
+        return in_order(fn, groups, workers=2)
+
+    expected = TASK.continuations(CountingModel(), batches, 3, 16)
+    assert TASK.continuations(CountingModel(), batches, 3, 16, each=pooled).tolist() == expected.tolist()
+    assert groups_run == [[1], [2], [0, 3]]  # prompts [5, 6, 7], [9], [1, 2], [7, 7, 7]: one group a length
+
+
 class CountingModel:
     """A decoder with a cache: the next token is the sum of every token seen so far (mod 50); its cache holds
     that running sum, so a step after a prefill must be fed the cache to write what a full pass writes."""
