@@ -18,6 +18,7 @@ from typing import Any
 from pytest_quantbench.artifacts.cache import ArtifactCache
 from pytest_quantbench.artifacts.locks import DEFAULT_TIMEOUT as DEFAULT_LOCK_TIMEOUT
 from pytest_quantbench.artifacts.sources import Models
+from pytest_quantbench.background import Background
 from pytest_quantbench.data.prepare import EvalData
 from pytest_quantbench.data.store import DataStore
 from pytest_quantbench.errors import DataError
@@ -59,9 +60,11 @@ class Bench:
         )
         self.evaluations: dict[str, Evaluation] = {}
         self.phase_memories: dict[tuple[str, ...], dict[str, MemoryStats] | None] = {}  # `phase_memory`'s, by model
+        self.background = Background()  # memory probes beside the builds (`prefetch_memory`), settled before timing
 
     def release(self) -> None:
         """Every backend drops the sessions and in-memory models it holds (`Backend.release`)."""
+        self.background.settle()
         for backend in self.backends.values():
             backend.release()
 
@@ -142,11 +145,30 @@ class Bench:
     def memory(self, case: Case, role: Role, batch_size: int, input_length: int | None) -> MemoryStats | None:
         """Peak memory of a timing session of `role` at one shape (as timed): the backend measures every shape
         of the suite at once (one child process per model), and keeps the figures."""
-        backend = self.timed_backend(case, role)
-        suite = case.suite
-        feeds = {shape_id(b, n): self.timing_inputs(suite, b, n) for b, n in self.data.of(suite).shapes}
-        found = backend.memory(case, role, feeds)
+        found = self.timed_backend(case, role).memory(case, role, self._memory_feeds(case.suite))
         return found.get(shape_id(batch_size, input_length)) if found else None
+
+    def _memory_feeds(self, suite: Suite) -> dict[str, dict[str, Any]]:
+        return {shape_id(b, n): self.timing_inputs(suite, b, n) for b, n in self.data.of(suite).shapes}
+
+    def prefetch_memory(self, case: Case) -> None:
+        """Start measuring, beside the run's own work, the peak memory `case`'s latency cases will ask for (both
+        models, every shape its suite times): a probe's child runs on one core while the next config quantizes
+        on the other, and a latency case `settle`s before it times anything. What the probes are fed is made
+        here (a tokenizer is not shared between threads). A decoder's are not: its steps come from a real
+        prefill on its timing session, which would then be held open through the suite's remaining builds."""
+        if case.suite.decodes:
+            return
+        try:
+            feeds = self._memory_feeds(case.suite)
+        except Exception:  # the latency cases make them again, and report what is wrong where it belongs
+            return
+        for role in (Role.ORIGINAL, Role.QUANTIZED):
+            self.background.submit(functools.partial(self.timed_backend(case, role).memory, case, role, feeds))
+
+    def settle(self) -> None:
+        """Wait for what runs beside the run (`prefetch_memory`): called before anything is timed."""
+        self.background.settle()
 
     def _model(self, case: Case, role: Role) -> Model:
         """What a model of `role` computes (its `model_id`) and how to open its session, opened only to score."""

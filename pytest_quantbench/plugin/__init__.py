@@ -191,6 +191,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The cases whose latency this run times, as selected (`-k`, `-m`, shards): only theirs are worth a memory
+    probe beside the accuracy cases (`Bench.prefetch_memory`)."""
+    timed = set()
+    for item in session.items:
+        callspec = getattr(item, "callspec", None)
+        measurement = callspec.params.get("quantbench_measurement") if callspec is not None else None
+        if measurement is not None:
+            timed.add(measurement.case.key)
+    session.config.stash[state.TIMED_CASES] = frozenset(timed)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:
     if is_suite_file(file_path, parent):
         return SuiteFile.from_parent(parent, path=file_path)

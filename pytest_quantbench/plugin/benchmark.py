@@ -42,6 +42,12 @@ def session(config: pytest.Config) -> Any | None:
     return getattr(config, "_benchmarksession", None)
 
 
+def timing_disabled(config: pytest.Config) -> bool:
+    """Whether latency cases time nothing this run (`--benchmark-disable`, `--benchmark-skip`, xdist, no plugin)."""
+    bench = session(config)
+    return bench is None or bool(bench.disabled or bench.skip)
+
+
 def storage(config: pytest.Config) -> Any:
     bench = session(config)
     if bench is None:

@@ -16,8 +16,8 @@ from pytest_quantbench import serialize
 from pytest_quantbench.errors import GateFailure
 from pytest_quantbench.measure.measurements import Measurement
 from pytest_quantbench.measure.timing import baseline_spec, time_session, timing_result
-from pytest_quantbench.plugin.benchmark import Timer
-from pytest_quantbench.plugin.state import CASE_RECORD
+from pytest_quantbench.plugin.benchmark import Timer, timing_disabled
+from pytest_quantbench.plugin.state import CASE_RECORD, TIMED_CASES
 from pytest_quantbench.records import Role
 from pytest_quantbench.reports import ci
 
@@ -49,6 +49,8 @@ def accuracy(
 
     case = quantbench_case
     outcome = accuracy_outcome(quantbench, case, diagnose_options(request.config))
+    if case.key in request.config.stash.get(TIMED_CASES, frozenset()) and not timing_disabled(request.config):
+        quantbench.prefetch_memory(case)  # its latency cases will ask: probed while the next configs build
     result = request.config.hook.pytest_quantbench_case_result(case=case, result=outcome.result) or outcome.result
     if outcome.diagnosis is not None:
         request.node.add_report_section("call", "quantbench diagnosis", outcome.diagnosis.text())
@@ -76,6 +78,7 @@ def latency(quantbench: Bench, quantbench_measurement: Measurement, benchmark, r
     from pytest_quantbench.results.case import known_metrics
     from pytest_quantbench.verdicts import diagnosis, gates, speed
 
+    quantbench.settle()  # nothing runs beside a timed round
     m = quantbench.as_timed(quantbench_measurement)  # the lengths as timed
     case, suite = m.case, m.case.suite
     timer = Timer(benchmark, m.group)

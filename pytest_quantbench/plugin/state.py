@@ -22,6 +22,8 @@ PROGRESS = pytest.StashKey[Callable[[str], None]]()
 REGISTRY = pytest.StashKey[Registry]()
 VOCABULARY: pytest.StashKey[Vocabulary] = pytest.StashKey()
 CACHE = pytest.StashKey[Path]()
+# the keys of the cases some selected latency case times: their memory is probed beside the accuracy cases
+TIMED_CASES = pytest.StashKey[frozenset[str]]()
 # a case's typed record on its item, for per-test reports of other plugins (pytest-html's rows)
 CASE_RECORD: pytest.StashKey[CaseResult | TimingResult] = pytest.StashKey()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 
 import pytest
 
@@ -83,3 +84,28 @@ def test_a_failed_probe_is_a_warning_and_the_case_runs_on(suite_file, run, pytes
     assert "Traceback" not in result.stdout.str()
     assert all(r["memory"] is None and r["fp32_memory"] is None for r in _rows(pytester))
     assert "peak" not in (pytester.path / "card.md").read_text()
+
+
+def test_memory_is_probed_beside_the_accuracy_cases_only_for_the_cases_the_run_times(
+    suite_file, run, pytester, qb_cache, monkeypatch
+) -> None:
+    threads: list[str] = []
+    probe = memory_probe.probe_engine
+
+    def recorded(*args, **kwargs):  # where each probe ran: the run's background thread, or a case's own
+        threads.append(threading.current_thread().name)
+        return probe(*args, **kwargs)
+
+    monkeypatch.setattr(memory_probe, "probe_engine", recorded)
+    suite_file("s.suite.yaml", _suite([2], 9))  # a shape of this test alone: its probes are its own
+    run("-k", "accuracy").assert_outcomes(passed=1)
+    assert threads == []  # no latency case selected: nothing probed for it
+
+    run("--benchmark-json=out.json").assert_outcomes(passed=3)
+    assert len(threads) == 2 and all(t.startswith("quantbench-background") for t in threads)  # fp32 and int8
+    assert all(r["memory"]["run_peak_bytes"] > 0 for r in _rows(pytester))
+
+    threads.clear()
+    suite_file("s.suite.yaml", _suite([2], 10))  # a new shape, timed alone: its case probes it itself
+    run("-k", "latency", "--benchmark-json=out.json").assert_outcomes(passed=2)
+    assert threads == ["MainThread", "MainThread"]

@@ -21,7 +21,7 @@ def test_fixture_attributes_the_timer_reads() -> None:
 def test_session_attributes_the_reports_read() -> None:
     source = inspect.getsource(session.BenchmarkSession)
     for attribute in ("self.benchmarks", "self.storage", "self.json", "self.save", "self.autosave",
-                      "def get_machine_info", "def save_json"):  # fmt: skip
+                      "def get_machine_info", "def save_json", "self.disabled", "self.skip"):  # fmt: skip
         assert attribute in source
     assert "def as_dict" in inspect.getsource(stats.Metadata) and "has_error" in inspect.getsource(stats.Metadata)
 
