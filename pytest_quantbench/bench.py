@@ -26,7 +26,7 @@ from pytest_quantbench.measure import phases
 from pytest_quantbench.measure.accuracy import EVAL_SESSION_THREADS, Model, Scorer
 from pytest_quantbench.measure.machine import machine_facts
 from pytest_quantbench.measure.measurements import Measurement, shape_id, timed_shapes
-from pytest_quantbench.measure.time_bank import TimeBank
+from pytest_quantbench.measure.time_bank import OVERDRAFT_S, TimeBank
 from pytest_quantbench.progress import Progress, say
 from pytest_quantbench.records import MachineFacts, MemoryStats, PredictionPaths, Role
 from pytest_quantbench.registry import Registry
@@ -50,7 +50,7 @@ class Bench:
         self.registry = registry or Registry()
         self.models = Models(self.cache, progress)
         self.data = DataStore(self.cache, self.models, self.registry.tasks, progress)
-        self.time_bank = TimeBank()  # timing time fast latency cases leave unspent, lent to slow ones
+        self.time_bank = TimeBank(overdraft_s=OVERDRAFT_S)  # time fast latency cases leave, lent to slow ones
         parts = (self.cache, self.models, self.data)
         self.backends: dict[str, Backend] = {  # by the `framework:` value that picks them
             name: backend(*parts) for name, backend in self.registry.backends.items()
