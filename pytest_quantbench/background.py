@@ -25,19 +25,9 @@ class Background:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="quantbench-background")
         self._pending.append(self._pool.submit(job))
 
-    @property
-    def busy(self) -> bool:
-        return any(not future.done() for future in self._pending)
-
     def settle(self) -> None:
         """Wait for every job submitted so far."""
         pending, self._pending = self._pending, []
         for future in pending:
             with contextlib.suppress(Exception):  # the foreground redoes it and reports (see the class)
                 future.result()
-
-    def close(self) -> None:
-        self.settle()
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None

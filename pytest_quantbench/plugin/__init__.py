@@ -194,13 +194,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The cases whose latency this run times, as selected (`-k`, `-m`, shards): only theirs are worth a memory
     probe beside the accuracy cases (`Bench.prefetch_memory`)."""
-    timed = set()
-    for item in session.items:
-        callspec = getattr(item, "callspec", None)
-        measurement = callspec.params.get("quantbench_measurement") if callspec is not None else None
-        if measurement is not None:
-            timed.add(measurement.case.key)
-    session.config.stash[state.TIMED_CASES] = frozenset(timed)
+    measurements = (state.params_of(item).get("quantbench_measurement") for item in session.items)
+    session.config.stash[state.TIMED_CASES] = frozenset(m.case.key for m in measurements if m is not None)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SuiteFile | None:

@@ -91,9 +91,8 @@ class Reports:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
-            callspec = getattr(item, "callspec", None)
-            params = callspec and callspec.params
-            value = params and (params.get("quantbench_case") or params.get("quantbench_measurement"))
+            params = state.params_of(item)
+            value = params.get("quantbench_case") or params.get("quantbench_measurement")
             if value:
                 case = getattr(value, "case", value)
                 self.suites.setdefault(case.suite.path, case.suite)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,6 +26,11 @@ CACHE = pytest.StashKey[Path]()
 TIMED_CASES = pytest.StashKey[frozenset[str]]()
 # a case's typed record on its item, for per-test reports of other plugins (pytest-html's rows)
 CASE_RECORD: pytest.StashKey[CaseResult | TimingResult] = pytest.StashKey()
+
+
+def params_of(item: pytest.Item) -> dict[str, Any]:
+    """A collected item's parametrization (a case's `quantbench_case` or `quantbench_measurement`), else {}."""
+    return getattr(getattr(item, "callspec", None), "params", {})
 
 
 def registry(config: pytest.Config) -> Registry:

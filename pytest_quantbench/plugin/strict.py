@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_quantbench.errors import SourceUnavailable
+from pytest_quantbench.plugin.state import params_of
 
 OPTION = "quantbench_strict"  # the option's dest and the ini key
 PLUGIN_NAME = "quantbench-strict"
@@ -35,7 +36,7 @@ def addoption(group: Any, parser: pytest.Parser) -> None:
 
 def is_case(item: pytest.Item) -> bool:
     """A quantbench case: a config of a suite (accuracy) or one of its timing shapes (latency)."""
-    params = getattr(getattr(item, "callspec", None), "params", {})
+    params = params_of(item)
     return "quantbench_case" in params or "quantbench_measurement" in params
 
 
